@@ -1,0 +1,57 @@
+# Failsafe: `make run` serves the app on the embedded PostgreSQL and Redis; `make test` runs the suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The embedded PostgreSQL ships wheels for CPython 3.11 and 3.12 only: pick one of those.
+PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))' 2>/dev/null && { echo $$p; break; }; \
+	done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
+
+.PHONY: help
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Failsafe needs Python 3.11 or 3.12 (found none on PATH)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+.PHONY: install
+install: $(STAMP)  ## create .venv and install the pinned dependencies
+
+.PHONY: run
+run: $(STAMP)  ## serve on http://127.0.0.1:8000 with embedded PostgreSQL, Redis, a worker and beat
+	$(BIN)/python -m config.run
+
+.PHONY: test
+test: $(STAMP) lint  ## lint, then the whole suite on real PostgreSQL, Redis and Celery
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: $(STAMP)  ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DATABASE_URL=$${DATABASE_URL:-postgres://localhost/failsafe} SECRET_KEY=$${SECRET_KEY:-lint-only} $(BIN)/mypy .
+
+.PHONY: format
+format: $(STAMP)  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+.PHONY: browser-deps
+browser-deps:  ## install Debian's chromium for the browser tests (needs root and apt)
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+.PHONY: bench
+bench: $(STAMP)  ## run every benchmark in bench/
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+.PHONY: clean
+clean:  ## remove the virtual environment and the embedded data
+	rm -rf $(VENV) .data staticfiles test-artifacts

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from rest_framework import serializers
+
+from governance.models import AISystem, AuditEvent, RiskCategory, RoleGrant
+from governance.roles import Role
+
+
+class SystemSerializer(serializers.ModelSerializer):
+    slug = serializers.SlugField(max_length=80, required=False)
+    owners = serializers.SlugRelatedField(
+        many=True,
+        slug_field="username",
+        queryset=get_user_model().objects.filter(is_active=True),
+        required=False,
+        help_text="Usernames of the owners (they edit the entry and manage roles).",
+    )
+    risk_category = serializers.ChoiceField(choices=RiskCategory.choices)
+
+    class Meta:
+        model = AISystem
+        fields = [
+            "id", "name", "slug", "intended_purpose", "risk_category", "owners",
+            "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["id", "created_at", "updated_at"]
+        # Uniqueness is the service's rule: it answers with the same field errors.
+        extra_kwargs: ClassVar[dict[str, Any]] = {"name": {"validators": []}}
+
+    def to_representation(self, instance: AISystem) -> dict:
+        data = super().to_representation(instance)
+        grants = getattr(instance, "owner_grants", None)
+        if grants is None:
+            grants = instance.role_grants.filter(
+                role=Role.OWNER, user__isnull=False
+            ).select_related("user")
+        data["owners"] = sorted(g.user.username for g in grants if g.user is not None)
+        return data
+
+
+class RoleGrantSerializer(serializers.ModelSerializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+    user = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=get_user_model().objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+    )
+    group = serializers.SlugRelatedField(
+        slug_field="name", queryset=Group.objects.all(), required=False, allow_null=True
+    )
+    granted_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+
+    class Meta:
+        model = RoleGrant
+        fields = ["id", "role", "user", "group", "granted_at", "granted_by"]
+        read_only_fields = ["id", "granted_at", "granted_by"]
+
+    def validate(self, attrs: dict) -> dict:
+        if bool(attrs.get("user")) == bool(attrs.get("group")):
+            raise serializers.ValidationError({"user": "Name either a user or a group."})
+        return attrs
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    system: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id", "chain", "seq", "system", "occurred_at", "actor_name", "request_id", "action",
+            "object_type", "object_id", "object_repr", "before", "after", "prev_hash", "hash",
+        ]  # fmt: skip
+        read_only_fields = fields

@@ -1,0 +1,101 @@
+"""The inventory API: thin translations onto the same services the pages use."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from governance import queries, services
+from governance.api.serializers import AuditEventSerializer, RoleGrantSerializer, SystemSerializer
+from governance.filters import AuditEventFilter, SystemFilter
+from governance.http import api_actor
+from governance.models import AISystem
+from governance.permissions import get_system_or_404, require
+from governance.roles import Action
+
+
+class SystemViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """AI systems you hold a role on. Owners edit; anyone with the global right registers."""
+
+    serializer_class = SystemSerializer
+    filterset_class = SystemFilter
+    lookup_field = "slug"
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return queries.systems_for(api_actor(self.request))
+
+    def get_object(self) -> AISystem:
+        return get_system_or_404(self.request.user, self.kwargs["slug"])
+
+    def perform_create(self, serializer: SystemSerializer) -> None:  # type: ignore[override]
+        serializer.instance = services.create_system(
+            actor=api_actor(self.request), **serializer.validated_data
+        )
+
+    def perform_update(self, serializer: SystemSerializer) -> None:  # type: ignore[override]
+        system: AISystem = serializer.instance  # type: ignore[assignment]
+        data = serializer.validated_data
+        serializer.instance = services.update_system(
+            actor=api_actor(self.request),
+            system=system,
+            name=data.get("name", system.name),
+            slug=data.get("slug", system.slug),
+            intended_purpose=data.get("intended_purpose", system.intended_purpose),
+            risk_category=data.get("risk_category", system.risk_category),
+            owners=data.get("owners"),
+        )
+
+    def update(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        # Refuse before validating, so a viewer learns "forbidden", not "invalid".
+        require(request.user, Action.CHANGE, self.get_object())
+        return super().update(request, *args, **kwargs)
+
+    @extend_schema(responses=RoleGrantSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="roles")
+    def roles(self, request: Request, slug: str) -> Response:
+        """Everyone holding a role on the system."""
+        system = self.get_object()
+        return Response(RoleGrantSerializer(queries.role_grants(system), many=True).data)
+
+    @extend_schema(request=RoleGrantSerializer, responses={201: RoleGrantSerializer})
+    @roles.mapping.post
+    def grant_role(self, request: Request, slug: str) -> Response:
+        """Grant a role to a user or a group (system owners only)."""
+        system = get_system_or_404(request.user, slug, Action.MANAGE_ROLES)
+        serializer = RoleGrantSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        grant = services.grant_role(
+            actor=api_actor(request), system=system, **serializer.validated_data
+        )
+        return Response(RoleGrantSerializer(grant).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"roles/(?P<grant_id>[0-9]+)")
+    def revoke_role(self, request: Request, slug: str, grant_id: str) -> Response:
+        """Revoke a role grant (system owners only)."""
+        system = get_system_or_404(request.user, slug, Action.MANAGE_ROLES)
+        grant = system.role_grants.filter(pk=int(grant_id)).first()
+        if grant is None:
+            raise Http404("No such role grant.")
+        services.revoke_role(actor=api_actor(request), grant=grant)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit trail of the systems whose audit you may read, newest first."""
+
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilter
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return queries.audit_events_for(api_actor(self.request))

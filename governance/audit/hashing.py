@@ -1,0 +1,60 @@
+"""Canonical serialisation and hashing of audit events and checkpoints.
+
+What is stored is exactly what was hashed: values pass through the canonical JSON form
+before they are saved, so reading them back from jsonb gives the same bytes to hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+HASHED_FIELDS = (
+    "chain",
+    "seq",
+    "prev_hash",
+    "occurred_at",
+    "system_id",
+    "actor_id",
+    "actor_name",
+    "request_id",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "before",
+    "after",
+)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, cls=DjangoJSONEncoder
+    )
+
+
+def normalise(value: Any) -> Any:
+    """The JSON value as it will read back from the database."""
+    if value is None:
+        return None
+    return json.loads(canonical_json(value))
+
+
+def _timestamp(value: datetime) -> str:
+    # Microsecond precision in UTC: exactly what PostgreSQL's timestamptz gives back.
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def event_hash(fields: dict[str, Any]) -> str:
+    body = {name: fields[name] for name in HASHED_FIELDS}
+    body["occurred_at"] = _timestamp(fields["occurred_at"])
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def checkpoint_hash(*, created_at: datetime, heads: dict[str, Any], prev_hash: str) -> str:
+    body = {"created_at": _timestamp(created_at), "heads": heads, "prev_hash": prev_hash}
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()

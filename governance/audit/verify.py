@@ -1,0 +1,123 @@
+"""Walking the audit chains to prove nobody edited, removed or reordered an event."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from governance.audit.chain import GENESIS_HASH
+from governance.audit.hashing import HASHED_FIELDS, checkpoint_hash, event_hash
+from governance.models import AuditChainHead, AuditCheckpoint, AuditEvent
+
+
+@dataclass(frozen=True)
+class Break:
+    chain: str
+    seq: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"chain {self.chain} is broken at seq {self.seq}: {self.reason}"
+
+
+@dataclass
+class Verification:
+    events: int = 0
+    heads: dict[str, tuple[int, str]] = field(default_factory=dict)
+    breaks: list[Break] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks
+
+    @property
+    def head_hash(self) -> str:
+        """One hash over every chain's head: what a checkpoint or an evidence pack cites."""
+        return combined_head(self.heads)
+
+
+def combined_head(heads: dict[str, tuple[int, str]]) -> str:
+    digest = hashlib.sha256()
+    for chain in sorted(heads):
+        seq, head = heads[chain]
+        digest.update(f"{chain}:{seq}:{head}\n".encode())
+    return digest.hexdigest()
+
+
+def _events(chain: str) -> Iterator[dict]:
+    columns = [name for name in HASHED_FIELDS] + ["hash"]
+    yield from (
+        AuditEvent.objects.filter(chain=chain)
+        .order_by("seq")
+        .values(*columns)
+        .iterator(chunk_size=5000)
+    )
+
+
+def verify_chain(chain: str) -> tuple[int, tuple[int, str], Break | None]:
+    """Check one chain: (events read, (last seq, last hash), the first break or None)."""
+    expected_seq, prev = 1, GENESIS_HASH
+    count = 0
+    for event in _events(chain):
+        count += 1
+        seq = event["seq"]
+        if seq != expected_seq:
+            return count, (expected_seq - 1, prev), Break(chain, expected_seq, "event missing")
+        if event["prev_hash"] != prev:
+            return count, (seq, prev), Break(chain, seq, "does not link to the event before it")
+        if event_hash(event) != event["hash"]:
+            return count, (seq, prev), Break(chain, seq, "content does not match its hash")
+        prev = event["hash"]
+        expected_seq += 1
+    last = (expected_seq - 1, prev)
+    head = AuditChainHead.objects.filter(chain=chain).values_list("seq", "head_hash").first()
+    if head is not None and tuple(head) != last:
+        return count, last, Break(chain, last[0] + 1, "events after this point were removed")
+    return count, last, None
+
+
+def verify_checkpoints(heads: dict[str, tuple[int, str]]) -> Break | None:
+    """Every checkpoint must link to the one before and name heads that still exist."""
+    prev = GENESIS_HASH
+    for checkpoint in AuditCheckpoint.objects.order_by("id").iterator():
+        recomputed = checkpoint_hash(
+            created_at=checkpoint.created_at, heads=checkpoint.heads, prev_hash=checkpoint.prev_hash
+        )
+        if checkpoint.prev_hash != prev or recomputed != checkpoint.hash:
+            return Break("checkpoints", checkpoint.pk, "checkpoint altered")
+        for chain, (seq, head) in checkpoint.heads.items():
+            if seq == 0:
+                continue
+            held = (
+                AuditEvent.objects.filter(chain=chain, seq=seq)
+                .values_list("hash", flat=True)
+                .first()
+            )
+            if held != head:
+                return Break(chain, seq, f"differs from checkpoint {checkpoint.pk}")
+        prev = checkpoint.hash
+    return None
+
+
+def verify_all(chains: list[str] | None = None) -> Verification:
+    result = Verification()
+    if chains is None:
+        chains = sorted(
+            set(AuditChainHead.objects.values_list("chain", flat=True))
+            | set(AuditEvent.objects.values_list("chain", flat=True).distinct())
+        )
+        check_points = True
+    else:
+        check_points = False
+    for chain in chains:
+        count, last, broken = verify_chain(chain)
+        result.events += count
+        result.heads[chain] = last
+        if broken:
+            result.breaks.append(broken)
+    if check_points and result.ok:
+        broken_checkpoint = verify_checkpoints(result.heads)
+        if broken_checkpoint:
+            result.breaks.append(broken_checkpoint)
+    return result

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from governance.models import AISystem, RiskCategory
+from governance.roles import Role
+
+
+class UserChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj) -> str:  # type: ignore[no-untyped-def]
+        full = obj.get_full_name()
+        return f"{full} ({obj.get_username()})" if full else obj.get_username()
+
+
+class SystemForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    slug = forms.SlugField(
+        max_length=80,
+        required=False,
+        help_text="Used in URLs. Leave empty to derive it from the name.",
+    )
+    intended_purpose = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What the system decides, for whom, and where it is used.",
+    )
+    risk_category = forms.ChoiceField(choices=RiskCategory.choices, label="EU AI Act risk category")
+    owners = UserChoiceField(
+        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+        help_text="Owners edit this entry and manage roles. You are always one on creation.",
+    )
+
+    @classmethod
+    def for_system(cls, system: AISystem, data=None) -> SystemForm:  # type: ignore[no-untyped-def]
+        owners = system.role_grants.filter(role=Role.OWNER, user__isnull=False).values_list(
+            "user_id", flat=True
+        )
+        initial = {
+            "name": system.name,
+            "slug": system.slug,
+            "intended_purpose": system.intended_purpose,
+            "risk_category": system.risk_category,
+            "owners": list(owners),
+        }
+        form = cls(data=data, initial=initial)
+        form.fields["slug"].required = True
+        form.fields["owners"].required = True
+        form.fields["owners"].help_text = "Owners edit this entry and manage roles."
+        return form
+
+
+class RoleGrantForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+    user = forms.ModelChoiceField(
+        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        required=False,
+        empty_label="— a user —",
+    )
+    group = forms.ModelChoiceField(
+        queryset=Group.objects.order_by("name"), required=False, empty_label="— or a group —"
+    )
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if bool(data.get("user")) == bool(data.get("group")):
+            raise forms.ValidationError("Choose either a user or a group.")
+        return data

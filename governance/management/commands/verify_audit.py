@@ -1,0 +1,36 @@
+"""`manage.py verify_audit`: walk every audit chain and report the first broken link."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from governance.audit.chain import chain_name
+from governance.audit.verify import verify_all
+from governance.models import AISystem
+
+
+class Command(BaseCommand):
+    help = "Verify the audit chains; exit non-zero at the first broken link."
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--system", help="verify only this AI system's chain (slug)")
+
+    def handle(self, *args, system: str | None = None, **options) -> None:  # type: ignore[no-untyped-def]
+        chains = None
+        if system:
+            try:
+                chains = [chain_name(AISystem.objects.get(slug=system).pk)]
+            except AISystem.DoesNotExist:
+                raise CommandError(f"no AI system with slug {system!r}") from None
+        result = verify_all(chains)
+        for broken in result.breaks:
+            self.stderr.write(f"BROKEN: {broken}")
+        if not result.ok:
+            first = result.breaks[0]
+            raise CommandError(f"audit chain broken: chain={first.chain} seq={first.seq}")
+        if options["verbosity"] > 1:
+            for chain, (seq, head) in sorted(result.heads.items()):
+                self.stdout.write(f"  {chain}: {seq} events, head {head}")
+        self.stdout.write(
+            f"OK: {result.events} events in {len(result.heads)} chains, head {result.head_hash}"
+        )

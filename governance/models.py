@@ -1,0 +1,187 @@
+"""The AI-system inventory, role grants and the tamper-evident audit chain."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from governance.roles import Action, Role
+
+
+class RiskCategory(models.TextChoices):
+    """EU AI Act risk categories: Art. 5 prohibited, Art. 6 high risk, Art. 50 limited."""
+
+    PROHIBITED = "prohibited", "Prohibited"
+    HIGH = "high", "High risk"
+    LIMITED = "limited", "Limited risk"
+    MINIMAL = "minimal", "Minimal risk"
+
+
+class AISystem(models.Model):
+    """A product or use case in the inventory. Permissions are granted per system."""
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    intended_purpose = models.TextField()
+    risk_category = models.CharField(max_length=16, choices=RiskCategory.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "AI system"
+        # view/change come with Django's defaults; the rest are the system's own actions.
+        permissions = [(a.value, a.label) for a in Action if a not in (Action.VIEW, Action.CHANGE)]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("governance:system-detail", kwargs={"slug": self.slug})
+
+
+class RoleGrant(models.Model):
+    """Who holds which role on a system: a user, or every member of a group.
+
+    The guardian object permissions are derived from these rows by
+    `governance.services.grant_role` / `revoke_role`; never edit one without the other.
+    """
+
+    system = models.ForeignKey(AISystem, on_delete=models.CASCADE, related_name="role_grants")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="role_grants",
+    )
+    group = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.CASCADE, related_name="role_grants"
+    )
+    granted_at = models.DateTimeField(auto_now_add=True)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["role", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, group__isnull=True)
+                | Q(user__isnull=True, group__isnull=False),
+                name="rolegrant_user_xor_group",
+            ),
+            models.UniqueConstraint(
+                fields=["system", "role", "user"],
+                condition=Q(user__isnull=False),
+                name="rolegrant_unique_user_role",
+            ),
+            models.UniqueConstraint(
+                fields=["system", "role", "group"],
+                condition=Q(group__isnull=False),
+                name="rolegrant_unique_group_role",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal_name} — {self.get_role_display()} on {self.system_id}"
+
+    @property
+    def principal_name(self) -> str:
+        if self.user is not None:
+            return self.user.get_username()
+        return f"group {self.group.name}" if self.group is not None else "nobody"
+
+    def audit_state(self) -> dict[str, str | None]:
+        return {
+            "role": self.role,
+            "user": self.user.get_username() if self.user is not None else None,
+            "group": self.group.name if self.group is not None else None,
+        }
+
+
+class AuditEvent(models.Model):
+    """One state-changing action, hash-chained to the event before it in the same chain.
+
+    Each AI system has its own chain (`system:<id>`), so systems append in parallel and
+    an evidence pack can carry one system's whole, contiguous chain; events that belong
+    to no system go to the `global` chain. A database trigger refuses UPDATE and DELETE.
+    """
+
+    chain = models.CharField(max_length=40)
+    seq = models.BigIntegerField()
+    system = models.ForeignKey(
+        AISystem, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    occurred_at = models.DateTimeField()
+    # No FK constraint: deleting a user must not try to rewrite history.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_name = models.CharField(max_length=150)
+    request_id = models.CharField(max_length=64, blank=True)
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=100)
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "seq"], name="auditevent_chain_seq"),
+        ]
+        indexes = [
+            models.Index(fields=["system", "-occurred_at"], name="auditevent_system_time"),
+            models.Index(fields=["object_type", "object_id"], name="auditevent_object"),
+            models.Index(fields=["action"], name="auditevent_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chain}#{self.seq} {self.action}"
+
+
+class AuditChainHead(models.Model):
+    """The last sequence number and hash of each chain: the row appenders lock, one at a time."""
+
+    chain = models.CharField(max_length=40, primary_key=True)
+    seq = models.BigIntegerField(default=0)
+    head_hash = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.chain} @ {self.seq}"
+
+
+class AuditCheckpoint(models.Model):
+    """A periodic, append-only record of every chain's head, itself hash-chained.
+
+    A checkpoint proves which events existed at that moment, so truncating the tail of
+    a chain (which leaves the rest of it consistent) is still detected.
+    """
+
+    created_at = models.DateTimeField()
+    heads = models.JSONField()  # {chain: [seq, hash]}
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.pk} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,38 @@
+"""The main navigation. Apps add their sections in AppConfig.ready(), as they do with the admin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+
+@dataclass(frozen=True)
+class Section:
+    label: str
+    url_name: str
+    prefix: str  # the path prefix that marks this section as current
+    order: int
+
+
+_sections: list[Section] = []
+
+
+def register(section: Section) -> None:
+    if section not in _sections:
+        _sections.append(section)
+        _sections.sort(key=lambda s: s.order)
+
+
+def navigation(request: HttpRequest) -> dict:
+    """Template context: the sections, with the current one marked."""
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {"nav_sections": []}
+    items = []
+    for section in _sections:
+        url = reverse(section.url_name)
+        items.append(
+            {"label": section.label, "url": url, "current": request.path.startswith(section.prefix)}
+        )
+    return {"nav_sections": items}

@@ -1,0 +1,224 @@
+"""Every state change of the inventory and its roles. Views, the API and the admin call these.
+
+Each service checks the permission, changes state, and appends the audit event, all in
+one transaction; the audit append comes last so the chain lock is held only briefly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+from guardian.shortcuts import assign_perm, remove_perm
+
+from governance import audit
+from governance.models import AISystem, RiskCategory, RoleGrant
+from governance.permissions import require
+from governance.roles import ROLE_ACTIONS, Action, Role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+SYSTEM_FIELDS = ("name", "slug", "intended_purpose", "risk_category")
+
+
+def _system_state(system: AISystem) -> dict:
+    state = audit.snapshot(system, SYSTEM_FIELDS)
+    state["owners"] = sorted(
+        system.role_grants.filter(role=Role.OWNER, user__isnull=False).values_list(
+            "user__username", flat=True
+        )
+    )
+    return state
+
+
+def _check_unique(*, name: str, slug: str, exclude_pk: int | None = None) -> None:
+    errors: dict[str, str] = {}
+    others = (
+        AISystem.objects.all() if exclude_pk is None else AISystem.objects.exclude(pk=exclude_pk)
+    )
+    if others.filter(name__iexact=name).exists():
+        errors["name"] = "An AI system with this name already exists."
+    if others.filter(slug=slug).exists():
+        errors["slug"] = "An AI system with this slug already exists."
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def create_system(
+    *,
+    actor: User,
+    name: str,
+    intended_purpose: str,
+    risk_category: str,
+    slug: str = "",
+    owners: Iterable[User] = (),
+) -> AISystem:
+    """Register an AI system; the creator and the named owners hold the owner role on it."""
+    if not actor.has_perm("governance.add_aisystem"):
+        raise PermissionDenied("You may not register AI systems.")
+    slug = slug or slugify(name)[:80]
+    if not slug:
+        raise ValidationError({"slug": "Give a slug of letters, digits and hyphens."})
+    if risk_category not in RiskCategory.values:
+        raise ValidationError({"risk_category": "Choose a valid EU AI Act risk category."})
+    _check_unique(name=name, slug=slug)
+
+    system = AISystem.objects.create(
+        name=name,
+        slug=slug,
+        intended_purpose=intended_purpose,
+        risk_category=risk_category,
+        created_by=actor,
+    )
+    for owner in {actor, *owners}:
+        _grant(system=system, role=Role.OWNER, user=owner, granted_by=actor)
+    audit.record_event(
+        actor=actor, action="system.created", obj=system, system=system, after=_system_state(system)
+    )
+    return system
+
+
+@transaction.atomic
+def update_system(
+    *,
+    actor: User,
+    system: AISystem,
+    name: str,
+    slug: str,
+    intended_purpose: str,
+    risk_category: str,
+    owners: Iterable[User] | None = None,
+) -> AISystem:
+    """Edit the inventory entry. Owners, if given, replace the current owner grants."""
+    system = AISystem.objects.select_for_update().get(pk=system.pk)
+    require(actor, Action.CHANGE, system)
+    if risk_category not in RiskCategory.values:
+        raise ValidationError({"risk_category": "Choose a valid EU AI Act risk category."})
+    _check_unique(name=name, slug=slug, exclude_pk=system.pk)
+    before = _system_state(system)
+
+    system.name, system.slug = name, slug
+    system.intended_purpose, system.risk_category = intended_purpose, risk_category
+    system.save()
+    if owners is not None:
+        _replace_owners(system=system, owners=set(owners), actor=actor)
+
+    after = _system_state(system)
+    if after != before:
+        audit.record_event(
+            actor=actor,
+            action="system.updated",
+            obj=system,
+            system=system,
+            before=before,
+            after=after,
+        )
+    return system
+
+
+def _replace_owners(*, system: AISystem, owners: set[User], actor: User) -> None:
+    if not owners:
+        raise ValidationError({"owners": "A system needs at least one owner."})
+    grants = system.role_grants.filter(role=Role.OWNER, user__isnull=False).select_related("user")
+    current = {g.user: g for g in grants if g.user is not None}
+    for user in owners - current.keys():
+        _grant(system=system, role=Role.OWNER, user=user, granted_by=actor)
+    for user in current.keys() - owners:
+        _revoke(current[user])
+
+
+@transaction.atomic
+def grant_role(
+    *,
+    actor: User,
+    system: AISystem,
+    role: str,
+    user: User | None = None,
+    group: Group | None = None,
+) -> RoleGrant:
+    """Give a user, or every member of a group, a role on the system."""
+    require(actor, Action.MANAGE_ROLES, system)
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role {role!r}."})
+    if (user is None) == (group is None):
+        raise ValidationError({"user": "Name either a user or a group."})
+    if user is not None and not user.is_active:
+        raise ValidationError({"user": "This account is deactivated."})
+    if RoleGrant.objects.filter(system=system, role=role, user=user, group=group).exists():
+        raise ValidationError({"role": "This role is already held by them."})
+
+    grant = _grant(system=system, role=Role(role), user=user, group=group, granted_by=actor)
+    audit.record_event(
+        actor=actor, action="role.granted", obj=grant, system=system, after=grant.audit_state()
+    )
+    return grant
+
+
+@transaction.atomic
+def revoke_role(*, actor: User, grant: RoleGrant) -> None:
+    """Take a role back. The last owner of a system cannot be removed."""
+    system = grant.system
+    require(actor, Action.MANAGE_ROLES, system)
+    grant = RoleGrant.objects.select_for_update().get(pk=grant.pk)
+    if grant.role == Role.OWNER:
+        # Lock the system row so two concurrent revocations cannot remove both last owners.
+        AISystem.objects.select_for_update().get(pk=system.pk)
+        if RoleGrant.objects.filter(system=system, role=Role.OWNER).count() <= 1:
+            raise ValidationError({"role": "A system needs at least one owner."})
+    before = grant.audit_state()
+    grant_pk = grant.pk
+    _revoke(grant)
+    audit.record_event(
+        actor=actor,
+        action="role.revoked",
+        system=system,
+        object_type="governance.rolegrant",
+        object_id=str(grant_pk),
+        object_repr=f"{grant.principal_name} — {grant.get_role_display()}",
+        before=before,
+    )
+
+
+# --- keeping guardian's object permissions in step with the grants -------------------------
+
+
+def _grant(
+    *,
+    system: AISystem,
+    role: Role,
+    granted_by: User,
+    user: User | None = None,
+    group: Group | None = None,
+) -> RoleGrant:
+    try:
+        with transaction.atomic():
+            grant = RoleGrant.objects.create(
+                system=system, role=role, user=user, group=group, granted_by=granted_by
+            )
+    except IntegrityError:
+        raise ValidationError({"role": "This role is already held."}) from None
+    principal = user if user is not None else group
+    for action in ROLE_ACTIONS[role]:
+        assign_perm(f"governance.{action.value}", principal, system)
+    return grant
+
+
+def _revoke(grant: RoleGrant) -> None:
+    """Delete the grant and drop the permissions no remaining grant of that principal gives."""
+    system, role = grant.system, Role(grant.role)
+    principal = grant.user if grant.user_id else grant.group
+    remaining = RoleGrant.objects.filter(system=system, user=grant.user, group=grant.group).exclude(
+        pk=grant.pk
+    )
+    still_held: set[Action] = set()
+    for other in remaining.values_list("role", flat=True):
+        still_held |= ROLE_ACTIONS[Role(other)]
+    grant.delete()
+    for action in ROLE_ACTIONS[role] - still_held:
+        remove_perm(f"governance.{action.value}", principal, system)

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from governance import views
+
+app_name = "governance"
+
+urlpatterns = [
+    path("systems/", views.system_list, name="system-list"),
+    path("systems/new/", views.system_create, name="system-create"),
+    path("systems/<slug:slug>/", views.system_detail, name="system-detail"),
+    path("systems/<slug:slug>/edit/", views.system_edit, name="system-edit"),
+    path("systems/<slug:slug>/roles/", views.role_grant, name="role-grant"),
+    path("systems/<slug:slug>/roles/<int:grant_id>/revoke/", views.role_revoke, name="role-revoke"),
+    path("audit/", views.audit_list, name="audit-list"),
+]

@@ -1,0 +1,181 @@
+"""htmx pages for the inventory, its roles and the audit trail. Thin: services decide."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from governance import queries, services
+from governance.filters import AuditEventFilter, SystemFilter
+from governance.forms import RoleGrantForm, SystemForm
+from governance.http import AuthenticatedHttpRequest
+from governance.models import AISystem
+from governance.permissions import allowed_actions, get_system_or_404
+from governance.roles import ROLE_DESCRIPTIONS, Action, Role
+
+AUDIT_PAGE_SIZE = 50
+
+
+def apply_service_errors(form, error: ValidationError) -> None:  # type: ignore[no-untyped-def]
+    """Show a service's ValidationError on the form: by field where it names one."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+@require_GET
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
+    return redirect("governance:system-list")
+
+
+@require_GET
+def system_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    filterset = SystemFilter(request.GET, queryset=queries.systems_for(request.user))
+    systems = list(filterset.qs) if filterset.is_valid() else []
+    context = {
+        "filter": filterset,
+        "systems": systems,
+        "roles_held": queries.roles_held(request.user, systems),
+        "can_create": request.user.has_perm("governance.add_aisystem"),
+    }
+    template = "governance/_system_table.html" if request.htmx else "governance/system_list.html"
+    return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+def system_create(request: AuthenticatedHttpRequest) -> HttpResponse:
+    if not request.user.has_perm("governance.add_aisystem"):
+        raise PermissionDenied("You may not register AI systems.")
+    form = SystemForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            system = services.create_system(actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, f"{system.name} is registered.")
+            return redirect(system)
+    status = 400 if form.errors else 200
+    return render(request, "governance/system_form.html", {"form": form}, status=status)
+
+
+@require_GET
+def system_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    system = get_system_or_404(request.user, slug)
+    actions = allowed_actions(request.user, system)
+    recent = (
+        queries.audit_events_for(request.user).filter(system=system)[:8]
+        if Action.VIEW_AUDIT in actions
+        else []
+    )
+    context = {
+        "system": system,
+        "actions": actions,
+        "grants": queries.role_grants(system),
+        "grant_form": RoleGrantForm(),
+        "recent_events": recent,
+        "role_descriptions": [(role.label, ROLE_DESCRIPTIONS[role]) for role in Role],
+    }
+    return render(request, "governance/system_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def system_edit(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    system = get_system_or_404(request.user, slug, Action.CHANGE)
+    form = SystemForm.for_system(system, data=request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            system = services.update_system(actor=request.user, system=system, **form.cleaned_data)
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, "Changes saved.")
+            return redirect(system)
+    status = 400 if form.errors else 200
+    return render(
+        request, "governance/system_form.html", {"form": form, "system": system}, status=status
+    )
+
+
+def _roles_panel(
+    request: AuthenticatedHttpRequest, system: AISystem, form: RoleGrantForm, status: int = 200
+) -> HttpResponse:
+    context = {
+        "system": system,
+        "actions": allowed_actions(request.user, system),
+        "grants": queries.role_grants(system),
+        "grant_form": form,
+    }
+    return render(request, "governance/_roles_panel.html", context, status=status)
+
+
+@require_POST
+def role_grant(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    system = get_system_or_404(request.user, slug, Action.MANAGE_ROLES)
+    form = RoleGrantForm(request.POST)
+    if form.is_valid():
+        try:
+            services.grant_role(actor=request.user, system=system, **form.cleaned_data)
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            if not request.htmx:
+                return redirect(system)
+            return _roles_panel(request, system, RoleGrantForm())
+    if not request.htmx:
+        messages.error(request, "; ".join(str(e) for errs in form.errors.values() for e in errs))
+        return redirect(system)
+    return _roles_panel(request, system, form, status=400)
+
+
+@require_POST
+def role_revoke(request: AuthenticatedHttpRequest, slug: str, grant_id: int) -> HttpResponse:
+    system = get_system_or_404(request.user, slug, Action.MANAGE_ROLES)
+    grant = get_object_or_404(system.role_grants, pk=grant_id)
+    form = RoleGrantForm()
+    try:
+        services.revoke_role(actor=request.user, grant=grant)
+    except ValidationError as error:
+        if not request.htmx:
+            messages.error(request, " ".join(error.messages))
+            return redirect(system)
+        form.add_error(None, error.messages)
+        return _roles_panel(request, system, form, status=400)
+    if not request.htmx:
+        return redirect(system)
+    if grant.user_id == request.user.pk and grant.role == Role.OWNER:
+        # The actor gave up ownership: the panel they were looking at may no longer be theirs.
+        return HttpResponseClientRedirect(system.get_absolute_url())
+    return _roles_panel(request, system, form)
+
+
+@require_GET
+def audit_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    events = queries.audit_events_for(request.user)
+    filterset = AuditEventFilter(request.GET, queryset=events)
+    status = 200
+    if filterset.is_valid():
+        events = filterset.qs
+    else:
+        events = events.none()
+        status = 400
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "filter": filterset,
+        "page": page,
+        "query": query.urlencode(),
+        "systems": queries.systems_for(request.user).filter(
+            pk__in=queries.visible_audit_system_ids(request.user)
+        ),
+    }
+    template = "governance/_audit_table.html" if request.htmx else "governance/audit_list.html"
+    return render(request, template, context, status=status)

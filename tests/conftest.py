@@ -1,0 +1,175 @@
+"""Personas and shared fixtures. Each persona holds one role on the `fraud` system."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from governance import services
+from governance.roles import Role
+from tests.factories import UserFactory
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+PERSONA_ROLES = {
+    "owner": Role.OWNER,
+    "release_manager": Role.RELEASE_MANAGER,
+    "model_owner": Role.MODEL_OWNER,
+    "rollback_owner": Role.ROLLBACK_OWNER,
+    "oncall_lead": Role.ONCALL_LEAD,
+    "responder": Role.RESPONDER,
+    "compliance": Role.COMPLIANCE_OFFICER,
+    "viewer": Role.VIEWER,
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static() -> None:
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture
+def registrar(db):
+    """May register AI systems (the global add permission); owns what they register."""
+    user = UserFactory(username="registrar")
+    user.user_permissions.add(
+        Permission.objects.get(codename="add_aisystem", content_type__app_label="governance")
+    )
+    return user
+
+
+@pytest.fixture
+def owner(registrar):
+    return registrar
+
+
+@pytest.fixture
+def fraud(registrar):
+    return services.create_system(
+        actor=registrar,
+        name="Card fraud screening",
+        slug="fraud",
+        intended_purpose="Scores card payments.",
+        risk_category="high",
+    )
+
+
+@pytest.fixture
+def other_system(db):
+    """A system none of the personas holds a role on."""
+    stranger = UserFactory(username="stranger")
+    stranger.user_permissions.add(
+        Permission.objects.get(codename="add_aisystem", content_type__app_label="governance")
+    )
+    return services.create_system(
+        actor=stranger,
+        name="Hidden system",
+        slug="hidden",
+        intended_purpose="Nobody here may see it.",
+        risk_category="minimal",
+    )
+
+
+def _persona(username: str, role: Role, system, registrar):  # type: ignore[no-untyped-def]
+    user = UserFactory(username=username)
+    services.grant_role(actor=registrar, system=system, role=role, user=user)
+    return user
+
+
+@pytest.fixture
+def release_manager(fraud, registrar):
+    return _persona("ravi", Role.RELEASE_MANAGER, fraud, registrar)
+
+
+@pytest.fixture
+def model_owner(fraud, registrar):
+    return _persona("mona", Role.MODEL_OWNER, fraud, registrar)
+
+
+@pytest.fixture
+def rollback_owner(fraud, registrar):
+    return _persona("rob", Role.ROLLBACK_OWNER, fraud, registrar)
+
+
+@pytest.fixture
+def oncall_lead(fraud, registrar):
+    return _persona("olga", Role.ONCALL_LEAD, fraud, registrar)
+
+
+@pytest.fixture
+def responder(fraud, registrar):
+    return _persona("rhea", Role.RESPONDER, fraud, registrar)
+
+
+@pytest.fixture
+def compliance(fraud, registrar):
+    return _persona("carl", Role.COMPLIANCE_OFFICER, fraud, registrar)
+
+
+@pytest.fixture
+def viewer(fraud, registrar):
+    return _persona("vic", Role.VIEWER, fraud, registrar)
+
+
+@pytest.fixture
+def outsider(db, fraud):
+    """Logged in, holds no role anywhere."""
+    return UserFactory(username="charlie")
+
+
+@pytest.fixture
+def persona(request):
+    """Indirect fixture: `persona` parametrised by fixture name ("owner", "viewer", …)."""
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def worker_database_url() -> str:
+    """DATABASE_URL pointed at the database pytest-django created, for other processes."""
+    from django.db import connection
+
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, artifacts_dir):
+    """A real Celery worker process consuming from the real broker, on the test database."""
+    from config.celery import app
+
+    env = dict(os.environ, DATABASE_URL=worker_database_url(), PYTHONUNBUFFERED="1")
+    log = (artifacts_dir / "celery-worker.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO",
+         "--concurrency=2", "--without-gossip", "--without-mingle", "--hostname=test@%h"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not app.control.ping(timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"Celery worker did not start; see {log.name}")
+    yield process
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    log.close()
