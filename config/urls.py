@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from governance import views as governance_views
 
 urlpatterns = [
+    path("", include("config.health")),  # /healthz and /readyz: probes, open to anonymous callers
     path("", governance_views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -105,13 +105,18 @@ def system_edit(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
 
 
 def _roles_panel(
-    request: AuthenticatedHttpRequest, system: AISystem, form: RoleGrantForm, status: int = 200
+    request: AuthenticatedHttpRequest,
+    system: AISystem,
+    form: RoleGrantForm,
+    status: int = 200,
+    errors: list[str] | None = None,
 ) -> HttpResponse:
     context = {
         "system": system,
         "actions": allowed_actions(request.user, system),
         "grants": queries.role_grants(system),
         "grant_form": form,
+        "panel_errors": errors or [],
     }
     return render(request, "governance/_roles_panel.html", context, status=status)
 
@@ -146,8 +151,7 @@ def role_revoke(request: AuthenticatedHttpRequest, slug: str, grant_id: int) -> 
         if not request.htmx:
             messages.error(request, " ".join(error.messages))
             return redirect(system)
-        form.add_error(None, error.messages)
-        return _roles_panel(request, system, form, status=400)
+        return _roles_panel(request, system, form, status=400, errors=error.messages)
     if not request.htmx:
         return redirect(system)
     if grant.user_id == request.user.pk and grant.role == Role.OWNER:

@@ -38,6 +38,12 @@ def collected_static() -> None:
     call_command("collectstatic", interactive=False, verbosity=0)
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    # PBKDF2's deliberate slowness buys nothing in tests that create dozens of users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def registrar(db):
     """May register AI systems (the global add permission); owns what they register."""

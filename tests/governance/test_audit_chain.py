@@ -1,0 +1,194 @@
+"""The audit chain: append-only in the database, unbroken under concurrency, tamper-evident."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import DatabaseError, connection, connections, transaction
+
+from governance.audit import record_event
+from governance.audit.chain import GENESIS_HASH, chain_name
+from governance.audit.checkpoint import write_checkpoint
+from governance.audit.verify import verify_all
+from governance.models import AuditChainHead, AuditEvent
+
+
+def _append(system, actor, n: int, action: str = "test.event") -> None:
+    for i in range(n):
+        with transaction.atomic():
+            record_event(actor=actor, action=action, system=system, after={"i": i, "note": "é ✓"})
+
+
+@pytest.mark.django_db
+def test_it_chains_each_event_to_the_one_before(fraud, registrar):
+    _append(fraud, registrar, 3)
+
+    events = list(AuditEvent.objects.filter(chain=chain_name(fraud.pk)).order_by("seq"))
+    assert [e.seq for e in events] == [1, 2, 3, 4]  # system.created, then three
+    assert events[0].prev_hash == GENESIS_HASH
+    for before, after in zip(events, events[1:], strict=False):
+        assert after.prev_hash == before.hash
+    head = AuditChainHead.objects.get(chain=chain_name(fraud.pk))
+    assert (head.seq, head.head_hash) == (4, events[-1].hash)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_refuses_to_record_outside_a_transaction(fraud, registrar):
+    with pytest.raises(RuntimeError):
+        record_event(actor=registrar, action="test.event", system=fraud)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE governance_auditevent SET action = 'forged' WHERE id = %s",
+        "DELETE FROM governance_auditevent WHERE id = %s",
+    ],
+)
+def test_the_database_refuses_update_and_delete(fraud, statement):
+    event = AuditEvent.objects.filter(system=fraud).first()
+    with pytest.raises(DatabaseError, match="append-only"), connection.cursor() as cursor:
+        with transaction.atomic():
+            cursor.execute(statement, [event.pk])
+    event.refresh_from_db()
+    assert event.action == "system.created"
+
+
+@pytest.mark.django_db
+def test_the_orm_cannot_delete_audit_rows_either(fraud):
+    with pytest.raises(DatabaseError), transaction.atomic():
+        AuditEvent.objects.filter(system=fraud).delete()
+    assert AuditEvent.objects.filter(system=fraud).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_concurrent_writers_keep_one_unbroken_chain(fraud, registrar):
+    writers, per_writer = 8, 25
+    barrier = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            barrier.wait()
+            _append(fraud, registrar, per_writer, action="test.concurrent")
+        except BaseException as error:  # surfaced in the main thread below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    chain = chain_name(fraud.pk)
+    seqs = list(AuditEvent.objects.filter(chain=chain).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, writers * per_writer + 2))
+    result = verify_all([chain])
+    assert result.ok, result.breaks
+    assert result.events == writers * per_writer + 1
+
+
+def _tamper(sql: str, params: list) -> None:
+    """What an attacker with table-owner rights would do: switch the trigger off, edit, on."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER refuses pending deferred checks
+        cursor.execute("ALTER TABLE governance_auditevent DISABLE TRIGGER USER")
+        cursor.execute(sql, params)
+        cursor.execute("ALTER TABLE governance_auditevent ENABLE TRIGGER USER")
+
+
+@pytest.mark.django_db
+def test_verify_audit_reports_ok_with_count_and_head(fraud, registrar, capsys):
+    _append(fraud, registrar, 4)
+
+    call_command("verify_audit")
+
+    out = capsys.readouterr().out
+    result = verify_all()
+    assert f"OK: {result.events} events" in out
+    assert result.head_hash in out
+
+
+@pytest.mark.django_db
+def test_verify_audit_finds_an_edited_row_at_its_exact_sequence_number(fraud, registrar, capsys):
+    _append(fraud, registrar, 9)
+    chain = chain_name(fraud.pk)
+    _tamper(
+        "UPDATE governance_auditevent SET after = '{\"i\": 999}' WHERE chain = %s AND seq = 6",
+        [chain],
+    )
+
+    with pytest.raises(CommandError, match=f"chain={chain} seq=6"):
+        call_command("verify_audit")
+    assert "content does not match its hash" in capsys.readouterr().err
+
+
+@pytest.mark.django_db
+def test_verify_audit_finds_a_deleted_row(fraud, registrar):
+    _append(fraud, registrar, 5)
+    chain = chain_name(fraud.pk)
+    _tamper("DELETE FROM governance_auditevent WHERE chain = %s AND seq = 3", [chain])
+
+    with pytest.raises(CommandError, match=f"chain={chain} seq=3"):
+        call_command("verify_audit")
+
+
+@pytest.mark.django_db
+def test_verify_audit_finds_a_rehashed_row_at_the_next_link(fraud, registrar):
+    """Rewriting a row and its own hash still breaks the link the next event holds."""
+    _append(fraud, registrar, 5)
+    chain = chain_name(fraud.pk)
+    _tamper(
+        "UPDATE governance_auditevent SET hash = repeat('a', 64) WHERE chain = %s AND seq = 2",
+        [chain],
+    )
+    result = verify_all([chain])
+    assert [(b.seq, b.reason) for b in result.breaks] == [(2, "content does not match its hash")]
+
+
+@pytest.mark.django_db
+def test_a_truncated_tail_is_found_through_the_checkpoint(fraud, registrar):
+    _append(fraud, registrar, 4)
+    write_checkpoint()
+    chain = chain_name(fraud.pk)
+    # Remove the last two events and rewind the head, so the chain itself looks whole.
+    _tamper("DELETE FROM governance_auditevent WHERE chain = %s AND seq > 3", [chain])
+    last = AuditEvent.objects.get(chain=chain, seq=3)
+    AuditChainHead.objects.filter(chain=chain).update(seq=3, head_hash=last.hash)
+
+    result = verify_all()
+    assert not result.ok
+    assert result.breaks[0].chain == chain
+    assert result.breaks[0].seq == 5
+
+
+@pytest.mark.django_db
+def test_systems_write_to_separate_chains(fraud, other_system, registrar):
+    _append(fraud, registrar, 2)
+    _append(other_system, registrar, 1)
+    assert AuditEvent.objects.filter(chain=chain_name(fraud.pk)).count() == 3
+    assert AuditEvent.objects.filter(chain=chain_name(other_system.pk)).count() == 2
+    assert verify_all().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_beat_task_writes_a_checkpoint_through_a_real_worker(celery_worker, fraud):
+    import time
+
+    from governance.models import AuditCheckpoint
+    from governance.tasks import checkpoint_audit_chains
+
+    checkpoint_audit_chains.delay()
+    deadline = time.monotonic() + 20
+    while not AuditCheckpoint.objects.exists():
+        assert time.monotonic() < deadline, "the worker did not write the checkpoint"
+        time.sleep(0.1)
+    checkpoint = AuditCheckpoint.objects.get()
+    assert checkpoint.heads[chain_name(fraud.pk)][0] == 1

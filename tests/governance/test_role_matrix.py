@@ -1,0 +1,125 @@
+"""Every inventory page and API endpoint, for every role: the status it answers.
+
+A user who holds no role on a system never learns it exists (404, never 403).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from governance.models import AuditEvent
+from governance.roles import Role
+from tests.matrix import ROLE_HOLDERS, Route, case_id, cases
+
+EVERYONE = frozenset(ROLE_HOLDERS) | {"outsider"}
+OWNER = frozenset({"owner"})
+AUDITORS = frozenset({"owner", "release_manager", "oncall_lead", "compliance"})
+
+NEW_SYSTEM = {"name": "Credit limits", "intended_purpose": "Sets limits.", "risk_category": "high"}
+EDIT = {
+    "name": "Card fraud screening",
+    "slug": "fraud",
+    "intended_purpose": "Scores card payments, now also wallets.",
+    "risk_category": "high",
+    "owners": ["@owner"],
+}
+
+ROUTES = [
+    # pages
+    Route("system list", "GET", "/systems/", EVERYONE),
+    Route("register form", "GET", "/systems/new/", OWNER, outsider=403),
+    Route("register", "POST", "/systems/new/", OWNER, ok=302, outsider=403, data=NEW_SYSTEM),
+    Route("system page", "GET", "/systems/fraud/", frozenset(ROLE_HOLDERS)),
+    Route("edit form", "GET", "/systems/fraud/edit/", OWNER),
+    Route("edit", "POST", "/systems/fraud/edit/", OWNER, ok=302, data=EDIT),
+    Route("grant", "POST", "/systems/fraud/roles/", OWNER, ok=302, data={"role": "viewer", "user": "@outsider"}),
+    Route("revoke", "POST", "/systems/fraud/roles/{grant}/revoke/", OWNER, ok=302),
+    Route("audit page", "GET", "/audit/", EVERYONE),
+    Route("audit page of a system", "GET", "/audit/?system=fraud", EVERYONE),
+    # API
+    Route("api list", "GET", "/api/systems/", EVERYONE, api=True),
+    Route("api register", "POST", "/api/systems/", OWNER, ok=201, outsider=403, api=True,
+          data=NEW_SYSTEM),
+    Route("api detail", "GET", "/api/systems/fraud/", frozenset(ROLE_HOLDERS), api=True),
+    Route("api edit", "PATCH", "/api/systems/fraud/", OWNER, api=True,
+          data={"intended_purpose": "Scores card and wallet payments."}),
+    Route("api roles", "GET", "/api/systems/fraud/roles/", frozenset(ROLE_HOLDERS), api=True),
+    Route("api grant", "POST", "/api/systems/fraud/roles/", OWNER, ok=201, api=True,
+          data={"role": "viewer", "group": "auditors"}),
+    Route("api revoke", "DELETE", "/api/systems/fraud/roles/{grant}/", OWNER, ok=204, api=True),
+    Route("api audit events", "GET", "/api/audit-events/", EVERYONE, api=True),
+    Route("api schema", "GET", "/api/schema/", EVERYONE, api=True),
+    Route("api docs", "GET", "/api/docs/", EVERYONE, api=True),
+]  # fmt: skip
+
+
+@pytest.fixture
+def everyone(release_manager, model_owner, rollback_owner, oncall_lead, responder, compliance,
+             viewer, outsider, owner):  # fmt: skip
+    from django.contrib.auth.models import Group
+
+    Group.objects.create(name="auditors")
+    return {
+        "owner": owner,
+        "release_manager": release_manager,
+        "model_owner": model_owner,
+        "rollback_owner": rollback_owner,
+        "oncall_lead": oncall_lead,
+        "responder": responder,
+        "compliance": compliance,
+        "viewer": viewer,
+        "outsider": outsider,
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "persona"), cases(ROUTES), ids=case_id)
+def test_route_answers_each_persona_as_expected(route, persona, client, fraud, everyone):
+    if persona != "anonymous":
+        client.force_login(everyone[persona])
+    target = fraud.role_grants.get(role=Role.VIEWER)
+    route = route.with_people(everyone)
+    events_before = AuditEvent.objects.count()
+
+    response = route.call(client, grant=target.pk)
+
+    expected = route.expected(persona)
+    assert response.status_code == expected, response.content[:300]
+    if persona not in route.allowed and route.method != "GET":
+        assert AuditEvent.objects.count() == events_before, "a refused request changed state"
+
+
+@pytest.mark.django_db
+def test_an_outsider_never_sees_the_system_in_lists(client, fraud, outsider):
+    client.force_login(outsider)
+    assert b"Card fraud screening" not in client.get("/systems/").content
+    assert client.get("/api/systems/").json()["count"] == 0
+    assert client.get("/api/audit-events/?system=fraud").json()["count"] == 0
+
+
+@pytest.mark.django_db
+def test_audit_events_are_shown_only_to_those_who_may_read_the_audit(client, fraud, viewer,
+                                                                      compliance):  # fmt: skip
+    client.force_login(viewer)
+    assert client.get("/api/audit-events/").json()["count"] == 0
+    client.force_login(compliance)
+    assert client.get("/api/audit-events/").json()["count"] > 0
+
+
+@pytest.mark.django_db
+def test_a_role_granted_to_a_group_reaches_its_members(client, fraud, owner):
+    from django.contrib.auth.models import Group
+
+    from governance import services
+    from tests.factories import UserFactory
+
+    team = Group.objects.create(name="ml-oncall")
+    member = UserFactory(username="gina")
+    member.groups.add(team)
+    client.force_login(member)
+    assert client.get("/systems/fraud/").status_code == 404
+
+    services.grant_role(actor=owner, system=fraud, role=Role.VIEWER, group=team)
+
+    assert client.get("/systems/fraud/").status_code == 200
+    assert client.get("/systems/fraud/edit/").status_code == 403

@@ -1,0 +1,77 @@
+"""The shared role-matrix helper: every route × every persona → the status it must answer.
+
+A route lists only its exceptions; the defaults say what a role holder, an outsider
+(a user holding no role on the system) and an anonymous visitor get.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+PERSONAS = [
+    "anonymous",
+    "outsider",
+    "owner",
+    "release_manager",
+    "model_owner",
+    "rollback_owner",
+    "oncall_lead",
+    "responder",
+    "compliance",
+    "viewer",
+]
+ROLE_HOLDERS = PERSONAS[2:]
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    method: str
+    path: str  # may hold {grant}: the id of a role grant on the system
+    allowed: frozenset[str]  # personas that succeed
+    ok: int = 200
+    refused: int = 403  # what a role holder without the right gets
+    outsider: int = 404  # what a user with no role on the system gets
+    api: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def expected(self, persona: str) -> int:
+        if persona == "anonymous":
+            return 401 if self.api else 302
+        if persona in self.allowed:
+            return self.ok
+        if persona == "outsider":
+            return self.outsider
+        return self.refused
+
+    def with_people(self, people: dict[str, Any]) -> Route:
+        """Replace "@persona" in the form data with that persona's user id."""
+
+        def resolve(value: Any) -> Any:
+            if isinstance(value, list):
+                return [resolve(item) for item in value]
+            if isinstance(value, str) and value.startswith("@"):
+                return str(people[value[1:]].pk)
+            return value
+
+        data = {key: resolve(value) for key, value in self.data.items()}
+        return Route(**{**self.__dict__, "data": data})
+
+    def call(self, client, **ids: Any):  # type: ignore[no-untyped-def]
+        path = self.path.format(**ids)
+        method = getattr(client, self.method.lower())
+        if self.method == "GET":
+            return method(path)
+        if self.api:
+            return method(path, data=json.dumps(self.data), content_type="application/json")
+        return method(path, data=self.data)
+
+
+def cases(routes: list[Route]) -> list[tuple[Route, str]]:
+    return [(route, persona) for route in routes for persona in PERSONAS]
+
+
+def case_id(value: Any) -> str:
+    return value.name if isinstance(value, Route) else str(value)
