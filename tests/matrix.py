@@ -1,4 +1,4 @@
-"""The shared role-matrix helper: every route × every persona → the status it must answer.
+"""The shared role-matrix helper: every route, for every persona, → the status it must answer.
 
 A route lists only its exceptions; the defaults say what a role holder, an outsider
 (a user holding no role on the system) and an anonymous visitor get.

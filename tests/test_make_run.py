@@ -67,7 +67,7 @@ def _interrupt_and_wait(process: subprocess.Popen) -> None:
     children = psutil.Process(process.pid).children(recursive=True)
     os.kill(process.pid, signal.SIGINT)  # what Ctrl-C sends
     assert process.wait(timeout=40) == 0
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"left running: {[p.cmdline() for p in alive]}"
 
 
@@ -86,8 +86,7 @@ def test_make_run_serves_stops_and_restarts_without_duplicating(tmp_path):
     finally:
         _interrupt_and_wait(process)
     assert not any(
-        str(data_dir) in " ".join(p.info["cmdline"] or [])
-        for p in psutil.process_iter(["cmdline"])
+        str(data_dir) in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])
     ), "a server of the embedded data dir outlived the runner"
 
     process = _start(data_dir, port, log)

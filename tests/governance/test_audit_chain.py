@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
@@ -29,7 +30,7 @@ def test_it_chains_each_event_to_the_one_before(fraud, registrar):
     events = list(AuditEvent.objects.filter(chain=chain_name(fraud.pk)).order_by("seq"))
     assert [e.seq for e in events] == [1, 2, 3, 4]  # system.created, then three
     assert events[0].prev_hash == GENESIS_HASH
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after.prev_hash == before.hash
     head = AuditChainHead.objects.get(chain=chain_name(fraud.pk))
     assert (head.seq, head.head_hash) == (4, events[-1].hash)
@@ -51,9 +52,12 @@ def test_it_refuses_to_record_outside_a_transaction(fraud, registrar):
 )
 def test_the_database_refuses_update_and_delete(fraud, statement):
     event = AuditEvent.objects.filter(system=fraud).first()
-    with pytest.raises(DatabaseError, match="append-only"), connection.cursor() as cursor:
-        with transaction.atomic():
-            cursor.execute(statement, [event.pk])
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        connection.cursor() as cursor,
+        transaction.atomic(),
+    ):
+        cursor.execute(statement, [event.pk])
     event.refresh_from_db()
     assert event.action == "system.created"
 
@@ -88,7 +92,8 @@ def test_eight_concurrent_writers_keep_one_unbroken_chain(fraud, registrar):
 
     assert errors == []
     chain = chain_name(fraud.pk)
-    seqs = list(AuditEvent.objects.filter(chain=chain).order_by("seq").values_list("seq", flat=True))
+    events = AuditEvent.objects.filter(chain=chain).order_by("seq")
+    seqs = list(events.values_list("seq", flat=True))
     assert seqs == list(range(1, writers * per_writer + 2))
     result = verify_all([chain])
     assert result.ok, result.breaks

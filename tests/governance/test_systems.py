@@ -102,7 +102,8 @@ def test_the_register_form_shows_field_errors_and_writes_nothing(client, registr
     client.force_login(registrar)
     events = AuditEvent.objects.count()
 
-    response = client.post("/systems/new/", {"name": "", "intended_purpose": "", "risk_category": "x"})
+    invalid = {"name": "", "intended_purpose": "", "risk_category": "x"}
+    response = client.post("/systems/new/", invalid)
 
     assert response.status_code == 400
     html = response.content.decode()
