@@ -72,6 +72,10 @@ TEMPLATES = [
     },
 ]
 
+# Keys for encrypted fields derive from SECRET_KEY (and SECRET_KEY_FALLBACKS) with these salts.
+SALT_KEY = env_list("FIELD_ENCRYPTION_SALTS", default=["failsafe-field-encryption-v1"])
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", default=[])
+
 # --- database and broker -------------------------------------------------------------
 _db_url = os.environ.get("DATABASE_URL")
 if not _db_url:

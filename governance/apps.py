@@ -8,7 +8,17 @@ class GovernanceConfig(AppConfig):
     verbose_name = "Governance"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from governance.navigation import Section, register
+
+        post_migrate.connect(_sync_role_permissions, sender=self)
 
         register(Section("AI systems", "governance:system-list", "/systems/", order=10))
         register(Section("Audit trail", "governance:audit-list", "/audit/", order=90))
+
+
+def _sync_role_permissions(**kwargs: object) -> None:
+    from governance.services import sync_role_permissions
+
+    sync_role_permissions()

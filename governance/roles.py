@@ -29,6 +29,7 @@ class Action(models.TextChoices):
     VIEW_AUDIT = "view_audit", "Read the audit trail"
     REGISTER_RELEASE = "register_release", "Register releases and record gate evidence"
     APPROVE_RELEASE = "approve_release", "Approve, reject or send back releases"
+    PROMOTE_RELEASE = "promote_release", "Move approved releases through the rollout stages"
     REQUEST_ROLLBACK = "request_rollback", "Press ROLL BACK NOW and confirm proposed rollbacks"
     LEAD_INCIDENT = "lead_incident", "Declare and command incidents"
     RESPOND_INCIDENT = "respond_incident", "Add notes and take containment actions"
@@ -39,8 +40,10 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.OWNER: frozenset(
         {Action.VIEW, Action.CHANGE, Action.MANAGE_ROLES, Action.VIEW_AUDIT, Action.EXPORT_EVIDENCE}
     ),
-    Role.RELEASE_MANAGER: frozenset({Action.VIEW, Action.APPROVE_RELEASE, Action.VIEW_AUDIT}),
-    Role.MODEL_OWNER: frozenset({Action.VIEW, Action.REGISTER_RELEASE}),
+    Role.RELEASE_MANAGER: frozenset(
+        {Action.VIEW, Action.APPROVE_RELEASE, Action.PROMOTE_RELEASE, Action.VIEW_AUDIT}
+    ),
+    Role.MODEL_OWNER: frozenset({Action.VIEW, Action.REGISTER_RELEASE, Action.PROMOTE_RELEASE}),
     Role.ROLLBACK_OWNER: frozenset({Action.VIEW, Action.REQUEST_ROLLBACK}),
     Role.ONCALL_LEAD: frozenset(
         {
@@ -58,8 +61,8 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
 
 ROLE_DESCRIPTIONS: dict[Role, str] = {
     Role.OWNER: "Edits the inventory entry and decides who holds which role.",
-    Role.RELEASE_MANAGER: "Approves, rejects or sends back releases; never their own.",
-    Role.MODEL_OWNER: "Registers releases, attaches gate evidence, writes rollback plans.",
+    Role.RELEASE_MANAGER: "Approves, rejects or sends back releases (never their own); promotes.",
+    Role.MODEL_OWNER: "Registers releases, records gate evidence, writes rollback plans, promotes.",
     Role.ROLLBACK_OWNER: "Confirms proposed rollbacks and may roll back directly.",
     Role.ONCALL_LEAD: "Declares and commands incidents; may roll back.",
     Role.RESPONDER: "Adds timeline notes and takes containment actions.",

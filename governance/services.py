@@ -222,3 +222,21 @@ def _revoke(grant: RoleGrant) -> None:
     grant.delete()
     for action in ROLE_ACTIONS[role] - still_held:
         remove_perm(f"governance.{action.value}", principal, system)
+
+
+def sync_role_permissions() -> int:
+    """Give every grant the permissions its role carries today (after a role gains an action).
+
+    Idempotent; runs after each `migrate`. Returns how many permissions were added.
+    """
+    from guardian.shortcuts import get_perms
+
+    added = 0
+    for grant in RoleGrant.objects.select_related("system", "user", "group"):
+        principal = grant.user if grant.user is not None else grant.group
+        held = set(get_perms(principal, grant.system))
+        for action in ROLE_ACTIONS[Role(grant.role)]:
+            if action.value not in held:
+                assign_perm(f"governance.{action.value}", principal, grant.system)
+                added += 1
+    return added

@@ -1,0 +1,76 @@
+"""Gate policies by risk tier, and the evaluation of a release against its gate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from governance.models import AISystem, RiskCategory
+from releases.models import GateCheck, GateCriterion, GatePolicy, Release
+
+C = GateCriterion
+DEFAULT_POLICIES: dict[str, tuple[list[str], int]] = {
+    RiskCategory.PROHIBITED: (list(C.values), 2),
+    RiskCategory.HIGH: (list(C.values), 2),
+    RiskCategory.LIMITED: (
+        [C.BENCHMARK, C.PROTECTED_SEGMENTS, C.LATENCY, C.ROLLBACK_READY, C.OWNERS_RECORDED],
+        1,
+    ),
+    RiskCategory.MINIMAL: ([C.BENCHMARK, C.ROLLBACK_READY, C.OWNERS_RECORDED], 1),
+}
+# High-risk systems need a quorum: a policy may ask for more approvals, never fewer.
+MINIMUM_APPROVALS: dict[str, int] = {RiskCategory.PROHIBITED: 2, RiskCategory.HIGH: 2}
+
+
+def policy_for(system: AISystem) -> GatePolicy:
+    """The system's policy, created from its risk tier's defaults on first use."""
+    criteria, approvals = DEFAULT_POLICIES[system.risk_category]
+    policy, _ = GatePolicy.objects.get_or_create(
+        system=system,
+        defaults={"required_criteria": [str(c) for c in criteria], "approvals_required": approvals},
+    )
+    return policy
+
+
+@dataclass(frozen=True)
+class CriterionState:
+    criterion: GateCriterion
+    required: bool
+    check: GateCheck | None
+
+    @property
+    def passed(self) -> bool:
+        return self.check is not None and self.check.passed
+
+
+@dataclass(frozen=True)
+class GateEvaluation:
+    states: list[CriterionState]
+
+    @property
+    def missing(self) -> list[CriterionState]:
+        return [s for s in self.states if s.required and not s.passed]
+
+    @property
+    def passed(self) -> bool:
+        return not self.missing
+
+
+def latest_checks(checks: list[GateCheck]) -> dict[str, GateCheck]:
+    """The check in force for each criterion: the most recent one."""
+    latest: dict[str, GateCheck] = {}
+    for check in sorted(checks, key=lambda c: (c.recorded_at, c.pk)):
+        latest[check.criterion] = check
+    return latest
+
+
+def evaluate(
+    release: Release, policy: GatePolicy, checks: list[GateCheck] | None = None
+) -> GateEvaluation:
+    if checks is None:
+        checks = list(release.gate_checks.all())
+    latest = latest_checks(checks)
+    required = set(policy.required_criteria)
+    return GateEvaluation(
+        [CriterionState(criterion, criterion.value in required, latest.get(criterion.value))
+         for criterion in GateCriterion]
+    )  # fmt: skip

@@ -1,0 +1,125 @@
+"""Recording gate evidence, and editing a system's gate policy."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from governance import audit
+from governance.permissions import can, require
+from governance.roles import Action
+from releases.gates import MINIMUM_APPROVALS, policy_for
+from releases.models import Comparison, GateCheck, GateCriterion, GatePolicy, Release, ReleaseStatus
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from governance.models import AISystem
+
+_COMPARE = {
+    Comparison.GTE: operator.ge,
+    Comparison.LTE: operator.le,
+    Comparison.GT: operator.gt,
+    Comparison.LT: operator.lt,
+}
+
+
+@transaction.atomic
+def record_gate_check(
+    *,
+    actor: User,
+    release: Release,
+    criterion: str,
+    comparison: str,
+    evidence_uri: str,
+    measured_value: Decimal | None = None,
+    target: Decimal | None = None,
+    unit: str = "",
+    attested_pass: bool | None = None,
+    note: str = "",
+) -> GateCheck:
+    """Record one measurement against a criterion; the pass/fail is computed, never typed in.
+
+    Numeric criteria compare the measured value with the target; qualitative ones
+    ("attested") take the recorder's word, which the audit trail keeps with their name.
+    """
+    release = Release.objects.select_for_update().select_related("system").get(pk=release.pk)
+    system = release.system
+    if not (
+        can(actor, Action.REGISTER_RELEASE, system) or can(actor, Action.APPROVE_RELEASE, system)
+    ):
+        raise PermissionDenied("Only model owners and release managers record gate evidence.")
+    if release.status not in (ReleaseStatus.DRAFT, ReleaseStatus.IN_REVIEW):
+        raise ValidationError("Gate evidence is recorded before a decision, not after it.")
+    if criterion not in GateCriterion.values:
+        raise ValidationError({"criterion": f"Unknown criterion {criterion!r}."})
+    if not evidence_uri.strip():
+        raise ValidationError({"evidence_uri": "Link the evidence (report, dashboard, notebook)."})
+
+    if comparison == Comparison.ATTESTED:
+        if attested_pass is None:
+            raise ValidationError({"attested_pass": "Say whether the criterion is met."})
+        passed = attested_pass
+    elif comparison in _COMPARE:
+        if measured_value is None or target is None:
+            errors = {}
+            if measured_value is None:
+                errors["measured_value"] = "Give the measured value."
+            if target is None:
+                errors["target"] = "Give the target."
+            raise ValidationError(errors)
+        passed = _COMPARE[Comparison(comparison)](measured_value, target)
+    else:
+        raise ValidationError({"comparison": f"Unknown comparison {comparison!r}."})
+
+    check = GateCheck.objects.create(
+        release=release, criterion=criterion, comparison=comparison, measured_value=measured_value,
+        target=target, unit=unit.strip(), passed=passed, evidence_uri=evidence_uri.strip(),
+        note=note.strip(), recorded_by=actor,
+    )  # fmt: skip
+    audit.record_event(
+        actor=actor, action="gate.recorded", obj=check, system=system,
+        after=audit.snapshot(check, ["release", "criterion", "comparison", "measured_value",
+                                     "target", "unit", "passed", "evidence_uri", "note"]),
+    )  # fmt: skip
+    return check
+
+
+@transaction.atomic
+def update_gate_policy(
+    *, actor: User, system: AISystem, required_criteria: Iterable[str], approvals_required: int
+) -> GatePolicy:
+    """Change which criteria a system's releases must pass and how many approvals they need."""
+    require(actor, Action.CHANGE, system)
+    criteria = sorted(set(required_criteria))
+    errors: dict[str, str] = {}
+    unknown = [c for c in criteria if c not in GateCriterion.values]
+    if unknown:
+        errors["required_criteria"] = f"Unknown criteria: {', '.join(unknown)}."
+    floor = MINIMUM_APPROVALS.get(system.risk_category, 1)
+    if approvals_required < floor:
+        errors["approvals_required"] = (
+            f"A {system.get_risk_category_display().lower()} system needs at least {floor} "
+            f"approval{'s' if floor > 1 else ''}."
+        )
+    if approvals_required > 10:
+        errors["approvals_required"] = "Ten approvals at most."
+    if errors:
+        raise ValidationError(errors)
+
+    policy = GatePolicy.objects.select_for_update().get(pk=policy_for(system).pk)
+    before = audit.snapshot(policy, ["required_criteria", "approvals_required"])
+    policy.required_criteria, policy.approvals_required = criteria, approvals_required
+    policy.save()
+    after = audit.snapshot(policy, ["required_criteria", "approvals_required"])
+    if after != before:
+        audit.record_event(
+            actor=actor, action="gate_policy.updated", obj=policy, system=system,
+            before=before, after=after,
+        )  # fmt: skip
+    return policy

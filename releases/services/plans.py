@@ -1,0 +1,135 @@
+"""Writing the rollback plan: written before release, frozen with it at submission."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from governance import audit
+from governance.models import RoleGrant
+from governance.permissions import require
+from governance.roles import Action, Role
+from releases.models import (
+    Comparison,
+    Environment,
+    Release,
+    RollbackMode,
+    RollbackPlan,
+    RollbackTrigger,
+)
+from releases.queries import live_release
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+TRIGGER_COMPARISONS = (Comparison.GT, Comparison.GTE, Comparison.LT, Comparison.LTE)
+
+
+def eligible_rollback_owners(release: Release) -> set[int]:
+    """Ids of the users holding the rollback-owner role on the system, directly or by group."""
+    grants = RoleGrant.objects.filter(system=release.system, role=Role.ROLLBACK_OWNER)
+    direct = set(grants.filter(user__isnull=False).values_list("user_id", flat=True))
+    via_groups = set(grants.filter(group__isnull=False).values_list("group__user", flat=True))
+    return direct | {pk for pk in via_groups if pk is not None}
+
+
+def _clean_triggers(triggers: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    cleaned, errors = [], []
+    for n, trigger in enumerate(triggers, start=1):
+        metric = str(trigger.get("metric", "")).strip()
+        comparison = trigger.get("comparison")
+        try:
+            threshold = Decimal(str(trigger.get("threshold")))
+            window = int(trigger.get("window_minutes", 0))
+        except (ArithmeticError, TypeError, ValueError):
+            errors.append(f"Trigger {n}: the threshold and the window must be numbers.")
+            continue
+        if not metric:
+            errors.append(f"Trigger {n}: name the metric.")
+        if comparison not in TRIGGER_COMPARISONS:
+            errors.append(f"Trigger {n}: choose a comparison (>, ≥, <, ≤).")
+        if not 1 <= window <= 24 * 60:
+            errors.append(f"Trigger {n}: the window is between 1 minute and 24 hours.")
+        if not threshold.is_finite():
+            errors.append(f"Trigger {n}: the threshold must be a finite number.")
+        cleaned.append({"metric": metric, "comparison": comparison, "threshold": threshold,
+                        "window_minutes": window})  # fmt: skip
+    if errors:
+        raise ValidationError({"triggers": errors})
+    return cleaned
+
+
+@transaction.atomic
+def save_rollback_plan(
+    *,
+    actor: User,
+    release: Release,
+    environment: Environment,
+    owners: Iterable[User],
+    mode: str,
+    cooldown_minutes: int,
+    triggers: Iterable[dict[str, Any]],
+    target_release: Release | None = None,
+) -> RollbackPlan:
+    """Create or replace the draft release's rollback plan.
+
+    The target defaults to the release live in that environment now: the last known-good.
+    """
+    release = Release.objects.select_for_update().select_related("system").get(pk=release.pk)
+    require(actor, Action.REGISTER_RELEASE, release.system)
+    if release.is_frozen:
+        raise ValidationError("The rollback plan is frozen with the release once it is submitted.")
+    errors: dict[str, Any] = {}
+    if environment.system_id != release.system_id:
+        errors["environment"] = "Choose an environment of this system."
+    owners = list(owners)
+    eligible = eligible_rollback_owners(release)
+    if not owners:
+        errors["owners"] = "Name at least one rollback owner."
+    elif any(owner.pk not in eligible for owner in owners):
+        errors["owners"] = "Rollback owners must hold the rollback-owner role on this system."
+    if mode not in RollbackMode.values:
+        errors["mode"] = f"Unknown mode {mode!r}."
+    if not 0 <= cooldown_minutes <= 7 * 24 * 60:
+        errors["cooldown_minutes"] = "The cooldown is between 0 minutes and a week."
+    if target_release is None and not errors:
+        target_release = live_release(environment)
+    if target_release is not None and (
+        target_release.system_id != release.system_id or target_release.pk == release.pk
+    ):
+        errors["target_release"] = "The target must be another release of this system."
+    if errors:
+        raise ValidationError(errors)
+    cleaned_triggers = _clean_triggers(triggers)
+
+    plan = RollbackPlan.objects.filter(release=release).first()
+    before = plan_state(plan) if plan else None
+    if plan is None:
+        plan = RollbackPlan(release=release)
+    plan.environment, plan.target_release = environment, target_release
+    plan.mode, plan.cooldown_minutes, plan.written_by = mode, cooldown_minutes, actor
+    plan.save()
+    plan.owners.set(owners)
+    plan.triggers.all().delete()
+    RollbackTrigger.objects.bulk_create(RollbackTrigger(plan=plan, **t) for t in cleaned_triggers)
+    audit.record_event(
+        actor=actor, action="rollback_plan.saved", obj=plan, system=release.system,
+        before=before, after=plan_state(plan),
+    )  # fmt: skip
+    return plan
+
+
+def plan_state(plan: RollbackPlan) -> dict[str, Any]:
+    return {
+        "release": plan.release_id,
+        "environment": plan.environment.slug,
+        "target_release": plan.target_release.version if plan.target_release else None,
+        "owners": sorted(plan.owners.values_list("username", flat=True)),
+        "mode": plan.mode,
+        "cooldown_minutes": plan.cooldown_minutes,
+        "triggers": [str(t) for t in plan.triggers.all()],
+    }

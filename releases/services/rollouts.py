@@ -1,0 +1,165 @@
+"""Staged rollout: a promotion is recorded, then made real by the backend in a Celery task."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from governance import audit
+from governance.permissions import require
+from governance.roles import Action
+from releases.backends import BackendError, backend_for
+from releases.models import (
+    Deployment,
+    Environment,
+    Release,
+    ReleaseStatus,
+    RolloutStage,
+    RolloutStep,
+    StepStatus,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+STAGE_ORDER = list(RolloutStage.values)
+PROMOTABLE = (ReleaseStatus.APPROVED, ReleaseStatus.ROLLING_OUT, ReleaseStatus.LIVE)
+
+
+def _current_stage(release: Release, environment: Environment) -> str | None:
+    applied = release.rollout_steps.filter(environment=environment).exclude(
+        status=StepStatus.FAILED
+    )
+    last = applied.order_by("-requested_at", "-id").first()
+    return last.stage if last else None
+
+
+@transaction.atomic
+def promote_release(
+    *,
+    actor: User,
+    release: Release,
+    environment: Environment,
+    stage: str,
+    traffic_percent: Decimal | float | int,
+) -> RolloutStep:
+    """Ask for the release to move to `stage` in `environment`; the backend applies it later."""
+    release = Release.objects.select_for_update().select_related("system").get(pk=release.pk)
+    require(actor, Action.PROMOTE_RELEASE, release.system)
+    if environment.system_id != release.system_id:
+        raise ValidationError({"environment": "Choose an environment of this system."})
+    if release.status not in PROMOTABLE:
+        raise ValidationError(
+            "Only an approved release can be rolled out; "
+            f"this one is {release.get_status_display().lower()}."
+        )
+    if stage not in RolloutStage.values:
+        raise ValidationError({"stage": f"Unknown stage {stage!r}."})
+    traffic = Decimal(str(traffic_percent))
+    if stage == RolloutStage.GENERAL_RELEASE:
+        traffic = Decimal(100)
+    elif not Decimal(0) <= traffic <= Decimal(100):
+        raise ValidationError({"traffic_percent": "The traffic share is between 0 and 100 %."})
+    current = _current_stage(release, environment)
+    if current is not None and STAGE_ORDER.index(stage) < STAGE_ORDER.index(current):
+        raise ValidationError({"stage": "A rollout only moves forward; going back is a rollback."})
+    if release.rollout_steps.filter(environment=environment, status=StepStatus.PENDING).exists():
+        raise ValidationError("A step of this rollout is still being applied; wait for it.")
+
+    step = RolloutStep.objects.create(
+        release=release, environment=environment, stage=stage, traffic_percent=traffic,
+        requested_by=actor,
+    )  # fmt: skip
+    audit.record_event(
+        actor=actor, action="rollout.requested", obj=step, system=release.system,
+        after={"release": release.version, "environment": environment.slug, "stage": stage,
+               "traffic_percent": str(traffic), "idempotency_key": str(step.idempotency_key)},
+    )  # fmt: skip
+    from releases.tasks import apply_rollout_step as task
+
+    transaction.on_commit(lambda: task.delay(step.pk))
+    return step
+
+
+def apply_rollout_step(*, step_id: int) -> RolloutStep:
+    """Make a requested step real through the backend, then record the outcome. Idempotent."""
+    step = RolloutStep.objects.select_related("release", "environment", "release__system").get(
+        pk=step_id
+    )
+    if step.status != StepStatus.PENDING:
+        return step  # already applied or failed: a re-delivered task does nothing
+    try:
+        result = backend_for(step.environment).deploy(
+            release=step.release, stage=step.stage, traffic_percent=float(step.traffic_percent),
+            idempotency_key=str(step.idempotency_key),
+        )  # fmt: skip
+    except BackendError as error:
+        if error.transient:
+            raise  # the task retries with backoff
+        return _finish(step_id, error=str(error))
+    return _finish(step_id, response=result.detail)
+
+
+def fail_rollout_step(*, step_id: int, error: str) -> RolloutStep:
+    """Record that the backend never applied the step (retries exhausted)."""
+    return _finish(step_id, error=error)
+
+
+@transaction.atomic
+def _finish(step_id: int, *, response: dict | None = None, error: str = "") -> RolloutStep:
+    # Lock the step so a concurrent re-delivery cannot record the outcome twice.
+    step = (
+        RolloutStep.objects.select_for_update()
+        .select_related("release", "environment", "release__system")
+        .get(pk=step_id)
+    )
+    if step.status != StepStatus.PENDING:
+        return step
+    release, environment, now = step.release, step.environment, timezone.now()
+    step.applied_at = now
+    if error:
+        step.status, step.error = StepStatus.FAILED, error
+        step.save(update_fields=["status", "error", "applied_at"])
+        audit.record_event(
+            actor=None, action="rollout.failed", obj=step, system=release.system,
+            after={"error": error},
+        )  # fmt: skip
+        return step
+
+    step.status, step.backend_response = StepStatus.APPLIED, response or {}
+    step.save(update_fields=["status", "backend_response", "applied_at"])
+    release = Release.objects.select_for_update().get(pk=release.pk)
+    before = release.status
+    if step.stage == RolloutStage.GENERAL_RELEASE:
+        _go_live(step, release, now)
+    elif release.status == ReleaseStatus.APPROVED:
+        release.status = ReleaseStatus.ROLLING_OUT
+        release.save(update_fields=["status"])
+    audit.record_event(
+        actor=None, action="rollout.applied", obj=step, system=release.system,
+        before={"status": before},
+        after={"status": release.status, "stage": step.stage, "environment": environment.slug,
+               "traffic_percent": str(step.traffic_percent)},
+    )  # fmt: skip
+    return step
+
+
+def _go_live(step: RolloutStep, release: Release, now) -> None:  # type: ignore[no-untyped-def]
+    """Close the environment's open deployment period and open this release's."""
+    environment = Environment.objects.select_for_update().get(pk=step.environment_id)
+    previous = Deployment.objects.filter(environment=environment, ended_at__isnull=True).first()
+    if previous is not None:
+        previous.ended_at = now
+        previous.save(update_fields=["ended_at"])
+        still_live = Deployment.objects.filter(release=previous.release, ended_at__isnull=True)
+        if previous.release_id != release.pk and not still_live.exists():
+            Release.objects.filter(pk=previous.release_id).update(status=ReleaseStatus.SUPERSEDED)
+    Deployment.objects.create(
+        environment=environment, release=release, started_at=now, via="rollout", step=step
+    )
+    release.status = ReleaseStatus.LIVE
+    release.save(update_fields=["status"])
