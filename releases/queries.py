@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
 
-from releases.models import Deployment, Environment, Release
+from governance.permissions import restrict
+from governance.roles import Action
+from releases.models import (
+    Approval,
+    Decision,
+    Deployment,
+    Environment,
+    GateCheck,
+    Release,
+    ReleaseStatus,
+    RolloutStep,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def live_deployment_at(environment: Environment, when: datetime) -> Deployment | None:
@@ -53,3 +69,43 @@ def environments_with_live(system_id: int) -> list[Environment]:
 
 def releases_with_stack() -> QuerySet[Release]:
     return Release.objects.select_related("system", "author").prefetch_related("components")
+
+
+def approval_queue(user: User) -> QuerySet[Release]:
+    """Releases in review that `user` may decide on and has not: oldest submission first."""
+    waiting = Release.objects.filter(status=ReleaseStatus.IN_REVIEW)
+    return (
+        restrict(waiting, user, Action.APPROVE_RELEASE)
+        .exclude(author=user)
+        .exclude(approvals__approver=user)
+        .exclude(gate_checks__recorded_by=user)
+        .select_related("system", "author")
+        .annotate(
+            approvals_given=Count("approvals", filter=Q(approvals__decision=Decision.APPROVE))
+        )
+        .order_by("submitted_at", "id")
+    )
+
+
+def release_detail(pk: int, user: User) -> Release:
+    """One release with everything its page shows, in a fixed number of queries."""
+    steps = RolloutStep.objects.select_related("environment", "requested_by")
+    queryset = (
+        restrict(Release.objects.all(), user)
+        .select_related(
+            "system",
+            "author",
+            "rollback_plan__environment",
+            "rollback_plan__target_release",
+            "rollback_plan__written_by",
+        )
+        .prefetch_related(
+            "components",
+            Prefetch("gate_checks", queryset=GateCheck.objects.select_related("recorded_by")),
+            Prefetch("approvals", queryset=Approval.objects.select_related("approver")),
+            "rollback_plan__owners",
+            "rollback_plan__triggers",
+            Prefetch("rollout_steps", queryset=steps),
+        )
+    )
+    return get_object_or_404(queryset, pk=pk)

@@ -75,3 +75,35 @@ def cases(routes: list[Route]) -> list[tuple[Route, str]]:
 
 def case_id(value: Any) -> str:
     return value.name if isinstance(value, Route) else str(value)
+
+
+def check_route(route: Route, client, people: dict[str, Any], ids: dict[str, Any]) -> list[str]:  # type: ignore[no-untyped-def]
+    """Call the route as every persona, each inside a savepoint rolled back afterwards.
+
+    Returns the mismatches ("persona: expected X, got Y"), and any refused write that
+    left an audit event behind.
+    """
+    from django.db import transaction
+
+    from governance.models import AuditEvent
+
+    mismatches = []
+    route = route.with_people(people)
+    for persona in PERSONAS:
+        with transaction.atomic():
+            client.logout()
+            if persona != "anonymous":
+                client.force_login(people[persona])
+            events_before = AuditEvent.objects.count()
+            response = route.call(client, **ids)
+            expected = route.expected(persona)
+            if response.status_code != expected:
+                mismatches.append(
+                    f"{persona}: expected {expected}, got {response.status_code} "
+                    f"{response.content[:160]!r}"
+                )
+            refused = persona not in route.allowed
+            if refused and route.method != "GET" and AuditEvent.objects.count() != events_before:
+                mismatches.append(f"{persona}: a refused request changed state")
+            transaction.set_rollback(True)
+    return mismatches

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from governance.models import AuditEvent
 from governance.roles import Role
-from tests.matrix import ROLE_HOLDERS, Route, case_id, cases
+from tests.matrix import ROLE_HOLDERS, Route, case_id, check_route
 
 EVERYONE = frozenset(ROLE_HOLDERS) | {"outsider"}
 OWNER = frozenset({"owner"})
@@ -74,20 +73,10 @@ def everyone(release_manager, model_owner, rollback_owner, oncall_lead, responde
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("route", "persona"), cases(ROUTES), ids=case_id)
-def test_route_answers_each_persona_as_expected(route, persona, client, fraud, everyone):
-    if persona != "anonymous":
-        client.force_login(everyone[persona])
-    target = fraud.role_grants.get(role=Role.VIEWER)
-    route = route.with_people(everyone)
-    events_before = AuditEvent.objects.count()
-
-    response = route.call(client, grant=target.pk)
-
-    expected = route.expected(persona)
-    assert response.status_code == expected, response.content[:300]
-    if persona not in route.allowed and route.method != "GET":
-        assert AuditEvent.objects.count() == events_before, "a refused request changed state"
+@pytest.mark.parametrize("route", ROUTES, ids=case_id)
+def test_route_answers_each_persona_as_expected(route, client, fraud, everyone):
+    ids = {"grant": fraud.role_grants.get(role=Role.VIEWER).pk}
+    assert check_route(route, client, everyone, ids) == []
 
 
 @pytest.mark.django_db

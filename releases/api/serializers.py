@@ -1,0 +1,314 @@
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from releases.gates import evaluate, policy_for
+from releases.models import (
+    MODEL_CARD_FIELDS,
+    Approval,
+    BackendType,
+    ChangeCategory,
+    Comparison,
+    ComponentKind,
+    Decision,
+    Environment,
+    GateCheck,
+    GateCriterion,
+    GatePolicy,
+    Release,
+    ReleaseComponent,
+    RollbackMode,
+    RollbackPlan,
+    RollbackTrigger,
+    RolloutStage,
+    RolloutStep,
+)
+
+Username = serializers.SlugRelatedField
+
+
+def _scope(serializer: serializers.Serializer, name: str, queryset: Any) -> None:
+    """Resolve a related field only among the release's own system's objects."""
+    cast(serializers.RelatedField, serializer.fields[name]).queryset = queryset
+
+
+class ComponentSerializer(serializers.ModelSerializer):
+    kind = serializers.ChoiceField(choices=ComponentKind.choices)
+    digest = serializers.CharField(
+        max_length=71, help_text="sha256 in hex (a sha256: prefix is allowed)"
+    )
+
+    class Meta:
+        model = ReleaseComponent
+        fields = ["kind", "version", "uri", "digest"]
+
+
+class ModelCardSerializer(serializers.Serializer):
+    what_changed = serializers.CharField()
+    why = serializers.CharField()
+    data_used = serializers.CharField()
+    channels_tested = serializers.CharField()
+    expected_benefits = serializers.CharField()
+    known_risks = serializers.CharField()
+    rollback_trigger = serializers.CharField()
+
+
+class ReleaseWriteSerializer(serializers.Serializer):
+    """The input of registering or editing a draft release."""
+
+    system = serializers.SlugField(help_text="The AI system's slug", required=False)
+    version = serializers.CharField(max_length=64, required=False)
+    title = serializers.CharField(max_length=200)
+    card = ModelCardSerializer()
+    components = ComponentSerializer(many=True)
+    change_categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=ChangeCategory.choices), required=False, default=list
+    )
+
+
+class GateCheckSerializer(serializers.ModelSerializer):
+    recorded_by: serializers.SlugRelatedField = Username(slug_field="username", read_only=True)
+    criterion = serializers.ChoiceField(choices=GateCriterion.choices)
+    comparison = serializers.ChoiceField(choices=Comparison.choices)
+    attested_pass = serializers.BooleanField(
+        write_only=True,
+        required=False,
+        allow_null=True,
+        help_text="For comparison 'attested': whether the criterion is met",
+    )
+
+    class Meta:
+        model = GateCheck
+        fields = [
+            "id",
+            "criterion",
+            "comparison",
+            "measured_value",
+            "target",
+            "unit",
+            "attested_pass",
+            "passed",
+            "evidence_uri",
+            "note",
+            "recorded_by",
+            "recorded_at",
+        ]
+        read_only_fields = ["id", "passed", "recorded_by", "recorded_at"]
+
+
+class ApprovalSerializer(serializers.ModelSerializer):
+    approver: serializers.SlugRelatedField = Username(slug_field="username", read_only=True)
+    decision = serializers.ChoiceField(choices=Decision.choices)
+
+    class Meta:
+        model = Approval
+        fields = ["id", "approver", "decision", "comment", "release_digest", "decided_at"]
+        read_only_fields = ["id", "approver", "release_digest", "decided_at"]
+
+
+class TriggerSerializer(serializers.ModelSerializer):
+    comparison = serializers.ChoiceField(choices=Comparison.choices[:4])
+
+    class Meta:
+        model = RollbackTrigger
+        fields = ["metric", "comparison", "threshold", "window_minutes"]
+
+
+class RollbackPlanSerializer(serializers.ModelSerializer):
+    environment: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Environment.objects.all()
+    )
+    target_release: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="version",
+        queryset=Release.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Defaults to the release live in the environment",
+    )
+    owners: serializers.SlugRelatedField = Username(
+        slug_field="username", many=True, queryset=get_user_model().objects.filter(is_active=True)
+    )
+    mode = serializers.ChoiceField(choices=RollbackMode.choices)
+    triggers = TriggerSerializer(many=True)
+    written_by: serializers.SlugRelatedField = Username(slug_field="username", read_only=True)
+
+    class Meta:
+        model = RollbackPlan
+        fields = [
+            "environment",
+            "target_release",
+            "owners",
+            "mode",
+            "cooldown_minutes",
+            "triggers",
+            "written_by",
+            "updated_at",
+        ]
+        read_only_fields = ["written_by", "updated_at"]
+
+    def __init__(self, *args: Any, release: Release | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if release is not None:  # resolve slugs and versions within the release's system only
+            _scope(self, "environment", Environment.objects.filter(system=release.system_id))
+            _scope(self, "target_release", Release.objects.filter(system=release.system_id))
+
+
+class RolloutStepSerializer(serializers.ModelSerializer):
+    environment: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Environment.objects.all()
+    )
+    stage = serializers.ChoiceField(choices=RolloutStage.choices)
+    requested_by: serializers.SlugRelatedField = Username(slug_field="username", read_only=True)
+
+    class Meta:
+        model = RolloutStep
+        fields = [
+            "id",
+            "environment",
+            "stage",
+            "traffic_percent",
+            "status",
+            "idempotency_key",
+            "requested_by",
+            "requested_at",
+            "applied_at",
+            "error",
+        ]
+        read_only_fields = [
+            "id",
+            "status",
+            "idempotency_key",
+            "requested_by",
+            "requested_at",
+            "applied_at",
+            "error",
+        ]
+
+    def __init__(self, *args: Any, release: Release | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if release is not None:
+            _scope(self, "environment", Environment.objects.filter(system=release.system_id))
+
+
+class ReleaseSerializer(serializers.ModelSerializer):
+    """A release as read: stack, card, gate state, approvals, plan and rollout."""
+
+    system: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    author: serializers.SlugRelatedField = Username(slug_field="username", read_only=True)
+    components = ComponentSerializer(many=True, read_only=True)
+    card = serializers.SerializerMethodField()
+    gate = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Release
+        fields = [
+            "id",
+            "system",
+            "version",
+            "title",
+            "status",
+            "author",
+            "created_at",
+            "submitted_at",
+            "decided_at",
+            "content_digest",
+            "change_categories",
+            "components",
+            "card",
+            "gate",
+        ]
+        read_only_fields = fields
+
+    def get_card(self, release: Release) -> dict[str, str]:
+        return {name: getattr(release, name) for name in MODEL_CARD_FIELDS}
+
+    def get_gate(self, release: Release) -> dict[str, Any]:
+        policy = self.context.get("policies", {}).get(release.system_id) or policy_for(
+            release.system
+        )
+        evaluation = evaluate(release, policy, list(release.gate_checks.all()))
+        return {
+            "passed": evaluation.passed,
+            "approvals_required": policy.approvals_required,
+            "missing": [state.criterion.value for state in evaluation.missing],
+        }
+
+
+class ReleaseDetailSerializer(ReleaseSerializer):
+    gate_checks = GateCheckSerializer(many=True, read_only=True)
+    approvals = ApprovalSerializer(many=True, read_only=True)
+    rollback_plan = RollbackPlanSerializer(read_only=True)
+    rollout_steps = RolloutStepSerializer(many=True, read_only=True)
+
+    class Meta(ReleaseSerializer.Meta):
+        fields = [
+            *ReleaseSerializer.Meta.fields,
+            "gate_checks",
+            "approvals",
+            "rollback_plan",
+            "rollout_steps",
+        ]
+        read_only_fields = fields
+
+
+class SystemSlugField(serializers.SlugField):
+    """A system named by slug; whether it exists is for the view to say (404), not a 400."""
+
+    def to_representation(self, value: Any) -> str:
+        return value.slug
+
+
+class EnvironmentSerializer(serializers.ModelSerializer):
+    system = SystemSlugField(help_text="The AI system's slug (set on creation)")
+    backend_type = serializers.ChoiceField(choices=BackendType.choices, default=BackendType.LOCAL)
+    backend_secrets = serializers.DictField(
+        child=serializers.CharField(),
+        write_only=True,
+        required=False,
+        help_text="Write-only: stored encrypted, never returned",
+    )
+    backend_secrets_set = serializers.SerializerMethodField()
+    live_release = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Environment
+        fields = [
+            "id",
+            "system",
+            "name",
+            "slug",
+            "is_production",
+            "backend_type",
+            "backend_config",
+            "backend_secrets",
+            "backend_secrets_set",
+            "live_release",
+        ]
+        read_only_fields = ["id", "slug"]
+
+    def get_backend_secrets_set(self, environment: Environment) -> list[str]:
+        return sorted(environment.backend_secrets or {})
+
+    def get_live_release(self, environment: Environment) -> str | None:
+        live = getattr(environment, "live", None)
+        return live.version if live else None
+
+
+class GatePolicySerializer(serializers.ModelSerializer):
+    required_criteria = serializers.ListField(
+        child=serializers.ChoiceField(choices=GateCriterion.choices)
+    )
+
+    class Meta:
+        model = GatePolicy
+        fields = ["required_criteria", "approvals_required", "updated_at"]
+        read_only_fields = ["updated_at"]
+
+
+class LiveAtSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(required=False, help_text="Defaults to now")

@@ -1,0 +1,269 @@
+"""The releases API: reads through queries, every change through releases.services."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from governance.http import api_actor
+from governance.permissions import get_system_or_404, restrict
+from governance.roles import Action
+from releases import queries, services
+from releases.api.serializers import (
+    ApprovalSerializer,
+    EnvironmentSerializer,
+    GateCheckSerializer,
+    GatePolicySerializer,
+    LiveAtSerializer,
+    ReleaseDetailSerializer,
+    ReleaseSerializer,
+    ReleaseWriteSerializer,
+    RollbackPlanSerializer,
+    RolloutStepSerializer,
+)
+from releases.gates import policy_for
+from releases.models import Environment, Release, ReleaseStatus
+
+
+class ReleaseFilter(filters.FilterSet):
+    system = filters.CharFilter(field_name="system__slug")
+    status = filters.MultipleChoiceFilter(choices=ReleaseStatus.choices)
+
+    class Meta:
+        model = Release
+        fields = ["system", "status"]
+
+
+class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Releases of the systems you hold a role on."""
+
+    filterset_class = ReleaseFilter
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return restrict(queries.releases_with_stack(), api_actor(self.request)).prefetch_related(
+            "gate_checks"
+        )
+
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        return ReleaseDetailSerializer if self.action == "retrieve" else ReleaseSerializer
+
+    def get_object(self) -> Release:
+        return queries.release_detail(int(self.kwargs["pk"]), api_actor(self.request))
+
+    def _detail(self, release: Release, code: int = status.HTTP_200_OK) -> Response:
+        release = queries.release_detail(release.pk, api_actor(self.request))
+        return Response(ReleaseDetailSerializer(release).data, status=code)
+
+    @extend_schema(request=ReleaseWriteSerializer, responses={201: ReleaseDetailSerializer})
+    def create(self, request: Request) -> Response:
+        """Register a draft release (model owners)."""
+        data = _valid(ReleaseWriteSerializer, request.data)
+        system = get_system_or_404(api_actor(request), data.get("system", ""))
+        release = services.create_release(
+            actor=api_actor(request),
+            system=system,
+            version=data.get("version", ""),
+            title=data["title"],
+            card=data["card"],
+            components=data["components"],
+            change_categories=data["change_categories"],
+        )
+        return self._detail(release, status.HTTP_201_CREATED)
+
+    @extend_schema(request=ReleaseWriteSerializer, responses=ReleaseDetailSerializer)
+    def update(self, request: Request, pk: str) -> Response:
+        """Replace a draft's title, card and stack (refused once submitted)."""
+        release = self.get_object()
+        data = _valid(ReleaseWriteSerializer, request.data)
+        services.update_release(
+            actor=api_actor(request),
+            release=release,
+            title=data["title"],
+            card=data["card"],
+            components=data["components"],
+            change_categories=data["change_categories"],
+        )
+        return self._detail(release)
+
+    @extend_schema(request=None, responses=ReleaseDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def submit(self, request: Request, pk: str) -> Response:
+        """Freeze the release and send it for review; 400 lists what is missing."""
+        release = services.submit_release(actor=api_actor(request), release=self.get_object())
+        return self._detail(release)
+
+    @extend_schema(request=GateCheckSerializer, responses={201: GateCheckSerializer})
+    @action(detail=True, methods=["post"], url_path="gate-checks")
+    def gate_checks(self, request: Request, pk: str) -> Response:
+        """Record gate evidence; pass/fail is computed from value, target and comparison."""
+        data = _valid(GateCheckSerializer, request.data)
+        check = services.record_gate_check(
+            actor=api_actor(request),
+            release=self.get_object(),
+            criterion=data["criterion"],
+            comparison=data["comparison"],
+            evidence_uri=data["evidence_uri"],
+            measured_value=data.get("measured_value"),
+            target=data.get("target"),
+            unit=data.get("unit", ""),
+            attested_pass=data.get("attested_pass"),
+            note=data.get("note", ""),
+        )
+        return Response(GateCheckSerializer(check).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ApprovalSerializer, responses={201: ApprovalSerializer})
+    @action(detail=True, methods=["post"])
+    def approvals(self, request: Request, pk: str) -> Response:
+        """Approve, reject or request changes, with a comment (release managers; not the author)."""
+        data = _valid(ApprovalSerializer, request.data)
+        approval = services.record_approval(
+            actor=api_actor(request),
+            release=self.get_object(),
+            decision=data["decision"],
+            comment=data["comment"],
+        )
+        return Response(ApprovalSerializer(approval).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RollbackPlanSerializer, responses=RollbackPlanSerializer)
+    @action(detail=True, methods=["put"], url_path="rollback-plan")
+    def rollback_plan(self, request: Request, pk: str) -> Response:
+        """Write or replace the draft's rollback plan."""
+        release = self.get_object()
+        data = _valid(RollbackPlanSerializer, request.data, release=release)
+        plan = services.save_rollback_plan(
+            actor=api_actor(request),
+            release=release,
+            environment=data["environment"],
+            owners=data["owners"],
+            mode=data["mode"],
+            cooldown_minutes=data["cooldown_minutes"],
+            triggers=data["triggers"],
+            target_release=data.get("target_release"),
+        )
+        return Response(RollbackPlanSerializer(plan).data)
+
+    @extend_schema(request=RolloutStepSerializer, responses={202: RolloutStepSerializer})
+    @action(detail=True, methods=["post"])
+    def promotions(self, request: Request, pk: str) -> Response:
+        """Move an approved release to a rollout stage; the backend applies it asynchronously."""
+        release = self.get_object()
+        data = _valid(RolloutStepSerializer, request.data, release=release)
+        step = services.promote_release(
+            actor=api_actor(request),
+            release=release,
+            environment=data["environment"],
+            stage=data["stage"],
+            traffic_percent=data["traffic_percent"],
+        )
+        return Response(RolloutStepSerializer(step).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=ReleaseSerializer(many=True))
+    @action(detail=False, methods=["get"], url_path="approval-queue")
+    def approval_queue(self, request: Request) -> Response:
+        """Releases in review waiting for your decision."""
+        releases = queries.approval_queue(api_actor(request)).prefetch_related(
+            "components", "gate_checks"
+        )
+        page = self.paginate_queryset(releases)
+        return self.get_paginated_response(ReleaseSerializer(page, many=True).data)
+
+
+class EnvironmentViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Environments, their deployment backend (secrets write-only) and what is live in them."""
+
+    serializer_class = EnvironmentSerializer
+    filterset_fields = ["system__slug", "is_production"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return restrict(Environment.objects.select_related("system"), api_actor(self.request))
+
+    def create(self, request: Request) -> Response:
+        """Add an environment to a system (system owners)."""
+        data = _valid(EnvironmentSerializer, request.data)
+        system = get_system_or_404(api_actor(request), data["system"])
+        environment = services.create_environment(
+            actor=api_actor(request),
+            system=system,
+            name=data["name"],
+            is_production=data.get("is_production", False),
+            backend_type=data["backend_type"],
+            backend_config=data.get("backend_config", {}),
+            backend_secrets=data.get("backend_secrets", {}),
+        )
+        return Response(EnvironmentSerializer(environment).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, pk: str, partial: bool = False) -> Response:  # type: ignore[override]
+        """Change an environment; omit backend_secrets to keep the stored ones."""
+        environment = self.get_object()
+        data = _valid(EnvironmentSerializer, request.data, partial=True)
+        data.pop("system", None)  # an environment never moves to another system
+        environment = services.update_environment(
+            actor=api_actor(request),
+            environment=environment,
+            name=data.get("name", environment.name),
+            is_production=data.get("is_production", environment.is_production),
+            backend_type=data.get("backend_type", environment.backend_type),
+            backend_config=data.get("backend_config", environment.backend_config),
+            backend_secrets=data.get("backend_secrets"),
+        )
+        return Response(EnvironmentSerializer(environment).data)
+
+    def partial_update(self, request: Request, pk: str) -> Response:  # type: ignore[override]
+        return self.update(request, pk, partial=True)
+
+    @extend_schema(parameters=[LiveAtSerializer], responses=ReleaseSerializer)
+    @action(detail=True, methods=["get"])
+    def live(self, request: Request, pk: str) -> Response:
+        """Which release was live here at time `at` (ISO 8601; default now). 404 if none."""
+        environment = self.get_object()
+        query = _valid(LiveAtSerializer, request.query_params)
+        release = queries.live_release_at(environment, query.get("at") or timezone.now())
+        if release is None:
+            return Response(
+                {"detail": "No release was live then."}, status=status.HTTP_404_NOT_FOUND
+            )
+        release = get_object_or_404(
+            queries.releases_with_stack().prefetch_related("gate_checks"), pk=release.pk
+        )
+        return Response(ReleaseSerializer(release).data)
+
+
+class GatePolicyViewSet(viewsets.ViewSet):
+    """A system's gate policy: required criteria and approvals (system owners edit)."""
+
+    lookup_field = "slug"
+
+    @extend_schema(responses=GatePolicySerializer)
+    def retrieve(self, request: Request, slug: str) -> Response:
+        system = get_system_or_404(api_actor(request), slug)
+        return Response(GatePolicySerializer(policy_for(system)).data)
+
+    @extend_schema(request=GatePolicySerializer, responses=GatePolicySerializer)
+    def update(self, request: Request, slug: str) -> Response:
+        system = get_system_or_404(api_actor(request), slug, Action.CHANGE)
+        data = _valid(GatePolicySerializer, request.data)
+        policy = services.update_gate_policy(
+            actor=api_actor(request),
+            system=system,
+            required_criteria=data["required_criteria"],
+            approvals_required=data["approvals_required"],
+        )
+        return Response(GatePolicySerializer(policy).data)
+
+
+def _valid(serializer_class, data, **kwargs):  # type: ignore[no-untyped-def]
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

@@ -1,0 +1,167 @@
+"""Every release endpoint, for every role: the status it answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.matrix import ROLE_HOLDERS, Route, case_id, check_route
+from tests.releases.conftest import CARD, stack
+
+SEERS = frozenset(ROLE_HOLDERS)
+EVERYONE = SEERS | {"outsider"}
+MODEL_OWNERS = frozenset({"model_owner"})
+APPROVERS = frozenset({"release_manager"})
+PROMOTERS = frozenset({"release_manager", "model_owner"})
+OWNERS = frozenset({"owner"})
+EVIDENCE = frozenset({"model_owner", "release_manager"})
+
+NEW = {"system": "fraud", "version": "9.0", "title": "t", "card": CARD, "components": stack("9")}
+EDIT = {"title": "t2", "card": CARD, "components": stack("2.0.0")}
+PLAN = {
+    "environment": "production",
+    "owners": ["rob"],
+    "mode": "manual",
+    "cooldown_minutes": 5,
+    "triggers": [],
+}
+CHECK = {
+    "criterion": "calibration",
+    "comparison": "attested",
+    "attested_pass": True,
+    "evidence_uri": "https://e",
+}
+ENV = {"system": "fraud", "name": "Canary"}
+POLICY = {"required_criteria": ["benchmark"], "approvals_required": 2}
+
+ROUTES = [
+    Route("list", "GET", "/api/releases/", EVERYONE, api=True),
+    Route("approval queue", "GET", "/api/releases/approval-queue/", EVERYONE, api=True),
+    Route("register", "POST", "/api/releases/", MODEL_OWNERS, ok=201, api=True, data=NEW),
+    Route("detail", "GET", "/api/releases/{draft}/", SEERS, api=True),
+    Route("edit draft", "PUT", "/api/releases/{draft}/", MODEL_OWNERS, api=True, data=EDIT),
+    Route(
+        "gate check",
+        "POST",
+        "/api/releases/{draft}/gate-checks/",
+        EVIDENCE,
+        ok=201,
+        api=True,
+        data=CHECK,
+    ),
+    Route("plan", "PUT", "/api/releases/{draft}/rollback-plan/", MODEL_OWNERS, api=True, data=PLAN),
+    Route("submit", "POST", "/api/releases/{ready}/submit/", MODEL_OWNERS, api=True),
+    Route(
+        "approve",
+        "POST",
+        "/api/releases/{submitted}/approvals/",
+        APPROVERS,
+        ok=201,
+        api=True,
+        data={"decision": "approve", "comment": "ok"},
+    ),
+    Route(
+        "promote",
+        "POST",
+        "/api/releases/{approved}/promotions/",
+        PROMOTERS,
+        ok=202,
+        api=True,
+        data={"environment": "production", "stage": "shadow", "traffic_percent": 5},
+    ),
+    Route("environments", "GET", "/api/environments/", EVERYONE, api=True),
+    Route("environment", "GET", "/api/environments/{production}/", SEERS, api=True),
+    Route("add environment", "POST", "/api/environments/", OWNERS, ok=201, api=True, data=ENV),
+    Route(
+        "edit environment",
+        "PATCH",
+        "/api/environments/{production}/",
+        OWNERS,
+        api=True,
+        data={"name": "Prod"},
+    ),
+    # Nothing has gone live in production yet: those who may look get a JSON 404 saying so.
+    Route("live at", "GET", "/api/environments/{production}/live/", SEERS, ok=404, api=True),
+    Route("gate policy", "GET", "/api/systems/fraud/gate-policy/", SEERS, api=True),
+    Route(
+        "edit gate policy", "PUT", "/api/systems/fraud/gate-policy/", OWNERS, api=True, data=POLICY
+    ),
+]
+
+
+@pytest.fixture
+def world(
+    release_manager,
+    model_owner,
+    rollback_owner,
+    oncall_lead,
+    responder,
+    compliance,
+    viewer,
+    outsider,
+    owner,
+    make_release,
+    ready,
+    production,
+    second_approver,
+):
+    from governance import services as governance
+    from releases import services
+    from tests.factories import UserFactory
+    from tests.releases.conftest import pass_every_gate
+
+    submitted = make_release("3.0.0")
+    pass_every_gate(submitted, model_owner)
+    services.save_rollback_plan(
+        actor=model_owner,
+        release=submitted,
+        environment=production,
+        owners=[rollback_owner],
+        mode="manual",
+        cooldown_minutes=5,
+        triggers=[],
+    )
+    services.submit_release(actor=model_owner, release=submitted)
+    approved = make_release("4.0.0")
+    pass_every_gate(approved, model_owner)
+    services.save_rollback_plan(
+        actor=model_owner,
+        release=approved,
+        environment=production,
+        owners=[rollback_owner],
+        mode="manual",
+        cooldown_minutes=5,
+        triggers=[],
+    )
+    services.submit_release(actor=model_owner, release=approved)
+    third_approver = UserFactory(username="rhys")
+    governance.grant_role(
+        actor=owner, system=approved.system, role="release_manager", user=third_approver
+    )
+    for approver in (second_approver, third_approver):
+        services.record_approval(actor=approver, release=approved, decision="approve", comment="ok")
+    people = {
+        "owner": owner,
+        "release_manager": release_manager,
+        "model_owner": model_owner,
+        "rollback_owner": rollback_owner,
+        "oncall_lead": oncall_lead,
+        "responder": responder,
+        "compliance": compliance,
+        "viewer": viewer,
+        "outsider": outsider,
+    }
+    ids = {
+        "draft": make_release("5.0.0").pk,
+        "ready": ready.pk,
+        "submitted": submitted.pk,
+        "approved": approved.pk,
+        "production": production.pk,
+    }
+    return people, ids
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", ROUTES, ids=case_id)
+def test_release_route_answers_each_persona(route, client, world):
+    people, ids = world
+    assert check_route(route, client, people, ids) == []
