@@ -11,6 +11,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("governance.urls")),
+    path("", include("releases.urls")),
     path("api/", include("governance.api.urls")),
     path("api/", include("releases.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -55,6 +55,30 @@ class GateEvaluation:
         return not self.missing
 
 
+@dataclass(frozen=True)
+class GateSummary:
+    """A release's gate in one line of a list: how many required criteria pass, of how many."""
+
+    passing: int
+    required: int
+    approvals_required: int
+
+    @property
+    def passed(self) -> bool:
+        return self.passing == self.required
+
+
+def summarise(release: Release, policy: GatePolicy) -> GateSummary:
+    """From the release's prefetched gate checks: no query."""
+    evaluation = evaluate(release, policy, list(release.gate_checks.all()))
+    required = [s for s in evaluation.states if s.required]
+    return GateSummary(
+        passing=sum(s.passed for s in required),
+        required=len(required),
+        approvals_required=policy.approvals_required,
+    )
+
+
 def latest_checks(checks: list[GateCheck]) -> dict[str, GateCheck]:
     """The check in force for each criterion: the most recent one."""
     latest: dict[str, GateCheck] = {}

@@ -106,6 +106,9 @@ class Release(models.Model):
     def is_frozen(self) -> bool:
         return self.submitted_at is not None
 
+    def change_category_labels(self) -> list[str]:
+        return [ChangeCategory(c).label for c in self.change_categories]
+
 
 class ReleaseComponent(models.Model):
     """One layer of the stack: what it is, where it lives, and the digest of its content."""
@@ -151,6 +154,9 @@ class GatePolicy(models.Model):
 
     def __str__(self) -> str:
         return f"gate policy of {self.system_id}"
+
+    def criterion_labels(self) -> list[str]:
+        return [GateCriterion(c).label for c in self.required_criteria]
 
 
 class Comparison(models.TextChoices):

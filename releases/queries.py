@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
+from governance.models import AISystem
 from governance.permissions import restrict
 from governance.roles import Action
 from releases.models import (
@@ -16,6 +17,7 @@ from releases.models import (
     Deployment,
     Environment,
     GateCheck,
+    GatePolicy,
     Release,
     ReleaseStatus,
     RolloutStep,
@@ -109,3 +111,41 @@ def release_detail(pk: int, user: User) -> Release:
         )
     )
     return get_object_or_404(queryset, pk=pk)
+
+
+def release_rows(user: User) -> QuerySet[Release]:
+    """The release list: each row with its gate checks, approvals count and where it is live."""
+    live_periods = Prefetch(
+        "deployments",
+        queryset=Deployment.objects.filter(ended_at__isnull=True).select_related("environment"),
+        to_attr="live_periods",
+    )
+    return (
+        restrict(Release.objects.all(), user)
+        .select_related("system", "author")
+        .prefetch_related(
+            Prefetch(
+                "gate_checks",
+                queryset=GateCheck.objects.only(
+                    "id", "release_id", "criterion", "passed", "recorded_at"
+                ),
+            ),
+            live_periods,
+        )
+        .annotate(
+            approvals_given=Count("approvals", filter=Q(approvals__decision=Decision.APPROVE))
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def policies_for(system_ids: set[int]) -> dict[int, GatePolicy]:
+    """Gate policies of many systems in one query (creating defaults for those without)."""
+    from releases.gates import policy_for
+
+    policies = {p.system_id: p for p in GatePolicy.objects.filter(system_id__in=system_ids)}
+    missing = system_ids - policies.keys()
+    if missing:
+        for system in AISystem.objects.filter(pk__in=missing):
+            policies[system.pk] = policy_for(system)
+    return policies

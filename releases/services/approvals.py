@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from guardian.shortcuts import get_users_with_perms
 
 from governance import audit
-from governance.permissions import can, require
+from governance.permissions import require
 from governance.roles import Action
 from releases.content import content_digest
 from releases.gates import evaluate, policy_for
@@ -19,27 +20,38 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
+def _evidence_recorders(release: Release) -> set[int]:
+    # Reads the prefetched gate checks when the page loaded them.
+    return {check.recorded_by_id for check in release.gate_checks.all()}
+
+
 def approval_conflicts(actor: User, release: Release) -> str | None:
     """Why `actor` may not decide on `release` (separation of duties), or None."""
     if release.author_id == actor.pk:
         return "The author of a release never approves it."
-    if release.gate_checks.filter(recorded_by=actor).exists():
+    if actor.pk in _evidence_recorders(release):
         return "You recorded gate evidence for this release, so someone else must decide on it."
     return None
 
 
 def valid_approvals(release: Release) -> list[Approval]:
-    """Approvals that count toward the quorum: for this very content, by eligible people."""
-    counted = []
-    for approval in release.approvals.filter(decision=Decision.APPROVE).select_related("approver"):
-        if approval.release_digest != release.content_digest:
-            continue  # approved other content: void
-        if not can(approval.approver, Action.APPROVE_RELEASE, release.system):
-            continue  # lost the right since
-        if approval_conflicts(approval.approver, release) is not None:
-            continue
-        counted.append(approval)
-    return counted
+    """Approvals that count toward the quorum: for this very content, by people who may approve
+    it today (the role still held, not the author, no gate evidence of theirs)."""
+    approvers = get_users_with_perms(
+        release.system,
+        only_with_perms_in=[Action.APPROVE_RELEASE.value],
+        with_group_users=True,
+        with_superusers=True,
+    )
+    eligible = {user.pk for user in approvers if user.is_active}  # type: ignore[union-attr]
+    excluded = _evidence_recorders(release) | {release.author_id}
+    return [
+        approval
+        for approval in release.approvals.all()
+        if approval.decision == Decision.APPROVE
+        and approval.release_digest == release.content_digest  # else it approved other content
+        and approval.approver_id in eligible - excluded
+    ]
 
 
 @transaction.atomic

@@ -1,0 +1,198 @@
+"""Forms of the release pages. They shape input; the services decide what is allowed."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from governance.models import AISystem
+from releases.models import (
+    MODEL_CARD_FIELDS,
+    ChangeCategory,
+    Comparison,
+    ComponentKind,
+    Decision,
+    Environment,
+    GateCriterion,
+    Release,
+    RollbackMode,
+    RolloutStage,
+)
+
+CARD_HELP = {
+    "what_changed": "Component by component: what is different from the release live today.",
+    "why": "The problem this release solves, and the evidence it is real.",
+    "data_used": "Training and evaluation data: sources, periods, sizes, labelling.",
+    "channels_tested": "Channels, markets and segments this was tested on.",
+    "expected_benefits": "What should improve, by how much, and how it will be measured.",
+    "known_risks": "Who could be harmed or served worse, and what limits that.",
+    "rollback_trigger": "The observation that makes you roll back, in plain words.",
+}
+
+
+class ReleaseForm(forms.Form):
+    """The decision stack (six components) and the model card, as one form."""
+
+    system = forms.ModelChoiceField(queryset=AISystem.objects.none(), empty_label=None)
+    version = forms.CharField(max_length=64)
+    title = forms.CharField(max_length=200)
+    change_categories = forms.MultipleChoiceField(
+        choices=ChangeCategory.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Any of these demands formal review.",
+    )
+
+    def __init__(self, *args: Any, systems: Any, release: Release | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        cast(forms.ModelChoiceField, self.fields["system"]).queryset = systems
+        for name in MODEL_CARD_FIELDS:
+            self.fields[name] = forms.CharField(
+                label=name.replace("_", " ").capitalize(),
+                help_text=CARD_HELP[name],
+                widget=forms.Textarea(attrs={"rows": 3}),
+            )
+        for kind in ComponentKind:
+            self.fields[f"{kind.value}_version"] = forms.CharField(max_length=100, label="Version")
+            self.fields[f"{kind.value}_uri"] = forms.CharField(max_length=500, label="URI")
+            self.fields[f"{kind.value}_digest"] = forms.CharField(
+                max_length=71, label="sha256", widget=forms.TextInput(attrs={"class": "mono"})
+            )
+        if release is not None:  # editing a draft: system and version stay
+            del self.fields["system"], self.fields["version"]
+
+    @classmethod
+    def initial_from(cls, release: Release) -> dict[str, Any]:
+        initial: dict[str, Any] = {
+            "title": release.title,
+            "change_categories": release.change_categories,
+        }
+        initial.update({name: getattr(release, name) for name in MODEL_CARD_FIELDS})
+        for component in release.components.all():
+            for part in ("version", "uri", "digest"):
+                initial[f"{component.kind}_{part}"] = getattr(component, part)
+        return initial
+
+    def component_rows(self) -> list[tuple[str, list[forms.BoundField]]]:
+        return [
+            (kind.label, [self[f"{kind.value}_{part}"] for part in ("version", "uri", "digest")])
+            for kind in ComponentKind
+        ]
+
+    def card_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in MODEL_CARD_FIELDS]
+
+    def service_arguments(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "title": data["title"],
+            "card": {name: data[name] for name in MODEL_CARD_FIELDS},
+            "components": [
+                {
+                    "kind": kind.value,
+                    **{part: data[f"{kind.value}_{part}"] for part in ("version", "uri", "digest")},
+                }
+                for kind in ComponentKind
+            ],
+            "change_categories": data["change_categories"],
+        }
+
+
+class GateCheckForm(forms.Form):
+    criterion = forms.ChoiceField(choices=GateCriterion.choices)
+    comparison = forms.ChoiceField(
+        choices=Comparison.choices,
+        initial=Comparison.GTE,
+        help_text="Numeric comparisons compute pass/fail; 'attested' takes your word for it.",
+    )
+    measured_value = forms.DecimalField(required=False, max_digits=20, decimal_places=6)
+    target = forms.DecimalField(required=False, max_digits=20, decimal_places=6)
+    unit = forms.CharField(required=False, max_length=20)
+    attested_pass = forms.TypedChoiceField(
+        choices=[("", "—"), ("true", "Met"), ("false", "Not met")],
+        required=False,
+        coerce=lambda v: v == "true",
+        empty_value=None,
+        label="Attestation",
+    )
+    evidence_uri = forms.CharField(max_length=500, label="Evidence link")
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ApprovalForm(forms.Form):
+    decision = forms.ChoiceField(choices=Decision.choices, widget=forms.RadioSelect)
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class RollbackPlanForm(forms.Form):
+    environment = forms.ModelChoiceField(queryset=Environment.objects.none(), empty_label=None)
+    target_release = forms.ModelChoiceField(
+        queryset=Release.objects.none(),
+        required=False,
+        empty_label="The release live in that environment (last known-good)",
+    )
+    owners = forms.ModelMultipleChoiceField(
+        queryset=get_user_model().objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="People holding the rollback-owner role on this system.",
+    )
+    mode = forms.ChoiceField(choices=RollbackMode.choices)
+    cooldown_minutes = forms.IntegerField(min_value=0, max_value=7 * 24 * 60, initial=30)
+    triggers = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
+        help_text="One per line: metric comparison threshold window, e.g. "
+        "“p95_latency_ms > 300 5” (5 minutes).",
+    )
+
+    COMPARISONS = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte", "≥": "gte", "≤": "lte"}
+
+    def __init__(self, *args: Any, release: Release, owner_ids: set[int], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        cast(
+            forms.ModelChoiceField, self.fields["environment"]
+        ).queryset = Environment.objects.filter(system=release.system_id)
+        cast(
+            forms.ModelChoiceField, self.fields["target_release"]
+        ).queryset = Release.objects.filter(system=release.system_id).exclude(pk=release.pk)
+        cast(
+            forms.ModelChoiceField, self.fields["owners"]
+        ).queryset = get_user_model().objects.filter(pk__in=owner_ids)
+
+    def clean_triggers(self) -> list[dict[str, Any]]:
+        triggers = []
+        for number, line in enumerate(self.cleaned_data["triggers"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            if len(parts) != 4 or parts[1] not in self.COMPARISONS:
+                raise forms.ValidationError(
+                    f"Line {number}: write “metric > threshold minutes”, "
+                    "e.g. “error_rate > 0.02 10”."
+                )
+            metric, comparison, threshold, window = parts
+            triggers.append(
+                {
+                    "metric": metric,
+                    "comparison": self.COMPARISONS[comparison],
+                    "threshold": threshold,
+                    "window_minutes": window,
+                }
+            )
+        return triggers
+
+
+class PromotionForm(forms.Form):
+    environment = forms.ModelChoiceField(queryset=Environment.objects.none(), empty_label=None)
+    stage = forms.ChoiceField(choices=RolloutStage.choices)
+    traffic_percent = forms.DecimalField(
+        min_value=0, max_value=100, decimal_places=2, initial=5, label="Traffic %"
+    )
+
+    def __init__(self, *args: Any, release: Release, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        cast(
+            forms.ModelChoiceField, self.fields["environment"]
+        ).queryset = Environment.objects.filter(system=release.system_id)

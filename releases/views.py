@@ -1,0 +1,282 @@
+"""htmx pages for releases: list, register, the release page and its actions, approvals queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from governance.http import AuthenticatedHttpRequest
+from governance.permissions import allowed_actions, get_system_or_404, restrict, visible_systems
+from governance.queries import audit_events_for
+from governance.roles import Action
+from governance.views import apply_service_errors
+from releases import queries, services
+from releases.content import diff
+from releases.filters import ReleaseListFilter
+from releases.forms import (
+    ApprovalForm,
+    GateCheckForm,
+    PromotionForm,
+    ReleaseForm,
+    RollbackPlanForm,
+)
+from releases.gates import evaluate, policy_for, summarise
+from releases.models import Environment, Release, ReleaseStatus
+from releases.services.approvals import approval_conflicts, valid_approvals
+from releases.services.plans import eligible_rollback_owners
+from releases.services.registration import submission_problems
+from releases.services.rollouts import PROMOTABLE
+
+LIST_PAGE_SIZE = 50
+
+
+@require_GET
+def release_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    releases = queries.release_rows(request.user)
+    filterset = ReleaseListFilter(request.GET, queryset=releases, user=request.user)
+    page = list(filterset.qs[:LIST_PAGE_SIZE]) if filterset.is_valid() else []
+    policies = queries.policies_for({r.system_id for r in page})
+    context = {
+        "filter": filterset,
+        "rows": [(r, summarise(r, policies[r.system_id])) for r in page],
+        "can_register": visible_systems(request.user, Action.REGISTER_RELEASE).exists(),
+    }
+    template = "releases/_release_table.html" if request.htmx else "releases/release_list.html"
+    return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+def release_create(request: AuthenticatedHttpRequest) -> HttpResponse:
+    systems = visible_systems(request.user, Action.REGISTER_RELEASE).order_by("name")
+    initial = {"system": systems.filter(slug=request.GET.get("system", "")).first()}
+    form = ReleaseForm(request.POST or None, systems=systems, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            release = services.create_release(
+                actor=request.user,
+                system=form.cleaned_data["system"],
+                version=form.cleaned_data["version"],
+                **form.service_arguments(),
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, f"Release {release.version} is registered as a draft.")
+            return redirect(release)
+    status = 400 if form.errors else 200
+    return render(request, "releases/release_form.html", {"form": form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def release_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    release = queries.release_detail(pk, request.user)
+    data = request.POST or None
+    form = ReleaseForm(
+        data, systems=None, release=release, initial=ReleaseForm.initial_from(release)
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_release(actor=request.user, release=release, **form.service_arguments())
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, "Draft saved.")
+            return redirect(release)
+    status = 400 if form.errors else 200
+    return render(
+        request, "releases/release_form.html", {"form": form, "release": release}, status=status
+    )
+
+
+def _page_context(request: AuthenticatedHttpRequest, release: Release, **forms: Any) -> dict:
+    """Everything the release page shows, from the prefetched release (fixed query count)."""
+    user = request.user
+    policy = policy_for(release.system)
+    checks = list(release.gate_checks.all())
+    evaluation = evaluate(release, policy, checks)
+    actions = allowed_actions(user, release.system)
+    environments = queries.environments_with_live(release.system_id)
+    compare_to = _compare_environment(request, environments)
+    plan = getattr(release, "rollback_plan", None)
+    approvals = list(release.approvals.all())
+    counted = {a.pk for a in valid_approvals(release)} if release.is_frozen else set()
+    conflict = approval_conflicts(user, release) if Action.APPROVE_RELEASE in actions else None
+    decided = any(a.approver_id == user.pk for a in approvals)
+    return {
+        "release": release,
+        "actions": actions,
+        "policy": policy,
+        "gate": evaluation,
+        "checks": sorted(checks, key=lambda c: (c.recorded_at, c.pk), reverse=True),
+        "approvals": approvals,
+        "counted_approvals": counted,
+        "approval_conflict": conflict,
+        "can_decide": (
+            Action.APPROVE_RELEASE in actions
+            and release.status == ReleaseStatus.IN_REVIEW
+            and conflict is None
+            and not decided
+        ),
+        "can_promote": Action.PROMOTE_RELEASE in actions and release.status in PROMOTABLE,
+        "plan": plan,
+        "environments": environments,
+        "compare_to": compare_to,
+        "diff": diff(release, compare_to.live if compare_to else None),  # type: ignore[attr-defined]
+        "steps": list(release.rollout_steps.all()),
+        "problems": submission_problems(release) if release.status == ReleaseStatus.DRAFT else [],
+        "events": audit_events_for(user).filter(
+            system=release.system_id, object_type="releases.release", object_id=str(release.pk)
+        )[:10]
+        if Action.VIEW_AUDIT in actions
+        else [],
+        "gate_form": forms.get("gate_form") or GateCheckForm(),
+        "approval_form": forms.get("approval_form") or ApprovalForm(),
+        "plan_form": forms.get("plan_form") or _plan_form(release, plan),
+        "promotion_form": forms.get("promotion_form") or PromotionForm(release=release),
+        "errors": forms.get("errors", []),
+    }
+
+
+def _compare_environment(
+    request: AuthenticatedHttpRequest, environments: list[Environment]
+) -> Environment | None:
+    """The environment picked in the page (?compare=slug), else production, else the first."""
+    wanted = request.GET.get("compare")
+    for environment in environments:
+        if environment.slug == wanted:
+            return environment
+    production = [e for e in environments if e.is_production]
+    candidates = production or environments
+    return candidates[0] if candidates else None
+
+
+def _plan_form(release: Release, plan: Any, data: Any = None) -> RollbackPlanForm:
+    initial = {}
+    if plan is not None:
+        initial = {
+            "environment": plan.environment_id,
+            "target_release": plan.target_release_id,
+            "owners": [o.pk for o in plan.owners.all()],
+            "mode": plan.mode,
+            "cooldown_minutes": plan.cooldown_minutes,
+            "triggers": "\n".join(
+                f"{t.metric} {t.get_comparison_display()} {t.threshold.normalize()} "
+                f"{t.window_minutes}"
+                for t in plan.triggers.all()
+            ),
+        }
+    return RollbackPlanForm(
+        data, release=release, owner_ids=eligible_rollback_owners(release), initial=initial
+    )
+
+
+@require_GET
+def release_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    release = queries.release_detail(pk, request.user)
+    context = _page_context(request, release)
+    if request.htmx and request.htmx.target == "release-diff":
+        return render(request, "releases/_diff.html", context)
+    return render(request, "releases/release_detail.html", context)
+
+
+def _act(request: AuthenticatedHttpRequest, pk: int, form_name: str, form, call) -> HttpResponse:  # type: ignore[no-untyped-def]
+    """Run a release action: on success back to the page, else the page with the errors (400)."""
+    release = queries.release_detail(pk, request.user)
+    errors: list[str] = []
+    if form is None or form.is_valid():
+        try:
+            message = call(release, form.cleaned_data if form is not None else {})
+        except ValidationError as error:
+            if form is not None and hasattr(error, "error_dict"):
+                apply_service_errors(form, error)
+            else:
+                errors = error.messages
+        else:
+            messages.success(request, message)
+            return (
+                HttpResponseClientRedirect(release.get_absolute_url())
+                if request.htmx
+                else redirect(release)
+            )
+    release = queries.release_detail(pk, request.user)
+    forms = {form_name: form} if form is not None else {}
+    context = _page_context(request, release, errors=errors, **forms)
+    return render(request, "releases/release_detail.html", context, status=400)
+
+
+@require_POST
+def release_submit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    def submit(release: Release, _: dict) -> str:
+        services.submit_release(actor=request.user, release=release)
+        return "Submitted for review. The release is now frozen."
+
+    return _act(request, pk, "", None, submit)
+
+
+@require_POST
+def gate_check_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    def record(release: Release, data: dict) -> str:
+        check = services.record_gate_check(actor=request.user, release=release, **data)
+        return f"{check.get_criterion_display()}: {'passed' if check.passed else 'failed'}."
+
+    return _act(request, pk, "gate_form", GateCheckForm(request.POST), record)
+
+
+@require_POST
+def approval_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    def decide(release: Release, data: dict) -> str:
+        approval = services.record_approval(actor=request.user, release=release, **data)
+        return f"Recorded: {approval.get_decision_display().lower()}."
+
+    return _act(request, pk, "approval_form", ApprovalForm(request.POST), decide)
+
+
+@require_POST
+def plan_save(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    release = get_object_or_404(restrict(Release.objects.all(), request.user), pk=pk)
+    form = _plan_form(release, None, data=request.POST)
+
+    def save(release: Release, data: dict) -> str:
+        services.save_rollback_plan(actor=request.user, release=release, **data)
+        return "Rollback plan saved."
+
+    return _act(request, pk, "plan_form", form, save)
+
+
+@require_POST
+def promotion_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    release = get_object_or_404(restrict(Release.objects.all(), request.user), pk=pk)
+
+    def promote(release: Release, data: dict) -> str:
+        step = services.promote_release(actor=request.user, release=release, **data)
+        return f"{step.get_stage_display()} in {step.environment.name} requested."
+
+    return _act(
+        request, pk, "promotion_form", PromotionForm(request.POST, release=release), promote
+    )
+
+
+@require_GET
+def approval_queue(request: AuthenticatedHttpRequest) -> HttpResponse:
+    waiting = list(queries.approval_queue(request.user).prefetch_related("gate_checks"))
+    policies = queries.policies_for({r.system_id for r in waiting})
+    rows = [(r, summarise(r, policies[r.system_id])) for r in waiting]
+    return render(request, "releases/approval_queue.html", {"rows": rows})
+
+
+@require_GET
+def system_environments(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    system = get_system_or_404(request.user, slug)
+    context = {
+        "system": system,
+        "environments": queries.environments_with_live(system.pk),
+        "policy": policy_for(system),
+        "actions": allowed_actions(request.user, system),
+    }
+    return render(request, "releases/system_environments.html", context)
