@@ -77,14 +77,8 @@ SALT_KEY = env_list("FIELD_ENCRYPTION_SALTS", default=["failsafe-field-encryptio
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", default=[])
 
 # --- database and broker -------------------------------------------------------------
-_db_url = os.environ.get("DATABASE_URL")
-if not _db_url:
-    from django.core.exceptions import ImproperlyConfigured
-
-    raise ImproperlyConfigured(
-        "DATABASE_URL must be set (`make run` and `make test` set it for the embedded PostgreSQL)"
-    )
-DATABASES = {"default": environ.Env.db_url_config(_db_url)}
+# DATABASE_URL or DATABASE_URL_FILE; `make run` and `make test` set it for the embedded one.
+DATABASES = {"default": environ.Env.db_url_config(env_secret("DATABASE_URL"))}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
