@@ -90,6 +90,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
+    "seal-audit-chains": {
+        "task": "governance.tasks.seal_audit_chains",
+        "schedule": env_int("AUDIT_SEAL_SECONDS", default=1),
+        "options": {"expires": 10},  # a backlog of seals while workers were down is one seal
+    },
     "checkpoint-audit-chains": {
         "task": "governance.tasks.checkpoint_audit_chains",
         "schedule": env_int("AUDIT_CHECKPOINT_SECONDS", default=300),

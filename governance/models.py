@@ -112,11 +112,13 @@ class AuditEvent(models.Model):
 
     Each AI system has its own chain (`system:<id>`), so systems append in parallel and
     an evidence pack can carry one system's whole, contiguous chain; events that belong
-    to no system go to the `global` chain. A database trigger refuses UPDATE and DELETE.
+    to no system go to the `global` chain. An event is written unsealed (seq and hashes
+    empty) in the service's transaction and sealed right after commit. A database trigger
+    refuses DELETE, and every UPDATE but that one sealing of an unsealed row.
     """
 
     chain = models.CharField(max_length=40)
-    seq = models.BigIntegerField()
+    seq = models.BigIntegerField(null=True, blank=True)
     system = models.ForeignKey(
         AISystem, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
     )
@@ -138,8 +140,9 @@ class AuditEvent(models.Model):
     object_repr = models.CharField(max_length=200)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    # NULL, not "": an unsealed event has no place in its chain yet (the trigger relies on it).
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
@@ -150,6 +153,11 @@ class AuditEvent(models.Model):
             models.Index(fields=["system", "-occurred_at"], name="auditevent_system_time"),
             models.Index(fields=["object_type", "object_id"], name="auditevent_object"),
             models.Index(fields=["action"], name="auditevent_action"),
+            models.Index(
+                fields=["chain", "id"],
+                condition=models.Q(seq__isnull=True),
+                name="auditevent_unsealed",
+            ),
         ]
 
     def __str__(self) -> str:

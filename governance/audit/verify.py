@@ -24,6 +24,7 @@ class Break:
 @dataclass
 class Verification:
     events: int = 0
+    pending: int = 0  # written, committed, not sealed yet (sealing follows commit)
     heads: dict[str, tuple[int, str]] = field(default_factory=dict)
     breaks: list[Break] = field(default_factory=list)
 
@@ -48,7 +49,7 @@ def combined_head(heads: dict[str, tuple[int, str]]) -> str:
 def _events(chain: str) -> Iterator[dict]:
     columns = [name for name in HASHED_FIELDS] + ["hash"]
     yield from (
-        AuditEvent.objects.filter(chain=chain)
+        AuditEvent.objects.filter(chain=chain, seq__isnull=False)
         .order_by("seq")
         .values(*columns)
         .iterator(chunk_size=5000)
@@ -105,7 +106,7 @@ def verify_all(chains: list[str] | None = None) -> Verification:
     if chains is None:
         chains = sorted(
             set(AuditChainHead.objects.values_list("chain", flat=True))
-            | set(AuditEvent.objects.values_list("chain", flat=True).distinct())
+            | set(AuditEvent.objects.order_by().values_list("chain", flat=True).distinct())
         )
         check_points = True
     else:
@@ -116,6 +117,7 @@ def verify_all(chains: list[str] | None = None) -> Verification:
         result.heads[chain] = last
         if broken:
             result.breaks.append(broken)
+    result.pending = AuditEvent.objects.filter(chain__in=chains, seq__isnull=True).count()
     if check_points and result.ok:
         broken_checkpoint = verify_checkpoints(result.heads)
         if broken_checkpoint:

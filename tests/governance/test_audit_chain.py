@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
 
 from governance.audit import record_event
-from governance.audit.chain import GENESIS_HASH, chain_name
+from governance.audit.chain import GENESIS_HASH, chain_name, seal_pending
 from governance.audit.checkpoint import write_checkpoint
 from governance.audit.verify import verify_all
 from governance.models import AuditChainHead, AuditEvent
@@ -21,6 +21,8 @@ def _append(system, actor, n: int, action: str = "test.event") -> None:
     for i in range(n):
         with transaction.atomic():
             record_event(actor=actor, action=action, system=system, after={"i": i, "note": "é ✓"})
+    # Inside a test's own transaction nothing commits, so on_commit sealing never fires.
+    seal_pending(chain_name(system.pk))
 
 
 @pytest.mark.django_db
@@ -185,6 +187,7 @@ def test_systems_write_to_separate_chains(fraud, other_system, registrar):
 
 @pytest.mark.django_db(transaction=True)
 def test_beat_task_writes_a_checkpoint_through_a_real_worker(celery_worker, fraud):
+    """The checkpoint seals what is pending first, then records every head."""
     import time
 
     from governance.models import AuditCheckpoint
@@ -197,3 +200,62 @@ def test_beat_task_writes_a_checkpoint_through_a_real_worker(celery_worker, frau
         time.sleep(0.1)
     checkpoint = AuditCheckpoint.objects.get()
     assert checkpoint.heads[chain_name(fraud.pk)][0] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_periodic_sealer_chains_committed_events(celery_worker, registrar):
+    import time
+
+    from governance import services
+    from governance.tasks import seal_audit_chains
+
+    system = services.create_system(
+        actor=registrar, name="Sealed", intended_purpose="x", risk_category="minimal"
+    )
+    event = AuditEvent.objects.get(system=system)
+    assert event.seq is None and event.hash is None  # written, not sealed yet
+
+    seal_audit_chains.delay()  # what beat sends every AUDIT_SEAL_SECONDS
+    deadline = time.monotonic() + 20
+    while event.seq is None:
+        assert time.monotonic() < deadline, "the worker never sealed the event"
+        time.sleep(0.1)
+        event.refresh_from_db()
+    assert (event.seq, event.prev_hash) == (1, GENESIS_HASH)
+    assert len(event.hash) == 64
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "statement",
+    [
+        # sealing and rewriting the content in one go
+        "UPDATE governance_auditevent SET seq = 1, prev_hash = repeat('0', 64), "
+        "hash = repeat('1', 64), actor_name = 'someone else' WHERE id = %s",
+        # sealing only half
+        "UPDATE governance_auditevent SET hash = repeat('1', 64) WHERE id = %s",
+    ],
+)
+def test_sealing_cannot_touch_the_content(fraud, statement):
+    event = AuditEvent.objects.get(system=fraud)
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        connection.cursor() as cursor,
+        transaction.atomic(),
+    ):
+        cursor.execute(statement, [event.pk])
+
+
+@pytest.mark.django_db
+def test_a_sealed_event_cannot_be_sealed_again(fraud, registrar):
+    _append(fraud, registrar, 1)
+    event = AuditEvent.objects.filter(system=fraud).order_by("seq").first()
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        connection.cursor() as cursor,
+        transaction.atomic(),
+    ):
+        cursor.execute(
+            "UPDATE governance_auditevent SET seq = 99, hash = repeat('2', 64) WHERE id = %s",
+            [event.pk],
+        )

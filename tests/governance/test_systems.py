@@ -258,7 +258,7 @@ def test_api_grants_and_revokes_roles(client, owner, fraud):
     assert not can(someone, Action.VIEW, fraud)
     actions = list(
         AuditEvent.objects.filter(system=fraud, action__startswith="role.")
-        .order_by("seq")
+        .order_by("id")
         .values_list("action", flat=True)
     )
     assert actions == ["role.granted", "role.revoked"]
