@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import transaction
@@ -64,6 +67,16 @@ ROLES = [
 ]
 
 
+# Other apps add their demo data (releases, incidents …) in AppConfig.ready().
+DemoStep = Callable[[dict[str, Any], dict[str, AISystem]], None]
+_steps: list[DemoStep] = []
+
+
+def register(step: DemoStep) -> None:
+    if step not in _steps:
+        _steps.append(step)
+
+
 @transaction.atomic
 def load_demo() -> list[tuple[str, str, str]]:
     """Create what is missing; return (username, what they do, password) for the banner."""
@@ -85,6 +98,7 @@ def load_demo() -> list[tuple[str, str, str]]:
     )
     users["alice"].user_permissions.add(add_system)
 
+    systems = {}
     for spec in SYSTEMS:
         system = AISystem.objects.filter(slug=spec["slug"]).first()
         if system is None:
@@ -102,4 +116,7 @@ def load_demo() -> list[tuple[str, str, str]]:
                 services.grant_role(
                     actor=users["alice"], system=system, role=role, user=users[username]
                 )
+        systems[spec["slug"]] = system
+    for step in _steps:
+        step(users, systems)
     return [(username, what, DEMO_PASSWORD) for username, _, _, what in PEOPLE]

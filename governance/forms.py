@@ -8,10 +8,19 @@ from governance.models import AISystem, RiskCategory
 from governance.roles import Role
 
 
+def person_label(user) -> str:  # type: ignore[no-untyped-def]
+    full = user.get_full_name()
+    return f"{full} ({user.get_username()})" if full else user.get_username()
+
+
 class UserChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj) -> str:  # type: ignore[no-untyped-def]
-        full = obj.get_full_name()
-        return f"{full} ({obj.get_username()})" if full else obj.get_username()
+        return person_label(obj)
+
+
+class SingleUserChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:  # type: ignore[no-untyped-def]
+        return person_label(obj)
 
 
 class SystemForm(forms.Form):
@@ -47,6 +56,7 @@ class SystemForm(forms.Form):
         }
         form = cls(data=data, initial=initial)
         form.fields["slug"].required = True
+        form.fields["slug"].help_text = "Used in URLs and the API; changing it breaks old links."
         form.fields["owners"].required = True
         form.fields["owners"].help_text = "Owners edit this entry and manage roles."
         return form
@@ -54,7 +64,7 @@ class SystemForm(forms.Form):
 
 class RoleGrantForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
-    user = forms.ModelChoiceField(
+    user = SingleUserChoiceField(
         queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
         required=False,
         empty_label="— a user —",

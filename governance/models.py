@@ -91,7 +91,7 @@ class RoleGrant(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.principal_name} — {self.get_role_display()} on {self.system_id}"
+        return f"{self.principal_name} — {self.get_role_display()} on {self.system.name}"
 
     @property
     def principal_name(self) -> str:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.http import HttpRequest
 from django.urls import reverse
+
+if TYPE_CHECKING:
+    from governance.models import AISystem
 
 
 @dataclass(frozen=True)
@@ -36,3 +41,25 @@ def navigation(request: HttpRequest) -> dict:
             {"label": section.label, "url": url, "current": request.path.startswith(section.prefix)}
         )
     return {"nav_sections": items}
+
+
+@dataclass(frozen=True)
+class SystemLink:
+    """A page another app offers about one AI system, shown on the system's page."""
+
+    label: str
+    url: Callable[[AISystem], str]
+    order: int
+
+
+_system_links: list[SystemLink] = []
+
+
+def register_system_link(link: SystemLink) -> None:
+    if link not in _system_links:
+        _system_links.append(link)
+        _system_links.sort(key=lambda link: link.order)
+
+
+def system_links(system: AISystem) -> list[tuple[str, str]]:
+    return [(link.label, link.url(system)) for link in _system_links]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Case, Prefetch, Q, QuerySet, Value, When
 
 from governance.models import AISystem, AuditEvent, RoleGrant
 from governance.permissions import restrict, visible_systems
@@ -39,7 +39,13 @@ def roles_held(user: User, systems: list[AISystem]) -> dict[int, list[str]]:
 
 
 def role_grants(system: AISystem) -> QuerySet[RoleGrant]:
-    return system.role_grants.select_related("user", "group", "granted_by").order_by("role", "id")
+    """Grants in the order roles are declared (owners first), then oldest first."""
+    rank = Case(*[When(role=role, then=Value(n)) for n, role in enumerate(Role)])
+    return (
+        system.role_grants.select_related("user", "group", "granted_by")
+        .annotate(role_rank=rank)
+        .order_by("role_rank", "id")
+    )
 
 
 def audit_events_for(user: User) -> QuerySet[AuditEvent]:

@@ -15,6 +15,7 @@ from governance.filters import AuditEventFilter, SystemFilter
 from governance.forms import RoleGrantForm, SystemForm
 from governance.http import AuthenticatedHttpRequest
 from governance.models import AISystem
+from governance.navigation import system_links
 from governance.permissions import allowed_actions, get_system_or_404
 from governance.roles import ROLE_DESCRIPTIONS, Action, Role
 
@@ -78,9 +79,10 @@ def system_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     context = {
         "system": system,
         "actions": actions,
-        "grants": queries.role_grants(system),
+        **_grants_context(system),
         "grant_form": RoleGrantForm(),
         "recent_events": recent,
+        "system_links": system_links(system),
         "role_descriptions": [(role.label, ROLE_DESCRIPTIONS[role]) for role in Role],
     }
     return render(request, "governance/system_detail.html", context)
@@ -104,6 +106,11 @@ def system_edit(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     )
 
 
+def _grants_context(system: AISystem) -> dict:
+    grants = list(queries.role_grants(system))
+    return {"grants": grants, "owner_count": sum(g.role == Role.OWNER for g in grants)}
+
+
 def _roles_panel(
     request: AuthenticatedHttpRequest,
     system: AISystem,
@@ -114,7 +121,7 @@ def _roles_panel(
     context = {
         "system": system,
         "actions": allowed_actions(request.user, system),
-        "grants": queries.role_grants(system),
+        **_grants_context(system),
         "grant_form": form,
         "panel_errors": errors or [],
     }

@@ -7,11 +7,30 @@ class ReleasesConfig(AppConfig):
     name = "releases"
 
     def ready(self) -> None:
-        from governance.navigation import Section, register
+        from django.urls import reverse
+
+        from governance import demo
+        from governance.navigation import Section, SystemLink, register, register_system_link
         from releases import backends
         from releases.backends.local import LocalBackend
+        from releases.demo import load_release_demo
         from releases.models import BackendType
 
         backends.register(BackendType.LOCAL, LocalBackend)
+        demo.register(load_release_demo)
         register(Section("Releases", "releases:release-list", "/releases/", order=20))
         register(Section("Approvals", "releases:approval-queue", "/approvals/", order=25))
+        register_system_link(
+            SystemLink(
+                "Releases",
+                lambda system: reverse("releases:release-list") + f"?system={system.slug}",
+                order=10,
+            )
+        )
+        register_system_link(
+            SystemLink(
+                "Environments",
+                lambda system: reverse("releases:system-environments", args=[system.slug]),
+                order=20,
+            )
+        )

@@ -5,14 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from governance.http import AuthenticatedHttpRequest
-from governance.permissions import allowed_actions, get_system_or_404, restrict, visible_systems
+from governance.permissions import (
+    allowed_actions,
+    get_system_or_404,
+    require,
+    restrict,
+    visible_systems,
+)
 from governance.queries import audit_events_for
 from governance.roles import Action
 from governance.views import apply_service_errors
@@ -54,6 +60,8 @@ def release_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def release_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     systems = visible_systems(request.user, Action.REGISTER_RELEASE).order_by("name")
+    if not systems.exists():
+        raise PermissionDenied("You are not a model owner of any AI system.")
     initial = {"system": systems.filter(slug=request.GET.get("system", "")).first()}
     form = ReleaseForm(request.POST or None, systems=systems, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -76,6 +84,10 @@ def release_create(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def release_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     release = queries.release_detail(pk, request.user)
+    require(request.user, Action.REGISTER_RELEASE, release.system)
+    if release.is_frozen:
+        messages.error(request, "This release is frozen since its submission; register a new one.")
+        return redirect(release)
     data = request.POST or None
     form = ReleaseForm(
         data, systems=None, release=release, initial=ReleaseForm.initial_from(release)

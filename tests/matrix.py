@@ -46,14 +46,16 @@ class Route:
             return self.outsider
         return self.refused
 
-    def with_people(self, people: dict[str, Any]) -> Route:
-        """Replace "@persona" in the form data with that persona's user id."""
+    def with_people(self, people: dict[str, Any], ids: dict[str, Any] | None = None) -> Route:
+        """Replace "@persona" in the form data with that persona's user id, "{name}" with ids."""
 
         def resolve(value: Any) -> Any:
             if isinstance(value, list):
                 return [resolve(item) for item in value]
             if isinstance(value, str) and value.startswith("@"):
                 return str(people[value[1:]].pk)
+            if isinstance(value, str) and value.startswith("{") and ids:
+                return value.format(**ids)
             return value
 
         data = {key: resolve(value) for key, value in self.data.items()}
@@ -88,7 +90,7 @@ def check_route(route: Route, client, people: dict[str, Any], ids: dict[str, Any
     from governance.models import AuditEvent
 
     mismatches = []
-    route = route.with_people(people)
+    route = route.with_people(people, ids)
     for persona in PERSONAS:
         with transaction.atomic():
             client.logout()

@@ -33,7 +33,60 @@ CHECK = {
 ENV = {"system": "fraud", "name": "Canary"}
 POLICY = {"required_criteria": ["benchmark"], "approvals_required": 2}
 
+FORM = {"version": "9.9", "title": "t", "system": "{fraud}", **CARD}
+for _component in stack("9.9"):
+    for _part in ("version", "uri", "digest"):
+        FORM[f"{_component['kind']}_{_part}"] = _component[_part]
+EDIT_FORM = {key: value for key, value in FORM.items() if key not in ("version", "system")}
+PLAN_FORM = {
+    "environment": "{production}",
+    "owners": ["@rollback_owner"],
+    "mode": "manual",
+    "cooldown_minutes": "5",
+    "triggers": "",
+}
+
+PAGES = [
+    Route("release list page", "GET", "/releases/", EVERYONE),
+    Route("approvals page", "GET", "/approvals/", EVERYONE),
+    Route("register page", "GET", "/releases/new/", MODEL_OWNERS, outsider=403),
+    Route(
+        "register by form", "POST", "/releases/new/", MODEL_OWNERS, ok=302, outsider=403, data=FORM
+    ),
+    Route("release page", "GET", "/releases/{draft}/", SEERS),
+    Route("edit page", "GET", "/releases/{draft}/edit/", MODEL_OWNERS),
+    Route("edit by form", "POST", "/releases/{draft}/edit/", MODEL_OWNERS, ok=302, data=EDIT_FORM),
+    Route(
+        "gate check by form",
+        "POST",
+        "/releases/{draft}/gate-checks/",
+        EVIDENCE,
+        ok=302,
+        data={**CHECK, "attested_pass": "true"},
+    ),
+    Route("plan by form", "POST", "/releases/{draft}/plan/", MODEL_OWNERS, ok=302, data=PLAN_FORM),
+    Route("submit by form", "POST", "/releases/{ready}/submit/", MODEL_OWNERS, ok=302),
+    Route(
+        "decide by form",
+        "POST",
+        "/releases/{submitted}/approvals/",
+        APPROVERS,
+        ok=302,
+        data={"decision": "approve", "comment": "ok"},
+    ),
+    Route(
+        "promote by form",
+        "POST",
+        "/releases/{approved}/promotions/",
+        PROMOTERS,
+        ok=302,
+        data={"environment": "{production}", "stage": "shadow", "traffic_percent": "5"},
+    ),
+    Route("environments page", "GET", "/systems/fraud/environments/", SEERS),
+]
+
 ROUTES = [
+    *PAGES,
     Route("list", "GET", "/api/releases/", EVERYONE, api=True),
     Route("approval queue", "GET", "/api/releases/approval-queue/", EVERYONE, api=True),
     Route("register", "POST", "/api/releases/", MODEL_OWNERS, ok=201, api=True, data=NEW),
@@ -156,6 +209,7 @@ def world(
         "submitted": submitted.pk,
         "approved": approved.pk,
         "production": production.pk,
+        "fraud": approved.system_id,
     }
     return people, ids
 
