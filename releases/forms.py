@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from governance.models import AISystem
 from releases.models import (
     MODEL_CARD_FIELDS,
+    BackendType,
     ChangeCategory,
     Comparison,
     ComponentKind,
@@ -196,3 +197,41 @@ class PromotionForm(forms.Form):
         cast(
             forms.ModelChoiceField, self.fields["environment"]
         ).queryset = Environment.objects.filter(system=release.system_id)
+
+
+class JSONObjectField(forms.JSONField):
+    """A JSON object typed into a textarea; empty means {}."""
+
+    def to_python(self, value: Any) -> Any:
+        if value in (None, ""):
+            return {}
+        parsed = super().to_python(value)
+        if not isinstance(parsed, dict):
+            raise forms.ValidationError('Write a JSON object, e.g. {"url": "https://…"}.')
+        return parsed
+
+
+class EnvironmentForm(forms.Form):
+    name = forms.CharField(max_length=80)
+    is_production = forms.BooleanField(required=False, label="Production")
+    backend_type = forms.ChoiceField(choices=BackendType.choices, label="Deployment backend")
+    backend_config = JSONObjectField(
+        required=False,
+        label="Backend settings",
+        widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
+        help_text="JSON: URLs, model names, namespaces. Nothing secret here.",
+    )
+    backend_secrets = JSONObjectField(
+        required=False,
+        label="Backend secrets",
+        widget=forms.Textarea(attrs={"rows": 2, "class": "mono", "autocomplete": "off"}),
+        help_text="JSON of strings, stored encrypted and never shown again. "
+        "Leave empty to keep the stored ones.",
+    )
+
+
+class GatePolicyForm(forms.Form):
+    required_criteria = forms.MultipleChoiceField(
+        choices=GateCriterion.choices, widget=forms.CheckboxSelectMultiple, required=False
+    )
+    approvals_required = forms.IntegerField(min_value=1, max_value=10)

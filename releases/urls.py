@@ -18,4 +18,13 @@ urlpatterns = [
     path(
         "systems/<slug:slug>/environments/", views.system_environments, name="system-environments"
     ),
+    path(
+        "systems/<slug:slug>/environments/new/", views.environment_save, name="environment-create"
+    ),
+    path(
+        "systems/<slug:slug>/environments/<int:environment_id>/",
+        views.environment_save,
+        name="environment-update",
+    ),
+    path("systems/<slug:slug>/gate-policy/", views.gate_policy_save, name="gate-policy-save"),
 ]

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from governance.http import AuthenticatedHttpRequest
+from governance.models import AISystem
 from governance.permissions import (
     allowed_actions,
     get_system_or_404,
@@ -27,7 +28,9 @@ from releases.content import diff
 from releases.filters import ReleaseListFilter
 from releases.forms import (
     ApprovalForm,
+    EnvironmentForm,
     GateCheckForm,
+    GatePolicyForm,
     PromotionForm,
     ReleaseForm,
     RollbackPlanForm,
@@ -282,13 +285,78 @@ def approval_queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "releases/approval_queue.html", {"rows": rows})
 
 
-@require_GET
-def system_environments(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
-    system = get_system_or_404(request.user, slug)
+def _environments_page(
+    request: AuthenticatedHttpRequest, system: AISystem, status: int = 200, **forms: Any
+) -> HttpResponse:
+    policy = policy_for(system)
     context = {
         "system": system,
         "environments": queries.environments_with_live(system.pk),
-        "policy": policy_for(system),
+        "policy": policy,
         "actions": allowed_actions(request.user, system),
+        "environment_form": forms.get("environment_form") or EnvironmentForm(),
+        "editing": forms.get("editing"),
+        "policy_form": forms.get("policy_form")
+        or GatePolicyForm(
+            initial={
+                "required_criteria": policy.required_criteria,
+                "approvals_required": policy.approvals_required,
+            }
+        ),
     }
-    return render(request, "releases/system_environments.html", context)
+    return render(request, "releases/system_environments.html", context, status=status)
+
+
+@require_GET
+def system_environments(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    return _environments_page(request, get_system_or_404(request.user, slug))
+
+
+@require_POST
+def environment_save(
+    request: AuthenticatedHttpRequest, slug: str, environment_id: int | None = None
+) -> HttpResponse:
+    """Add an environment, or change one (secrets left empty are kept)."""
+    system = get_system_or_404(request.user, slug, Action.CHANGE)
+    environment = (
+        get_object_or_404(Environment, system=system, pk=environment_id) if environment_id else None
+    )
+    form = EnvironmentForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            if environment is None:
+                services.create_environment(actor=request.user, system=system, **data)
+            else:
+                services.update_environment(
+                    actor=request.user,
+                    environment=environment,
+                    name=data["name"],
+                    is_production=data["is_production"],
+                    backend_type=data["backend_type"],
+                    backend_config=data["backend_config"],
+                    backend_secrets=data["backend_secrets"] or None,
+                )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, f"Environment {data['name']} saved.")
+            return redirect("releases:system-environments", slug=system.slug)
+    return _environments_page(
+        request, system, status=400, environment_form=form, editing=environment
+    )
+
+
+@require_POST
+def gate_policy_save(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    system = get_system_or_404(request.user, slug, Action.CHANGE)
+    form = GatePolicyForm(request.POST)
+    if form.is_valid():
+        try:
+            services.update_gate_policy(actor=request.user, system=system, **form.cleaned_data)
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, "Gate policy saved.")
+            return redirect("releases:system-environments", slug=system.slug)
+    return _environments_page(request, system, status=400, policy_form=form)

@@ -17,6 +17,8 @@ from governance import services
 from governance.roles import Role
 from tests.factories import UserFactory
 
+pytest_plugins = ["tests.fixtures.releases"]
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 PERSONA_ROLES = {

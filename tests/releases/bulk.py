@@ -21,7 +21,7 @@ from releases.models import (
     ReleaseComponent,
     ReleaseStatus,
 )
-from tests.releases.conftest import CARD
+from tests.fixtures.releases import CARD
 
 _counter = itertools.count(1)
 

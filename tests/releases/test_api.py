@@ -6,7 +6,7 @@ import pytest
 
 from governance.models import AuditEvent
 from releases.models import Release, ReleaseStatus
-from tests.releases.conftest import CARD, stack
+from tests.fixtures.releases import CARD, stack
 
 
 def post(client, path, data):  # type: ignore[no-untyped-def]

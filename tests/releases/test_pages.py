@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from releases.models import Release, ReleaseStatus
-from tests.releases.conftest import CARD, stack
+from tests.fixtures.releases import CARD, stack
 
 
 def release_form_data(version="7.0.0", system="fraud"):  # type: ignore[no-untyped-def]

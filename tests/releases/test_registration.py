@@ -9,7 +9,7 @@ from django.db import DatabaseError, transaction
 from governance.models import AuditEvent
 from releases import services
 from releases.models import ReleaseComponent, ReleaseStatus
-from tests.releases.conftest import CARD, stack
+from tests.fixtures.releases import CARD, stack
 
 
 @pytest.mark.django_db

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fixtures.releases import CARD, stack
 from tests.matrix import ROLE_HOLDERS, Route, case_id, check_route
-from tests.releases.conftest import CARD, stack
 
 SEERS = frozenset(ROLE_HOLDERS)
 EVERYONE = SEERS | {"outsider"}
@@ -160,7 +160,7 @@ def world(
     from governance import services as governance
     from releases import services
     from tests.factories import UserFactory
-    from tests.releases.conftest import pass_every_gate
+    from tests.fixtures.releases import pass_every_gate
 
     submitted = make_release("3.0.0")
     pass_every_gate(submitted, model_owner)

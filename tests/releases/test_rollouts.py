@@ -14,7 +14,7 @@ from releases import queries, services
 from releases.backends import backend_for
 from releases.models import Deployment, ReleaseStatus, StepStatus
 from releases.queries import live_release, live_release_at
-from tests.releases.conftest import go_live, pass_every_gate
+from tests.fixtures.releases import go_live, pass_every_gate
 
 
 def promote(release, actor, environment, stage, traffic=10):  # type: ignore[no-untyped-def]

@@ -1,0 +1,361 @@
+"""Incidents: lifecycle, roles, an immutable timeline, containment, alerts and post-mortems."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from governance.models import AISystem
+from releases.models import Environment, Release, RollbackPlan
+
+
+class Stage(models.TextChoices):
+    """The lifecycle, in order. A stage passed over is recorded as skipped, not jumped silently."""
+
+    DETECTED = "detected", "Detected"
+    CONTAINMENT = "containment", "Containment"
+    ROLLBACK = "rollback", "Rollback"
+    RECOVERY = "recovery", "Recovery"
+    REVIEW = "review", "Post-incident review"
+    CLOSED = "closed", "Closed"
+
+
+class Severity(models.TextChoices):
+    SEV1 = "sev1", "SEV1 · critical"
+    SEV2 = "sev2", "SEV2 · high"
+    SEV3 = "sev3", "SEV3 · medium"
+    SEV4 = "sev4", "SEV4 · low"
+
+
+class Category(models.TextChoices):
+    PERFORMANCE = "performance", "Performance degradation"
+    DRIFT = "drift", "Data or concept drift"
+    PROMPT_INJECTION = "prompt_injection", "Security: prompt injection"
+    DATA_POISONING = "data_poisoning", "Security: data poisoning"
+    ADVERSARIAL = "adversarial", "Security: adversarial input"
+    BIAS = "bias", "Ethics: bias"
+    PII_LEAK = "pii_leak", "Compliance: PII leak"
+    AVAILABILITY = "availability", "Availability"
+
+
+class Source(models.TextChoices):
+    ALERT = "alert", "Alert"
+    USER_REPORT = "user_report", "User report"
+    INTERNAL_AUDIT = "internal_audit", "Internal audit"
+
+
+class HarmCategory(models.TextChoices):
+    """EU AI Act Art. 3(49): what makes an incident 'serious'."""
+
+    DEATH_OR_HEALTH = "death_or_health", "Death or serious harm to a person's health"
+    CRITICAL_INFRASTRUCTURE = (
+        "critical_infrastructure",
+        "Serious and irreversible disruption of critical infrastructure",
+    )
+    FUNDAMENTAL_RIGHTS = "fundamental_rights", "Infringement of fundamental-rights obligations"
+    PROPERTY_OR_ENVIRONMENT = (
+        "property_or_environment",
+        "Serious harm to property or the environment",
+    )
+
+
+class Incident(models.Model):
+    """Something harmful or unexpected in production, run from its war room."""
+
+    system = models.ForeignKey(AISystem, on_delete=models.PROTECT, related_name="incidents")
+    environment = models.ForeignKey(
+        Environment, null=True, blank=True, on_delete=models.PROTECT, related_name="incidents"
+    )
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    severity = models.CharField(max_length=4, choices=Severity.choices)
+    category = models.CharField(max_length=24, choices=Category.choices)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.DETECTED)
+    skipped_stages = ArrayField(models.CharField(max_length=16), default=list, blank=True)
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Set by the service that moves the stage; they feed the time-to-X metrics.
+    detected_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    contained_at = models.DateTimeField(null=True, blank=True)
+    rolled_back_at = models.DateTimeField(null=True, blank=True)
+    recovered_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Context captured at declaration, from the deployment history, never typed in.
+    live_release = models.ForeignKey(
+        Release, null=True, blank=True, on_delete=models.PROTECT, related_name="incidents"
+    )
+    release_snapshot = models.JSONField(default=dict, blank=True)
+    rollback_plan = models.ForeignKey(
+        RollbackPlan, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    plan_snapshot = models.JSONField(default=dict, blank=True)
+    # Alerts with this fingerprint join the incident while it is open.
+    fingerprint = models.CharField(max_length=128, blank=True)
+    # EU AI Act Art. 73 serious incidents.
+    is_serious = models.BooleanField(default=False)
+    harm_category = models.CharField(max_length=32, choices=HarmCategory.choices, blank=True)
+    involves_death = models.BooleanField(default=False)
+    widespread_infringement = models.BooleanField(default=False)
+    aware_at = models.DateTimeField(null=True, blank=True)
+    initial_report_sent_at = models.DateTimeField(null=True, blank=True)
+    complete_report_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+        indexes = [
+            models.Index(fields=["system", "stage"], name="incident_system_stage"),
+            models.Index(fields=["system", "fingerprint"], name="incident_fingerprint"),
+        ]
+
+    def __str__(self) -> str:
+        return f"INC-{self.pk} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("incidents:war-room", kwargs={"pk": self.pk})
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage != Stage.CLOSED
+
+
+class IncidentRoleKind(models.TextChoices):
+    COMMANDER = "commander", "Incident commander"
+    SCRIBE = "scribe", "Scribe"
+    COMMUNICATIONS = "communications", "Communications"
+    ML_LEAD = "ml_lead", "ML lead"
+    RESPONDER = "responder", "Responder"
+
+
+class IncidentRole(models.Model):
+    """Who holds a role in this incident. A hand-over ends one row and starts another."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="roles")
+    role = models.CharField(max_length=16, choices=IncidentRoleKind.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["assigned_at", "id"]
+        constraints = [
+            # One commander, scribe, communications lead and ML lead at a time.
+            models.UniqueConstraint(
+                fields=["incident", "role"],
+                condition=Q(ended_at__isnull=True) & ~Q(role="responder"),
+                name="incidentrole_one_holder",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} of {self.incident_id}"
+
+
+class EntryKind(models.TextChoices):
+    DECLARED = "declared", "Declared"
+    STAGE = "stage", "Stage"
+    SEVERITY = "severity", "Severity"
+    ROLE = "role", "Role"
+    CONTAINMENT = "containment", "Containment"
+    ALERT = "alert", "Alert"
+    ROLLBACK = "rollback", "Rollback"
+    NOTE = "note", "Note"
+    STATUS_UPDATE = "status_update", "Status update"
+    SERIOUS = "serious", "Serious-incident reporting"
+    POSTMORTEM = "postmortem", "Post-mortem"
+
+
+class TimelineEntry(models.Model):
+    """One thing that happened. Never edited or deleted (a trigger refuses it): a correction
+    is a new entry."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="timeline")
+    kind = models.CharField(max_length=16, choices=EntryKind.choices)
+    occurred_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150)
+    body = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [models.Index(fields=["incident", "id"], name="timeline_incident_id")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.body[:60]}"
+
+
+class Pin(models.Model):
+    """A pinned timeline entry. Pinning is recorded beside the entry, which stays untouched."""
+
+    entry = models.OneToOneField(TimelineEntry, on_delete=models.PROTECT, related_name="pin")
+    pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    pinned_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"pin of {self.entry_id}"
+
+
+class ContainmentKind(models.TextChoices):
+    DISABLE_FEATURE = "disable_feature", "Disable a feature"
+    BLOCK_RULE = "block_rule", "Block prompts or outputs matching a rule"
+    RESTRICT_ENDPOINT = "restrict_endpoint", "Restrict an endpoint"
+    ROUTE_FALLBACK = "route_fallback", "Route traffic to a fallback model"
+
+
+class ContainmentStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    DONE = "done", "Done"
+    UNDONE = "undone", "Undone"
+
+
+class ContainmentAction(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="containments")
+    kind = models.CharField(max_length=20, choices=ContainmentKind.choices)
+    target = models.CharField(max_length=300, help_text="The feature, rule, endpoint or model")
+    status = models.CharField(
+        max_length=10, choices=ContainmentStatus.choices, default=ContainmentStatus.REQUESTED
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    done_at = models.DateTimeField(null=True, blank=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.target}"
+
+
+class AlertStatus(models.TextChoices):
+    FIRING = "firing", "Firing"
+    RESOLVED = "resolved", "Resolved"
+
+
+class Alert(models.Model):
+    """One notification from monitoring (Alertmanager or a generic webhook), as received."""
+
+    system = models.ForeignKey(AISystem, on_delete=models.PROTECT, related_name="alerts")
+    environment = models.ForeignKey(
+        Environment, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts"
+    )
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts"
+    )
+    source = models.CharField(max_length=20)  # "alertmanager" or "generic"
+    fingerprint = models.CharField(max_length=128)
+    status = models.CharField(max_length=10, choices=AlertStatus.choices)
+    name = models.CharField(max_length=200)
+    severity = models.CharField(max_length=20, blank=True)
+    labels = models.JSONField(default=dict)
+    annotations = models.JSONField(default=dict)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["system", "fingerprint"], name="alert_fingerprint")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+
+class AlertToken(models.Model):
+    """A bearer token monitoring uses to post alerts for one system. Stored hashed; shown once."""
+
+    system = models.ForeignKey(AISystem, on_delete=models.CASCADE, related_name="alert_tokens")
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(max_length=12)  # identifies the token in lists, reveals nothing
+    digest = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def new_secret() -> str:
+        return "fsa_" + secrets.token_urlsafe(32)
+
+    @staticmethod
+    def digest_of(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class PostMortem(models.Model):
+    """Blameless review of an incident. Publishing it closes the incident."""
+
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="postmortem")
+    summary = models.TextField(blank=True)
+    impact = models.TextField(blank=True, help_text="Who or what was affected, and for how long")
+    root_cause_code = models.TextField(blank=True)
+    root_cause_model = models.TextField(blank=True)
+    root_cause_data = models.TextField(blank=True)
+    contributing_factors = models.TextField(blank=True)
+    detection_gaps = models.TextField(blank=True)
+    went_well = models.TextField(blank=True)
+    went_badly = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"post-mortem of {self.incident_id}"
+
+
+class ActionItemStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    IN_PROGRESS = "in_progress", "In progress"
+    DONE = "done", "Done"
+
+
+class ActionItem(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="action_items")
+    title = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    due_date = models.DateField(null=True, blank=True)
+    status = models.CharField(
+        max_length=12, choices=ActionItemStatus.choices, default=ActionItemStatus.OPEN
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_date", "id"]
+        indexes = [models.Index(fields=["owner", "status"], name="actionitem_owner_status")]
+
+    def __str__(self) -> str:
+        return self.title

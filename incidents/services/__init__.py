@@ -1,0 +1,46 @@
+"""Every state change of incidents. Views, the API, the alert endpoint and tasks call these."""
+
+from incidents.services.alerts import (
+    AlertPayloadError,
+    ingest_alert,
+    parse_alertmanager,
+    parse_generic,
+)
+from incidents.services.containment import pin_entry, request_containment, set_containment_status
+from incidents.services.lifecycle import (
+    assign_role,
+    change_severity,
+    declare_incident,
+    move_stage,
+    post_update,
+    release_role,
+)
+from incidents.services.postmortem import (
+    add_action_item,
+    publish_postmortem,
+    save_postmortem,
+    update_action_item,
+)
+from incidents.services.reporting import classify_serious, record_report_sent
+
+__all__ = [
+    "AlertPayloadError",
+    "add_action_item",
+    "assign_role",
+    "change_severity",
+    "classify_serious",
+    "declare_incident",
+    "ingest_alert",
+    "move_stage",
+    "parse_alertmanager",
+    "parse_generic",
+    "pin_entry",
+    "post_update",
+    "publish_postmortem",
+    "record_report_sent",
+    "release_role",
+    "request_containment",
+    "save_postmortem",
+    "set_containment_status",
+    "update_action_item",
+]

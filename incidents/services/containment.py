@@ -1,0 +1,102 @@
+"""Containment actions and pinned timeline entries."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from governance.permissions import require
+from governance.roles import Action
+from incidents.models import (
+    ContainmentAction,
+    ContainmentKind,
+    ContainmentStatus,
+    EntryKind,
+    Incident,
+    Pin,
+    TimelineEntry,
+)
+from incidents.services.lifecycle import _lock
+from incidents.services.timeline import record
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+NEXT_STATUS = {
+    ContainmentStatus.REQUESTED: (ContainmentStatus.DONE,),
+    ContainmentStatus.DONE: (ContainmentStatus.UNDONE,),
+    ContainmentStatus.UNDONE: (),
+}
+
+
+@transaction.atomic
+def request_containment(
+    *, actor: User, incident: Incident, kind: str, target: str
+) -> ContainmentAction:
+    """Ask for a containment action (responders and leads)."""
+    incident = _lock(incident)
+    require(actor, Action.RESPOND_INCIDENT, incident.system)
+    if kind not in ContainmentKind.values:
+        raise ValidationError({"kind": f"Unknown containment action {kind!r}."})
+    if not target.strip():
+        raise ValidationError({"target": "Name the feature, rule, endpoint or fallback model."})
+    if not incident.is_open:
+        raise ValidationError("The incident is closed.")
+    action = ContainmentAction.objects.create(
+        incident=incident, kind=kind, target=target.strip(), requested_by=actor
+    )
+    record(
+        incident,
+        actor=actor,
+        kind=EntryKind.CONTAINMENT,
+        action="incident.containment_requested",
+        body=f"{action.get_kind_display()}: {action.target} (requested).",
+        data={"containment": action.pk, "status": action.status},
+    )
+    return action
+
+
+@transaction.atomic
+def set_containment_status(
+    *, actor: User, action: ContainmentAction, status: str
+) -> ContainmentAction:
+    """Mark a containment action done, or undo it once it is no longer needed."""
+    incident = _lock(action.incident)
+    require(actor, Action.RESPOND_INCIDENT, incident.system)
+    action = ContainmentAction.objects.select_for_update().get(pk=action.pk)
+    if status not in NEXT_STATUS[ContainmentStatus(action.status)]:
+        raise ValidationError(
+            {"status": f"A {action.get_status_display().lower()} action cannot become {status}."}
+        )
+    before = action.status
+    action.status = status
+    if status == ContainmentStatus.DONE:
+        action.done_by, action.done_at = actor, timezone.now()
+    else:
+        action.undone_at = timezone.now()
+    action.save()
+    record(
+        incident,
+        actor=actor,
+        kind=EntryKind.CONTAINMENT,
+        action=f"incident.containment_{status}",
+        body=f"{action.get_kind_display()}: {action.target} ({status}).",
+        data={"containment": action.pk, "status": status},
+        before={"status": before},
+        after={"status": status},
+    )
+    return action
+
+
+@transaction.atomic
+def pin_entry(*, actor: User, entry: TimelineEntry) -> Pin:
+    require(actor, Action.RESPOND_INCIDENT, entry.incident.system)
+    try:
+        with transaction.atomic():
+            pin = Pin.objects.create(entry=entry, pinned_by=actor)
+    except IntegrityError:
+        raise ValidationError("That entry is already pinned.") from None
+    return pin

@@ -1,0 +1,296 @@
+"""Declaring an incident and moving it through its lifecycle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from governance.permissions import can, require
+from governance.roles import Action
+from incidents.models import (
+    Category,
+    EntryKind,
+    Incident,
+    IncidentRole,
+    IncidentRoleKind,
+    Severity,
+    Source,
+    Stage,
+)
+from incidents.services.timeline import record
+from releases.content import release_content
+from releases.models import Environment, RollbackPlan
+from releases.queries import live_release_at
+from releases.services.plans import plan_state
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from governance.models import AISystem
+
+ORDER = list(Stage.values)
+# Leaving a stage (forward) stamps when that part of the response was done.
+DONE_WHEN_LEAVING = {
+    Stage.CONTAINMENT: "contained_at",
+    Stage.ROLLBACK: "rolled_back_at",
+    Stage.RECOVERY: "recovered_at",
+    Stage.REVIEW: "reviewed_at",
+}
+REOPENABLE_FROM = (Stage.REVIEW, Stage.CLOSED)
+
+
+def _lock(incident: Incident) -> Incident:
+    # One writer at a time per incident: stage moves and role changes read-then-write.
+    return Incident.objects.select_for_update().select_related("system").get(pk=incident.pk)
+
+
+def _check_choice(value: str, choices: type, field: str) -> None:
+    if value not in choices.values:  # type: ignore[attr-defined]
+        raise ValidationError({field: f"Unknown {field.replace('_', ' ')} {value!r}."})
+
+
+@transaction.atomic
+def declare_incident(
+    *,
+    actor: User | None,
+    system: AISystem,
+    title: str,
+    severity: str,
+    category: str,
+    source: str = Source.USER_REPORT,
+    environment: Environment | None = None,
+    summary: str = "",
+    fingerprint: str = "",
+    detected_at: datetime | None = None,
+) -> Incident:
+    """Open an incident, capturing the release live then and the rollback plan in force.
+
+    `actor` None means monitoring declared it (an alert); people need the on-call-lead role.
+    """
+    if actor is not None:
+        require(actor, Action.LEAD_INCIDENT, system)
+    _check_choice(severity, Severity, "severity")
+    _check_choice(category, Category, "category")
+    _check_choice(source, Source, "source")
+    if not title.strip():
+        raise ValidationError({"title": "Say in a few words what is wrong."})
+    if environment is not None and environment.system_id != system.pk:
+        raise ValidationError({"environment": "Choose an environment of this system."})
+    detected_at = detected_at or timezone.now()
+
+    live = live_release_at(environment, detected_at) if environment is not None else None
+    plan = RollbackPlan.objects.filter(release=live).first() if live is not None else None
+    incident = Incident.objects.create(
+        system=system,
+        environment=environment,
+        title=title.strip(),
+        summary=summary.strip(),
+        severity=severity,
+        category=category,
+        source=source,
+        declared_by=actor,
+        detected_at=detected_at,
+        fingerprint=fingerprint,
+        live_release=live,
+        release_snapshot=(
+            {"id": live.pk, "version": live.version, **release_content(live)} if live else {}
+        ),
+        rollback_plan=plan,
+        plan_snapshot=plan_state(plan) if plan else {},
+    )
+    where = f" in {environment.name}" if environment else ""
+    running = f"; {live.version} was live" if live else ""
+    record(
+        incident,
+        actor=actor,
+        kind=EntryKind.DECLARED,
+        action="incident.declared",
+        body=f"Declared {incident.get_severity_display()}{where}{running}.",
+        after={
+            "severity": severity,
+            "category": category,
+            "source": source,
+            "live_release": live.version if live else None,
+        },
+    )
+    if actor is not None:
+        _assign(incident, actor=actor, role=IncidentRoleKind.COMMANDER, user=actor)
+    return incident
+
+
+def _assign(incident: Incident, *, actor: User, role: str, user: User) -> IncidentRole:
+    if not can(user, Action.VIEW, incident.system) or not user.is_active:
+        raise ValidationError({"user": "They hold no role on this system."})
+    if role != IncidentRoleKind.RESPONDER:
+        current = incident.roles.filter(role=role, ended_at__isnull=True).first()
+        if current is not None and current.user_id == user.pk:
+            raise ValidationError({"user": "They already hold this role."})
+        if current is not None:
+            current.ended_at = timezone.now()
+            current.save(update_fields=["ended_at"])
+    elif incident.roles.filter(role=role, user=user, ended_at__isnull=True).exists():
+        raise ValidationError({"user": "They are already a responder."})
+    assignment = IncidentRole.objects.create(
+        incident=incident, role=role, user=user, assigned_by=actor
+    )
+    label = IncidentRoleKind(role).label
+    handed = (
+        " (hand-over)"
+        if role != IncidentRoleKind.RESPONDER and incident.roles.filter(role=role).count() > 1
+        else ""
+    )
+    if role == IncidentRoleKind.COMMANDER and incident.acknowledged_at is None:
+        incident.acknowledged_at = timezone.now()
+        incident.save(update_fields=["acknowledged_at"])
+    record(
+        incident,
+        actor=actor,
+        kind=EntryKind.ROLE,
+        action="incident.role_assigned",
+        body=f"{user.get_full_name() or user.get_username()} is {label.lower()}{handed}.",
+        data={"role": role, "user": user.get_username()},
+        after={"role": role, "user": user.get_username()},
+    )
+    return assignment
+
+
+@transaction.atomic
+def assign_role(*, actor: User, incident: Incident, role: str, user: User) -> IncidentRole:
+    """Give someone a role in the incident; a second commander is a hand-over."""
+    incident = _lock(incident)
+    require(actor, Action.LEAD_INCIDENT, incident.system)
+    _check_choice(role, IncidentRoleKind, "role")
+    return _assign(incident, actor=actor, role=role, user=user)
+
+
+@transaction.atomic
+def release_role(*, actor: User, assignment: IncidentRole) -> None:
+    incident = _lock(assignment.incident)
+    require(actor, Action.LEAD_INCIDENT, incident.system)
+    assignment = IncidentRole.objects.select_for_update().get(pk=assignment.pk)
+    if assignment.ended_at is not None:
+        raise ValidationError("That role was already handed over.")
+    if assignment.role == IncidentRoleKind.COMMANDER and incident.is_open:
+        raise ValidationError("An open incident keeps a commander: hand over instead.")
+    assignment.ended_at = timezone.now()
+    assignment.save(update_fields=["ended_at"])
+    record(
+        incident,
+        actor=actor,
+        kind=EntryKind.ROLE,
+        action="incident.role_ended",
+        body=f"{assignment.user.get_username()} stepped down as {assignment.get_role_display()}.",
+        data={"role": assignment.role, "user": assignment.user.get_username()},
+    )
+
+
+@transaction.atomic
+def move_stage(*, actor: User, incident: Incident, stage: str, reason: str = "") -> Incident:
+    """Move forward through the lifecycle (stages passed over are recorded as skipped), or
+    reopen a reviewed or closed incident. Closing happens by publishing the post-mortem."""
+    incident = _lock(incident)
+    require(actor, Action.LEAD_INCIDENT, incident.system)
+    _check_choice(stage, Stage, "stage")
+    current, target = ORDER.index(incident.stage), ORDER.index(stage)
+    if stage == Stage.CLOSED:
+        raise ValidationError({"stage": "An incident closes when its post-mortem is published."})
+    if target == current:
+        raise ValidationError(
+            {"stage": f"The incident is already in {incident.get_stage_display()}."}
+        )
+    reopening = target < current
+    if reopening and incident.stage not in REOPENABLE_FROM:
+        raise ValidationError({"stage": "The lifecycle only moves forward until the review."})
+    if reopening and not reason.strip():
+        raise ValidationError({"reason": "Say why the incident is reopened."})
+
+    before = {"stage": incident.stage}
+    now = timezone.now()
+    skipped = [] if reopening else ORDER[current + 1 : target]
+    if not reopening:
+        for passed in ORDER[current:target]:
+            stamp = DONE_WHEN_LEAVING.get(Stage(passed))
+            if stamp and passed not in skipped and getattr(incident, stamp) is None:
+                setattr(incident, stamp, now)
+    skipped_ever = set(incident.skipped_stages) | set(skipped)
+    incident.skipped_stages = [name for name in ORDER if name in skipped_ever]
+    if reopening:
+        incident.closed_at = None
+    incident.acknowledged_at = incident.acknowledged_at or now
+    incident.stage = stage
+    incident.save()
+    verb = "Reopened in" if reopening else "Moved to"
+    body = f"{verb} {Stage(stage).label}."
+    if skipped:
+        body += f" Skipped: {', '.join(Stage(s).label for s in skipped)}."
+    if reason.strip():
+        body += f" {reason.strip()}"
+    record(
+        incident,
+        actor=actor,
+        kind=EntryKind.STAGE,
+        action="incident.stage_changed",
+        body=body,
+        data={"from": before["stage"], "to": stage, "skipped": skipped},
+        before=before,
+        after={"stage": stage, "skipped": skipped},
+    )
+    return incident
+
+
+@transaction.atomic
+def change_severity(*, actor: User, incident: Incident, severity: str, reason: str) -> Incident:
+    incident = _lock(incident)
+    require(actor, Action.LEAD_INCIDENT, incident.system)
+    _check_choice(severity, Severity, "severity")
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the severity changes."})
+    if severity == incident.severity:
+        raise ValidationError({"severity": "That is the current severity."})
+    before = incident.severity
+    incident.severity = severity
+    incident.save(update_fields=["severity"])
+    record(
+        incident,
+        actor=actor,
+        kind=EntryKind.SEVERITY,
+        action="incident.severity_changed",
+        body=f"Severity {Severity(before).label} → {Severity(severity).label}: {reason.strip()}",
+        data={"from": before, "to": severity},
+        before={"severity": before},
+        after={"severity": severity},
+    )
+    return incident
+
+
+def may_post_status(user: User, incident: Incident) -> bool:
+    """Status updates come from the commander and the scribe (or any on-call lead)."""
+    if can(user, Action.LEAD_INCIDENT, incident.system):
+        return True
+    return incident.roles.filter(
+        user=user,
+        ended_at__isnull=True,
+        role__in=[IncidentRoleKind.COMMANDER, IncidentRoleKind.SCRIBE],
+    ).exists()
+
+
+@transaction.atomic
+def post_update(*, actor: User, incident: Incident, body: str, kind: str = EntryKind.NOTE):
+    """A note (responders) or a status update (commander, scribe) on the timeline."""
+    incident = _lock(incident)
+    if kind == EntryKind.STATUS_UPDATE:
+        if not may_post_status(actor, incident):
+            raise PermissionDenied("Status updates come from the commander or the scribe.")
+    elif kind == EntryKind.NOTE:
+        require(actor, Action.RESPOND_INCIDENT, incident.system)
+    else:
+        raise ValidationError({"kind": "Post a note or a status update."})
+    if not body.strip():
+        raise ValidationError({"body": "Write something."})
+    if len(body) > 10_000:
+        raise ValidationError({"body": "Keep it under 10,000 characters."})
+    return record(incident, actor=actor, kind=kind, action=f"incident.{kind}", body=body.strip())
