@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("releases.urls")),
     path("api/", include("governance.api.urls")),
     path("api/", include("releases.api.urls")),
+    path("api/", include("incidents.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),

@@ -1,0 +1,74 @@
+"""Bearer tokens monitoring uses to post alerts for one system: hashed at rest, shown once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from governance import audit
+from governance.permissions import require
+from governance.roles import Action
+from incidents.models import AlertToken
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from governance.models import AISystem
+
+
+@transaction.atomic
+def create_alert_token(*, actor: User, system: AISystem, name: str) -> tuple[AlertToken, str]:
+    """A new token for the system; the secret is returned here and never again."""
+    require(actor, Action.CHANGE, system)
+    if not name.strip():
+        raise ValidationError({"name": "Name the token after what uses it, e.g. Alertmanager."})
+    secret = AlertToken.new_secret()
+    token = AlertToken.objects.create(
+        system=system,
+        name=name.strip(),
+        prefix=secret[:10],
+        digest=AlertToken.digest_of(secret),
+        created_by=actor,
+    )
+    audit.record_event(
+        actor=actor,
+        action="alert_token.created",
+        obj=token,
+        system=system,
+        after={"name": token.name, "prefix": token.prefix},
+    )
+    return token, secret
+
+
+@transaction.atomic
+def revoke_alert_token(*, actor: User, token: AlertToken) -> AlertToken:
+    require(actor, Action.CHANGE, token.system)
+    token = AlertToken.objects.select_for_update().get(pk=token.pk)
+    if token.revoked_at is not None:
+        raise ValidationError("The token is already revoked.")
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    audit.record_event(
+        actor=actor,
+        action="alert_token.revoked",
+        obj=token,
+        system=token.system,
+        after={"name": token.name, "prefix": token.prefix},
+    )
+    return token
+
+
+def system_for_token(secret: str) -> AISystem | None:
+    """The system a live token belongs to, or None. Marks it used."""
+    token = (
+        AlertToken.objects.select_related("system")
+        .filter(digest=AlertToken.digest_of(secret), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None:
+        return None
+    AlertToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token.system
