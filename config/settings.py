@@ -181,6 +181,8 @@ SPECTACULAR_SETTINGS = {
         "GateCriterionEnum": "releases.models.GateCriterion",
         "ReleaseStatusEnum": "releases.models.ReleaseStatus",
         "StepStatusEnum": "releases.models.StepStatus",
+        "IncidentStageEnum": "incidents.models.Stage",
+        "RolloutStageEnum": "releases.models.RolloutStage",
     },
 }
 

@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from incidents.models import (
+    ActionItem,
+    Category,
+    ContainmentAction,
+    ContainmentKind,
+    EntryKind,
+    HarmCategory,
+    Incident,
+    IncidentRoleKind,
+    PostMortem,
+    Severity,
+    Source,
+    Stage,
+    TimelineEntry,
+)
+from incidents.reporting import reporting_clock
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    system: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    environment: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    live_release: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="version", read_only=True
+    )
+    reporting_deadline = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "system",
+            "environment",
+            "title",
+            "summary",
+            "severity",
+            "category",
+            "source",
+            "stage",
+            "skipped_stages",
+            "detected_at",
+            "acknowledged_at",
+            "contained_at",
+            "rolled_back_at",
+            "recovered_at",
+            "reviewed_at",
+            "closed_at",
+            "live_release",
+            "release_snapshot",
+            "plan_snapshot",
+            "is_serious",
+            "harm_category",
+            "aware_at",
+            "initial_report_sent_at",
+            "complete_report_sent_at",
+            "reporting_deadline",
+        ]
+        read_only_fields = fields
+
+    def get_reporting_deadline(self, incident: Incident) -> str | None:
+        clock = reporting_clock(incident)
+        return clock.deadline.isoformat() if clock else None
+
+
+class DeclareSerializer(serializers.Serializer):
+    system = serializers.SlugField()
+    environment = serializers.SlugField(required=False, allow_blank=True)
+    title = serializers.CharField(max_length=200)
+    summary = serializers.CharField(required=False, allow_blank=True, default="")
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    category = serializers.ChoiceField(choices=Category.choices)
+    source = serializers.ChoiceField(choices=Source.choices, default=Source.USER_REPORT)  # type: ignore[assignment]
+
+
+class StageSerializer(serializers.Serializer):
+    stage = serializers.ChoiceField(choices=Stage.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class SeveritySerializer(serializers.Serializer):
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    reason = serializers.CharField()
+
+
+class RoleAssignmentSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=IncidentRoleKind.choices)
+    user = serializers.CharField(help_text="username")
+
+
+class UpdateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=[(EntryKind.NOTE, "Note"), (EntryKind.STATUS_UPDATE, "Status update")],
+        default=EntryKind.NOTE,
+    )
+    body = serializers.CharField(max_length=10_000)
+
+
+class TimelineEntrySerializer(serializers.ModelSerializer):
+    pinned = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TimelineEntry
+        fields = ["id", "kind", "occurred_at", "actor_name", "body", "data", "pinned"]
+        read_only_fields = fields
+
+    def get_pinned(self, entry: TimelineEntry) -> bool:
+        return hasattr(entry, "pin")
+
+
+class ContainmentSerializer(serializers.ModelSerializer):
+    kind = serializers.ChoiceField(choices=ContainmentKind.choices)
+
+    class Meta:
+        model = ContainmentAction
+        fields = ["id", "kind", "target", "status", "requested_at", "done_at", "undone_at"]
+        read_only_fields = ["id", "status", "requested_at", "done_at", "undone_at"]
+
+
+class ContainmentStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[("done", "Done"), ("undone", "Undone")])
+
+
+class SeriousSerializer(serializers.Serializer):
+    harm_category = serializers.ChoiceField(choices=HarmCategory.choices)
+    aware_at = serializers.DateTimeField(required=False)
+    involves_death = serializers.BooleanField(default=False)
+    widespread_infringement = serializers.BooleanField(default=False)
+
+
+class ReportSentSerializer(serializers.Serializer):
+    complete = serializers.BooleanField()
+    sent_at = serializers.DateTimeField(required=False)
+
+
+class PostMortemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PostMortem
+        fields = [
+            "summary",
+            "impact",
+            "root_cause_code",
+            "root_cause_model",
+            "root_cause_data",
+            "contributing_factors",
+            "detection_gaps",
+            "went_well",
+            "went_badly",
+            "published_at",
+        ]
+        read_only_fields = ["published_at"]
+
+
+class ActionItemSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(required=False, allow_null=True, help_text="username")
+
+    class Meta:
+        model = ActionItem
+        fields = ["id", "title", "owner", "due_date", "status"]
+        read_only_fields = ["id", "status"]
+
+    def to_representation(self, item: ActionItem) -> dict:
+        data = super().to_representation(item)
+        data["owner"] = item.owner.username if item.owner else None
+        return data

@@ -1,0 +1,231 @@
+"""The incidents API: every change through incidents.services, reads through queries."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.http import Http404
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from governance.http import api_actor
+from governance.permissions import get_system_or_404
+from incidents import queries, services
+from incidents.api.serializers import (
+    ActionItemSerializer,
+    ContainmentSerializer,
+    ContainmentStatusSerializer,
+    DeclareSerializer,
+    IncidentSerializer,
+    PostMortemSerializer,
+    ReportSentSerializer,
+    RoleAssignmentSerializer,
+    SeriousSerializer,
+    SeveritySerializer,
+    StageSerializer,
+    TimelineEntrySerializer,
+    UpdateSerializer,
+)
+from incidents.models import Incident, PostMortem, Severity, Stage
+from releases.models import Environment
+
+
+class IncidentFilter(filters.FilterSet):
+    system = filters.CharFilter(field_name="system__slug")
+    stage = filters.MultipleChoiceFilter(choices=Stage.choices)
+    severity = filters.MultipleChoiceFilter(choices=Severity.choices)
+    open = filters.BooleanFilter(method="filter_open")
+
+    class Meta:
+        model = Incident
+        fields = ["system", "stage", "severity", "open"]
+
+    def filter_open(self, queryset, name, value):  # type: ignore[no-untyped-def]
+        return (
+            queryset.exclude(stage=Stage.CLOSED) if value else queryset.filter(stage=Stage.CLOSED)
+        )
+
+
+def _valid(serializer_class, data):  # type: ignore[no-untyped-def]
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _user(username: str | None):  # type: ignore[no-untyped-def]
+    if not username:
+        return None
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        from rest_framework.exceptions import ValidationError
+
+        raise ValidationError({"user": f"No active user {username!r}."})
+    return user
+
+
+class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Incidents of the systems you hold a role on."""
+
+    serializer_class = IncidentSerializer
+    filterset_class = IncidentFilter
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return queries.incidents_for(api_actor(self.request))
+
+    def get_object(self) -> Incident:
+        return queries.incident_detail(int(self.kwargs["pk"]), api_actor(self.request))
+
+    def _ok(self, incident: Incident, code: int = status.HTTP_200_OK) -> Response:
+        return Response(IncidentSerializer(self.get_object()).data, status=code)
+
+    @extend_schema(request=DeclareSerializer, responses={201: IncidentSerializer})
+    def create(self, request: Request) -> Response:
+        """Declare an incident (on-call leads); the live release is taken from the deployments."""
+        data = _valid(DeclareSerializer, request.data)
+        system = get_system_or_404(api_actor(request), data.pop("system"))
+        environment_slug = data.pop("environment", "")
+        environment = None
+        if environment_slug:
+            environment = Environment.objects.filter(system=system, slug=environment_slug).first()
+            if environment is None:
+                raise Http404("No such environment.")
+        incident = services.declare_incident(
+            actor=api_actor(request), system=system, environment=environment, **data
+        )
+        self.kwargs["pk"] = incident.pk
+        return self._ok(incident, status.HTTP_201_CREATED)
+
+    @extend_schema(request=StageSerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"])
+    def stage(self, request: Request, pk: str) -> Response:
+        """Move forward (skips are recorded) or reopen a reviewed/closed incident with a reason."""
+        data = _valid(StageSerializer, request.data)
+        incident = services.move_stage(actor=api_actor(request), incident=self.get_object(), **data)
+        return self._ok(incident)
+
+    @extend_schema(request=SeveritySerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"])
+    def severity(self, request: Request, pk: str) -> Response:
+        data = _valid(SeveritySerializer, request.data)
+        incident = services.change_severity(
+            actor=api_actor(request), incident=self.get_object(), **data
+        )
+        return self._ok(incident)
+
+    @extend_schema(request=RoleAssignmentSerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"])
+    def roles(self, request: Request, pk: str) -> Response:
+        """Assign commander, scribe, communications, ML lead or a responder (a hand-over)."""
+        data = _valid(RoleAssignmentSerializer, request.data)
+        incident = self.get_object()
+        services.assign_role(
+            actor=api_actor(request), incident=incident, role=data["role"], user=_user(data["user"])
+        )
+        return self._ok(incident)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("after", int, description="entries after this id")],
+        responses=TimelineEntrySerializer(many=True),
+    )
+    @action(detail=True, methods=["get"])
+    def timeline(self, request: Request, pk: str) -> Response:
+        """The timeline, oldest first; pass ?after=<last id> to poll for what is new."""
+        try:
+            after = int(request.query_params.get("after", 0))
+        except ValueError:
+            return Response({"after": ["A whole number."]}, status=status.HTTP_400_BAD_REQUEST)
+        entries = queries.timeline_of(self.get_object(), after_id=after)
+        return Response(TimelineEntrySerializer(entries, many=True).data)
+
+    @extend_schema(request=UpdateSerializer, responses={201: TimelineEntrySerializer})
+    @timeline.mapping.post
+    def post_update(self, request: Request, pk: str) -> Response:
+        """A note (responders) or a status update (commander, scribe)."""
+        data = _valid(UpdateSerializer, request.data)
+        entry = services.post_update(actor=api_actor(request), incident=self.get_object(), **data)
+        return Response(TimelineEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ContainmentSerializer, responses={201: ContainmentSerializer})
+    @action(detail=True, methods=["post"])
+    def containments(self, request: Request, pk: str) -> Response:
+        data = _valid(ContainmentSerializer, request.data)
+        containment = services.request_containment(
+            actor=api_actor(request), incident=self.get_object(), **data
+        )
+        return Response(ContainmentSerializer(containment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ContainmentStatusSerializer,
+        responses=ContainmentSerializer,
+        operation_id="incidents_containment_status",
+    )
+    @action(detail=True, methods=["post"], url_path=r"containments/(?P<containment_id>[0-9]+)")
+    def containment_status(self, request: Request, pk: str, containment_id: str) -> Response:
+        """Mark a containment action done, or undo it."""
+        incident = self.get_object()
+        containment = incident.containments.filter(pk=int(containment_id)).first()
+        if containment is None:
+            raise Http404("No such containment action.")
+        data = _valid(ContainmentStatusSerializer, request.data)
+        containment = services.set_containment_status(
+            actor=api_actor(request), action=containment, status=data["status"]
+        )
+        return Response(ContainmentSerializer(containment).data)
+
+    @extend_schema(request=SeriousSerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"])
+    def serious(self, request: Request, pk: str) -> Response:
+        """Classify as a serious incident (EU AI Act): starts the Art. 73 reporting clock."""
+        data = _valid(SeriousSerializer, request.data)
+        incident = services.classify_serious(
+            actor=api_actor(request), incident=self.get_object(), **data
+        )
+        return self._ok(incident)
+
+    @extend_schema(request=ReportSentSerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"])
+    def reports(self, request: Request, pk: str) -> Response:
+        """Record the initial or the complete report to the authority as sent."""
+        data = _valid(ReportSentSerializer, request.data)
+        incident = services.record_report_sent(
+            actor=api_actor(request), incident=self.get_object(), **data
+        )
+        return self._ok(incident)
+
+    @extend_schema(responses=PostMortemSerializer)
+    @action(detail=True, methods=["get"])
+    def postmortem(self, request: Request, pk: str) -> Response:
+        postmortem = PostMortem.objects.filter(incident=self.get_object()).first()
+        return Response(PostMortemSerializer(postmortem or PostMortem()).data)
+
+    @extend_schema(request=PostMortemSerializer, responses=PostMortemSerializer)
+    @postmortem.mapping.put
+    def save_postmortem(self, request: Request, pk: str) -> Response:
+        data = _valid(PostMortemSerializer, request.data)
+        postmortem = services.save_postmortem(
+            actor=api_actor(request), incident=self.get_object(), **data
+        )
+        return Response(PostMortemSerializer(postmortem).data)
+
+    @extend_schema(request=ActionItemSerializer, responses={201: ActionItemSerializer})
+    @action(detail=True, methods=["post"], url_path="action-items")
+    def action_items(self, request: Request, pk: str) -> Response:
+        data = _valid(ActionItemSerializer, request.data)
+        item = services.add_action_item(
+            actor=api_actor(request),
+            incident=self.get_object(),
+            title=data["title"],
+            owner=_user(data.get("owner")),
+            due_date=data.get("due_date"),
+        )
+        return Response(ActionItemSerializer(item).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"])
+    def publish(self, request: Request, pk: str) -> Response:
+        """Publish the post-mortem and close the incident (every action item needs an owner)."""
+        incident = services.publish_postmortem(actor=api_actor(request), incident=self.get_object())
+        return self._ok(incident)

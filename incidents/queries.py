@@ -1,0 +1,45 @@
+"""Reads the incident pages and API share."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+
+from governance.permissions import restrict
+from incidents.models import ContainmentAction, Incident, IncidentRole, TimelineEntry
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+
+def incidents_for(user: User) -> QuerySet[Incident]:
+    return restrict(Incident.objects.select_related("system", "environment", "live_release"), user)
+
+
+def incident_detail(pk: int, user: User) -> Incident:
+    """One incident with its roles and containment prefetched (the timeline is paged apart)."""
+    current_roles = IncidentRole.objects.filter(ended_at__isnull=True).select_related("user")
+    queryset = (
+        incidents_for(user)
+        .select_related("rollback_plan")
+        .prefetch_related(
+            Prefetch("roles", queryset=current_roles, to_attr="current_roles"),
+            Prefetch(
+                "containments",
+                queryset=ContainmentAction.objects.select_related("requested_by", "done_by"),
+            ),
+        )
+    )
+    return get_object_or_404(queryset, pk=pk)
+
+
+def timeline_of(incident: Incident, *, after_id: int = 0, limit: int = 200) -> list[TimelineEntry]:
+    """Entries after `after_id`, oldest first: what a live war room asks for every few seconds."""
+    entries = (
+        TimelineEntry.objects.filter(incident=incident, id__gt=after_id)
+        .select_related("pin")
+        .order_by("id")[:limit]
+    )
+    return list(entries)
