@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 
 .PHONY: help
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Failsafe needs Python 3.11 or 3.12 (found none on PATH)"; exit 1; }
@@ -47,6 +47,15 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 .PHONY: browser-deps
 browser-deps:  ## install Debian's chromium for the browser tests (needs root and apt)
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Debian's postinst starts the packaged service (port 9093) unless policy-rc.d forbids it:
+# the test runs its own Alertmanager, so a service started by the install is stopped again.
+.PHONY: alertmanager-deps
+alertmanager-deps:  ## install Debian's prometheus-alertmanager for the live alert test (root, apt)
+	@test -x /usr/bin/prometheus-alertmanager || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager >/dev/null \
+		&& if [ -x /etc/init.d/prometheus-alertmanager ] && /etc/init.d/prometheus-alertmanager status >/dev/null 2>&1; then \
+			/etc/init.d/prometheus-alertmanager stop >/dev/null; fi; }
 
 .PHONY: bench
 bench: $(STAMP)  ## run every benchmark in bench/
