@@ -279,10 +279,13 @@ def promotion_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
 
 @require_GET
 def approval_queue(request: AuthenticatedHttpRequest) -> HttpResponse:
-    waiting = list(queries.approval_queue(request.user).prefetch_related("gate_checks"))
+    queue = queries.approval_queue(request.user)
+    # Oldest first, one page: a longer queue is a process problem the count makes visible.
+    waiting = list(queue.prefetch_related("gate_checks")[:LIST_PAGE_SIZE])
     policies = queries.policies_for({r.system_id for r in waiting})
     rows = [(r, summarise(r, policies[r.system_id])) for r in waiting]
-    return render(request, "releases/approval_queue.html", {"rows": rows})
+    more = queue.count() - len(waiting)
+    return render(request, "releases/approval_queue.html", {"rows": rows, "more": more})
 
 
 def _environments_page(
