@@ -7,6 +7,7 @@ from typing import Any, cast
 from django import forms
 from django.contrib.auth import get_user_model
 
+from governance.forms import person_label
 from governance.models import AISystem
 from releases.models import (
     MODEL_CARD_FIELDS,
@@ -127,14 +128,29 @@ class ApprovalForm(forms.Form):
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class EnvironmentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.name
+
+
+class ReleaseChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.version} — {obj.title}"
+
+
+class PeopleChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return person_label(obj)
+
+
 class RollbackPlanForm(forms.Form):
-    environment = forms.ModelChoiceField(queryset=Environment.objects.none(), empty_label=None)
-    target_release = forms.ModelChoiceField(
+    environment = EnvironmentChoiceField(queryset=Environment.objects.none(), empty_label=None)
+    target_release = ReleaseChoiceField(
         queryset=Release.objects.none(),
         required=False,
         empty_label="The release live in that environment (last known-good)",
     )
-    owners = forms.ModelMultipleChoiceField(
+    owners = PeopleChoiceField(
         queryset=get_user_model().objects.none(),
         widget=forms.CheckboxSelectMultiple,
         help_text="People holding the rollback-owner role on this system.",
@@ -186,7 +202,7 @@ class RollbackPlanForm(forms.Form):
 
 
 class PromotionForm(forms.Form):
-    environment = forms.ModelChoiceField(queryset=Environment.objects.none(), empty_label=None)
+    environment = EnvironmentChoiceField(queryset=Environment.objects.none(), empty_label=None)
     stage = forms.ChoiceField(choices=RolloutStage.choices)
     traffic_percent = forms.DecimalField(
         min_value=0, max_value=100, decimal_places=2, initial=5, label="Traffic %"
@@ -201,6 +217,9 @@ class PromotionForm(forms.Form):
 
 class JSONObjectField(forms.JSONField):
     """A JSON object typed into a textarea; empty means {}."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return "" if value in (None, {}) else super().prepare_value(value)
 
     def to_python(self, value: Any) -> Any:
         if value in (None, ""):

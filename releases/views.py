@@ -171,6 +171,14 @@ def _compare_environment(
     return candidates[0] if candidates else None
 
 
+def _trigger_line(trigger: Any) -> str:
+    """A trigger as the plan form's text box takes it: "p95_latency_ms > 300 5"."""
+    threshold = f"{trigger.threshold:f}".rstrip("0").rstrip(".")
+    return (
+        f"{trigger.metric} {trigger.get_comparison_display()} {threshold} {trigger.window_minutes}"
+    )
+
+
 def _plan_form(release: Release, plan: Any, data: Any = None) -> RollbackPlanForm:
     initial = {}
     if plan is not None:
@@ -180,11 +188,7 @@ def _plan_form(release: Release, plan: Any, data: Any = None) -> RollbackPlanFor
             "owners": [o.pk for o in plan.owners.all()],
             "mode": plan.mode,
             "cooldown_minutes": plan.cooldown_minutes,
-            "triggers": "\n".join(
-                f"{t.metric} {t.get_comparison_display()} {t.threshold.normalize()} "
-                f"{t.window_minutes}"
-                for t in plan.triggers.all()
-            ),
+            "triggers": "\n".join(_trigger_line(t) for t in plan.triggers.all()),
         }
     return RollbackPlanForm(
         data, release=release, owner_ids=eligible_rollback_owners(release), initial=initial

@@ -31,7 +31,7 @@ def test_an_owner_grants_and_revokes_a_role_without_leaving_the_page(
     expect(panel).to_contain_text("This field is required.")
     screenshot(browser_page, "roles-panel-errors.png")
 
-    panel.get_by_label("Person").select_option(label="nadia")
+    panel.get_by_label("Person").select_option(label="Nadia Haddad (nadia)")
     panel.get_by_label("Role").select_option(label="Responder")
     panel.get_by_role("button", name="Grant role").click()
     granted = rows.filter(has_text="Nadia Haddad")
