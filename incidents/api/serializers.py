@@ -18,6 +18,7 @@ from incidents.models import (
     TimelineEntry,
 )
 from incidents.reporting import reporting_clock
+from incidents.services.postmortem import POSTMORTEM_FIELDS
 
 
 class IncidentSerializer(serializers.ModelSerializer):
@@ -142,18 +143,7 @@ class ReportSentSerializer(serializers.Serializer):
 class PostMortemSerializer(serializers.ModelSerializer):
     class Meta:
         model = PostMortem
-        fields = [
-            "summary",
-            "impact",
-            "root_cause_code",
-            "root_cause_model",
-            "root_cause_data",
-            "contributing_factors",
-            "detection_gaps",
-            "went_well",
-            "went_badly",
-            "published_at",
-        ]
+        fields = [*POSTMORTEM_FIELDS, "published_at"]
         read_only_fields = ["published_at"]
 
 

@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from governance.api.validation import validated
 from governance.http import api_actor
 from governance.permissions import get_system_or_404
 from incidents import queries, services
@@ -49,12 +50,6 @@ class IncidentFilter(filters.FilterSet):
         )
 
 
-def _valid(serializer_class, data):  # type: ignore[no-untyped-def]
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 def _user(username: str | None):  # type: ignore[no-untyped-def]
     if not username:
         return None
@@ -84,7 +79,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(request=DeclareSerializer, responses={201: IncidentSerializer})
     def create(self, request: Request) -> Response:
         """Declare an incident (on-call leads); the live release is taken from the deployments."""
-        data = _valid(DeclareSerializer, request.data)
+        data = validated(DeclareSerializer, request.data)
         system = get_system_or_404(api_actor(request), data.pop("system"))
         environment_slug = data.pop("environment", "")
         environment = None
@@ -102,14 +97,14 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"])
     def stage(self, request: Request, pk: str) -> Response:
         """Move forward (skips are recorded) or reopen a reviewed/closed incident with a reason."""
-        data = _valid(StageSerializer, request.data)
+        data = validated(StageSerializer, request.data)
         incident = services.move_stage(actor=api_actor(request), incident=self.get_object(), **data)
         return self._ok(incident)
 
     @extend_schema(request=SeveritySerializer, responses=IncidentSerializer)
     @action(detail=True, methods=["post"])
     def severity(self, request: Request, pk: str) -> Response:
-        data = _valid(SeveritySerializer, request.data)
+        data = validated(SeveritySerializer, request.data)
         incident = services.change_severity(
             actor=api_actor(request), incident=self.get_object(), **data
         )
@@ -119,7 +114,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"])
     def roles(self, request: Request, pk: str) -> Response:
         """Assign commander, scribe, communications, ML lead or a responder (a hand-over)."""
-        data = _valid(RoleAssignmentSerializer, request.data)
+        data = validated(RoleAssignmentSerializer, request.data)
         incident = self.get_object()
         services.assign_role(
             actor=api_actor(request), incident=incident, role=data["role"], user=_user(data["user"])
@@ -144,14 +139,14 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @timeline.mapping.post
     def post_update(self, request: Request, pk: str) -> Response:
         """A note (responders) or a status update (commander, scribe)."""
-        data = _valid(UpdateSerializer, request.data)
+        data = validated(UpdateSerializer, request.data)
         entry = services.post_update(actor=api_actor(request), incident=self.get_object(), **data)
         return Response(TimelineEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ContainmentSerializer, responses={201: ContainmentSerializer})
     @action(detail=True, methods=["post"])
     def containments(self, request: Request, pk: str) -> Response:
-        data = _valid(ContainmentSerializer, request.data)
+        data = validated(ContainmentSerializer, request.data)
         containment = services.request_containment(
             actor=api_actor(request), incident=self.get_object(), **data
         )
@@ -169,7 +164,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         containment = incident.containments.filter(pk=int(containment_id)).first()
         if containment is None:
             raise Http404("No such containment action.")
-        data = _valid(ContainmentStatusSerializer, request.data)
+        data = validated(ContainmentStatusSerializer, request.data)
         containment = services.set_containment_status(
             actor=api_actor(request), action=containment, status=data["status"]
         )
@@ -179,7 +174,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"])
     def serious(self, request: Request, pk: str) -> Response:
         """Classify as a serious incident (EU AI Act): starts the Art. 73 reporting clock."""
-        data = _valid(SeriousSerializer, request.data)
+        data = validated(SeriousSerializer, request.data)
         incident = services.classify_serious(
             actor=api_actor(request), incident=self.get_object(), **data
         )
@@ -189,7 +184,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"])
     def reports(self, request: Request, pk: str) -> Response:
         """Record the initial or the complete report to the authority as sent."""
-        data = _valid(ReportSentSerializer, request.data)
+        data = validated(ReportSentSerializer, request.data)
         incident = services.record_report_sent(
             actor=api_actor(request), incident=self.get_object(), **data
         )
@@ -204,7 +199,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(request=PostMortemSerializer, responses=PostMortemSerializer)
     @postmortem.mapping.put
     def save_postmortem(self, request: Request, pk: str) -> Response:
-        data = _valid(PostMortemSerializer, request.data)
+        data = validated(PostMortemSerializer, request.data)
         postmortem = services.save_postmortem(
             actor=api_actor(request), incident=self.get_object(), **data
         )
@@ -213,7 +208,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(request=ActionItemSerializer, responses={201: ActionItemSerializer})
     @action(detail=True, methods=["post"], url_path="action-items")
     def action_items(self, request: Request, pk: str) -> Response:
-        data = _valid(ActionItemSerializer, request.data)
+        data = validated(ActionItemSerializer, request.data)
         item = services.add_action_item(
             actor=api_actor(request),
             incident=self.get_object(),

@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from governance.api.validation import validated
 from governance.http import api_actor
 from governance.permissions import get_system_or_404, restrict
 from governance.roles import Action
@@ -73,7 +74,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(request=ReleaseWriteSerializer, responses={201: ReleaseDetailSerializer})
     def create(self, request: Request) -> Response:
         """Register a draft release (model owners)."""
-        data = _valid(ReleaseWriteSerializer, request.data)
+        data = validated(ReleaseWriteSerializer, request.data)
         system = get_system_or_404(api_actor(request), data.get("system", ""))
         release = services.create_release(
             actor=api_actor(request),
@@ -90,7 +91,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def update(self, request: Request, pk: str) -> Response:
         """Replace a draft's title, card and stack (refused once submitted)."""
         release = self.get_object()
-        data = _valid(ReleaseWriteSerializer, request.data)
+        data = validated(ReleaseWriteSerializer, request.data)
         services.update_release(
             actor=api_actor(request),
             release=release,
@@ -112,7 +113,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, methods=["post"], url_path="gate-checks")
     def gate_checks(self, request: Request, pk: str) -> Response:
         """Record gate evidence; pass/fail is computed from value, target and comparison."""
-        data = _valid(GateCheckSerializer, request.data)
+        data = validated(GateCheckSerializer, request.data)
         check = services.record_gate_check(
             actor=api_actor(request),
             release=self.get_object(),
@@ -131,7 +132,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, methods=["post"])
     def approvals(self, request: Request, pk: str) -> Response:
         """Approve, reject or request changes, with a comment (release managers; not the author)."""
-        data = _valid(ApprovalSerializer, request.data)
+        data = validated(ApprovalSerializer, request.data)
         approval = services.record_approval(
             actor=api_actor(request),
             release=self.get_object(),
@@ -145,7 +146,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def rollback_plan(self, request: Request, pk: str) -> Response:
         """Write or replace the draft's rollback plan."""
         release = self.get_object()
-        data = _valid(RollbackPlanSerializer, request.data, release=release)
+        data = validated(RollbackPlanSerializer, request.data, release=release)
         plan = services.save_rollback_plan(
             actor=api_actor(request),
             release=release,
@@ -163,7 +164,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def promotions(self, request: Request, pk: str) -> Response:
         """Move an approved release to a rollout stage; the backend applies it asynchronously."""
         release = self.get_object()
-        data = _valid(RolloutStepSerializer, request.data, release=release)
+        data = validated(RolloutStepSerializer, request.data, release=release)
         step = services.promote_release(
             actor=api_actor(request),
             release=release,
@@ -200,7 +201,7 @@ class EnvironmentViewSet(
 
     def create(self, request: Request) -> Response:
         """Add an environment to a system (system owners)."""
-        data = _valid(EnvironmentSerializer, request.data)
+        data = validated(EnvironmentSerializer, request.data)
         system = get_system_or_404(api_actor(request), data["system"])
         environment = services.create_environment(
             actor=api_actor(request),
@@ -216,7 +217,7 @@ class EnvironmentViewSet(
     def update(self, request: Request, pk: str, partial: bool = False) -> Response:  # type: ignore[override]
         """Change an environment; omit backend_secrets to keep the stored ones."""
         environment = self.get_object()
-        data = _valid(EnvironmentSerializer, request.data, partial=True)
+        data = validated(EnvironmentSerializer, request.data, partial=True)
         data.pop("system", None)  # an environment never moves to another system
         environment = services.update_environment(
             actor=api_actor(request),
@@ -237,7 +238,7 @@ class EnvironmentViewSet(
     def live(self, request: Request, pk: str) -> Response:
         """Which release was live here at time `at` (ISO 8601; default now). 404 if none."""
         environment = self.get_object()
-        query = _valid(LiveAtSerializer, request.query_params)
+        query = validated(LiveAtSerializer, request.query_params)
         release = queries.live_release_at(environment, query.get("at") or timezone.now())
         if release is None:
             return Response(
@@ -262,7 +263,7 @@ class GatePolicyViewSet(viewsets.ViewSet):
     @extend_schema(request=GatePolicySerializer, responses=GatePolicySerializer)
     def update(self, request: Request, slug: str) -> Response:
         system = get_system_or_404(api_actor(request), slug, Action.CHANGE)
-        data = _valid(GatePolicySerializer, request.data)
+        data = validated(GatePolicySerializer, request.data)
         policy = services.update_gate_policy(
             actor=api_actor(request),
             system=system,
@@ -270,9 +271,3 @@ class GatePolicyViewSet(viewsets.ViewSet):
             approvals_required=data["approvals_required"],
         )
         return Response(GatePolicySerializer(policy).data)
-
-
-def _valid(serializer_class, data, **kwargs):  # type: ignore[no-untyped-def]
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
