@@ -89,6 +89,36 @@ def approval_queue(user: User) -> QuerySet[Release]:
     )
 
 
+GATE_CHECK_COLUMNS = [
+    "id",
+    "release_id",
+    "criterion",
+    "comparison",
+    "measured_value",
+    "target",
+    "unit",
+    "passed",
+    "evidence_uri",
+    "note",
+    "recorded_at",
+    "recorded_by_id",
+]
+APPROVAL_COLUMNS = [
+    "id",
+    "release_id",
+    "decision",
+    "comment",
+    "release_digest",
+    "decided_at",
+    "approver_id",
+]
+
+
+def _person(relation: str) -> list[str]:
+    """What a page shows of a person: not their password hash or last login."""
+    return [f"{relation}__{field}" for field in ("id", "username", "first_name", "last_name")]
+
+
 def release_detail(pk: int, user: User) -> Release:
     """One release with everything its page shows, in a fixed number of queries."""
     steps = RolloutStep.objects.select_related("environment", "requested_by")
@@ -103,8 +133,18 @@ def release_detail(pk: int, user: User) -> Release:
         )
         .prefetch_related(
             "components",
-            Prefetch("gate_checks", queryset=GateCheck.objects.select_related("recorded_by")),
-            Prefetch("approvals", queryset=Approval.objects.select_related("approver")),
+            Prefetch(
+                "gate_checks",
+                queryset=GateCheck.objects.select_related("recorded_by").only(
+                    *GATE_CHECK_COLUMNS, *_person("recorded_by")
+                ),
+            ),
+            Prefetch(
+                "approvals",
+                queryset=Approval.objects.select_related("approver").only(
+                    *APPROVAL_COLUMNS, *_person("approver")
+                ),
+            ),
             "rollback_plan__owners",
             "rollback_plan__triggers",
             Prefetch("rollout_steps", queryset=steps),

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from governance.http import AuthenticatedHttpRequest
-from governance.models import AISystem
+from governance.models import AISystem, AuditEvent
 from governance.permissions import (
     allowed_actions,
     get_system_or_404,
@@ -20,7 +20,6 @@ from governance.permissions import (
     restrict,
     visible_systems,
 )
-from governance.queries import audit_events_for
 from governance.roles import Action
 from governance.views import apply_service_errors
 from releases import queries, services
@@ -123,6 +122,7 @@ def _page_context(request: AuthenticatedHttpRequest, release: Release, **forms: 
     counted = {a.pk for a in valid_approvals(release)} if release.is_frozen else set()
     conflict = approval_conflicts(user, release) if Action.APPROVE_RELEASE in actions else None
     decided = any(a.approver_id == user.pk for a in approvals)
+    can_promote = Action.PROMOTE_RELEASE in actions and release.status in PROMOTABLE
     return {
         "release": release,
         "actions": actions,
@@ -138,22 +138,26 @@ def _page_context(request: AuthenticatedHttpRequest, release: Release, **forms: 
             and conflict is None
             and not decided
         ),
-        "can_promote": Action.PROMOTE_RELEASE in actions and release.status in PROMOTABLE,
+        "can_promote": can_promote,
         "plan": plan,
         "environments": environments,
         "compare_to": compare_to,
         "diff": diff(release, compare_to.live if compare_to else None),  # type: ignore[attr-defined]
         "steps": list(release.rollout_steps.all()),
         "problems": submission_problems(release) if release.status == ReleaseStatus.DRAFT else [],
-        "events": audit_events_for(user).filter(
+        # The permission is already established by `actions`: no second permission subquery.
+        "events": AuditEvent.objects.filter(
             system=release.system_id, object_type="releases.release", object_id=str(release.pk)
-        )[:10]
+        ).order_by("-occurred_at", "-id")[:10]
         if Action.VIEW_AUDIT in actions
         else [],
         "gate_form": forms.get("gate_form") or GateCheckForm(),
         "approval_form": forms.get("approval_form") or ApprovalForm(),
-        "plan_form": forms.get("plan_form") or _plan_form(release, plan),
-        "promotion_form": forms.get("promotion_form") or PromotionForm(release=release),
+        # Forms only where the page shows them: each costs queries and rendering.
+        "plan_form": forms.get("plan_form")
+        or (_plan_form(release, plan) if release.status == ReleaseStatus.DRAFT else None),
+        "promotion_form": forms.get("promotion_form")
+        or (PromotionForm(release=release) if can_promote else None),
         "errors": forms.get("errors", []),
     }
 
