@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
+from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import get_objects_for_user
 
 from governance.models import AISystem
@@ -78,7 +79,5 @@ def allowed_actions(user: AnyUser, system: AISystem) -> frozenset[Action]:
         return frozenset()
     if user.is_superuser:
         return frozenset(Action)
-    from guardian.core import ObjectPermissionChecker
-
     codenames = set(ObjectPermissionChecker(user).get_perms(system))
     return frozenset(a for a in Action if a.value in codenames)

@@ -13,7 +13,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
-from guardian.shortcuts import assign_perm, remove_perm
+from guardian.shortcuts import assign_perm, get_perms, remove_perm
 
 from governance import audit
 from governance.models import AISystem, RiskCategory, RoleGrant
@@ -229,8 +229,6 @@ def sync_role_permissions() -> int:
 
     Idempotent; runs after each `migrate`. Returns how many permissions were added.
     """
-    from guardian.shortcuts import get_perms
-
     added = 0
     for grant in RoleGrant.objects.select_related("system", "user", "group"):
         principal = grant.user if grant.user is not None else grant.group

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from governance.models import AISystem
 from governance.permissions import restrict
 from governance.roles import Action
+from releases.gates import policy_for
 from releases.models import (
     Approval,
     Decision,
@@ -181,8 +182,6 @@ def release_rows(user: User) -> QuerySet[Release]:
 
 def policies_for(system_ids: set[int]) -> dict[int, GatePolicy]:
     """Gate policies of many systems in one query (creating defaults for those without)."""
-    from releases.gates import policy_for
-
     policies = {p.system_id: p for p in GatePolicy.objects.filter(system_id__in=system_ids)}
     missing = system_ids - policies.keys()
     if missing:

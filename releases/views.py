@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -17,7 +18,6 @@ from governance.permissions import (
     allowed_actions,
     get_system_or_404,
     require,
-    restrict,
     visible_systems,
 )
 from governance.roles import Action
@@ -208,9 +208,20 @@ def release_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return render(request, "releases/release_detail.html", context)
 
 
-def _act(request: AuthenticatedHttpRequest, pk: int, form_name: str, form, call) -> HttpResponse:  # type: ignore[no-untyped-def]
-    """Run a release action: on success back to the page, else the page with the errors (400)."""
+def _act(
+    request: AuthenticatedHttpRequest,
+    pk: int,
+    form_name: str,
+    make_form: Callable[[Release], Any] | None,
+    call: Callable[[Release, dict], str],
+) -> HttpResponse:
+    """Run a release action: on success back to the page, else the page with the errors (400).
+
+    A refused action changed nothing (the service's transaction rolled back), so the release
+    loaded here serves the error page too.
+    """
     release = queries.release_detail(pk, request.user)
+    form = make_form(release) if make_form is not None else None
     errors: list[str] = []
     if form is None or form.is_valid():
         try:
@@ -227,7 +238,6 @@ def _act(request: AuthenticatedHttpRequest, pk: int, form_name: str, form, call)
                 if request.htmx
                 else redirect(release)
             )
-    release = queries.release_detail(pk, request.user)
     forms = {form_name: form} if form is not None else {}
     context = _page_context(request, release, errors=errors, **forms)
     return render(request, "releases/release_detail.html", context, status=400)
@@ -248,7 +258,7 @@ def gate_check_create(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
         check = services.record_gate_check(actor=request.user, release=release, **data)
         return f"{check.get_criterion_display()}: {'passed' if check.passed else 'failed'}."
 
-    return _act(request, pk, "gate_form", GateCheckForm(request.POST), record)
+    return _act(request, pk, "gate_form", lambda _: GateCheckForm(request.POST), record)
 
 
 @require_POST
@@ -257,31 +267,32 @@ def approval_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         approval = services.record_approval(actor=request.user, release=release, **data)
         return f"Recorded: {approval.get_decision_display().lower()}."
 
-    return _act(request, pk, "approval_form", ApprovalForm(request.POST), decide)
+    return _act(request, pk, "approval_form", lambda _: ApprovalForm(request.POST), decide)
 
 
 @require_POST
 def plan_save(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    release = get_object_or_404(restrict(Release.objects.all(), request.user), pk=pk)
-    form = _plan_form(release, None, data=request.POST)
-
     def save(release: Release, data: dict) -> str:
         services.save_rollback_plan(actor=request.user, release=release, **data)
         return "Rollback plan saved."
 
-    return _act(request, pk, "plan_form", form, save)
+    return _act(
+        request, pk, "plan_form", lambda release: _plan_form(release, None, request.POST), save
+    )
 
 
 @require_POST
 def promotion_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    release = get_object_or_404(restrict(Release.objects.all(), request.user), pk=pk)
-
     def promote(release: Release, data: dict) -> str:
         step = services.promote_release(actor=request.user, release=release, **data)
         return f"{step.get_stage_display()} in {step.environment.name} requested."
 
     return _act(
-        request, pk, "promotion_form", PromotionForm(request.POST, release=release), promote
+        request,
+        pk,
+        "promotion_form",
+        lambda release: PromotionForm(request.POST, release=release),
+        promote,
     )
 
 

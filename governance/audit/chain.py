@@ -137,8 +137,3 @@ def seal_all() -> int:
         .distinct()
     )
     return sum(seal_pending(chain) for chain in list(chains))
-
-
-def head_of(chain: str) -> tuple[int, str]:
-    head = AuditChainHead.objects.filter(chain=chain).values_list("seq", "head_hash").first()
-    return head if head is not None else (0, GENESIS_HASH)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from governance.audit.chain import GENESIS_HASH
@@ -15,8 +15,6 @@ _CHECKPOINT_LOCK = 0x4641494C  # advisory lock key: one checkpoint writer at a t
 def write_checkpoint() -> AuditCheckpoint:
     """Record every chain head as committed now. Does not block appenders."""
     with transaction.atomic():
-        from django.db import connection
-
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHECKPOINT_LOCK])
         heads = {

@@ -78,7 +78,7 @@ def verify_chain(chain: str) -> tuple[int, tuple[int, str], Break | None]:
     return count, last, None
 
 
-def verify_checkpoints(heads: dict[str, tuple[int, str]]) -> Break | None:
+def verify_checkpoints() -> Break | None:
     """Every checkpoint must link to the one before and name heads that still exist."""
     prev = GENESIS_HASH
     for checkpoint in AuditCheckpoint.objects.order_by("id").iterator():
@@ -119,7 +119,7 @@ def verify_all(chains: list[str] | None = None) -> Verification:
             result.breaks.append(broken)
     result.pending = AuditEvent.objects.filter(chain__in=chains, seq__isnull=True).count()
     if check_points and result.ok:
-        broken_checkpoint = verify_checkpoints(result.heads)
+        broken_checkpoint = verify_checkpoints()
         if broken_checkpoint:
             result.breaks.append(broken_checkpoint)
     return result

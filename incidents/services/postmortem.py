@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from governance import audit
 from governance.audit import snapshot
 from governance.permissions import can, require
 from governance.roles import Action
@@ -56,8 +57,6 @@ def save_postmortem(*, actor: User, incident: Incident, **fields: str) -> PostMo
     postmortem.save()
     after = snapshot(postmortem, POSTMORTEM_FIELDS)
     if after != before:
-        from governance import audit
-
         audit.record_event(
             actor=actor,
             action="postmortem.saved",
@@ -113,8 +112,6 @@ def update_action_item(
     before = snapshot(item, fields)
     item.owner, item.due_date, item.status = owner, due_date, status
     item.save()
-    from governance import audit
-
     audit.record_event(
         actor=actor,
         action="action_item.updated",

@@ -22,6 +22,7 @@ from releases.models import (
     RolloutStep,
     StepStatus,
 )
+from releases.tasks import apply_rollout_step as apply_rollout_step_task
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -79,9 +80,7 @@ def promote_release(
         after={"release": release.version, "environment": environment.slug, "stage": stage,
                "traffic_percent": str(traffic), "idempotency_key": str(step.idempotency_key)},
     )  # fmt: skip
-    from releases.tasks import apply_rollout_step as task
-
-    transaction.on_commit(lambda: task.delay(step.pk))
+    transaction.on_commit(lambda: apply_rollout_step_task.delay(step.pk))
     return step
 
 
