@@ -16,7 +16,10 @@ form as a release manager of the system, and measures with a fixed number of con
 client connections, page by page, interleaved round by round so that machine noise falls
 on all of them alike:
 
-  release   /releases/<pk>/ of the release with 50 gate checks and 20 approvals
+  release   /releases/<pk>/ of the release with 50 gate checks and 20 approvals, as users
+            get it: from the page cache while nothing of its system changes
+  render    the same page rendered on every request (sent without the CSRF cookie, which
+            the page cache requires), to show what a change costs the first viewer after it
   list      /releases/ (the first 50 of about 500 rows)
   queue     /approvals/ (every release in review the user may decide on)
   empty     bench/empty/: the same middleware, session and authentication, no work
@@ -343,6 +346,7 @@ def build_scene(release_count: int) -> Scene:
 def count_queries(scene: Scene) -> dict[str, int]:
     """Queries per page, through the test client in this process (same settings, same data)."""
     from django.contrib.auth import get_user_model
+    from django.core.cache import caches
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -352,6 +356,7 @@ def count_queries(scene: Scene) -> dict[str, int]:
     counts = {}
     for name, path in page_paths(scene).items():
         client.get(path)  # warm process-wide caches (content types, templates)
+        caches["pages"].clear()  # the queries of a render, not of a cached copy
         with CaptureQueriesContext(connection) as captured:
             response = client.get(path)
         if response.status_code != 200:
@@ -363,6 +368,7 @@ def count_queries(scene: Scene) -> dict[str, int]:
 def page_paths(scene: Scene) -> dict[str, str]:
     return {
         "release": f"/releases/{scene.measured_pk}/",
+        "render": f"/releases/{scene.measured_pk}/",
         "list": "/releases/",
         "queue": "/approvals/",
         "empty": "/bench/empty/",
@@ -611,25 +617,33 @@ def _checker(name: str, markers: list[bytes]) -> Callable[[int, bytes], str | No
 def measure(
     port: int, scene: Scene, cookies: str, meter: tuple[CpuMeter, CpuMeter], args: Namespace
 ) -> dict[str, PageResult]:
+    release_markers = [
+        f"Card fraud screening {scene.measured_version}".encode(),
+        b"rm20",  # the last of the 20 approvers
+        b'id="approvals"',
+        b"Record decision",  # the decision form: the user may still decide
+    ]
     markers = {
-        "release": [
-            f"Card fraud screening {scene.measured_version}".encode(),
-            b"rm20",  # the last of the 20 approvers
-            b'id="approvals"',
-            b"Record decision",  # the decision form: the user may still decide
-        ],
+        "release": release_markers,
+        "render": release_markers,
         "list": [b"table-releases", scene.newest_version.encode()],
         "queue": [b"Waiting for your decision", scene.measured_version.encode()],
         "empty": [],
     }
     paths = page_paths(scene)
     requests = {name: _request(path, cookies=cookies) for name, path in paths.items()}
+    without_csrf = "; ".join(c for c in cookies.split("; ") if not c.startswith("csrftoken="))
+    requests["render"] = _request(paths["render"], cookies=without_csrf)
     checks = {name: _checker(name, markers[name]) for name in paths}
     results = {name: PageResult(name) for name in paths}
     app_meter, db_meter = meter
 
     for name in paths:  # warm both workers: templates, connections, caches
         run_phase(port, requests[name], checks[name], args.connections, args.warmup)
+    for name, served in (("release", b"hit"), ("render", b"bypass")):  # each measures its path
+        head = exchange(port, requests[name])[1].lower()
+        if b"x-page-cache: " + served not in head:
+            raise RuntimeError(f"{name}: expected a page-cache {served.decode()}: {head!r}")
     order = list(paths)
     for r in range(args.rounds):
         shift = r % len(order)
@@ -824,13 +838,15 @@ def main() -> int:
             f"{r.per_request_ms(r.db_cpu):>8.2f}{r.per_request_ms(r.client_cpu):>8.2f}"
         )
     print()
-    release, listing, queue = results["release"], results["list"], results["queue"]
+    release, render, listing, queue = (results[n] for n in ("release", "render", "list", "queue"))
     ratio = release.per_second / empty.per_second
     line = {
         "page": "release",
         "ratio": ratio,
         "rps": release.per_second,
         "p50_ms": release.percentile(0.5),
+        "render_ratio": render.per_second / empty.per_second,
+        "render_rps": render.per_second,
         "list_ratio": listing.per_second / empty.per_second,
         "list_rps": listing.per_second,
         "list_p50_ms": listing.percentile(0.5),

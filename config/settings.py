@@ -153,6 +153,19 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
+# --- caches --------------------------------------------------------------------------------
+# Pages are cached under a version of what they show (governance/pagecache.py): entries are
+# never stale, so each process keeping its own is correct and costs no network round trip.
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", default=600)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "pages",
+        "OPTIONS": {"MAX_ENTRIES": env_int("PAGE_CACHE_ENTRIES", default=500)},
+    },
+}
+
 # --- API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Basic first: an unauthenticated API call gets 401 with WWW-Authenticate, not 403.

@@ -46,6 +46,14 @@ def fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def empty_page_cache() -> None:
+    # Each test starts with nothing rendered: a page cached by an earlier test is not its data.
+    from django.core.cache import caches
+
+    caches["pages"].clear()
+
+
 @pytest.fixture
 def registrar(db):
     """May register AI systems (the global add permission); owns what they register."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -11,10 +12,13 @@ from tests.releases.bulk import bulk_approvals, bulk_gate_checks, bulk_releases
 
 
 def count_queries(client, path: str) -> int:
+    """The queries of a full render (the page cache emptied first)."""
     client.get(path)  # warm process-wide caches (content types)
+    caches["pages"].clear()
     with CaptureQueriesContext(connection) as captured:
         response = client.get(path)
     assert response.status_code == 200
+    assert response.get("X-Page-Cache", "miss") == "miss"
     return len(captured)
 
 
