@@ -22,6 +22,8 @@ on all of them alike:
             the page cache requires), to show what a change costs the first viewer after it
   list      /releases/ (the first 50 of about 500 rows)
   queue     /approvals/ (every release in review the user may decide on)
+  war_room  /incidents/<pk>/ of a SEV1 with 1,000 timeline entries, as responders get it
+            between changes (the page cache; its live poll answers 204 meanwhile)
   empty     bench/empty/: the same middleware, session and authentication, no work
 
 Every response is checked: status 200 and the page's own content, else the script fails.
@@ -83,6 +85,8 @@ class Scene:
     newest_version: str  # first row of the release list
     queue_rows: int
     releases: int
+    incident_pk: int
+    timeline_entries: int
 
 
 def _stack(version: str) -> list[dict[str, str]]:
@@ -246,7 +250,39 @@ def _bulk_releases(system, author, count: int, approvers: list, rejecter) -> lis
     return releases
 
 
-def build_scene(release_count: int) -> Scene:
+def _incident(lead, system, environment, entries: int) -> int:  # type: ignore[no-untyped-def]
+    """A SEV1 in Production run through the services, then a long night of timeline entries
+    (written in bulk: the timeline is append-only, inserts are all it takes)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from incidents import services as incidents
+    from incidents.models import EntryKind, TimelineEntry
+
+    incident = incidents.declare_incident(
+        actor=lead, system=system, environment=environment, severity="sev1",
+        title="Review rate tripled after the rollout", category="drift", source="alert",
+    )  # fmt: skip
+    incidents.request_containment(
+        actor=lead, incident=incident, kind="route_fallback", target="fraud-model-0.9"
+    )
+    kinds = [EntryKind.NOTE, EntryKind.ALERT, EntryKind.STATUS_UPDATE, EntryKind.NOTE]
+    start = timezone.now() - timedelta(hours=6)
+    TimelineEntry.objects.bulk_create(
+        TimelineEntry(
+            incident=incident, kind=kinds[n % len(kinds)], actor=lead, actor_name=lead.username,
+            occurred_at=start + timedelta(seconds=20 * n),
+            body=f"Observation {n}: review rate {2 + n % 7}.{n % 10} % on the EU card segment.",
+        )
+        for n in range(entries - incident.timeline.count())
+    )  # fmt: skip
+    for entry in incident.timeline.order_by("id")[:3]:
+        incidents.pin_entry(actor=lead, entry=entry)
+    return incident.pk
+
+
+def build_scene(release_count: int, timeline_entries: int) -> Scene:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
 
@@ -289,7 +325,7 @@ def build_scene(release_count: int) -> Scene:
     second = with_role("rita", "Rita", "Reviewer", Role.RELEASE_MANAGER)
     model_owner = with_role("mona", "Mona", "Modeller", Role.MODEL_OWNER)
     rollback_owner = with_role("rob", "Rob", "Rollback", Role.ROLLBACK_OWNER)
-    with_role("olga", "Olga", "Oncall", Role.ONCALL_LEAD)
+    lead = with_role("olga", "Olga", "Oncall", Role.ONCALL_LEAD)
     with_role("rhea", "Rhea", "Responder", Role.RESPONDER)
     with_role("carl", "Carl", "Compliance", Role.COMPLIANCE_OFFICER)
     with_role("vic", "Vic", "Viewer", Role.VIEWER)
@@ -333,6 +369,7 @@ def build_scene(release_count: int) -> Scene:
 
     approvers, rejecter = [second, managers[0]], managers[1]
     bulk = _bulk_releases(system, model_owner, release_count - 2, approvers, rejecter)
+    incident_pk = _incident(lead, system, production, timeline_entries)
     seal_all()  # as the worker's sealer would have by now
     return Scene(
         measured_pk=measured.pk,
@@ -340,6 +377,8 @@ def build_scene(release_count: int) -> Scene:
         newest_version=bulk[-1].version,
         queue_rows=approval_queue(manager).count(),
         releases=release_count,
+        incident_pk=incident_pk,
+        timeline_entries=timeline_entries,
     )
 
 
@@ -371,6 +410,7 @@ def page_paths(scene: Scene) -> dict[str, str]:
         "render": f"/releases/{scene.measured_pk}/",
         "list": "/releases/",
         "queue": "/approvals/",
+        "war_room": f"/incidents/{scene.incident_pk}/",
         "empty": "/bench/empty/",
     }
 
@@ -628,6 +668,12 @@ def measure(
         "render": release_markers,
         "list": [b"table-releases", scene.newest_version.encode()],
         "queue": [b"Waiting for your decision", scene.measured_version.encode()],
+        "war_room": [
+            f"INC-{scene.incident_pk}".encode(),
+            b'id="timeline-entries"',
+            f"Observation {scene.timeline_entries - 10}:".encode(),  # among the newest
+            b"fraud-model-0.9",  # the containment action
+        ],
         "empty": [],
     }
     paths = page_paths(scene)
@@ -640,7 +686,11 @@ def measure(
 
     for name in paths:  # warm both workers: templates, connections, caches
         run_phase(port, requests[name], checks[name], args.connections, args.warmup)
-    for name, served in (("release", b"hit"), ("render", b"bypass")):  # each measures its path
+    for name, served in (
+        ("release", b"hit"),
+        ("render", b"bypass"),
+        ("war_room", b"hit"),
+    ):  # each measures its path
         head = exchange(port, requests[name])[1].lower()
         if b"x-page-cache: " + served not in head:
             raise RuntimeError(f"{name}: expected a page-cache {served.decode()}: {head!r}")
@@ -752,6 +802,15 @@ def profile_release_page(scene: Scene, renders: int = 200) -> None:
     print(out.getvalue())
 
 
+def _pairs(**values: object) -> str:
+    return " ".join(
+        f"{key}={value:.{3 if key.endswith('ratio') else 2}f}"
+        if isinstance(value, float)
+        else f"{key}={value}"
+        for key, value in values.items()
+    )
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -762,6 +821,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=1.0, help="per page, before round 1")
     parser.add_argument("--releases", type=int, default=500)
+    parser.add_argument("--timeline", type=int, default=1000, help="war-room timeline entries")
     parser.add_argument("--profile", action="store_true", help="cProfile the release page too")
     args = parser.parse_args()
 
@@ -793,10 +853,11 @@ def main() -> int:
         started = time.perf_counter()
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
-        scene = build_scene(args.releases)
+        scene = build_scene(args.releases, args.timeline)
         queries = count_queries(scene)
         print(
             f"Data written in {time.perf_counter() - started:.0f} s: {scene.releases} releases, "
+            f"{scene.timeline_entries} timeline entries, "
             f"{scene.queue_rows} in the approvals queue",
             flush=True,
         )
@@ -838,36 +899,28 @@ def main() -> int:
             f"{r.per_request_ms(r.db_cpu):>8.2f}{r.per_request_ms(r.client_cpu):>8.2f}"
         )
     print()
-    release, render, listing, queue = (results[n] for n in ("release", "render", "list", "queue"))
-    ratio = release.per_second / empty.per_second
-    line = {
-        "page": "release",
-        "ratio": ratio,
-        "rps": release.per_second,
-        "p50_ms": release.percentile(0.5),
-        "render_ratio": render.per_second / empty.per_second,
-        "render_rps": render.per_second,
-        "list_ratio": listing.per_second / empty.per_second,
-        "list_rps": listing.per_second,
-        "list_p50_ms": listing.percentile(0.5),
-        "queue_ratio": queue.per_second / empty.per_second,
-        "queue_rps": queue.per_second,
-        "queue_p50_ms": queue.percentile(0.5),
-        "queue_rows": scene.queue_rows,
-        "empty_rps": empty.per_second,
-        "empty_p50_ms": empty.percentile(0.5),
-        "release_queries": queries["release"],
-        "target": TARGET_RATIO,
-        "meets_target": int(ratio >= TARGET_RATIO),
-    }
+    ratios = {name: r.per_second / empty.per_second for name, r in results.items()}
+    for name, r in results.items():  # one line per page
+        if name != "empty":
+            print(
+                _pairs(
+                    page=name, ratio=ratios[name], rps=r.per_second, p50_ms=r.percentile(0.5),
+                    queries=queries[name],
+                )
+            )  # fmt: skip
+    release, war_room = results["release"], results["war_room"]
+    meets = ratios["release"] >= TARGET_RATIO and ratios["war_room"] >= TARGET_RATIO
     print(
-        " ".join(
-            f"{key}={value:.{3 if key.endswith('ratio') else 2}f}"
-            if isinstance(value, float)
-            else f"{key}={value}"
-            for key, value in line.items()
+        _pairs(
+            page="release", ratio=ratios["release"], rps=release.per_second,
+            p50_ms=release.percentile(0.5), render_ratio=ratios["render"],
+            war_room_ratio=ratios["war_room"], war_room_rps=war_room.per_second,
+            war_room_p50_ms=war_room.percentile(0.5), timeline_entries=scene.timeline_entries,
+            list_ratio=ratios["list"], queue_ratio=ratios["queue"], queue_rows=scene.queue_rows,
+            empty_rps=empty.per_second, release_queries=queries["release"],
+            war_room_queries=queries["war_room"], target=TARGET_RATIO, meets_target=int(meets),
         )
-    )
+    )  # fmt: skip
     return 0
 
 

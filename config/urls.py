@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("governance.urls")),
     path("", include("releases.urls")),
+    path("", include("incidents.urls")),
     path("api/", include("governance.api.urls")),
     path("api/", include("releases.api.urls")),
     path("api/", include("incidents.api.urls")),

@@ -29,7 +29,8 @@ from django.contrib import messages
 from django.contrib.auth.models import Group
 from django.core.cache import caches
 from django.db import connection
-from django.http import HttpResponse
+from django.db.models import Model
+from django.http import Http404, HttpResponse
 
 from governance.audit.chain import chain_name
 from governance.http import AuthenticatedHttpRequest
@@ -61,12 +62,24 @@ def system_version(system_id: int, user: User) -> str:
     return f"{system_id}:{(sealed or 0) + unsealed}:{groups or []}"
 
 
+def owning_system(model: type[Model], pk: int) -> int:
+    """The system an object belongs to. Objects never move between systems: kept for good."""
+    key = f"system-of:{model._meta.label_lower}:{pk}"
+    system_id = caches[CACHE_ALIAS].get(key)
+    if system_id is None:
+        system_id = model._default_manager.filter(pk=pk).values_list("system_id", flat=True).first()
+        if system_id is None:
+            raise Http404(f"No such {model._meta.verbose_name}.")
+        caches[CACHE_ALIAS].set(key, system_id, None)
+    return system_id
+
+
 def cached_page(
-    request: AuthenticatedHttpRequest, system_id: int, render: Callable[[], HttpResponse]
+    request: AuthenticatedHttpRequest, version: str, render: Callable[[], HttpResponse]
 ) -> HttpResponse:
     """The page as `render` makes it (permission check included), or the same page stored
-    since, when nothing of the system has changed for this viewer."""
-    key = _key(request, system_version(system_id, request.user))
+    under `version` (from `system_version`) for this viewer."""
+    key = _key(request, version)
     if key is None:
         response = render()
         response[HEADER] = "bypass"

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeVar
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import get_objects_for_user
 
-from governance.models import AISystem
+from governance.models import AISystem, RoleGrant
 from governance.roles import Action
 
 if TYPE_CHECKING:
@@ -81,3 +82,18 @@ def allowed_actions(user: AnyUser, system: AISystem) -> frozenset[Action]:
         return frozenset(Action)
     codenames = set(ObjectPermissionChecker(user).get_perms(system))
     return frozenset(a for a in Action if a.value in codenames)
+
+
+def people_of(system: AISystem) -> QuerySet[User]:
+    """Active users holding any role on the system, directly or through a group, by name."""
+    grants = RoleGrant.objects.filter(system=system)
+    return (
+        get_user_model()
+        .objects.filter(
+            Q(pk__in=grants.filter(user__isnull=False).values("user"))
+            | Q(groups__in=grants.filter(group__isnull=False).values("group")),
+            is_active=True,
+        )
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )

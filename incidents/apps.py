@@ -5,3 +5,29 @@ from django.apps import AppConfig
 
 class IncidentsConfig(AppConfig):
     name = "incidents"
+
+    def ready(self) -> None:
+        from django.urls import reverse
+
+        from governance import demo
+        from governance.navigation import Section, SystemLink, register, register_system_link
+        from incidents.demo import load_incident_demo
+
+        demo.register(load_incident_demo)  # after the releases' step: it needs their deployments
+
+        register(Section("Incidents", "incidents:incident-list", "/incidents/", order=30))
+        register(Section("Action items", "incidents:action-items", "/action-items/", order=35))
+        register_system_link(
+            SystemLink(
+                "Incidents",
+                lambda system: reverse("incidents:incident-list") + f"?system={system.slug}",
+                order=30,
+            )
+        )
+        register_system_link(
+            SystemLink(
+                "Alert tokens",
+                lambda system: reverse("incidents:alert-tokens", args=[system.slug]),
+                order=40,
+            )
+        )

@@ -8,7 +8,13 @@ from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
 from governance.permissions import restrict
-from incidents.models import ContainmentAction, Incident, IncidentRole, TimelineEntry
+from incidents.models import (
+    ContainmentAction,
+    Incident,
+    IncidentRole,
+    IncidentRoleKind,
+    TimelineEntry,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -18,12 +24,20 @@ def incidents_for(user: User) -> QuerySet[Incident]:
     return restrict(Incident.objects.select_related("system", "environment", "live_release"), user)
 
 
+def current_commander() -> Prefetch:
+    """For lists: each incident's commander as `.commanders` (one query for the page)."""
+    holders = IncidentRole.objects.filter(
+        ended_at__isnull=True, role=IncidentRoleKind.COMMANDER
+    ).select_related("user")
+    return Prefetch("roles", queryset=holders, to_attr="commanders")
+
+
 def incident_detail(pk: int, user: User) -> Incident:
     """One incident with its roles and containment prefetched (the timeline is paged apart)."""
     current_roles = IncidentRole.objects.filter(ended_at__isnull=True).select_related("user")
     queryset = (
         incidents_for(user)
-        .select_related("rollback_plan")
+        .select_related("rollback_plan", "declared_by")
         .prefetch_related(
             Prefetch("roles", queryset=current_roles, to_attr="current_roles"),
             Prefetch(

@@ -6,16 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from governance.http import AuthenticatedHttpRequest
 from governance.models import AISystem, AuditEvent
-from governance.pagecache import cached_page
+from governance.pagecache import cached_page, owning_system, system_version
 from governance.permissions import (
     allowed_actions,
     get_system_or_404,
@@ -210,19 +209,8 @@ def release_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             return render(request, "releases/_diff.html", context)
         return render(request, "releases/release_detail.html", context)
 
-    return cached_page(request, _system_of_release(pk), render_page)
-
-
-def _system_of_release(pk: int) -> int:
-    """Which system a release belongs to; it never moves, so the answer is kept for good."""
-    key = f"release-system:{pk}"
-    system_id = cache.get(key)
-    if system_id is None:
-        system_id = Release.objects.filter(pk=pk).values_list("system_id", flat=True).first()
-        if system_id is None:
-            raise Http404("No such release.")
-        cache.set(key, system_id, None)
-    return system_id
+    version = system_version(owning_system(Release, pk), request.user)
+    return cached_page(request, version, render_page)
 
 
 def _act(

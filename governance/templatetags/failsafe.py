@@ -17,3 +17,29 @@ def get_item(mapping: dict, key: Any) -> Any:
 @register.filter
 def has_action(actions: frozenset, codename: str) -> bool:
     return any(a.value == codename for a in actions)
+
+
+@register.filter
+def duration(value: Any) -> str:
+    """A timedelta as people say it at 3 a.m.: "45 s", "12 min", "2 h 5 min", "3 d 4 h"."""
+    if value is None:
+        return "—"
+    seconds = int(value.total_seconds())
+    if seconds < 0:
+        return "—"
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min" if minutes else f"{seconds} s"
+
+
+@register.simple_tag
+def elapsed(start: Any, end: Any) -> str:
+    """The time from `start` to `end` (either may be missing), as `duration` says it."""
+    if start is None or end is None:
+        return "—"
+    return duration(end - start)

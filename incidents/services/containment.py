@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from governance import audit
 from governance.permissions import require
 from governance.roles import Action
 from incidents.models import (
@@ -99,4 +100,12 @@ def pin_entry(*, actor: User, entry: TimelineEntry) -> Pin:
             pin = Pin.objects.create(entry=entry, pinned_by=actor)
     except IntegrityError:
         raise ValidationError("That entry is already pinned.") from None
+    # The entry itself stays untouched (append-only); the pin is a change of its own.
+    audit.record_event(
+        actor=actor,
+        action="incident.entry_pinned",
+        obj=entry.incident,
+        system=entry.incident.system,
+        after={"timeline_entry": entry.pk},
+    )
     return pin

@@ -1,0 +1,160 @@
+"""Forms of the incident list and the war room. They read input; the services hold the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+
+from governance.models import AISystem
+from governance.permissions import visible_systems
+from incidents.models import (
+    Category,
+    ContainmentKind,
+    ContainmentStatus,
+    EntryKind,
+    HarmCategory,
+    Incident,
+    IncidentRoleKind,
+    Severity,
+    Source,
+    Stage,
+)
+from releases.models import Environment
+
+
+class DeclareForm(forms.Form):
+    system = forms.ModelChoiceField(queryset=AISystem.objects.none(), empty_label=None)
+    environment = forms.ModelChoiceField(
+        queryset=Environment.objects.none(),
+        required=False,
+        empty_label="Not tied to one environment",
+        help_text="The release live there now is captured into the incident.",
+    )
+    title = forms.CharField(max_length=200, help_text="What is wrong, in a few words.")
+    severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.SEV2)
+    category = forms.ChoiceField(choices=Category.choices)
+    source = forms.ChoiceField(choices=Source.choices, initial=Source.USER_REPORT)
+    summary = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        help_text="What you see, since when, who reported it.",
+    )
+
+    def __init__(self, *args: Any, systems: QuerySet[AISystem], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["system"].queryset = systems  # type: ignore[attr-defined]
+        environments = Environment.objects.filter(system__in=systems).select_related("system")
+        self.fields["environment"].queryset = environments.order_by(  # type: ignore[attr-defined]
+            "system__name", "-is_production", "name"
+        )
+        self.fields["environment"].label_from_instance = (  # type: ignore[attr-defined]
+            lambda env: f"{env.system.name} · {env.name}"
+        )
+
+
+class StageForm(forms.Form):
+    stage = forms.ChoiceField(choices=Stage.choices)
+    reason = forms.CharField(max_length=2000, required=False)
+
+
+class SeverityForm(forms.Form):
+    severity = forms.ChoiceField(choices=Severity.choices)
+    reason = forms.CharField(max_length=2000)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=IncidentRoleKind.choices)
+    user: forms.ModelChoiceField = forms.ModelChoiceField(
+        queryset=get_user_model().objects.none(), empty_label="Choose a person"
+    )  # the people of the incident's system, set per form
+
+    def __init__(self, *args: Any, people: QuerySet, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = people  # type: ignore[attr-defined]
+        self.fields["user"].label_from_instance = (  # type: ignore[attr-defined]
+            lambda user: user.get_full_name() or user.get_username()
+        )
+
+
+class PostForm(forms.Form):
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=10_000)
+    kind = forms.ChoiceField(
+        choices=[(EntryKind.NOTE, "Note"), (EntryKind.STATUS_UPDATE, "Status update")],
+        initial=EntryKind.NOTE,
+    )
+
+
+class ContainmentForm(forms.Form):
+    kind = forms.ChoiceField(choices=ContainmentKind.choices)
+    target = forms.CharField(
+        max_length=300, help_text="The feature, rule, endpoint or fallback model."
+    )
+
+
+class ContainmentStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=[(s, s) for s in ContainmentStatus.values])
+
+
+class SeriousForm(forms.Form):
+    harm_category = forms.ChoiceField(choices=HarmCategory.choices, label="Harm")
+    involves_death = forms.BooleanField(required=False, label="A person died")
+    widespread_infringement = forms.BooleanField(required=False, label="Widespread infringement")
+    aware_at = forms.DateTimeField(
+        required=False,
+        label="Aware since (UTC)",
+        help_text="Empty: now. The reporting clock runs from this moment.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+
+class ReportSentForm(forms.Form):
+    complete = forms.TypedChoiceField(
+        choices=[("false", "Initial report"), ("true", "Complete report")],
+        coerce=lambda value: value == "true",
+    )
+    sent_at = forms.DateTimeField(
+        required=False,
+        label="Sent at (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+
+class IncidentListFilter(django_filters.FilterSet):
+    """The incident list: open ones first, the most severe on top."""
+
+    state = django_filters.ChoiceFilter(
+        choices=[("open", "Open"), ("closed", "Closed")],
+        method="filter_state",
+        empty_label="Open and closed",
+    )
+    system = django_filters.ModelChoiceFilter(
+        queryset=AISystem.objects.none(), to_field_name="slug", empty_label="All systems"
+    )
+    severity = django_filters.ChoiceFilter(choices=Severity.choices, empty_label="Any severity")
+
+    class Meta:
+        model = Incident
+        fields = ["state", "system", "severity"]
+
+    def __init__(self, data: Any = None, *args: Any, user: Any, **kwargs: Any) -> None:
+        if data is not None and "state" not in data:
+            data = data.copy()
+            data["state"] = "open"
+        super().__init__(data, *args, **kwargs)
+        self.filters["system"].queryset = visible_systems(user).order_by("name")
+
+    def filter_state(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "open":
+            return queryset.exclude(stage=Stage.CLOSED)
+        return queryset.filter(stage=Stage.CLOSED) if value == "closed" else queryset
+
+    @property
+    def qs(self) -> QuerySet:
+        open_first = Case(
+            When(stage=Stage.CLOSED, then=Value(1)), default=Value(0), output_field=IntegerField()
+        )
+        return super().qs.order_by(open_first, "severity", "-detected_at", "-id")

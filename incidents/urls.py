@@ -1,0 +1,54 @@
+from django.urls import path
+
+from incidents.views import action_items, dashboard, postmortem, tokens, war_room
+
+app_name = "incidents"
+
+urlpatterns = [
+    path("incidents/", war_room.incident_list, name="incident-list"),
+    path("incidents/declare/", war_room.declare, name="declare"),
+    path("incidents/dashboard/", dashboard.dashboard, name="dashboard"),
+    path("incidents/<int:pk>/", war_room.war_room, name="war-room"),
+    path("incidents/<int:pk>/live/", war_room.live, name="live"),
+    path("incidents/<int:pk>/timeline/", war_room.earlier_entries, name="timeline"),
+    path("incidents/<int:pk>/stage/", war_room.stage_move, name="stage-move"),
+    path("incidents/<int:pk>/severity/", war_room.severity_change, name="severity-change"),
+    path("incidents/<int:pk>/roles/", war_room.role_assign, name="role-assign"),
+    path(
+        "incidents/<int:pk>/roles/<int:assignment_id>/end/",
+        war_room.role_release,
+        name="role-release",
+    ),
+    path("incidents/<int:pk>/posts/", war_room.post_create, name="post-create"),
+    path("incidents/<int:pk>/entries/<int:entry_id>/pin/", war_room.entry_pin, name="entry-pin"),
+    path("incidents/<int:pk>/containment/", war_room.containment_create, name="containment-create"),
+    path(
+        "incidents/<int:pk>/containment/<int:action_id>/status/",
+        war_room.containment_status,
+        name="containment-status",
+    ),
+    path("incidents/<int:pk>/serious/", war_room.serious_classify, name="serious-classify"),
+    path("incidents/<int:pk>/reports/", war_room.report_sent, name="report-sent"),
+    path("incidents/<int:pk>/postmortem/", postmortem.postmortem_page, name="postmortem"),
+    path(
+        "incidents/<int:pk>/postmortem/publish/",
+        postmortem.postmortem_publish,
+        name="postmortem-publish",
+    ),
+    path(
+        "incidents/<int:pk>/action-items/", postmortem.action_item_create, name="action-item-create"
+    ),
+    path(
+        "incidents/<int:pk>/action-items/<int:item_id>/",
+        postmortem.action_item_update,
+        name="action-item-update",
+    ),
+    path("action-items/", action_items.action_item_list, name="action-items"),
+    path("systems/<slug:slug>/alert-tokens/", tokens.token_list, name="alert-tokens"),
+    path("systems/<slug:slug>/alert-tokens/new/", tokens.token_create, name="alert-token-create"),
+    path(
+        "systems/<slug:slug>/alert-tokens/<int:token_id>/revoke/",
+        tokens.token_revoke,
+        name="alert-token-revoke",
+    ),
+]

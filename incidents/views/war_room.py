@@ -1,0 +1,465 @@
+"""The incident list, declaring an incident, and the war room with its live updates.
+
+The war room polls `live/` every few seconds with a token of what it shows. While nothing
+of the system has changed the answer is an empty 204 (htmx swaps nothing) that costs three
+queries; after a change it carries the panels to replace out of band and the timeline
+entries the page does not have yet.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms import Form
+from django.http import HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from governance.http import AuthenticatedHttpRequest
+from governance.pagecache import cached_page, owning_system, system_version
+from governance.permissions import allowed_actions, people_of, require, visible_systems
+from governance.roles import Action
+from governance.views import apply_service_errors
+from incidents import queries, services
+from incidents.forms import (
+    ContainmentForm,
+    ContainmentStatusForm,
+    DeclareForm,
+    IncidentListFilter,
+    PostForm,
+    ReportSentForm,
+    RoleForm,
+    SeriousForm,
+    SeverityForm,
+    StageForm,
+)
+from incidents.models import (
+    ContainmentAction,
+    ContainmentKind,
+    EntryKind,
+    HarmCategory,
+    Incident,
+    IncidentRole,
+    IncidentRoleKind,
+    Severity,
+    Stage,
+    TimelineEntry,
+)
+from incidents.reporting import reporting_clock
+from incidents.services.lifecycle import ORDER, REOPENABLE_FROM
+from releases.content import release_content
+from releases.models import ComponentKind, Release, RollbackMode
+from releases.queries import live_release
+
+LIST_PAGE_SIZE = 50
+TIMELINE_PAGE = 100  # entries on the page; earlier ones load on demand
+POLL_SECONDS = 3
+CLOCK_SECONDS = 60  # elapsed times and the reporting clock are exact to the minute
+LEAD_ROLES = {IncidentRoleKind.COMMANDER, IncidentRoleKind.SCRIBE}
+
+
+# --- list and declaration ------------------------------------------------------------------
+
+
+@require_GET
+def incident_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    incidents = queries.incidents_for(request.user).prefetch_related(queries.current_commander())
+    filterset = IncidentListFilter(request.GET, queryset=incidents, user=request.user)
+    rows = list(filterset.qs[:LIST_PAGE_SIZE]) if filterset.is_valid() else []
+    more = filterset.qs.count() - len(rows) if len(rows) == LIST_PAGE_SIZE else 0
+    context = {
+        "filter": filterset,
+        "rows": rows,
+        "more": more,
+        "now": timezone.now(),
+        "can_declare": visible_systems(request.user, Action.LEAD_INCIDENT).exists(),
+    }
+    status = 200 if filterset.is_valid() else 400
+    return render(request, "incidents/incident_list.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def declare(request: AuthenticatedHttpRequest) -> HttpResponse:
+    systems = visible_systems(request.user, Action.LEAD_INCIDENT).order_by("name")
+    if not systems.exists():
+        raise PermissionDenied("You are not an on-call lead of any AI system.")
+    initial = {"system": systems.filter(slug=request.GET.get("system", "")).first()}
+    form = DeclareForm(request.POST or None, systems=systems, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            incident = services.declare_incident(actor=request.user, **data)
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, f"INC-{incident.pk} declared. You are its commander.")
+            return redirect(incident)
+    status = 400 if form.errors else 200
+    return render(request, "incidents/declare.html", {"form": form}, status=status)
+
+
+# --- the war room ------------------------------------------------------------------------
+
+
+def _version(incident_pk: int, request: AuthenticatedHttpRequest) -> str:
+    """What the war room shows changes with the system's audit chain and with the clock."""
+    system_id = owning_system(Incident, incident_pk)
+    minute = int(time.time() // CLOCK_SECONDS)
+    return f"{system_version(system_id, request.user)}:{minute}"
+
+
+def _token(version: str) -> str:
+    # Signed: only a page this viewer was given can ask "anything new?" and get a bare 204.
+    return salted_hmac("incidents.live", version).hexdigest()[:24]
+
+
+@require_GET
+def war_room(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    version = _version(pk, request)
+
+    def render_page() -> HttpResponse:
+        incident = queries.incident_detail(pk, request.user)
+        return render(request, "incidents/war_room.html", _context(request, incident, version))
+
+    return cached_page(request, version, render_page)
+
+
+@require_GET
+def live(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The poll: 204 while nothing changed, else the changed panels and the new entries."""
+    version = _version(pk, request)
+    if constant_time_compare(request.GET.get("v", ""), _token(version)):
+        return HttpResponse(status=204)
+    after = _entry_id(request, "after")
+    if after is None:
+        return HttpResponseBadRequest("`after` must be a timeline entry id.")
+    incident = queries.incident_detail(pk, request.user)
+    context = _context(request, incident, version, after=after)
+    return render(request, "incidents/_live.html", context)
+
+
+@require_GET
+def earlier_entries(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The page of timeline entries before `before`, newest first."""
+    before = _entry_id(request, "before")
+    if before is None:
+        return HttpResponseBadRequest("`before` must be a timeline entry id.")
+    incident = queries.incident_detail(pk, request.user)
+    entries = list(_entries(incident).filter(id__lt=before).order_by("-id")[: TIMELINE_PAGE + 1])
+    context = {
+        "incident": incident,
+        "entries": entries[:TIMELINE_PAGE],
+        "has_earlier": len(entries) > TIMELINE_PAGE,
+        "actions": allowed_actions(request.user, incident.system),
+    }
+    return render(request, "incidents/_timeline_page.html", context)
+
+
+def _entry_id(request: AuthenticatedHttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() and len(value) <= 18 else None
+
+
+def _entries(incident: Incident) -> Any:
+    return TimelineEntry.objects.filter(incident=incident).select_related("pin", "actor")
+
+
+def _context(
+    request: AuthenticatedHttpRequest, incident: Incident, version: str, after: int | None = None
+) -> dict[str, Any]:
+    """Everything the war room shows, in a fixed number of queries."""
+    user = request.user
+    actions = allowed_actions(user, incident.system)
+    roles: list[IncidentRole] = incident.current_roles  # type: ignore[attr-defined]
+    my_roles = {r.role for r in roles if r.user_id == user.pk}
+    can_lead = Action.LEAD_INCIDENT in actions
+    can_respond = Action.RESPOND_INCIDENT in actions
+    if after is None:
+        page = list(_entries(incident).order_by("-id")[: TIMELINE_PAGE + 1])
+        entries, has_earlier = page[:TIMELINE_PAGE], len(page) > TIMELINE_PAGE
+    else:  # the poll: what the page has not seen, newest first
+        entries = list(_entries(incident).filter(id__gt=after).order_by("-id")[:TIMELINE_PAGE])
+        has_earlier = False
+    latest_id = entries[0].pk if entries else (after or 0)
+    now = timezone.now()
+    clock = reporting_clock(incident)
+    return {
+        "incident": incident,
+        "actions": actions,
+        "can_lead": can_lead,
+        "can_respond": can_respond,
+        "can_post_status": can_lead or bool(my_roles & LEAD_ROLES),
+        "my_roles": my_roles,
+        "roles": _role_board(roles),
+        "entries": entries,
+        "has_earlier": has_earlier,
+        "latest_id": latest_id,
+        "pinned": list(_entries(incident).filter(pin__isnull=False).order_by("id")),
+        "containments": list(incident.containments.all()),
+        "alerts": list(
+            incident.alerts.select_related("environment").order_by("-received_at", "-id")[:8]
+        ),
+        "stages": _stage_track(incident),
+        "next_stage": _next_stage(incident),
+        "skip_to": _skip_targets(incident),
+        "reopen_to": _reopen_targets(incident),
+        "releases": _release_sides(incident),
+        "clock": clock,
+        "clock_state": clock.state(now, incident.initial_report_sent_at is not None)
+        if clock
+        else None,
+        "now": now,
+        "token": _token(version),
+        "poll_seconds": POLL_SECONDS,
+        "people": list(people_of(incident.system)) if can_lead else [],
+        "role_kinds": IncidentRoleKind.choices,
+        "severities": Severity.choices,
+        "containment_kinds": ContainmentKind.choices,
+        "harm_categories": HarmCategory.choices,
+        "errors": [],
+    }
+
+
+def _role_board(roles: list[IncidentRole]) -> list[dict[str, Any]]:
+    """Each role with its current holders (responders may be many), in a fixed order."""
+    return [
+        {"kind": kind, "label": label, "holders": [r for r in roles if r.role == kind]}
+        for kind, label in IncidentRoleKind.choices
+    ]
+
+
+def _stage_track(incident: Incident) -> list[dict[str, Any]]:
+    stamps: dict[str, datetime | None] = {
+        Stage.DETECTED: incident.detected_at,
+        Stage.CONTAINMENT: incident.contained_at,
+        Stage.ROLLBACK: incident.rolled_back_at,
+        Stage.RECOVERY: incident.recovered_at,
+        Stage.REVIEW: incident.reviewed_at,
+        Stage.CLOSED: incident.closed_at,
+    }
+    current = ORDER.index(incident.stage)
+    track = []
+    for index, (value, label) in enumerate(Stage.choices):
+        if value in incident.skipped_stages and index != current:
+            state = "skipped"
+        elif index < current:
+            state = "done"
+        elif index == current:
+            state = "current"
+        else:
+            state = "todo"
+        track.append({"value": value, "label": label, "state": state, "at": stamps[value]})
+    return track
+
+
+def _next_stage(incident: Incident) -> dict[str, str] | None:
+    """The one big forward button; closing goes through the post-mortem instead."""
+    index = ORDER.index(incident.stage)
+    if incident.stage in (Stage.REVIEW, Stage.CLOSED):
+        return None
+    following = Stage(ORDER[index + 1])
+    return {"value": following.value, "label": following.label}
+
+
+def _skip_targets(incident: Incident) -> list[tuple[str, str]]:
+    index = ORDER.index(incident.stage)
+    later = ORDER[index + 2 : ORDER.index(Stage.REVIEW) + 1]
+    return [(value, Stage(value).label) for value in later]
+
+
+def _reopen_targets(incident: Incident) -> list[tuple[str, str]]:
+    if incident.stage not in REOPENABLE_FROM:
+        return []
+    earlier = ORDER[1 : ORDER.index(incident.stage)]
+    return [(value, Stage(value).label) for value in earlier]
+
+
+def _release_sides(incident: Incident) -> dict[str, Any]:
+    """The release live at declaration, live now, and the rollback target, component by
+    component (the rollback engine flips the first to the last)."""
+    at_start = incident.release_snapshot or None
+    plan = incident.rollback_plan
+    target = None
+    if plan is not None and plan.target_release_id is not None:
+        target_release = (
+            Release.objects.prefetch_related("components").filter(pk=plan.target_release_id).first()
+        )
+        target = release_content(target_release) if target_release else None
+    now_live = live_release(incident.environment) if incident.environment else None
+    start_stack = (at_start or {}).get("stack", {})
+    target_stack = (target or {}).get("stack", {})
+    rows = [
+        {
+            "kind": kind.label,
+            "live": start_stack.get(kind.value, {}).get("version"),
+            "target": target_stack.get(kind.value, {}).get("version"),
+        }
+        for kind in ComponentKind
+    ]
+    return {
+        "at_start": at_start,
+        "now": now_live,
+        "changed_since": now_live is not None
+        and at_start is not None
+        and now_live.pk != at_start.get("id"),
+        "target": target,
+        "plan": incident.plan_snapshot or None,
+        "plan_mode": RollbackMode(incident.plan_snapshot["mode"]).label
+        if incident.plan_snapshot
+        else "",
+        "rows": rows,
+    }
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+def _act(
+    request: AuthenticatedHttpRequest,
+    pk: int,
+    form: Form,
+    call: Callable[[Incident, dict], str],
+    needs: Action,
+    anchor: str = "",
+) -> HttpResponse:
+    """Run one war-room action: back to the room on success, else the room with the errors
+    (400). Who may not act at all is refused (403) before their input is read; a refused
+    action changed nothing, the service's transaction having rolled back."""
+    incident = queries.incident_detail(pk, request.user)
+    require(request.user, needs, incident.system)
+    errors: list[str] = []
+    if form.is_valid():
+        try:
+            message = call(incident, form.cleaned_data)
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, message)
+            url = incident.get_absolute_url() + (f"#{anchor}" if anchor else "")
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    for field, field_errors in form.errors.items():
+        label = (
+            form.fields[field].label or field.replace("_", " ").capitalize()
+            if field in form.fields
+            else ""
+        )
+        errors += [f"{label}: {e}" if label else str(e) for e in field_errors]
+    context = _context(request, incident, _version(pk, request))
+    context["errors"] = errors
+    return render(request, "incidents/war_room.html", context, status=400)
+
+
+@require_POST
+def stage_move(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    def move(incident: Incident, data: dict) -> str:
+        moved = services.move_stage(actor=request.user, incident=incident, **data)
+        return f"Now in {moved.get_stage_display()}."
+
+    return _act(request, pk, StageForm(request.POST), move, Action.LEAD_INCIDENT)
+
+
+@require_POST
+def severity_change(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    def change(incident: Incident, data: dict) -> str:
+        changed = services.change_severity(actor=request.user, incident=incident, **data)
+        return f"Severity is now {changed.get_severity_display()}."
+
+    return _act(request, pk, SeverityForm(request.POST), change, Action.LEAD_INCIDENT)
+
+
+@require_POST
+def role_assign(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    incident = queries.incident_detail(pk, request.user)
+
+    def assign(incident: Incident, data: dict) -> str:
+        assignment = services.assign_role(actor=request.user, incident=incident, **data)
+        person = assignment.user.get_full_name() or assignment.user.get_username()
+        return f"{person} is {assignment.get_role_display().lower()}."
+
+    form = RoleForm(request.POST, people=people_of(incident.system))
+    return _act(request, pk, form, assign, Action.LEAD_INCIDENT, anchor="roles")
+
+
+@require_POST
+def role_release(request: AuthenticatedHttpRequest, pk: int, assignment_id: int) -> HttpResponse:
+    incident = queries.incident_detail(pk, request.user)
+    assignment = get_object_or_404(IncidentRole, incident=incident, pk=assignment_id)
+
+    def end(incident: Incident, data: dict) -> str:
+        services.release_role(actor=request.user, assignment=assignment)
+        return f"{assignment.user.get_username()} stepped down."
+
+    return _act(request, pk, Form(request.POST), end, Action.LEAD_INCIDENT, anchor="roles")
+
+
+@require_POST
+def post_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    def post(incident: Incident, data: dict) -> str:
+        services.post_update(actor=request.user, incident=incident, **data)
+        return "Status update posted." if data["kind"] == EntryKind.STATUS_UPDATE else "Noted."
+
+    # The service decides between note and status update (the scribe's right is per incident).
+    return _act(request, pk, PostForm(request.POST), post, Action.VIEW, anchor="timeline")
+
+
+@require_POST
+def entry_pin(request: AuthenticatedHttpRequest, pk: int, entry_id: int) -> HttpResponse:
+    incident = queries.incident_detail(pk, request.user)
+    entry = get_object_or_404(TimelineEntry, incident=incident, pk=entry_id)
+
+    def pin(incident: Incident, data: dict) -> str:
+        services.pin_entry(actor=request.user, entry=entry)
+        return "Pinned."
+
+    return _act(request, pk, Form(request.POST), pin, Action.RESPOND_INCIDENT, anchor="pinned")
+
+
+@require_POST
+def containment_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    def contain(incident: Incident, data: dict) -> str:
+        action = services.request_containment(actor=request.user, incident=incident, **data)
+        return f"{action.get_kind_display()} requested."
+
+    form = ContainmentForm(request.POST)
+    return _act(request, pk, form, contain, Action.RESPOND_INCIDENT, anchor="containment")
+
+
+@require_POST
+def containment_status(request: AuthenticatedHttpRequest, pk: int, action_id: int) -> HttpResponse:
+    incident = queries.incident_detail(pk, request.user)
+    action = get_object_or_404(ContainmentAction, incident=incident, pk=action_id)
+
+    def mark(incident: Incident, data: dict) -> str:
+        changed = services.set_containment_status(actor=request.user, action=action, **data)
+        return f"{changed.get_kind_display()}: {changed.get_status_display().lower()}."
+
+    form = ContainmentStatusForm(request.POST)
+    return _act(request, pk, form, mark, Action.RESPOND_INCIDENT, anchor="containment")
+
+
+@require_POST
+def serious_classify(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    def classify(incident: Incident, data: dict) -> str:
+        services.classify_serious(actor=request.user, incident=incident, **data)
+        return "Classified serious: the reporting clock is running."
+
+    form = SeriousForm(request.POST)
+    return _act(request, pk, form, classify, Action.LEAD_INCIDENT, anchor="reporting")
+
+
+@require_POST
+def report_sent(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    def sent(incident: Incident, data: dict) -> str:
+        services.record_report_sent(actor=request.user, incident=incident, **data)
+        return "Report recorded."
+
+    form = ReportSentForm(request.POST)
+    return _act(request, pk, form, sent, Action.LEAD_INCIDENT, anchor="reporting")

@@ -1,0 +1,146 @@
+"""Every war-room page and action, for every persona: the status it answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from incidents import services
+from tests.matrix import ROLE_HOLDERS, Route, case_id, check_route
+
+SEERS = frozenset(ROLE_HOLDERS)
+EVERYONE = SEERS | {"outsider"}
+LEADS = frozenset({"oncall_lead"})
+RESPONDERS = frozenset({"oncall_lead", "responder"})
+
+ROUTES = [
+    Route("incident list", "GET", "/incidents/", EVERYONE),
+    Route("declare page", "GET", "/incidents/declare/", LEADS, outsider=403),
+    Route(
+        "declare by form",
+        "POST",
+        "/incidents/declare/",
+        LEADS,
+        ok=302,
+        outsider=403,
+        data={
+            "system": "{fraud}",
+            "title": "t",
+            "severity": "sev3",
+            "category": "bias",
+            "source": "user_report",
+        },
+    ),
+    Route("war room", "GET", "/incidents/{incident}/", SEERS),
+    Route("live poll", "GET", "/incidents/{incident}/live/?v=stale&after=0", SEERS),
+    Route("earlier entries", "GET", "/incidents/{incident}/timeline/?before=999999999", SEERS),
+    Route(
+        "move stage",
+        "POST",
+        "/incidents/{incident}/stage/",
+        LEADS,
+        ok=302,
+        data={"stage": "containment"},
+    ),
+    Route(
+        "change severity",
+        "POST",
+        "/incidents/{incident}/severity/",
+        LEADS,
+        ok=302,
+        data={"severity": "sev1", "reason": "Spreading"},
+    ),
+    Route(
+        "assign role",
+        "POST",
+        "/incidents/{incident}/roles/",
+        LEADS,
+        ok=302,
+        data={"role": "scribe", "user": "@responder"},
+    ),
+    Route("end role", "POST", "/incidents/{incident}/roles/{assignment}/end/", LEADS, ok=302),
+    Route(
+        "post note",
+        "POST",
+        "/incidents/{incident}/posts/",
+        RESPONDERS,
+        ok=302,
+        data={"body": "Seen", "kind": "note"},
+    ),
+    Route(
+        "post status update",
+        "POST",
+        "/incidents/{incident}/posts/",
+        LEADS,
+        ok=302,
+        data={"body": "Update", "kind": "status_update"},
+    ),
+    Route("pin entry", "POST", "/incidents/{incident}/entries/{entry}/pin/", RESPONDERS, ok=302),
+    Route(
+        "request containment",
+        "POST",
+        "/incidents/{incident}/containment/",
+        RESPONDERS,
+        ok=302,
+        data={"kind": "disable_feature", "target": "velocity"},
+    ),
+    Route(
+        "containment done",
+        "POST",
+        "/incidents/{incident}/containment/{containment}/status/",
+        RESPONDERS,
+        ok=302,
+        data={"status": "done"},
+    ),
+    Route(
+        "classify serious",
+        "POST",
+        "/incidents/{incident}/serious/",
+        LEADS,
+        ok=302,
+        data={"harm_category": "fundamental_rights"},
+    ),
+    Route(
+        "report sent",
+        "POST",
+        "/incidents/{serious}/reports/",
+        LEADS,
+        ok=302,
+        data={"complete": "false"},
+    ),
+]
+
+
+@pytest.fixture
+def world(incident, oncall_lead, responder, people):  # type: ignore[no-untyped-def]
+    ml_lead = services.assign_role(
+        actor=oncall_lead, incident=incident, role="ml_lead", user=responder
+    )
+    containment = services.request_containment(
+        actor=responder, incident=incident, kind="block_rule", target="ignore previous"
+    )
+    serious = services.declare_incident(
+        actor=oncall_lead,
+        system=incident.system,
+        title="Leak",
+        severity="sev1",
+        category="pii_leak",
+    )
+    services.classify_serious(
+        actor=oncall_lead, incident=serious, harm_category="fundamental_rights"
+    )
+    ids = {
+        "incident": incident.pk,
+        "serious": serious.pk,
+        "assignment": ml_lead.pk,
+        "containment": containment.pk,
+        "entry": incident.timeline.order_by("id").first().pk,  # type: ignore[union-attr]
+        "fraud": incident.system_id,
+    }
+    return people, ids
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", ROUTES, ids=case_id)
+def test_war_room_route_answers_each_persona(route, client, world):  # type: ignore[no-untyped-def]
+    people, ids = world
+    assert check_route(route, client, people, ids) == []
