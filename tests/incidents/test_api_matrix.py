@@ -1,0 +1,136 @@
+"""Every incidents API endpoint, for every persona: the status it answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from incidents import services
+from tests.matrix import ROLE_HOLDERS, Route, case_id, check_route
+
+SEERS = frozenset(ROLE_HOLDERS)
+EVERYONE = SEERS | {"outsider"}
+LEADS = frozenset({"oncall_lead"})
+RESPONDERS = frozenset({"oncall_lead", "responder"})
+INCIDENT = "/api/incidents/{incident}/"
+REVIEW = "/api/incidents/{review}/"
+
+
+def api(name, method, path, allowed, ok=200, **extra):  # type: ignore[no-untyped-def]
+    return Route(name, method, path, allowed, ok=ok, api=True, **extra)
+
+
+ROUTES = [
+    api("list", "GET", "/api/incidents/", EVERYONE),
+    api("read", "GET", INCIDENT, SEERS),
+    api(
+        "declare",
+        "POST",
+        "/api/incidents/",
+        LEADS,
+        ok=201,
+        outsider=404,
+        data={"system": "fraud", "title": "t", "severity": "sev3", "category": "bias"},
+    ),
+    api("stage", "POST", INCIDENT + "stage/", LEADS, data={"stage": "containment"}),
+    api(
+        "severity",
+        "POST",
+        INCIDENT + "severity/",
+        LEADS,
+        data={"severity": "sev1", "reason": "Spreading"},
+    ),
+    api("roles", "POST", INCIDENT + "roles/", LEADS, data={"role": "scribe", "user": "rhea"}),
+    api("timeline", "GET", INCIDENT + "timeline/?after=0", SEERS),
+    api(
+        "note",
+        "POST",
+        INCIDENT + "timeline/",
+        RESPONDERS,
+        ok=201,
+        data={"kind": "note", "body": "Seen"},
+    ),
+    api(
+        "containment",
+        "POST",
+        INCIDENT + "containments/",
+        RESPONDERS,
+        ok=201,
+        data={"kind": "disable_feature", "target": "velocity"},
+    ),
+    api(
+        "containment status",
+        "POST",
+        INCIDENT + "containments/{containment}/",
+        RESPONDERS,
+        data={"status": "done"},
+    ),
+    api(
+        "serious",
+        "POST",
+        INCIDENT + "serious/",
+        LEADS,
+        data={"harm_category": "fundamental_rights"},
+    ),
+    api("reports", "POST", "/api/incidents/{serious}/reports/", LEADS, data={"complete": False}),
+    api("post-mortem", "GET", INCIDENT + "postmortem/", SEERS),
+    api(
+        "save post-mortem",
+        "PUT",
+        INCIDENT + "postmortem/",
+        RESPONDERS,
+        data={"summary": "What happened"},
+    ),
+    api(
+        "action item",
+        "POST",
+        INCIDENT + "action-items/",
+        RESPONDERS,
+        ok=201,
+        data={"title": "Alert per segment", "owner": "rhea"},
+    ),
+    api("publish", "POST", REVIEW + "publish/", LEADS),
+    api("metrics", "GET", "/api/incidents/metrics/", EVERYONE),
+]
+
+
+@pytest.fixture
+def world(incident, oncall_lead, responder, people):  # type: ignore[no-untyped-def]
+    containment = services.request_containment(
+        actor=responder, incident=incident, kind="block_rule", target="ignore previous"
+    )
+    serious = services.declare_incident(
+        actor=oncall_lead,
+        system=incident.system,
+        title="Leak",
+        severity="sev1",
+        category="pii_leak",
+    )
+    services.classify_serious(
+        actor=oncall_lead, incident=serious, harm_category="fundamental_rights"
+    )
+    review = services.declare_incident(
+        actor=oncall_lead, system=incident.system, title="Done", severity="sev4", category="drift"
+    )
+    services.move_stage(actor=oncall_lead, incident=review, stage="review", reason="Fixed")
+    services.save_postmortem(
+        actor=responder,
+        incident=review,
+        summary="s",
+        impact="i",
+        root_cause_data="d",
+        detection_gaps="g",
+    )
+    ids = {
+        "incident": incident.pk,
+        "serious": serious.pk,
+        "review": review.pk,
+        "containment": containment.pk,
+    }
+    return people, ids
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", ROUTES, ids=case_id)
+def test_incident_api_answers_each_persona(route, client, world):  # type: ignore[no-untyped-def]
+    people, ids = world
+    assert check_route(route, client, people, ids) == []
