@@ -99,7 +99,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "governance.tasks.checkpoint_audit_chains",
         "schedule": env_int("AUDIT_CHECKPOINT_SECONDS", default=300),
     },
+    "sweep-rollbacks": {
+        "task": "releases.tasks.sweep_rollbacks",
+        "schedule": env_int("ROLLBACK_SWEEP_SECONDS", default=5),
+        "options": {"expires": 30},
+    },
 }
+
+# --- rollbacks -------------------------------------------------------------------------
+ROLLBACK_VERIFY_SECONDS = env_int("ROLLBACK_VERIFY_SECONDS", default=60)  # until verified live
+ROLLBACK_POLL_SECONDS = 0.2  # between status reads while verifying
+ROLLBACK_LEASE_SECONDS = env_int("ROLLBACK_LEASE_SECONDS", default=120)  # > verify + one call
+ROLLBACK_REQUEUE_SECONDS = env_int("ROLLBACK_REQUEUE_SECONDS", default=10)  # not picked up yet
+ROLLBACK_MAX_RETRIES = env_int("ROLLBACK_MAX_RETRIES", default=5)
+ROLLBACK_BACKOFF_SECONDS = 1  # exponential backoff factor, full jitter, capped at 60 s
 
 # --- authentication and permissions --------------------------------------------------
 AUTHENTICATION_BACKENDS = [

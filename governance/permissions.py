@@ -17,7 +17,7 @@ from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import get_objects_for_user
 
 from governance.models import AISystem, RoleGrant
-from governance.roles import Action
+from governance.roles import ROLE_ACTIONS, Action
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -84,9 +84,12 @@ def allowed_actions(user: AnyUser, system: AISystem) -> frozenset[Action]:
     return frozenset(a for a in Action if a.value in codenames)
 
 
-def people_of(system: AISystem) -> QuerySet[User]:
-    """Active users holding any role on the system, directly or through a group, by name."""
+def people_of(system: AISystem, action: Action | None = None) -> QuerySet[User]:
+    """Active users holding a role on the system (one that allows `action`, if given),
+    directly or through a group, by name."""
     grants = RoleGrant.objects.filter(system=system)
+    if action is not None:
+        grants = grants.filter(role__in=[r for r, acts in ROLE_ACTIONS.items() if action in acts])
     return (
         get_user_model()
         .objects.filter(

@@ -158,3 +158,12 @@ class IncidentListFilter(django_filters.FilterSet):
             When(stage=Stage.CLOSED, then=Value(1)), default=Value(0), output_field=IntegerField()
         )
         return super().qs.order_by(open_first, "severity", "-detected_at", "-id")
+
+
+class RollbackForm(forms.Form):
+    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class RollbackDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("confirm", "Confirm"), ("dismiss", "Dismiss")])
+    reason = forms.CharField(max_length=2000, required=False)

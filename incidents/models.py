@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from governance.models import AISystem
-from releases.models import Environment, Release, RollbackPlan
+from releases.models import Environment, Release, RollbackPlan, RollbackRequest
 
 
 class Stage(models.TextChoices):
@@ -359,3 +359,18 @@ class ActionItem(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class IncidentRollback(models.Model):
+    """A rollback asked for from an incident: its steps go to the incident's timeline."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="rollbacks")
+    request = models.OneToOneField(
+        RollbackRequest, on_delete=models.PROTECT, related_name="incident_link"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"rollback {self.request_id} of incident {self.incident_id}"

@@ -27,6 +27,12 @@ urlpatterns = [
         war_room.containment_status,
         name="containment-status",
     ),
+    path("incidents/<int:pk>/rollback/", war_room.rollback_now, name="rollback-now"),
+    path(
+        "incidents/<int:pk>/rollback/<int:request_id>/",
+        war_room.rollback_decide,
+        name="rollback-decide",
+    ),
     path("incidents/<int:pk>/serious/", war_room.serious_classify, name="serious-classify"),
     path("incidents/<int:pk>/reports/", war_room.report_sent, name="report-sent"),
     path("incidents/<int:pk>/postmortem/", postmortem.postmortem_page, name="postmortem"),

@@ -23,3 +23,39 @@ def apply_rollout_step(self, step_id: int) -> str:  # type: ignore[no-untyped-de
             factor=1, retries=self.request.retries, maximum=60, full_jitter=True
         )
         raise self.retry(exc=error, countdown=countdown) from error
+
+
+@shared_task(bind=True, name="releases.tasks.execute_rollback", acks_late=True)
+def execute_rollback(self, request_id: int) -> str:  # type: ignore[no-untyped-def]
+    """Run a rollback request. Transient backend errors retry with exponential backoff and
+    full jitter up to ROLLBACK_MAX_RETRIES; a permanent error or the last retry fails it.
+    Late acknowledgement: a worker lost mid-call gives the message back, and the request's
+    idempotency key makes the second call a no-op at the backend."""
+    from django.conf import settings
+
+    from releases.models import RollbackRequest
+    from releases.services import rollbacks
+
+    try:
+        return rollbacks.execute_rollback(request_id=request_id).status
+    except RollbackRequest.DoesNotExist:
+        return "missing"  # a message older than its database (tests, restores): nothing to do
+    except BackendError as error:
+        retries = self.request.retries
+        if not error.transient or retries >= settings.ROLLBACK_MAX_RETRIES:
+            return rollbacks.fail_rollback(
+                request_id=request_id, error=str(error), response=error.response
+            ).status
+        countdown = get_exponential_backoff_interval(
+            factor=settings.ROLLBACK_BACKOFF_SECONDS, retries=retries, maximum=60, full_jitter=True
+        )
+        rollbacks.hold_for_retry(request_id=request_id, seconds=countdown, error=str(error))
+        raise self.retry(exc=error, countdown=countdown, max_retries=None) from error
+
+
+@shared_task(name="releases.tasks.sweep_rollbacks", ignore_result=True)
+def sweep_rollbacks() -> int:
+    """Beat: re-send rollback requests that nobody picked up or whose worker died."""
+    from releases.services import rollbacks
+
+    return rollbacks.sweep_rollbacks()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -13,7 +14,8 @@ from rest_framework.response import Response
 
 from governance.api.validation import validated
 from governance.http import api_actor
-from governance.permissions import get_system_or_404
+from governance.permissions import can, get_system_or_404
+from governance.roles import Action
 from incidents import queries, services
 from incidents.api.serializers import (
     ActionItemSerializer,
@@ -31,6 +33,7 @@ from incidents.api.serializers import (
     UpdateSerializer,
 )
 from incidents.models import Incident, PostMortem, Severity, Stage
+from releases.api.serializers import RollbackAskSerializer, RollbackRequestSerializer
 from releases.models import Environment
 
 
@@ -169,6 +172,27 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             actor=api_actor(request), action=containment, status=data["status"]
         )
         return Response(ContainmentSerializer(containment).data)
+
+    @extend_schema(
+        request=RollbackAskSerializer,
+        responses={202: RollbackRequestSerializer, 200: RollbackRequestSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def rollback(self, request: Request, pk: str) -> Response:
+        """ROLL BACK NOW: the incident's environment back to the plan's target. 202 with the
+        new request; 200 with the one already active (a second press changes nothing)."""
+        incident = self.get_object()
+        if not can(api_actor(request), Action.REQUEST_ROLLBACK, incident.system):
+            raise PermissionDenied("Only rollback owners and on-call leads roll back.")
+        data = validated(RollbackAskSerializer, request.data, partial=True)
+        rollback, created = services.request_rollback(
+            actor=api_actor(request),
+            incident=incident,
+            reason=data.get("reason", ""),
+            idempotency_key=data.get("idempotency_key") or None,
+        )
+        code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+        return Response(RollbackRequestSerializer(rollback).data, status=code)
 
     @extend_schema(request=SeriousSerializer, responses=IncidentSerializer)
     @action(detail=True, methods=["post"])

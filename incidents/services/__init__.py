@@ -22,6 +22,7 @@ from incidents.services.postmortem import (
     update_action_item,
 )
 from incidents.services.reporting import classify_serious, record_report_sent
+from incidents.services.rollback import request_rollback
 
 __all__ = [
     "AlertPayloadError",
@@ -40,6 +41,7 @@ __all__ = [
     "record_report_sent",
     "release_role",
     "request_containment",
+    "request_rollback",
     "save_postmortem",
     "set_containment_status",
     "update_action_item",

@@ -37,6 +37,8 @@ from incidents.forms import (
     PostForm,
     ReportSentForm,
     RoleForm,
+    RollbackDecisionForm,
+    RollbackForm,
     SeriousForm,
     SeverityForm,
     StageForm,
@@ -49,6 +51,7 @@ from incidents.models import (
     Incident,
     IncidentRole,
     IncidentRoleKind,
+    IncidentRollback,
     Severity,
     Stage,
     TimelineEntry,
@@ -58,6 +61,7 @@ from incidents.services.lifecycle import ORDER, REOPENABLE_FROM
 from releases.content import release_content
 from releases.models import ComponentKind, Release, RollbackMode
 from releases.queries import live_release
+from releases.services import rollbacks
 
 LIST_PAGE_SIZE = 50
 TIMELINE_PAGE = 100  # entries on the page; earlier ones load on demand
@@ -212,6 +216,7 @@ def _context(
         "skip_to": _skip_targets(incident),
         "reopen_to": _reopen_targets(incident),
         "releases": _release_sides(incident),
+        **_rollback_panel(incident, actions),
         "clock": clock,
         "clock_state": clock.state(now, incident.initial_report_sent_at is not None)
         if clock
@@ -316,6 +321,31 @@ def _release_sides(incident: Incident) -> dict[str, Any]:
         if incident.plan_snapshot
         else "",
         "rows": rows,
+    }
+
+
+def _rollback_panel(incident: Incident, actions: frozenset[Action]) -> dict[str, Any]:
+    """The ROLL BACK NOW button: what it would do, who may press it, and the latest run."""
+    link = (
+        IncidentRollback.objects.filter(incident=incident)
+        .select_related("request__from_release", "request__to_release", "request__requested_by")
+        .first()
+    )
+    rollback = link.request if link else None
+    live = target = None
+    if incident.environment is not None and incident.is_open:
+        period = rollbacks.live_deployment(incident.environment)
+        live = period.release if period else None
+        target = rollbacks.rollback_target(incident.environment, live)
+    can_press = Action.REQUEST_ROLLBACK in actions
+    return {
+        "rollback": rollback,
+        "rollback_live": live,
+        "rollback_target": target,
+        "can_roll_back": can_press,
+        "rollback_pressers": []
+        if can_press
+        else list(people_of(incident.system, Action.REQUEST_ROLLBACK)),
     }
 
 
@@ -463,3 +493,34 @@ def report_sent(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
     form = ReportSentForm(request.POST)
     return _act(request, pk, form, sent, Action.LEAD_INCIDENT, anchor="reporting")
+
+
+@require_POST
+def rollback_now(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    def roll_back(incident: Incident, data: dict) -> str:
+        rollback, created = services.request_rollback(
+            actor=request.user, incident=incident, reason=data["reason"]
+        )
+        if not created:
+            return f"A rollback to {rollback.to_release.version} is already {rollback.status}."
+        return f"Rolling back to {rollback.to_release.version}: requested."
+
+    form = RollbackForm(request.POST)
+    return _act(request, pk, form, roll_back, Action.REQUEST_ROLLBACK, anchor="release")
+
+
+@require_POST
+def rollback_decide(request: AuthenticatedHttpRequest, pk: int, request_id: int) -> HttpResponse:
+    """Confirm or dismiss a rollback the plan's triggers proposed."""
+    incident = queries.incident_detail(pk, request.user)
+    link = get_object_or_404(IncidentRollback, incident=incident, request_id=request_id)
+
+    def decide(incident: Incident, data: dict) -> str:
+        if data["decision"] == "confirm":
+            rollbacks.confirm_rollback(actor=request.user, request=link.request)
+            return "Confirmed: the rollback runs now."
+        rollbacks.dismiss_rollback(actor=request.user, request=link.request, reason=data["reason"])
+        return "Proposal dismissed."
+
+    form = RollbackDecisionForm(request.POST)
+    return _act(request, pk, form, decide, Action.REQUEST_ROLLBACK, anchor="release")

@@ -22,6 +22,7 @@ from releases.models import (
     ReleaseComponent,
     RollbackMode,
     RollbackPlan,
+    RollbackRequest,
     RollbackTrigger,
     RolloutStage,
     RolloutStep,
@@ -312,3 +313,58 @@ class GatePolicySerializer(serializers.ModelSerializer):
 
 class LiveAtSerializer(serializers.Serializer):
     at = serializers.DateTimeField(required=False, help_text="Defaults to now")
+
+
+class RollbackRequestSerializer(serializers.ModelSerializer):
+    environment: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    system = serializers.CharField(source="environment.system.slug", read_only=True)
+    from_release: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="version", read_only=True
+    )
+    to_release: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="version", read_only=True
+    )
+    requested_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    confirmed_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+
+    class Meta:
+        model = RollbackRequest
+        fields = [
+            "id",
+            "system",
+            "environment",
+            "from_release",
+            "to_release",
+            "status",
+            "reason",
+            "idempotency_key",
+            "requested_by",
+            "confirmed_by",
+            "trigger",
+            "is_drill",
+            "requested_at",
+            "started_at",
+            "finished_at",
+            "attempts",
+            "error",
+        ]
+        read_only_fields = fields
+
+
+class RollbackAskSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+    idempotency_key = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    to_release = serializers.CharField(
+        required=False, help_text="version; default: the plan's target, else the last one live"
+    )
+    drill = serializers.BooleanField(default=False)
+
+
+class RollbackDismissSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)

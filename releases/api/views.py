@@ -25,11 +25,15 @@ from releases.api.serializers import (
     ReleaseDetailSerializer,
     ReleaseSerializer,
     ReleaseWriteSerializer,
+    RollbackAskSerializer,
+    RollbackDismissSerializer,
     RollbackPlanSerializer,
+    RollbackRequestSerializer,
     RolloutStepSerializer,
 )
 from releases.gates import policy_for
-from releases.models import Environment, Release, ReleaseStatus
+from releases.models import Environment, Release, ReleaseStatus, RollbackRequest
+from releases.services import rollbacks
 
 
 class ReleaseFilter(filters.FilterSet):
@@ -233,6 +237,37 @@ class EnvironmentViewSet(
     def partial_update(self, request: Request, pk: str) -> Response:  # type: ignore[override]
         return self.update(request, pk, partial=True)
 
+    @extend_schema(
+        request=RollbackAskSerializer,
+        responses={202: RollbackRequestSerializer, 200: RollbackRequestSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def rollback(self, request: Request, pk: str) -> Response:
+        """ROLL BACK NOW for this environment (or a drill, outside production). 202 with the
+        new request; 200 with the one already active (a second press changes nothing)."""
+        environment = self.get_object()
+        data = validated(RollbackAskSerializer, request.data)
+        target = None
+        if data.get("to_release"):
+            target = Release.objects.filter(
+                system=environment.system_id, version=data["to_release"]
+            ).first()
+            if target is None:
+                return Response(
+                    {"to_release": ["No release of this system has that version."]},
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
+        rollback, created = rollbacks.request_rollback(
+            actor=api_actor(request),
+            environment=environment,
+            reason=data["reason"],
+            to_release=target,
+            idempotency_key=data.get("idempotency_key") or None,
+            drill=data["drill"],
+        )
+        code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+        return Response(RollbackRequestSerializer(rollback).data, status=code)
+
     @extend_schema(parameters=[LiveAtSerializer], responses=ReleaseSerializer)
     @action(detail=True, methods=["get"])
     def live(self, request: Request, pk: str) -> Response:
@@ -271,3 +306,34 @@ class GatePolicyViewSet(viewsets.ViewSet):
             approvals_required=data["approvals_required"],
         )
         return Response(GatePolicySerializer(policy).data)
+
+
+class RollbackRequestViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Rollback requests and how they went; confirm or dismiss what a trigger proposed."""
+
+    serializer_class = RollbackRequestSerializer
+    filterset_fields = ["status", "environment__system__slug", "is_drill"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        requests = RollbackRequest.objects.select_related(
+            "environment__system", "from_release", "to_release", "requested_by", "confirmed_by"
+        )
+        return restrict(requests, api_actor(self.request), via="environment__system")
+
+    @extend_schema(request=None, responses=RollbackRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def confirm(self, request: Request, pk: str) -> Response:
+        """Run a proposed rollback now (rollback owners, on-call leads)."""
+        rollback = rollbacks.confirm_rollback(actor=api_actor(request), request=self.get_object())
+        return Response(RollbackRequestSerializer(rollback).data)
+
+    @extend_schema(request=RollbackDismissSerializer, responses=RollbackRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def dismiss(self, request: Request, pk: str) -> Response:
+        data = validated(RollbackDismissSerializer, request.data)
+        rollback = rollbacks.dismiss_rollback(
+            actor=api_actor(request), request=self.get_object(), reason=data["reason"]
+        )
+        return Response(RollbackRequestSerializer(rollback).data)

@@ -11,6 +11,7 @@ SEERS = frozenset(ROLE_HOLDERS)
 EVERYONE = SEERS | {"outsider"}
 LEADS = frozenset({"oncall_lead"})
 RESPONDERS = frozenset({"oncall_lead", "responder"})
+PRESSERS = frozenset({"oncall_lead", "rollback_owner"})
 INCIDENT = "/api/incidents/{incident}/"
 REVIEW = "/api/incidents/{review}/"
 
@@ -90,11 +91,30 @@ ROUTES = [
     ),
     api("publish", "POST", REVIEW + "publish/", LEADS),
     api("metrics", "GET", "/api/incidents/metrics/", EVERYONE),
+    # A proposal is active in production: pressing returns it (200), confirming runs it.
+    api("roll back now", "POST", INCIDENT + "rollback/", PRESSERS, data={"reason": "x"}),
+    api(
+        "roll back the environment",
+        "POST",
+        "/api/environments/{production}/rollback/",
+        PRESSERS,
+        data={"reason": "x"},
+    ),
+    api("rollbacks", "GET", "/api/rollbacks/", EVERYONE),
+    api("rollback", "GET", "/api/rollbacks/{proposal}/", SEERS),
+    api("confirm rollback", "POST", "/api/rollbacks/{proposal}/confirm/", PRESSERS),
+    api(
+        "dismiss rollback",
+        "POST",
+        "/api/rollbacks/{proposal}/dismiss/",
+        PRESSERS,
+        data={"reason": "A false alarm"},
+    ),
 ]
 
 
 @pytest.fixture
-def world(incident, oncall_lead, responder, people):  # type: ignore[no-untyped-def]
+def world(incident, successor, production, oncall_lead, responder, people):  # type: ignore[no-untyped-def]
     containment = services.request_containment(
         actor=responder, incident=incident, kind="block_rule", target="ignore previous"
     )
@@ -120,7 +140,12 @@ def world(incident, oncall_lead, responder, people):  # type: ignore[no-untyped-
         root_cause_data="d",
         detection_gaps="g",
     )
+    proposal, _ = services.request_rollback(
+        actor=None, incident=incident, reason="review_rate > 2.5", trigger={"x": 1}, propose=True
+    )
     ids = {
+        "proposal": proposal.pk,
+        "production": production.pk,
         "incident": incident.pk,
         "serious": serious.pk,
         "review": review.pk,

@@ -11,8 +11,25 @@ SEERS = frozenset(ROLE_HOLDERS)
 EVERYONE = SEERS | {"outsider"}
 LEADS = frozenset({"oncall_lead"})
 RESPONDERS = frozenset({"oncall_lead", "responder"})
+PRESSERS = frozenset({"oncall_lead", "rollback_owner"})
 
 ROUTES = [
+    Route(
+        "roll back now",
+        "POST",
+        "/incidents/{incident}/rollback/",
+        PRESSERS,
+        ok=302,
+        data={"reason": "Review rate 3x"},
+    ),
+    Route(
+        "confirm a proposed rollback",
+        "POST",
+        "/incidents/{incident}/rollback/{proposal}/",
+        PRESSERS,
+        ok=302,
+        data={"decision": "confirm"},
+    ),
     Route("incident list", "GET", "/incidents/", EVERYONE),
     Route("declare page", "GET", "/incidents/declare/", LEADS, outsider=403),
     Route(
@@ -111,7 +128,7 @@ ROUTES = [
 
 
 @pytest.fixture
-def world(incident, oncall_lead, responder, people):  # type: ignore[no-untyped-def]
+def world(incident, successor, oncall_lead, responder, people):  # type: ignore[no-untyped-def]
     ml_lead = services.assign_role(
         actor=oncall_lead, incident=incident, role="ml_lead", user=responder
     )
@@ -128,7 +145,11 @@ def world(incident, oncall_lead, responder, people):  # type: ignore[no-untyped-
     services.classify_serious(
         actor=oncall_lead, incident=serious, harm_category="fundamental_rights"
     )
+    proposal, _ = services.request_rollback(
+        actor=None, incident=incident, reason="review_rate > 2.5", trigger={"x": 1}, propose=True
+    )
     ids = {
+        "proposal": proposal.pk,
         "incident": incident.pk,
         "serious": serious.pk,
         "assignment": ml_lead.pk,

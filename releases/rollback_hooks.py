@@ -1,0 +1,44 @@
+"""What other apps learn of a rollback, and what they add to its forensic record.
+
+releases knows nothing of incidents (dependencies point the other way). The incidents app
+registers a listener, which writes each step of a rollback to the incident's timeline in
+the same transaction as the step, and a collector, which adds the incident's alerts and
+last timeline entries to the forensic record before the backend is called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from releases.models import RollbackRequest
+
+# (request, event, message): event is proposed, requested, running, succeeded, failed, dismissed
+Listener = Callable[["RollbackRequest", str, str], None]
+Collector = Callable[["RollbackRequest"], dict[str, Any]]
+
+_listeners: list[Listener] = []
+_collectors: list[Collector] = []
+
+
+def on_rollback(listener: Listener) -> None:
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def collect_forensics(collector: Collector) -> None:
+    if collector not in _collectors:
+        _collectors.append(collector)
+
+
+def notify(request: RollbackRequest, event: str, message: str) -> None:
+    for listener in _listeners:
+        listener(request, event, message)
+
+
+def collected(request: RollbackRequest) -> dict[str, Any]:
+    context: dict[str, Any] = {}
+    for collector in _collectors:
+        context.update(collector(request))
+    return context

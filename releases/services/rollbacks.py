@@ -1,0 +1,452 @@
+"""ROLL BACK NOW: one transaction records the request, then a Celery task makes it real.
+
+The life of a request: proposed (by a trigger, waiting for a rollback owner) → requested →
+running (a task holds a lease on it) → succeeded (the backend reports the target live) or
+failed. At most one request is active per environment; pressing again returns it. Every
+backend call carries the request's idempotency key, so a re-delivered or swept task that
+calls again changes nothing twice. Nothing is lost: `sweep_rollbacks` re-sends requests
+nobody picked up (the broker was down) and takes over runs whose worker died.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from governance import audit
+from governance.audit.hashing import canonical_json
+from governance.permissions import require
+from governance.roles import Action
+from releases import rollback_hooks
+from releases.backends import BackendError, backend_for
+from releases.models import (
+    Deployment,
+    Environment,
+    ForensicRecord,
+    Release,
+    ReleaseStatus,
+    RollbackPlan,
+    RollbackRequest,
+    RollbackStatus,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+logger = logging.getLogger(__name__)
+
+
+# --- what a rollback would do ---------------------------------------------------------------
+
+
+def live_deployment(environment: Environment) -> Deployment | None:
+    return (
+        Deployment.objects.filter(environment=environment, ended_at__isnull=True)
+        .select_related("release")
+        .first()
+    )
+
+
+def rollback_target(environment: Environment, live: Release | None) -> Release | None:
+    """The release to put back: the target of the live release's plan for this environment,
+    else the last other release that was live here (the last known good)."""
+    if live is None:
+        return None
+    plan = (
+        RollbackPlan.objects.filter(release=live, environment=environment)
+        .select_related("target_release")
+        .first()
+    )
+    if plan is not None and plan.target_release is not None:
+        return plan.target_release
+    earlier = (
+        Deployment.objects.filter(environment=environment, ended_at__isnull=False)
+        .exclude(release=live)
+        .select_related("release")
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    return earlier.release if earlier else None
+
+
+def active_request(environment: Environment) -> RollbackRequest | None:
+    return (
+        RollbackRequest.objects.filter(environment=environment, status__in=RollbackStatus.active())
+        .select_related("from_release", "to_release")
+        .first()
+    )
+
+
+# --- asking ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def request_rollback(
+    *,
+    actor: User | None,
+    environment: Environment,
+    reason: str,
+    to_release: Release | None = None,
+    idempotency_key: str | None = None,
+    trigger: dict[str, Any] | None = None,
+    propose: bool = False,
+    drill: bool = False,
+    attach: Callable[[RollbackRequest], None] | None = None,
+) -> tuple[RollbackRequest, bool]:
+    """Record a rollback of `environment` and schedule it; return (request, created).
+
+    `actor` None is a trigger of the rollback plan (its evidence in `trigger`); people need
+    the request-rollback role (rollback owners, on-call leads). While a request of the
+    environment is active, that one is returned and nothing new is recorded. `propose`
+    records it for a rollback owner to confirm instead of running it. `attach` runs right
+    after the request is written, in the same transaction (the incidents app links it).
+    """
+    system = environment.system
+    if actor is not None:
+        require(actor, Action.REQUEST_ROLLBACK, system)
+    elif not trigger:
+        raise ValidationError("An automatic rollback needs the trigger that asked for it.")
+    if idempotency_key:
+        if len(idempotency_key) > 64:
+            raise ValidationError({"idempotency_key": "At most 64 characters."})
+        earlier = RollbackRequest.objects.filter(idempotency_key=idempotency_key).first()
+        if earlier is not None:
+            if earlier.environment_id != environment.pk:
+                raise ValidationError({"idempotency_key": "That key belongs to another rollback."})
+            return earlier, False
+    existing = active_request(environment)
+    if existing is not None:
+        return existing, False
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why: it goes to the timeline and the audit trail."})
+    if drill and environment.is_production:
+        raise ValidationError("Drills run against a non-production environment.")
+
+    live = live_deployment(environment)
+    if live is None:
+        raise ValidationError(
+            f"Nothing is live in {environment.name}: there is nothing to roll back."
+        )
+    target = to_release or rollback_target(environment, live.release)
+    if target is None:
+        raise ValidationError(
+            f"No earlier release was live in {environment.name}; name the target in the plan."
+        )
+    if target.system_id != environment.system_id:
+        raise ValidationError({"to_release": "Choose a release of this system."})
+    if target.pk == live.release_id:
+        raise ValidationError({"to_release": f"{target.version} is already live."})
+    if not Deployment.objects.filter(environment=environment, release=target).exists():
+        raise ValidationError(
+            {"to_release": f"{target.version} was never live in {environment.name}."}
+        )
+
+    now = timezone.now()
+    status = RollbackStatus.PROPOSED if propose else RollbackStatus.REQUESTED
+    try:
+        with transaction.atomic():  # the partial unique index decides concurrent presses
+            request = RollbackRequest.objects.create(
+                environment=environment,
+                from_release=live.release,
+                to_release=target,
+                status=status,
+                reason=reason.strip(),
+                idempotency_key=idempotency_key or uuid.uuid4().hex,
+                requested_by=actor,
+                trigger=trigger or {},
+                is_drill=drill,
+                requested_at=now,
+                enqueued_at=None if propose else now,
+            )
+    except IntegrityError:
+        existing = active_request(environment)
+        if existing is None:  # the winner finished already, or the key was taken meanwhile
+            raise
+        return existing, False
+    if attach is not None:
+        attach(request)
+    who = actor.get_username() if actor else "the rollback plan"
+    verb = "proposed" if propose else "requested"
+    audit.record_event(
+        actor=actor,
+        action=f"rollback.{verb}",
+        obj=request,
+        system=system,
+        after=_state(request),
+    )
+    what = "Drill: roll" if drill else "Roll"
+    rollback_hooks.notify(
+        request,
+        verb,
+        f"{what} back {environment.name} from {live.release.version} to {target.version} "
+        f"{verb} by {who}: {request.reason}",
+    )
+    if not propose:
+        transaction.on_commit(lambda: enqueue(request.pk))
+    return request, True
+
+
+@transaction.atomic
+def confirm_rollback(*, actor: User, request: RollbackRequest) -> RollbackRequest:
+    """A rollback owner (or on-call lead) confirms what a trigger proposed: it runs now."""
+    request = _locked(request.pk)
+    require(actor, Action.REQUEST_ROLLBACK, request.environment.system)
+    if request.status != RollbackStatus.PROPOSED:
+        raise ValidationError(f"This rollback is {request.get_status_display().lower()}.")
+    request.status, request.confirmed_by = RollbackStatus.REQUESTED, actor
+    request.enqueued_at = timezone.now()
+    request.save(update_fields=["status", "confirmed_by", "enqueued_at"])
+    _record(request, actor, "rollback.confirmed", "requested", f"Confirmed by {actor}.")
+    transaction.on_commit(lambda: enqueue(request.pk))
+    return request
+
+
+@transaction.atomic
+def dismiss_rollback(*, actor: User, request: RollbackRequest, reason: str) -> RollbackRequest:
+    request = _locked(request.pk)
+    require(actor, Action.REQUEST_ROLLBACK, request.environment.system)
+    if request.status != RollbackStatus.PROPOSED:
+        raise ValidationError("Only a proposed rollback can be dismissed.")
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the proposal is dismissed."})
+    request.status, request.finished_at = RollbackStatus.DISMISSED, timezone.now()
+    request.error = reason.strip()
+    request.save(update_fields=["status", "finished_at", "error"])
+    _record(request, actor, "rollback.dismissed", "dismissed", f"Dismissed: {reason.strip()}")
+    return request
+
+
+def enqueue(request_id: int) -> bool:
+    """Hand the request to the broker. A broker that is down is not the presser's problem:
+    the request stays recorded and the sweep sends it when the broker is back."""
+    from releases.tasks import execute_rollback
+
+    try:
+        execute_rollback.apply_async((request_id,), retry=False)
+    except Exception:  # kombu raises several kinds; all mean "not sent now"
+        logger.warning("rollback %s not enqueued (broker unavailable); the sweep will", request_id)
+        return False
+    return True
+
+
+# --- running (the Celery task calls these) ----------------------------------------------------
+
+
+def execute_rollback(*, request_id: int) -> RollbackRequest:
+    """Claim the request, keep the evidence, call the backend, verify, record the outcome.
+
+    Raises BackendError for the task to retry (transient) or fail (permanent). Safe to run
+    twice at once or again later: the claim lets one run at a time, and the backend sees the
+    same idempotency key every time.
+    """
+    request = _claim(request_id)
+    if request is None:
+        return RollbackRequest.objects.get(pk=request_id)
+    backend = backend_for(request.environment)
+    if not ForensicRecord.objects.filter(request=request).exists():
+        _keep_forensics(request, backend.status())
+    result = backend.rollback(
+        from_release=request.from_release,
+        to_release=request.to_release,
+        idempotency_key=request.idempotency_key,
+    )
+    deadline = time.monotonic() + settings.ROLLBACK_VERIFY_SECONDS
+    while True:
+        state = backend.status()
+        if state.live_version == request.to_release.version:
+            return _succeed(request.pk, {"rollback": result.detail, "status": state.detail})
+        if time.monotonic() > deadline:
+            raise BackendError(
+                f"{request.to_release.version} not reported live within "
+                f"{settings.ROLLBACK_VERIFY_SECONDS} s (the backend says "
+                f"{state.live_version or 'nothing'} is live)",
+                transient=True,
+            )
+        time.sleep(settings.ROLLBACK_POLL_SECONDS)
+
+
+@transaction.atomic
+def _claim(request_id: int) -> RollbackRequest | None:
+    """Take the request for this run, or None if it is finished or another run holds it."""
+    request = _locked(request_id)
+    now = timezone.now()
+    if request.status not in (RollbackStatus.REQUESTED, RollbackStatus.RUNNING):
+        return None
+    if request.lease_until is not None and request.lease_until > now:
+        return None
+    first = request.status == RollbackStatus.REQUESTED
+    request.status = RollbackStatus.RUNNING
+    request.started_at = request.started_at or now
+    request.attempts += 1
+    request.lease_until = now + timedelta(seconds=settings.ROLLBACK_LEASE_SECONDS)
+    request.save(update_fields=["status", "started_at", "attempts", "lease_until"])
+    message = (
+        f"Running: calling the {request.environment.get_backend_type_display()} backend."
+        if first
+        else f"Running again (attempt {request.attempts})."
+    )
+    _record(request, None, "rollback.running", "running", message)
+    return request
+
+
+def _keep_forensics(request: RollbackRequest, backend_state: Any) -> None:
+    state = {
+        "live_version": backend_state.live_version,
+        "candidate_version": backend_state.candidate_version,
+        "stage": backend_state.stage,
+        "traffic_percent": backend_state.traffic_percent,
+        "detail": backend_state.detail,
+    }
+    context = rollback_hooks.collected(request)
+    digest = hashlib.sha256(canonical_json({"backend": state, "context": context}).encode())
+    try:
+        with transaction.atomic():
+            ForensicRecord.objects.create(
+                request=request,
+                captured_at=timezone.now(),
+                backend_state=state,
+                context=context,
+                digest=digest.hexdigest(),
+            )
+    except IntegrityError:
+        return  # a concurrent run kept it first
+    audit.record_event(
+        actor=None,
+        action="rollback.forensics_kept",
+        obj=request,
+        system=request.environment.system,
+        after={"digest": digest.hexdigest(), "live_version": state["live_version"]},
+    )
+
+
+@transaction.atomic
+def _succeed(request_id: int, response: dict[str, Any]) -> RollbackRequest:
+    request = _locked(request_id)
+    if request.status != RollbackStatus.RUNNING:
+        return request
+    now = timezone.now()
+    environment = Environment.objects.select_for_update().get(pk=request.environment_id)
+    previous = Deployment.objects.filter(environment=environment, ended_at__isnull=True).first()
+    if previous is not None:
+        previous.ended_at = now
+        previous.save(update_fields=["ended_at"])
+    Deployment.objects.create(
+        environment=environment, release=request.to_release, started_at=now, via="rollback"
+    )
+    Release.objects.filter(pk=request.to_release_id).update(status=ReleaseStatus.LIVE)
+    if request.from_release_id and not request.is_drill:
+        still_live = Deployment.objects.filter(
+            release_id=request.from_release_id, ended_at__isnull=True
+        )
+        if not still_live.exists():
+            Release.objects.filter(pk=request.from_release_id).update(
+                status=ReleaseStatus.ROLLED_BACK
+            )
+    request.status, request.finished_at, request.lease_until = RollbackStatus.SUCCEEDED, now, None
+    request.backend_response = response
+    request.save(update_fields=["status", "finished_at", "lease_until", "backend_response"])
+    _record(
+        request,
+        None,
+        "rollback.succeeded",
+        "succeeded",
+        f"Verified: {request.to_release.version} is live in {environment.name} "
+        f"(after {request.attempts} attempt{'s' if request.attempts > 1 else ''}).",
+    )
+    return request
+
+
+@transaction.atomic
+def fail_rollback(*, request_id: int, error: str, response: Any = None) -> RollbackRequest:
+    """Record that the rollback did not happen (a permanent error, or retries exhausted)."""
+    request = _locked(request_id)
+    if request.status not in (RollbackStatus.REQUESTED, RollbackStatus.RUNNING):
+        return request
+    request.status, request.finished_at, request.lease_until = (
+        RollbackStatus.FAILED,
+        timezone.now(),
+        None,
+    )
+    request.error = error[:4000]
+    request.backend_response = response if isinstance(response, dict) else {}
+    request.save(
+        update_fields=["status", "finished_at", "lease_until", "error", "backend_response"]
+    )
+    _record(request, None, "rollback.failed", "failed", f"Failed: {request.error}")
+    return request
+
+
+@transaction.atomic
+def hold_for_retry(*, request_id: int, seconds: float, error: str) -> None:
+    """Between attempts: keep the sweep away until the retry is due, and say what happened."""
+    request = _locked(request_id)
+    if request.status != RollbackStatus.RUNNING:
+        return
+    request.lease_until = timezone.now() + timedelta(seconds=seconds)
+    request.error = error[:4000]
+    request.save(update_fields=["lease_until", "error"])
+
+
+def sweep_rollbacks() -> int:
+    """Re-send what nobody is working on: requests never picked up (the broker was down when
+    they were made) and runs whose lease ran out (their worker died). Returns how many."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.ROLLBACK_REQUEUE_SECONDS)
+    waiting = RollbackRequest.objects.filter(status=RollbackStatus.REQUESTED, enqueued_at__lt=stale)
+    orphaned = RollbackRequest.objects.filter(status=RollbackStatus.RUNNING, lease_until__lt=now)
+    sent = 0
+    for request_id in [
+        *waiting.values_list("pk", flat=True),
+        *orphaned.values_list("pk", flat=True),
+    ]:
+        if enqueue(request_id):
+            RollbackRequest.objects.filter(pk=request_id).update(enqueued_at=timezone.now())
+            sent += 1
+    return sent
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _locked(request_id: int) -> RollbackRequest:
+    return (
+        RollbackRequest.objects.select_for_update(of=("self",))
+        .select_related("environment__system", "from_release", "to_release")
+        .get(pk=request_id)
+    )
+
+
+def _state(request: RollbackRequest) -> dict[str, Any]:
+    return {
+        "environment": request.environment.slug,
+        "from_release": request.from_release.version if request.from_release else None,
+        "to_release": request.to_release.version,
+        "status": request.status,
+        "reason": request.reason,
+        "idempotency_key": request.idempotency_key,
+        "drill": request.is_drill,
+        "trigger": request.trigger,
+    }
+
+
+def _record(
+    request: RollbackRequest, actor: User | None, action: str, event: str, message: str
+) -> None:
+    audit.record_event(
+        actor=actor,
+        action=action,
+        obj=request,
+        system=request.environment.system,
+        after={"status": request.status, "attempts": request.attempts, "error": request.error},
+    )
+    rollback_hooks.notify(request, event, message)

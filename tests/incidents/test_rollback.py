@@ -1,0 +1,122 @@
+"""ROLL BACK NOW from the war room and the API: one service, linked to the incident, every
+step on its timeline, the incident's state in the forensic record."""
+
+from __future__ import annotations
+
+import pytest
+
+from incidents import services
+from incidents.models import EntryKind, IncidentRollback
+from releases.models import ForensicRecord, RollbackRequest, RollbackStatus
+from releases.services import rollbacks
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def incident(oncall_lead, fraud, successor, production):
+    return services.declare_incident(
+        actor=oncall_lead,
+        system=fraud,
+        environment=production,
+        title="Review rate tripled",
+        severity="sev1",
+        category="drift",
+    )
+
+
+def test_the_button_names_both_releases_and_only_pressers_get_it(
+    client, incident, successor, live_release, oncall_lead, rollback_owner, viewer
+):
+    client.force_login(rollback_owner)
+    page = client.get(incident.get_absolute_url()).content.decode()
+    assert "ROLL BACK NOW" in page
+    assert f"Confirm: roll back to {live_release.version}" in page
+    assert f'replacing <strong class="mono">{successor.version}</strong>' in page
+    client.force_login(viewer)
+    page = client.get(incident.get_absolute_url()).content.decode()
+    assert "disabled>ROLL BACK NOW" in page
+    assert "can roll back" in page and rollback_owner.get_full_name() in page
+    assert 'action="/incidents/%d/rollback/"' % incident.pk not in page
+
+
+def test_pressing_records_the_request_on_the_timeline_and_runs_it(
+    client, incident, rollback_owner, live_release, production
+):
+    client.force_login(rollback_owner)
+    response = client.post(f"/incidents/{incident.pk}/rollback/", {"reason": "Review rate 3x"})
+    assert response.status_code == 302
+    request = RollbackRequest.objects.get()
+    assert IncidentRollback.objects.get().incident == incident
+    assert request.status == RollbackStatus.REQUESTED and request.requested_by == rollback_owner
+    again = client.post(f"/incidents/{incident.pk}/rollback/", {"reason": "again"})
+    assert again.status_code == 302 and RollbackRequest.objects.count() == 1
+
+    rollbacks.execute_rollback(request_id=request.pk)
+    entries = list(incident.timeline.filter(kind=EntryKind.ROLLBACK).values_list("body", flat=True))
+    assert len(entries) == 3
+    assert "requested by" in entries[0] and entries[1].startswith("Running")
+    assert entries[2].startswith(f"Verified: {live_release.version} is live")
+    forensics = ForensicRecord.objects.get(request=request)
+    assert forensics.context["incident"]["id"] == incident.pk
+    assert any("requested by" in e["body"] for e in forensics.context["timeline"])
+    page = client.get(incident.get_absolute_url()).content.decode()
+    assert 'data-status="succeeded"' in page and "Verified live" in page
+
+
+def test_a_failed_rollback_is_shown_in_red_with_the_options_left(client, incident, rollback_owner):
+    request, _ = services.request_rollback(actor=rollback_owner, incident=incident, reason="x")
+    rollbacks.fail_rollback(request_id=request.pk, error="HTTP 500 from the deploy hook")
+    client.force_login(rollback_owner)
+    page = client.get(incident.get_absolute_url()).content.decode()
+    assert 'class="rollback-failed"' in page and "HTTP 500 from the deploy hook" in page
+    assert "route traffic to a fallback model" in page
+    assert "ROLL BACK NOW" in page  # pressing again retries
+
+
+def test_a_proposal_waits_for_a_rollback_owner(client, incident, rollback_owner, responder):
+    request, _ = services.request_rollback(
+        actor=None,
+        incident=incident,
+        reason="review_rate > 2.5 for 15 min",
+        trigger={"metric": "review_rate", "value": "3.1"},
+        propose=True,
+    )
+    assert request.status == RollbackStatus.PROPOSED
+    client.force_login(responder)
+    refused = client.post(
+        f"/incidents/{incident.pk}/rollback/{request.pk}/", {"decision": "confirm"}
+    )
+    assert refused.status_code == 403
+    client.force_login(rollback_owner)
+    page = client.get(incident.get_absolute_url()).content.decode()
+    assert "metric=review_rate" in page and "value=3.1" in page
+    confirmed = client.post(
+        f"/incidents/{incident.pk}/rollback/{request.pk}/", {"decision": "confirm"}
+    )
+    assert confirmed.status_code == 302
+    request.refresh_from_db()
+    assert request.status == RollbackStatus.REQUESTED and request.confirmed_by == rollback_owner
+
+
+def test_the_api_presses_the_same_button(client, incident, oncall_lead, responder):
+    client.force_login(responder)
+    url = f"/api/incidents/{incident.pk}/rollback/"
+    assert client.post(url, {"reason": "x"}, content_type="application/json").status_code == 403
+    client.force_login(oncall_lead)
+    body = {"reason": "Review rate 3x", "idempotency_key": "pager-4711"}
+    first = client.post(url, body, content_type="application/json")
+    assert first.status_code == 202, first.content
+    assert first.json()["status"] == "requested" and first.json()["to_release"] == "2.0.0"
+    second = client.post(url, body, content_type="application/json")
+    assert second.status_code == 200 and second.json()["id"] == first.json()["id"]
+    read = client.get(f"/api/rollbacks/{first.json()['id']}/")
+    assert read.status_code == 200 and read.json()["idempotency_key"] == "pager-4711"
+    assert client.post(url, {}, content_type="application/json").status_code == 200  # existing
+
+
+def test_an_outsider_cannot_see_a_rollback(client, incident, oncall_lead, outsider):
+    request, _ = services.request_rollback(actor=oncall_lead, incident=incident, reason="x")
+    client.force_login(outsider)
+    assert client.get(f"/api/rollbacks/{request.pk}/").status_code == 404
+    assert client.post(f"/incidents/{incident.pk}/rollback/", {"reason": "x"}).status_code == 404

@@ -1,0 +1,149 @@
+"""Rollback requests: who may ask, one active per environment, the run, its evidence."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError, connection, transaction
+
+from governance.models import AuditEvent
+from releases.models import (
+    Deployment,
+    ForensicRecord,
+    Release,
+    ReleaseStatus,
+    RollbackRequest,
+    RollbackStatus,
+)
+from releases.services import rollbacks
+
+
+def ask(actor, environment, **extra):  # type: ignore[no-untyped-def]
+    return rollbacks.request_rollback(
+        actor=actor, environment=environment, reason="Review rate tripled", **extra
+    )
+
+
+@pytest.mark.django_db
+def test_the_target_defaults_to_the_plan_then_the_last_release_live_there(
+    successor, live_release, production
+):
+    assert rollbacks.rollback_target(production, successor) == live_release
+
+
+@pytest.mark.django_db
+def test_a_rollback_owner_asks_and_a_second_press_returns_the_same_request(
+    successor, live_release, production, rollback_owner, oncall_lead
+):
+    request, created = ask(rollback_owner, production)
+    assert created and request.status == RollbackStatus.REQUESTED
+    assert (request.from_release, request.to_release) == (successor, live_release)
+    again, created_again = ask(oncall_lead, production)
+    assert again == request and not created_again
+    assert RollbackRequest.objects.count() == 1
+    assert AuditEvent.objects.filter(action="rollback.requested").count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", ["viewer", "responder", "release_manager", "model_owner"])
+def test_only_rollback_owners_and_oncall_leads_may_ask(request, successor, production, persona):
+    with pytest.raises(PermissionDenied):
+        ask(request.getfixturevalue(persona), production)
+    assert not RollbackRequest.objects.exists()
+
+
+@pytest.mark.django_db
+def test_nothing_to_roll_back_to_is_a_clear_refusal(live_release, production, rollback_owner):
+    with pytest.raises(ValidationError, match="No earlier release"):
+        ask(rollback_owner, production)
+
+
+@pytest.mark.django_db
+def test_a_reason_is_required_and_drills_stay_out_of_production(
+    successor, production, rollback_owner
+):
+    with pytest.raises(ValidationError, match="Say why"):
+        rollbacks.request_rollback(actor=rollback_owner, environment=production, reason=" ")
+    with pytest.raises(ValidationError, match="non-production"):
+        ask(rollback_owner, production, drill=True)
+
+
+@pytest.mark.django_db
+def test_the_same_idempotency_key_returns_the_same_request(successor, production, rollback_owner):
+    first, _ = ask(rollback_owner, production, idempotency_key="client-key-1")
+    RollbackRequest.objects.filter(pk=first.pk).update(status=RollbackStatus.SUCCEEDED)
+    again, created = ask(rollback_owner, production, idempotency_key="client-key-1")
+    assert again == first and not created
+
+
+@pytest.mark.django_db
+def test_the_run_keeps_the_evidence_then_puts_the_target_live(
+    successor, live_release, production, rollback_owner
+):
+    request, _ = ask(rollback_owner, production)
+    done = rollbacks.execute_rollback(request_id=request.pk)
+    assert done.status == RollbackStatus.SUCCEEDED and done.attempts == 1
+    live = Deployment.objects.get(environment=production, ended_at__isnull=True)
+    assert live.release == live_release and live.via == "rollback"
+    assert Release.objects.get(pk=successor.pk).status == ReleaseStatus.ROLLED_BACK
+    assert Release.objects.get(pk=live_release.pk).status == ReleaseStatus.LIVE
+    forensics = ForensicRecord.objects.get(request=request)
+    assert forensics.backend_state["live_version"] == successor.version  # before the change
+    assert len(forensics.digest) == 64
+    actions = list(
+        AuditEvent.objects.filter(object_type="releases.rollbackrequest")
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+    assert actions == [
+        "rollback.requested",
+        "rollback.running",
+        "rollback.forensics_kept",
+        "rollback.succeeded",
+    ]
+
+
+@pytest.mark.django_db
+def test_a_finished_request_is_not_run_again(successor, production, rollback_owner):
+    request, _ = ask(rollback_owner, production)
+    rollbacks.execute_rollback(request_id=request.pk)
+    again = rollbacks.execute_rollback(request_id=request.pk)
+    assert again.attempts == 1
+    assert Deployment.objects.filter(environment=production, via="rollback").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_forensic_record_cannot_be_changed(successor, production, rollback_owner):
+    request, _ = ask(rollback_owner, production)
+    rollbacks.execute_rollback(request_id=request.pk)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        ForensicRecord.objects.filter(request=request).update(digest="0" * 64)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_concurrent_presses_make_one_request(successor, production, rollback_owner):
+    results: list[tuple[int, bool]] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(50)
+
+    def press() -> None:
+        try:
+            barrier.wait()
+            request, created = ask(rollback_owner, production)
+            results.append((request.pk, created))
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=press) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len({pk for pk, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    assert RollbackRequest.objects.count() == 1
