@@ -13,10 +13,12 @@ class ReleasesConfig(AppConfig):
         from governance.navigation import Section, SystemLink, register, register_system_link
         from releases import backends
         from releases.backends.local import LocalBackend
+        from releases.backends.webhook import WebhookBackend
         from releases.demo import load_release_demo
         from releases.models import BackendType
 
         backends.register(BackendType.LOCAL, LocalBackend)
+        backends.register(BackendType.WEBHOOK, WebhookBackend)
         demo.register(load_release_demo)
         register(Section("Releases", "releases:release-list", "/releases/", order=20))
         register(Section("Approvals", "releases:approval-queue", "/approvals/", order=25))

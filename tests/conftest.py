@@ -17,7 +17,10 @@ from governance import services
 from governance.roles import Role
 from tests.factories import UserFactory
 
-pytest_plugins = ["tests.fixtures.releases"]
+pytest_plugins = [
+    "tests.fixtures.releases",
+    "tests.fixtures.webhook_server",
+]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 

@@ -70,6 +70,7 @@ def record_rollback_step(request: RollbackRequest, event: str, message: str) -> 
         action=f"incident.rollback_{event}",
         body=message,
         data={"rollback": request.pk, "status": request.status, "event": event},
+        actor_name="rollback plan" if event == "proposed" else "rollback worker",
     )
 
 

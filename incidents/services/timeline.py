@@ -23,14 +23,16 @@ def record(
     data: dict[str, Any] | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    actor_name: str = "monitoring",
 ) -> TimelineEntry:
-    """One timeline entry and its audit event, in the caller's transaction."""
+    """One timeline entry and its audit event, in the caller's transaction. Without an
+    actor, `actor_name` says which machine it was."""
     entry = TimelineEntry.objects.create(
         incident=incident,
         kind=kind,
         occurred_at=timezone.now(),
         actor=actor,
-        actor_name=actor.get_username() if actor is not None else "monitoring",
+        actor_name=actor.get_username() if actor is not None else actor_name,
         body=body,
         data=data or {},
     )

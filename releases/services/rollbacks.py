@@ -59,7 +59,8 @@ def live_deployment(environment: Environment) -> Deployment | None:
 
 def rollback_target(environment: Environment, live: Release | None) -> Release | None:
     """The release to put back: the target of the live release's plan for this environment,
-    else the last other release that was live here (the last known good)."""
+    else the last other release that was live here and was not itself rolled back (the last
+    known good)."""
     if live is None:
         return None
     plan = (
@@ -72,6 +73,7 @@ def rollback_target(environment: Environment, live: Release | None) -> Release |
     earlier = (
         Deployment.objects.filter(environment=environment, ended_at__isnull=False)
         .exclude(release=live)
+        .exclude(release__status=ReleaseStatus.ROLLED_BACK)  # known bad: never a target
         .select_related("release")
         .order_by("-started_at", "-id")
         .first()
@@ -299,6 +301,7 @@ def _claim(request_id: int) -> RollbackRequest | None:
     return request
 
 
+@transaction.atomic
 def _keep_forensics(request: RollbackRequest, backend_state: Any) -> None:
     state = {
         "live_version": backend_state.live_version,

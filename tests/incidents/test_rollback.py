@@ -37,7 +37,7 @@ def test_the_button_names_both_releases_and_only_pressers_get_it(
     page = client.get(incident.get_absolute_url()).content.decode()
     assert "disabled>ROLL BACK NOW" in page
     assert "can roll back" in page and rollback_owner.get_full_name() in page
-    assert 'action="/incidents/%d/rollback/"' % incident.pk not in page
+    assert f'action="/incidents/{incident.pk}/rollback/"' not in page
 
 
 def test_pressing_records_the_request_on_the_timeline_and_runs_it(

@@ -147,3 +147,14 @@ def test_fifty_concurrent_presses_make_one_request(successor, production, rollba
     assert len({pk for pk, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     assert RollbackRequest.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_release_rolled_back_is_never_the_next_target(
+    successor, live_release, production, rollback_owner
+):
+    request, _ = ask(rollback_owner, production)
+    rollbacks.execute_rollback(request_id=request.pk)
+    assert rollbacks.rollback_target(production, live_release) is None
+    with pytest.raises(ValidationError, match="No earlier release"):
+        ask(rollback_owner, production)

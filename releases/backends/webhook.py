@@ -1,0 +1,357 @@
+"""The signed-webhook backend: every deploy, rollback and status read is a signed HTTP request.
+
+Configuration, per environment:
+
+    backend_config  = {"url": "https://deploy.example.com/deploy",
+                       "status_url": "https://deploy.example.com/status",
+                       "timeout_seconds": 5}            # optional, per connect/read/write
+    backend_secrets = {"signing_secret": "…"}           # encrypted at rest
+
+Deploy and rollback POST a JSON body to `url`; status GETs `status_url`. Each request carries
+`X-Failsafe-Timestamp` (unix seconds) and `X-Failsafe-Signature: v1=<hex>`, the HMAC-SHA256
+of `f"{timestamp}.{raw body}"` with the signing secret (GETs sign an empty body). Deploy and
+rollback also carry `Idempotency-Key`: a retried task sends the same key, and the receiver
+must answer a key it has already applied with its original result instead of applying it again.
+
+How answers are read:
+
+    2xx                         accepted; the status code and any JSON answer are kept
+    409                         transient: a request with this key is still being processed
+                                (IETF idempotency-key draft); retrying later gets its result.
+                                Never taken as success: we cannot know the first one succeeds.
+    408, 425, 429, 5xx          transient (retried with backoff), as are timeouts and
+                                connection errors (the receiver may have applied the request
+                                anyway; the retry's idempotency key makes that safe)
+    3xx                         permanent: redirects are not followed; configure the final URL
+    other 4xx                   permanent, with the receiver's message
+
+`sign` and `verify` are pure functions so receivers (and the tests) can check requests with
+the same code. This module imports nothing from Django at import time, so a receiver script
+can use them without settings.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import json
+import re
+import ssl
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from releases.backends.base import BackendError, BackendResult, BackendStatus
+
+if TYPE_CHECKING:
+    from releases.models import Environment, Release
+
+SIGNATURE_HEADER = "X-Failsafe-Signature"
+TIMESTAMP_HEADER = "X-Failsafe-Timestamp"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"  # optional: a receiver may flag an answer as a replay
+SIGNATURE_SCHEME = "v1"
+DEFAULT_TIMEOUT_SECONDS = 5.0
+MAX_TIMEOUT_SECONDS = 120.0
+DEFAULT_TOLERANCE_SECONDS = 300
+TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
+# An answer larger than this is not stored in the rollout step's backend_response.
+MAX_KEPT_RESPONSE_BYTES = 64 * 1024
+MAX_MESSAGE_CHARS = 500
+
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
+def sign(secret: str, timestamp: int | str, body: bytes) -> str:
+    """The `X-Failsafe-Signature` value for a request: `v1=` and the hex HMAC-SHA256."""
+    message = str(timestamp).encode("ascii") + b"." + body
+    digest = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+    return f"{SIGNATURE_SCHEME}={digest}"
+
+
+def verify(
+    secret: str,
+    timestamp: int | str | None,
+    body: bytes,
+    signature: str | None,
+    tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS,
+    *,
+    now: float | None = None,
+) -> bool:
+    """True when `signature` signs `timestamp` and `body` with `secret`, and is fresh.
+
+    A timestamp further than `tolerance_seconds` from `now` (either way) is refused, so a
+    captured request cannot be replayed later. The comparison takes constant time.
+    """
+    if timestamp is None or signature is None or not secret:
+        return False
+    timestamp = str(timestamp)
+    if not _TIMESTAMP.fullmatch(timestamp):
+        return False
+    current = time.time() if now is None else now
+    if abs(current - int(timestamp)) > tolerance_seconds:
+        return False
+    expected = sign(secret, timestamp, body)
+    return hmac.compare_digest(expected.encode("utf-8"), signature.encode("utf-8"))
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # Loading the CA bundle costs ~30 ms of CPU per client; once per process is enough.
+    return httpx.create_ssl_context()
+
+
+def release_payload(release: Release) -> dict[str, Any]:
+    """A release as the receiver sees it: version, content digest and the stack by kind."""
+    return {
+        "version": release.version,
+        "content_digest": release.content_digest,
+        "components": {
+            component.kind: {
+                "version": component.version,
+                "uri": component.uri,
+                "digest": component.digest,
+            }
+            for component in release.components.all()
+        },
+    }
+
+
+class WebhookBackend:
+    """Deploys by calling a receiver the platform team runs; see the module docstring."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        config = environment.backend_config
+        secrets = environment.backend_secrets
+        if not isinstance(config, dict):
+            raise self._misconfigured("backend_config must be a JSON object")
+        self.url = self._url(config, "url")
+        self.status_url = self._url(config, "status_url")
+        self.timeout = self._timeout(config.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
+        secret = secrets.get("signing_secret") if isinstance(secrets, dict) else None
+        if not isinstance(secret, str) or not secret:
+            raise self._misconfigured("backend_secrets.signing_secret is missing")
+        self._secret = secret
+
+    # Configuration
+
+    def _misconfigured(self, problem: str) -> BackendError:
+        return BackendError(f"Webhook backend of {self.environment}: {problem}.")
+
+    def _url(self, config: dict[str, Any], name: str) -> str:
+        value = config.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise self._misconfigured(f"backend_config.{name} is missing")
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise self._misconfigured(
+                f"backend_config.{name} must be an http(s) URL with a host, not {value!r}"
+            )
+        return value.strip()
+
+    def _timeout(self, value: Any) -> float:
+        # bool is an int to Python; `true` is no timeout anyone meant.
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._misconfigured(
+                f"backend_config.timeout_seconds must be a number, not {value!r}"
+            )
+        if not 0 < value <= MAX_TIMEOUT_SECONDS:
+            raise self._misconfigured(
+                f"backend_config.timeout_seconds must be above 0 and at most "
+                f"{MAX_TIMEOUT_SECONDS:g}, not {value!r}"
+            )
+        return float(value)
+
+    # The protocol
+
+    def deploy(
+        self, *, release: Release, stage: str, traffic_percent: float, idempotency_key: str
+    ) -> BackendResult:
+        return self._send(
+            action="deploy", release=release, from_release=None, stage=stage,
+            traffic_percent=float(traffic_percent), idempotency_key=idempotency_key,
+        )  # fmt: skip
+
+    def rollback(
+        self, *, from_release: Release | None, to_release: Release, idempotency_key: str
+    ) -> BackendResult:
+        # A rollback puts the target back at general release, all traffic: the same end state
+        # a deploy to general release reaches, so receivers can share the code path.
+        return self._send(
+            action="rollback", release=to_release, from_release=from_release,
+            stage="general_release", traffic_percent=100.0, idempotency_key=idempotency_key,
+        )  # fmt: skip
+
+    def status(self) -> BackendStatus:
+        response = self._request("GET", self.status_url, b"", what="status read")
+        self._raise_for_status(response, what="status read")
+        payload = _json(response)
+        if not isinstance(payload, dict) or "live_version" not in payload:
+            raise BackendError(
+                f"Webhook receiver answered the status read without a JSON object holding "
+                f"live_version (HTTP {response.status_code}).",
+                response=_summary(response),
+            )
+        return BackendStatus(
+            live_version=_optional_str(payload, "live_version"),
+            candidate_version=_optional_str(payload, "candidate_version"),
+            stage=_optional_str(payload, "stage"),
+            traffic_percent=_optional_number(payload, "traffic_percent"),
+            detail={"status_code": response.status_code, "response": payload},
+        )
+
+    # HTTP
+
+    def _send(
+        self,
+        *,
+        action: str,
+        release: Release,
+        from_release: Release | None,
+        stage: str,
+        traffic_percent: float,
+        idempotency_key: str,
+    ) -> BackendResult:
+        timestamp = int(time.time())
+        body = json.dumps(
+            {
+                "action": action,
+                "system": self.environment.system.slug,
+                "environment": self.environment.slug,
+                "release": release_payload(release),
+                "from_release": release_payload(from_release) if from_release else None,
+                "stage": stage,
+                "traffic_percent": traffic_percent,
+                "idempotency_key": idempotency_key,
+                "sent_at": datetime.fromtimestamp(timestamp, UTC).isoformat(),
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode("utf-8")
+        response = self._request(
+            "POST", self.url, body, what=action, timestamp=timestamp,
+            extra_headers={"Content-Type": "application/json", IDEMPOTENCY_HEADER: idempotency_key},
+        )  # fmt: skip
+        self._raise_for_status(response, what=action)
+        detail: dict[str, Any] = {"status_code": response.status_code, "response": None}
+        if len(response.content) <= MAX_KEPT_RESPONSE_BYTES:
+            detail["response"] = _json(response)
+        if response.headers.get(REPLAYED_HEADER, "").lower() == "true":
+            detail["replayed"] = True
+        return BackendResult(accepted=True, detail=detail)
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        body: bytes,
+        *,
+        what: str,
+        timestamp: int | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        timestamp = int(time.time()) if timestamp is None else timestamp
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": "failsafe-webhook/1",
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(self._secret, timestamp, body),
+            **(extra_headers or {}),
+        }
+        try:
+            # A signed request is not re-sent somewhere else: redirects are refused below.
+            with httpx.Client(
+                timeout=self.timeout, follow_redirects=False, verify=_tls_context()
+            ) as client:
+                return client.request(method, url, content=body or None, headers=headers)
+        except httpx.TimeoutException as error:
+            raise BackendError(
+                f"Webhook receiver did not answer the {what} within {self.timeout:g} s "
+                f"({type(error).__name__}).",
+                transient=True,
+            ) from error
+        except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as error:
+            raise BackendError(f"Webhook {what} could not be sent: {error}.") from error
+        except httpx.TransportError as error:
+            raise BackendError(
+                f"Webhook receiver unreachable for the {what}: {error or type(error).__name__}.",
+                transient=True,
+            ) from error
+
+    def _raise_for_status(self, response: httpx.Response, *, what: str) -> None:
+        code = response.status_code
+        if 200 <= code < 300:
+            return
+        message = _receiver_message(response)
+        if code == 409:
+            raise BackendError(
+                f"Webhook receiver is still processing an earlier {what} with this "
+                f"idempotency key (HTTP 409): {message}",
+                transient=True, response=_summary(response),
+            )  # fmt: skip
+        if code in TRANSIENT_STATUSES or code >= 500:
+            raise BackendError(
+                f"Webhook receiver failed the {what} (HTTP {code}): {message}",
+                transient=True, response=_summary(response),
+            )  # fmt: skip
+        if 300 <= code < 400:
+            location = response.headers.get("Location", "nowhere")
+            raise BackendError(
+                f"Webhook receiver redirected the {what} (HTTP {code}) to {location}; "
+                "redirects are not followed, configure the final URL.",
+                response=_summary(response),
+            )
+        raise BackendError(
+            f"Webhook receiver refused the {what} (HTTP {code}): {message}",
+            response=_summary(response),
+        )
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:  # not JSON (json.JSONDecodeError and UnicodeDecodeError are both)
+        return None
+
+
+def _receiver_message(response: httpx.Response) -> str:
+    payload = _json(response)
+    if isinstance(payload, dict):
+        for key in ("error", "message", "detail"):
+            if payload.get(key):
+                return str(payload[key])[:MAX_MESSAGE_CHARS]
+    text = response.text.strip()
+    return text[:MAX_MESSAGE_CHARS] if text else response.reason_phrase or "no message"
+
+
+def _summary(response: httpx.Response) -> dict[str, Any]:
+    """What BackendError.response holds: plain JSON, safe to log, store or pickle."""
+    payload = _json(response)
+    return {
+        "status_code": response.status_code,
+        "body": payload if payload is not None else response.text[:MAX_MESSAGE_CHARS],
+        "retry_after": response.headers.get("Retry-After"),
+    }
+
+
+def _optional_str(payload: dict[str, Any], key: str) -> str | None:
+    value = payload.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BackendError(f"Webhook status answer: {key} must be a string, not {value!r}.")
+    return value
+
+
+def _optional_number(payload: dict[str, Any], key: str) -> float | None:
+    value = payload.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BackendError(f"Webhook status answer: {key} must be a number, not {value!r}.")
+    return float(value)
