@@ -29,8 +29,21 @@ install: $(STAMP)  ## create .venv and install the pinned dependencies
 run: $(STAMP)  ## serve on http://127.0.0.1:8000 with embedded PostgreSQL, Redis, a worker and beat
 	$(BIN)/python -m config.run
 
+# The MLflow backend's tests run a real MLflow server. Every mlflow release pins an older
+# gunicorn than the app does, so it gets a virtualenv of its own (no root needed).
+MLFLOW_VERSION := 3.17.2
+MLFLOW := .data/mlflow-venv/bin/mlflow
+
+$(MLFLOW):
+	@test -n "$(PYTHON)" || { echo "Failsafe needs Python 3.11 or 3.12 (found none on PATH)"; exit 1; }
+	$(PYTHON) -m venv .data/mlflow-venv
+	.data/mlflow-venv/bin/python -m pip install --quiet mlflow==$(MLFLOW_VERSION)
+
+.PHONY: mlflow-deps
+mlflow-deps: $(MLFLOW)  ## a virtualenv with the MLflow server the backend tests start
+
 .PHONY: test
-test: $(STAMP) lint  ## lint, then the whole suite on real PostgreSQL, Redis and Celery
+test: $(STAMP) $(MLFLOW) lint  ## lint, then the whole suite on real PostgreSQL, Redis, Celery, MLflow
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: lint

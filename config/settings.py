@@ -112,6 +112,10 @@ ROLLBACK_POLL_SECONDS = 0.2  # between status reads while verifying
 ROLLBACK_LEASE_SECONDS = env_int("ROLLBACK_LEASE_SECONDS", default=120)  # > verify + one call
 ROLLBACK_REQUEUE_SECONDS = env_int("ROLLBACK_REQUEUE_SECONDS", default=10)  # not picked up yet
 ROLLBACK_MAX_RETRIES = env_int("ROLLBACK_MAX_RETRIES", default=5)
+ROLLBACK_REPRESS_SECONDS = 300  # a press this soon after a success returns that rollback
+# Workers that take this queue run rollbacks; dedicate some so a rollback never waits
+# behind other work (`celery worker -Q rollbacks`).
+ROLLBACK_QUEUE = os.environ.get("ROLLBACK_QUEUE", "celery")
 ROLLBACK_BACKOFF_SECONDS = 1  # exponential backoff factor, full jitter, capped at 60 s
 
 # --- authentication and permissions --------------------------------------------------

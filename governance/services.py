@@ -96,7 +96,7 @@ def update_system(
     owners: Iterable[User] | None = None,
 ) -> AISystem:
     """Edit the inventory entry. Owners, if given, replace the current owner grants."""
-    system = AISystem.objects.select_for_update().get(pk=system.pk)
+    system = AISystem.objects.select_for_update(no_key=True, of=("self",)).get(pk=system.pk)
     require(actor, Action.CHANGE, system)
     if risk_category not in RiskCategory.values:
         raise ValidationError({"risk_category": "Choose a valid EU AI Act risk category."})
@@ -165,10 +165,10 @@ def revoke_role(*, actor: User, grant: RoleGrant) -> None:
     """Take a role back. The last owner of a system cannot be removed."""
     system = grant.system
     require(actor, Action.MANAGE_ROLES, system)
-    grant = RoleGrant.objects.select_for_update().get(pk=grant.pk)
+    grant = RoleGrant.objects.select_for_update(no_key=True, of=("self",)).get(pk=grant.pk)
     if grant.role == Role.OWNER:
         # Lock the system row so two concurrent revocations cannot remove both last owners.
-        AISystem.objects.select_for_update().get(pk=system.pk)
+        AISystem.objects.select_for_update(no_key=True, of=("self",)).get(pk=system.pk)
         if RoleGrant.objects.filter(system=system, role=Role.OWNER).count() <= 1:
             raise ValidationError({"role": "A system needs at least one owner."})
     before = grant.audit_state()

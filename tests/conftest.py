@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from tests.factories import UserFactory
 pytest_plugins = [
     "tests.fixtures.releases",
     "tests.fixtures.webhook_server",
+    "tests.fixtures.mlflow_server",
 ]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -166,29 +168,60 @@ def worker_database_url() -> str:
     return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, artifacts_dir):
-    """A real Celery worker process consuming from the real broker, on the test database."""
+def start_worker(log: Path, *, queues: str = "celery", **env_extra: str) -> subprocess.Popen:
+    """A real Celery worker process on the test database, in its own process group."""
     from config.celery import app
 
-    env = dict(os.environ, DATABASE_URL=worker_database_url(), PYTHONUNBUFFERED="1")
-    log = (artifacts_dir / "celery-worker.log").open("w")
+    env = dict(
+        os.environ,
+        DATABASE_URL=worker_database_url(),
+        PYTHONUNBUFFERED="1",
+        # Rollback retries and verification bounded so that failure tests finish in seconds.
+        ROLLBACK_MAX_RETRIES="3",
+        ROLLBACK_VERIFY_SECONDS="10",
+        **env_extra,
+    )
+    out = log.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO",
-         "--concurrency=2", "--without-gossip", "--without-mingle", "--hostname=test@%h"],
+         "--concurrency=2", "--without-gossip", "--without-mingle", "-Q", queues,
+         f"--hostname={log.stem}@%h"],
         env=env,
-        stdout=log,
+        stdout=out,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
+    out.close()  # the child has its own copy
     deadline = time.monotonic() + 60
-    while not app.control.ping(timeout=0.5):
+    name = f"{log.stem}@"
+
+    def ready() -> bool:
+        if "CELERY_BROKER_URL" in env_extra:  # a broker of its own: the log says when
+            return f"{name}" in log.read_text() and " ready." in log.read_text()
+        return any(host.startswith(name) for reply in app.control.ping(timeout=0.5) or []
+                   for host in reply)  # fmt: skip
+
+    while not ready():
         if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"Celery worker did not start; see {log.name}")
-    yield process
-    os.killpg(process.pid, signal.SIGTERM)
+            stop_worker(process)
+            raise RuntimeError(f"Celery worker did not start; see {log}")
+        time.sleep(0.1)
+    return process
+
+
+def stop_worker(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-    log.close()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, artifacts_dir):
+    """A real Celery worker process consuming from the real broker, on the test database."""
+    process = start_worker(artifacts_dir / "celery-worker.log")
+    yield process
+    stop_worker(process)

@@ -171,7 +171,7 @@ def ingest_alert(*, system: AISystem, alert: IncomingAlert) -> Alert:
     _serialise_per_fingerprint(system, alert.fingerprint)
     environment = _environment(system, alert.labels)
     incident = (
-        Incident.objects.select_for_update()
+        Incident.objects.select_for_update(no_key=True, of=("self",))
         .filter(system=system, fingerprint=alert.fingerprint)
         .exclude(stage=Stage.CLOSED)
         .order_by("-detected_at")

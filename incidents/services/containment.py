@@ -67,7 +67,9 @@ def set_containment_status(
     """Mark a containment action done, or undo it once it is no longer needed."""
     incident = _lock(action.incident)
     require(actor, Action.RESPOND_INCIDENT, incident.system)
-    action = ContainmentAction.objects.select_for_update().get(pk=action.pk)
+    action = ContainmentAction.objects.select_for_update(no_key=True, of=("self",)).get(
+        pk=action.pk
+    )
     if status not in NEXT_STATUS[ContainmentStatus(action.status)]:
         raise ValidationError(
             {"status": f"A {action.get_status_display().lower()} action cannot become {status}."}

@@ -45,7 +45,14 @@ REOPENABLE_FROM = (Stage.REVIEW, Stage.CLOSED)
 
 def _lock(incident: Incident) -> Incident:
     # One writer at a time per incident: stage moves and role changes read-then-write.
-    return Incident.objects.select_for_update().select_related("system").get(pk=incident.pk)
+    # FOR NO KEY UPDATE (as every lock here): rows that merely reference the incident, such
+    # as the timeline entries a rollback worker writes meanwhile, are not held up, and two
+    # such transactions cannot deadlock over a referenced row.
+    return (
+        Incident.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("system")
+        .get(pk=incident.pk)
+    )
 
 
 def _check_choice(value: str, choices: type, field: str) -> None:
@@ -171,7 +178,9 @@ def assign_role(*, actor: User, incident: Incident, role: str, user: User) -> In
 def release_role(*, actor: User, assignment: IncidentRole) -> None:
     incident = _lock(assignment.incident)
     require(actor, Action.LEAD_INCIDENT, incident.system)
-    assignment = IncidentRole.objects.select_for_update().get(pk=assignment.pk)
+    assignment = IncidentRole.objects.select_for_update(no_key=True, of=("self",)).get(
+        pk=assignment.pk
+    )
     if assignment.ended_at is not None:
         raise ValidationError("That role was already handed over.")
     if assignment.role == IncidentRoleKind.COMMANDER and incident.is_open:

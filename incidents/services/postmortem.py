@@ -48,7 +48,9 @@ def save_postmortem(*, actor: User, incident: Incident, **fields: str) -> PostMo
     unknown = set(fields) - set(POSTMORTEM_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown post-mortem fields: {', '.join(sorted(unknown))}.")
-    postmortem, _ = PostMortem.objects.select_for_update().get_or_create(incident=incident)
+    postmortem, _ = PostMortem.objects.select_for_update(no_key=True, of=("self",)).get_or_create(
+        incident=incident
+    )
     if postmortem.published_at is not None:
         raise ValidationError("The post-mortem is published; add a note to the timeline instead.")
     before = snapshot(postmortem, POSTMORTEM_FIELDS)
@@ -107,7 +109,7 @@ def update_action_item(
         raise ValidationError({"status": f"Unknown status {status!r}."})
     if owner is not None and not can(owner, Action.VIEW, incident.system):
         raise ValidationError({"owner": "The owner must hold a role on this system."})
-    item = ActionItem.objects.select_for_update().get(pk=item.pk)
+    item = ActionItem.objects.select_for_update(no_key=True, of=("self",)).get(pk=item.pk)
     fields = ("title", "owner", "due_date", "status")
     before = snapshot(item, fields)
     item.owner, item.due_date, item.status = owner, due_date, status

@@ -46,7 +46,7 @@ def create_alert_token(*, actor: User, system: AISystem, name: str) -> tuple[Ale
 @transaction.atomic
 def revoke_alert_token(*, actor: User, token: AlertToken) -> AlertToken:
     require(actor, Action.CHANGE, token.system)
-    token = AlertToken.objects.select_for_update().get(pk=token.pk)
+    token = AlertToken.objects.select_for_update(no_key=True, of=("self",)).get(pk=token.pk)
     if token.revoked_at is not None:
         raise ValidationError("The token is already revoked.")
     token.revoked_at = timezone.now()

@@ -29,9 +29,9 @@ class LocalBackend:
     def _apply(self, key: str, **changes: object) -> BackendResult:
         time.sleep(self.latency)  # a real platform takes a moment too
         with transaction.atomic():
-            state, _ = LocalDeploymentState.objects.select_for_update().get_or_create(
-                environment=self.environment
-            )
+            state, _ = LocalDeploymentState.objects.select_for_update(
+                no_key=True, of=("self",)
+            ).get_or_create(environment=self.environment)
             if key in state.applied_keys:
                 return BackendResult(accepted=True, detail={"replayed": True})
             for name, value in changes.items():

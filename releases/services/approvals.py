@@ -57,7 +57,11 @@ def valid_approvals(release: Release) -> list[Approval]:
 @transaction.atomic
 def record_approval(*, actor: User, release: Release, decision: str, comment: str) -> Approval:
     """One decision per approver. Enough valid approvals approve; one rejection ends the review."""
-    release = Release.objects.select_for_update().select_related("system").get(pk=release.pk)
+    release = (
+        Release.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("system")
+        .get(pk=release.pk)
+    )
     system = release.system
     require(actor, Action.APPROVE_RELEASE, system)
     conflict = approval_conflicts(actor, release)

@@ -93,7 +93,9 @@ def update_environment(
     backend_secrets: dict[str, str] | None = None,
 ) -> Environment:
     """Change an environment. Secrets left as None keep their current values."""
-    environment = Environment.objects.select_for_update().get(pk=environment.pk)
+    environment = Environment.objects.select_for_update(no_key=True, of=("self",)).get(
+        pk=environment.pk
+    )
     require(actor, Action.CHANGE, environment.system)
     secrets = environment.backend_secrets if backend_secrets is None else backend_secrets
     _validate(backend_type=backend_type, backend_config=backend_config, backend_secrets=secrets)

@@ -48,7 +48,11 @@ def record_gate_check(
     Numeric criteria compare the measured value with the target; qualitative ones
     ("attested") take the recorder's word, which the audit trail keeps with their name.
     """
-    release = Release.objects.select_for_update().select_related("system").get(pk=release.pk)
+    release = (
+        Release.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("system")
+        .get(pk=release.pk)
+    )
     system = release.system
     if not (
         can(actor, Action.REGISTER_RELEASE, system) or can(actor, Action.APPROVE_RELEASE, system)
@@ -112,7 +116,9 @@ def update_gate_policy(
     if errors:
         raise ValidationError(errors)
 
-    policy = GatePolicy.objects.select_for_update().get(pk=policy_for(system).pk)
+    policy = GatePolicy.objects.select_for_update(no_key=True, of=("self",)).get(
+        pk=policy_for(system).pk
+    )
     before = audit.snapshot(policy, ["required_criteria", "approvals_required"])
     policy.required_criteria, policy.approvals_required = criteria, approvals_required
     policy.save()

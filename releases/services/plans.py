@@ -79,7 +79,11 @@ def save_rollback_plan(
 
     The target defaults to the release live in that environment now: the last known-good.
     """
-    release = Release.objects.select_for_update().select_related("system").get(pk=release.pk)
+    release = (
+        Release.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("system")
+        .get(pk=release.pk)
+    )
     require(actor, Action.REGISTER_RELEASE, release.system)
     if release.is_frozen:
         raise ValidationError("The rollback plan is frozen with the release once it is submitted.")

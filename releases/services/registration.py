@@ -132,7 +132,7 @@ def update_release(
     change_categories: Iterable[str] = (),
 ) -> Release:
     """Change a draft. Once submitted, a release is frozen: a change is a new release."""
-    release = Release.objects.select_for_update().get(pk=release.pk)
+    release = Release.objects.select_for_update(no_key=True, of=("self",)).get(pk=release.pk)
     require(actor, Action.REGISTER_RELEASE, release.system)
     if release.is_frozen:
         raise ValidationError(
@@ -180,7 +180,11 @@ def submission_problems(release: Release) -> list[str]:
 @transaction.atomic
 def submit_release(*, actor: User, release: Release) -> Release:
     """Freeze the release and put it in front of the approvers."""
-    release = Release.objects.select_for_update().select_related("system").get(pk=release.pk)
+    release = (
+        Release.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("system")
+        .get(pk=release.pk)
+    )
     require(actor, Action.REGISTER_RELEASE, release.system)
     if release.status != ReleaseStatus.DRAFT:
         raise ValidationError(

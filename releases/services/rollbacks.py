@@ -89,6 +89,23 @@ def active_request(environment: Environment) -> RollbackRequest | None:
     )
 
 
+def _just_done(environment: Environment, live: Deployment | None) -> RollbackRequest | None:
+    """The rollback that put the live release back moments ago, if one did."""
+    if live is None or live.via != "rollback":
+        return None
+    since = timezone.now() - timedelta(seconds=settings.ROLLBACK_REPRESS_SECONDS)
+    return (
+        RollbackRequest.objects.filter(
+            environment=environment,
+            status=RollbackStatus.SUCCEEDED,
+            to_release=live.release,
+            finished_at__gte=since,
+        )
+        .select_related("from_release", "to_release")
+        .first()
+    )
+
+
 # --- asking ---------------------------------------------------------------------------------
 
 
@@ -109,7 +126,8 @@ def request_rollback(
 
     `actor` None is a trigger of the rollback plan (its evidence in `trigger`); people need
     the request-rollback role (rollback owners, on-call leads). While a request of the
-    environment is active, that one is returned and nothing new is recorded. `propose`
+    environment is active, or moments after one succeeded, that one is returned and nothing
+    new is recorded. `propose`
     records it for a rollback owner to confirm instead of running it. `attach` runs right
     after the request is written, in the same transaction (the incidents app links it).
     """
@@ -135,6 +153,9 @@ def request_rollback(
         raise ValidationError("Drills run against a non-production environment.")
 
     live = live_deployment(environment)
+    just_done = _just_done(environment, live)
+    if just_done is not None:  # a late press of the same button: that rollback is the answer
+        return just_done, False
     if live is None:
         raise ValidationError(
             f"Nothing is live in {environment.name}: there is nothing to roll back."
@@ -234,7 +255,13 @@ def enqueue(request_id: int) -> bool:
     from releases.tasks import execute_rollback
 
     try:
-        execute_rollback.apply_async((request_id,), retry=False)
+        # Bounded: a press must answer at once, broker or not (kombu would otherwise keep
+        # reconnecting for minutes).
+        with execute_rollback.app.pool.acquire(block=True, timeout=2) as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+            execute_rollback.apply_async(
+                (request_id,), queue=settings.ROLLBACK_QUEUE, connection=connection, retry=False
+            )
     except Exception:  # kombu raises several kinds; all mean "not sent now"
         logger.warning("rollback %s not enqueued (broker unavailable); the sweep will", request_id)
         return False
@@ -338,7 +365,9 @@ def _succeed(request_id: int, response: dict[str, Any]) -> RollbackRequest:
     if request.status != RollbackStatus.RUNNING:
         return request
     now = timezone.now()
-    environment = Environment.objects.select_for_update().get(pk=request.environment_id)
+    environment = Environment.objects.select_for_update(no_key=True, of=("self",)).get(
+        pk=request.environment_id
+    )
     previous = Deployment.objects.filter(environment=environment, ended_at__isnull=True).first()
     if previous is not None:
         previous.ended_at = now
@@ -423,7 +452,7 @@ def sweep_rollbacks() -> int:
 
 def _locked(request_id: int) -> RollbackRequest:
     return (
-        RollbackRequest.objects.select_for_update(of=("self",))
+        RollbackRequest.objects.select_for_update(no_key=True, of=("self",))
         .select_related("environment__system", "from_release", "to_release")
         .get(pk=request_id)
     )

@@ -49,7 +49,11 @@ def promote_release(
     traffic_percent: Decimal | float | int,
 ) -> RolloutStep:
     """Ask for the release to move to `stage` in `environment`; the backend applies it later."""
-    release = Release.objects.select_for_update().select_related("system").get(pk=release.pk)
+    release = (
+        Release.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("system")
+        .get(pk=release.pk)
+    )
     require(actor, Action.PROMOTE_RELEASE, release.system)
     if environment.system_id != release.system_id:
         raise ValidationError({"environment": "Choose an environment of this system."})
@@ -112,7 +116,7 @@ def fail_rollout_step(*, step_id: int, error: str) -> RolloutStep:
 def _finish(step_id: int, *, response: dict | None = None, error: str = "") -> RolloutStep:
     # Lock the step so a concurrent re-delivery cannot record the outcome twice.
     step = (
-        RolloutStep.objects.select_for_update()
+        RolloutStep.objects.select_for_update(no_key=True, of=("self",))
         .select_related("release", "environment", "release__system")
         .get(pk=step_id)
     )
@@ -131,7 +135,7 @@ def _finish(step_id: int, *, response: dict | None = None, error: str = "") -> R
 
     step.status, step.backend_response = StepStatus.APPLIED, response or {}
     step.save(update_fields=["status", "backend_response", "applied_at"])
-    release = Release.objects.select_for_update().get(pk=release.pk)
+    release = Release.objects.select_for_update(no_key=True, of=("self",)).get(pk=release.pk)
     before = release.status
     if step.stage == RolloutStage.GENERAL_RELEASE:
         _go_live(step, release, now)
@@ -149,7 +153,9 @@ def _finish(step_id: int, *, response: dict | None = None, error: str = "") -> R
 
 def _go_live(step: RolloutStep, release: Release, now) -> None:  # type: ignore[no-untyped-def]
     """Close the environment's open deployment period and open this release's."""
-    environment = Environment.objects.select_for_update().get(pk=step.environment_id)
+    environment = Environment.objects.select_for_update(no_key=True, of=("self",)).get(
+        pk=step.environment_id
+    )
     previous = Deployment.objects.filter(environment=environment, ended_at__isnull=True).first()
     if previous is not None:
         previous.ended_at = now

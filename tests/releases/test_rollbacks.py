@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from governance.models import AuditEvent
 from releases.models import (
@@ -123,7 +125,8 @@ def test_the_forensic_record_cannot_be_changed(successor, production, rollback_o
 
 
 @pytest.mark.django_db(transaction=True)
-def test_fifty_concurrent_presses_make_one_request(successor, production, rollback_owner):
+def test_fifty_concurrent_presses_make_one_request(settings, successor, production, rollback_owner):
+    settings.ROLLBACK_QUEUE = "rollback-not-consumed"  # no worker runs it behind our back
     results: list[tuple[int, bool]] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(50)
@@ -156,5 +159,10 @@ def test_a_release_rolled_back_is_never_the_next_target(
     request, _ = ask(rollback_owner, production)
     rollbacks.execute_rollback(request_id=request.pk)
     assert rollbacks.rollback_target(production, live_release) is None
+    late, created = ask(rollback_owner, production)  # a late press: that rollback is the answer
+    assert late == request and not created
+    RollbackRequest.objects.filter(pk=request.pk).update(
+        finished_at=timezone.now() - timedelta(hours=1)
+    )
     with pytest.raises(ValidationError, match="No earlier release"):
         ask(rollback_owner, production)
