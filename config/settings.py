@@ -99,6 +99,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "governance.tasks.checkpoint_audit_chains",
         "schedule": env_int("AUDIT_CHECKPOINT_SECONDS", default=300),
     },
+    "evaluate-rollback-triggers": {
+        "task": "incidents.tasks.evaluate_rollback_triggers",
+        "schedule": env_int("ROLLBACK_TRIGGER_SECONDS", default=30),
+        "options": {"expires": 60},
+    },
     "sweep-rollbacks": {
         "task": "releases.tasks.sweep_rollbacks",
         "schedule": env_int("ROLLBACK_SWEEP_SECONDS", default=5),

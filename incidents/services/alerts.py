@@ -23,6 +23,7 @@ from incidents.models import (
     Source,
     Stage,
 )
+from incidents.services import triggers
 from incidents.services.lifecycle import declare_incident
 from incidents.services.timeline import record
 from releases.models import Environment
@@ -221,4 +222,6 @@ def ingest_alert(*, system: AISystem, alert: IncomingAlert) -> Alert:
                 "labels": alert.labels,
             },
         )
+        if alert.status == AlertStatus.FIRING:
+            triggers.evaluate(incident)  # the plan may call for a rollback now
     return stored

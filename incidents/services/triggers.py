@@ -1,0 +1,157 @@
+"""The rollback plan's triggers, evaluated against the alerts of an open incident.
+
+An alert speaks for a trigger when it names the trigger's metric (label `metric`, else its
+alert name) and carries a value (annotation or label `value`) on the trigger's side of the
+threshold. Debounce: the condition must have held for the trigger's window, i.e. the alert
+has been firing since at least `window_minutes` ago. Cooldown: no second rollback asked by
+the plan in the same environment within the plan's cooldown. Then, by the plan's mode:
+*manual* does nothing, *auto-propose* records a proposal a rollback owner confirms with one
+click, *automatic* asks for the rollback directly. The evidence travels with the request.
+
+Evaluated when an alert arrives, and by beat (`evaluate_rollback_triggers`) for alerts that
+were still inside their window then.
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+
+from incidents.models import Alert, AlertStatus, Incident, Stage
+from releases.models import (
+    RollbackMode,
+    RollbackPlan,
+    RollbackRequest,
+    RollbackStatus,
+    RollbackTrigger,
+)
+from releases.services import rollbacks
+
+logger = logging.getLogger(__name__)
+
+HOLDS = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+
+
+def _value(alert: Alert) -> Decimal | None:
+    raw = alert.annotations.get("value", alert.labels.get("value"))
+    try:
+        return Decimal(str(raw).strip()) if raw is not None else None
+    except InvalidOperation:
+        return None
+
+
+def _speaks_for(alert: Alert, trigger: RollbackTrigger) -> bool:
+    metric = alert.labels.get("metric") or alert.name
+    value = _value(alert)
+    return (
+        metric == trigger.metric
+        and value is not None
+        and HOLDS[trigger.comparison](value, trigger.threshold)
+    )
+
+
+def plan_in_force(incident: Incident) -> RollbackPlan | None:
+    """The plan of the release live in the incident's environment now."""
+    if incident.environment is None:
+        return None
+    live = rollbacks.live_deployment(incident.environment)
+    if live is None:
+        return None
+    return (
+        RollbackPlan.objects.filter(release=live.release, environment=incident.environment)
+        .prefetch_related("triggers")
+        .first()
+    )
+
+
+def evaluate(incident: Incident, now: datetime | None = None) -> RollbackRequest | None:
+    """Propose or request the rollback the plan calls for, if it calls for one now."""
+    now = now or timezone.now()
+    if not incident.is_open or incident.stage == Stage.REVIEW:
+        return None
+    plan = plan_in_force(incident)
+    if plan is None or plan.mode == RollbackMode.MANUAL:
+        return None
+    evidence = _held_trigger(incident, plan, now)
+    if evidence is None:
+        return None
+    cooldown_since = now - timedelta(minutes=plan.cooldown_minutes)
+    asked_lately = RollbackRequest.objects.filter(
+        Q(requested_at__gte=cooldown_since) | Q(status__in=RollbackStatus.active()),
+        environment=incident.environment,
+        requested_by__isnull=True,
+    )
+    if asked_lately.exists():
+        return None  # cooldown (or one is already waiting): no flapping
+    from incidents.services.rollback import request_rollback  # the service the button uses
+
+    propose = plan.mode == RollbackMode.AUTO_PROPOSE
+    trigger_text = (
+        f"{evidence['metric']} {evidence['comparison']} {evidence['threshold']} "
+        f"for {evidence['window_minutes']} min"
+    )
+    try:
+        request, _ = request_rollback(
+            actor=None,
+            incident=incident,
+            reason=f"The rollback plan's trigger held: {trigger_text} (value {evidence['value']}).",
+            trigger=evidence,
+            propose=propose,
+        )
+    except ValidationError as error:  # e.g. nothing to roll back to: say so, stop there
+        logger.info("trigger held for incident %s but no rollback: %s", incident.pk, error)
+        return None
+    return request
+
+
+def _held_trigger(incident: Incident, plan: RollbackPlan, now: datetime) -> dict[str, Any] | None:
+    firing = incident.alerts.filter(status=AlertStatus.FIRING).order_by("-id")
+    latest: dict[str, Alert] = {}
+    for alert in firing[:200]:  # the newest state of each alert
+        latest.setdefault(alert.fingerprint, alert)
+    resolved = set(  # ids grow with arrival: a resolution after the firing alert ends it
+        incident.alerts.filter(
+            status=AlertStatus.RESOLVED, fingerprint__in=list(latest)
+        ).values_list("fingerprint", "id")
+    )
+    for trigger in plan.triggers.all():
+        for fingerprint, alert in latest.items():
+            if any(f == fingerprint and pk > alert.pk for f, pk in resolved):
+                continue  # resolved since
+            since = alert.starts_at or alert.received_at
+            if not _speaks_for(alert, trigger) or now - since < timedelta(
+                minutes=trigger.window_minutes
+            ):
+                continue
+            return {
+                "alert": alert.name,
+                "fingerprint": alert.fingerprint,
+                "metric": trigger.metric,
+                "comparison": trigger.get_comparison_display(),
+                "threshold": f"{trigger.threshold.normalize():f}",
+                "window_minutes": trigger.window_minutes,
+                "value": f"{_value(alert)}",
+                "firing_since": since.isoformat(),
+                "plan": plan.pk,
+                "mode": plan.mode,
+            }
+    return None
+
+
+def evaluate_open_incidents(now: datetime | None = None) -> int:
+    """Beat: evaluate every open incident that has a firing alert. Returns rollbacks asked."""
+    asked = 0
+    candidates = Incident.objects.filter(
+        alerts__status=AlertStatus.FIRING, environment__isnull=False
+    ).exclude(stage__in=[Stage.REVIEW, Stage.CLOSED])
+    for incident in candidates.distinct().select_related("system", "environment"):
+        if evaluate(incident, now) is not None:
+            asked += 1
+    return asked
