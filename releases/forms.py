@@ -254,3 +254,8 @@ class GatePolicyForm(forms.Form):
         choices=GateCriterion.choices, widget=forms.CheckboxSelectMultiple, required=False
     )
     approvals_required = forms.IntegerField(min_value=1, max_value=10)
+
+
+class EnvironmentRollbackForm(forms.Form):
+    reason = forms.CharField(max_length=2000)
+    drill = forms.BooleanField(required=False)

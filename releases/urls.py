@@ -26,5 +26,10 @@ urlpatterns = [
         views.environment_save,
         name="environment-update",
     ),
+    path(
+        "systems/<slug:slug>/environments/<int:environment_id>/rollback/",
+        views.environment_rollback,
+        name="environment-rollback",
+    ),
     path("systems/<slug:slug>/gate-policy/", views.gate_policy_save, name="gate-policy-save"),
 ]

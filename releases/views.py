@@ -29,6 +29,7 @@ from releases.filters import ReleaseListFilter
 from releases.forms import (
     ApprovalForm,
     EnvironmentForm,
+    EnvironmentRollbackForm,
     GateCheckForm,
     GatePolicyForm,
     PromotionForm,
@@ -36,7 +37,8 @@ from releases.forms import (
     RollbackPlanForm,
 )
 from releases.gates import evaluate, policy_for, summarise
-from releases.models import Environment, Release, ReleaseStatus
+from releases.models import Environment, Release, ReleaseStatus, RollbackRequest
+from releases.services import rollbacks
 from releases.services.approvals import approval_conflicts, valid_approvals
 from releases.services.plans import eligible_rollback_owners
 from releases.services.registration import submission_problems
@@ -316,9 +318,11 @@ def _environments_page(
     request: AuthenticatedHttpRequest, system: AISystem, status: int = 200, **forms: Any
 ) -> HttpResponse:
     policy = policy_for(system)
+    environments = queries.environments_with_live(system.pk)
     context = {
         "system": system,
-        "environments": queries.environments_with_live(system.pk),
+        "environments": environments,
+        "rollback_rows": _rollback_rows(environments),
         "policy": policy,
         "actions": allowed_actions(request.user, system),
         "environment_form": forms.get("environment_form") or EnvironmentForm(),
@@ -332,6 +336,56 @@ def _environments_page(
         ),
     }
     return render(request, "releases/system_environments.html", context, status=status)
+
+
+def _rollback_rows(environments: list[Environment]) -> dict[int, dict[str, Any]]:
+    """Per environment: the latest rollback and, when none is active, what one would do."""
+    latest: dict[int, RollbackRequest] = {}
+    requests = RollbackRequest.objects.filter(environment__in=environments).select_related(
+        "to_release", "from_release"
+    )
+    for request in requests.order_by("environment_id", "-requested_at", "-id").distinct(
+        "environment_id"
+    ):
+        latest[request.environment_id] = request
+    rows = {}
+    for environment in environments:
+        live = environment.live  # type: ignore[attr-defined]
+        request = latest.get(environment.pk)
+        active = request is not None and request.is_active
+        target = None if active or live is None else rollbacks.rollback_target(environment, live)
+        rows[environment.pk] = {"latest": request, "active": active, "target": target}
+    return rows
+
+
+@require_POST
+def environment_rollback(
+    request: AuthenticatedHttpRequest, slug: str, environment_id: int
+) -> HttpResponse:
+    """ROLL BACK NOW from the environments page (or a drill, outside production)."""
+    system = get_system_or_404(request.user, slug, Action.REQUEST_ROLLBACK)
+    environment = get_object_or_404(Environment, system=system, pk=environment_id)
+    form = EnvironmentRollbackForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why you roll back: it goes to the audit trail.")
+        return redirect("releases:system-environments", slug=system.slug)
+    try:
+        rollback, created = rollbacks.request_rollback(
+            actor=request.user,
+            environment=environment,
+            reason=form.cleaned_data["reason"],
+            drill=form.cleaned_data["drill"],
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        what = "Drill" if rollback.is_drill else "Rollback"
+        state = "requested" if created else f"already {rollback.get_status_display().lower()}"
+        messages.success(
+            request,
+            f"{what} of {environment.name} to {rollback.to_release.version}: {state}.",
+        )
+    return redirect("releases:system-environments", slug=system.slug)
 
 
 @require_GET

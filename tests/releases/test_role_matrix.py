@@ -46,7 +46,17 @@ PLAN_FORM = {
     "triggers": "",
 }
 
+PRESSERS = frozenset({"rollback_owner", "oncall_lead"})
+
 PAGES = [
+    Route(
+        "roll back an environment",
+        "POST",
+        "/systems/fraud/environments/{production}/rollback/",
+        PRESSERS,
+        ok=302,
+        data={"reason": "Review rate 3x"},
+    ),
     Route("release list page", "GET", "/releases/", EVERYONE),
     Route("approvals page", "GET", "/approvals/", EVERYONE),
     Route("register page", "GET", "/releases/new/", MODEL_OWNERS, outsider=403),

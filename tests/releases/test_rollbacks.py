@@ -166,3 +166,28 @@ def test_a_release_rolled_back_is_never_the_next_target(
     )
     with pytest.raises(ValidationError, match="No earlier release"):
         ask(rollback_owner, production)
+
+
+@pytest.mark.django_db
+def test_the_environments_page_rolls_back_and_runs_drills(
+    client, successor, live_release, production, staging, rollback_owner, release_manager, viewer
+):
+    client.force_login(viewer)
+    page = client.get(f"/systems/{production.system.slug}/environments/").content.decode()
+    assert "ROLL BACK NOW" not in page  # a viewer may not
+    client.force_login(rollback_owner)
+    page = client.get(f"/systems/{production.system.slug}/environments/").content.decode()
+    assert "ROLL BACK NOW" in page and f"Confirm: roll back to {live_release.version}" in page
+    url = f"/systems/{production.system.slug}/environments/{production.pk}/rollback/"
+    response = client.post(url, {"reason": "Review rate 3x"})
+    assert response.status_code == 302
+    request = RollbackRequest.objects.get()
+    assert request.environment == production and not request.is_drill
+    refused = client.post(url.replace(str(production.pk), str(staging.pk)), {"reason": "x"})
+    assert refused.status_code == 302  # nothing is live in staging: a message, no request
+    assert RollbackRequest.objects.count() == 1
+    drill = client.post(url, {"reason": "Quarterly drill", "drill": "on"})
+    assert drill.status_code == 302  # production: a drill is refused with a message
+    assert RollbackRequest.objects.count() == 1
+    client.force_login(viewer)
+    assert client.post(url, {"reason": "x"}).status_code == 403
