@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_secret
 
@@ -228,3 +229,40 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- rollback notifications: email and Slack (releases/notifications.py) -------------------
+# Links in emails and Slack messages start here: the address people open Failsafe at.
+SITE_URL = (os.environ.get("SITE_URL") or "http://127.0.0.1:8000").rstrip("/")
+# A Slack incoming webhook (or anything that takes its JSON); empty: no Slack messages. It
+# lets anyone who has it post, so it is a secret (ROLLBACK_SLACK_WEBHOOK_URL_FILE).
+ROLLBACK_SLACK_WEBHOOK_URL = env_secret("ROLLBACK_SLACK_WEBHOOK_URL", default="")
+_web = ("https://", "http://")
+if not SITE_URL.startswith(_web):
+    raise ImproperlyConfigured("SITE_URL must be an http:// or https:// URL")
+if ROLLBACK_SLACK_WEBHOOK_URL and not ROLLBACK_SLACK_WEBHOOK_URL.startswith(_web):
+    raise ImproperlyConfigured("ROLLBACK_SLACK_WEBHOOK_URL must be an http:// or https:// URL")
+# Workers that take this queue send the notices; a slow mail server never holds up rollbacks
+# when ROLLBACK_QUEUE has workers of its own.
+ROLLBACK_NOTIFY_QUEUE = os.environ.get("ROLLBACK_NOTIFY_QUEUE", "celery")
+
+# Email: EMAIL_URL (or EMAIL_URL_FILE: it may hold a password) in django-environ's form,
+# e.g. smtp+tls://user:password@smtp.example.com:587 (STARTTLS), smtp+ssl://…:465,
+# consolemail://. Without it: the console when DEBUG, else SMTP to localhost:25 (a relay
+# beside the application). Django's tests use their in-memory outbox whatever is set here.
+_email_url = env_secret("EMAIL_URL", default="")
+_email = environ.Env.email_url_config(_email_url) if _email_url else {}
+EMAIL_BACKEND = _email.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+if _email.get("EMAIL_FILE_PATH"):  # filemail:////var/mail/failsafe
+    EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", default=10)  # seconds: a hung server hangs no worker
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Failsafe <failsafe@localhost>")

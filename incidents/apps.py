@@ -12,12 +12,17 @@ class IncidentsConfig(AppConfig):
         from governance import demo
         from governance.navigation import Section, SystemLink, register, register_system_link
         from incidents.demo import load_incident_demo
-        from incidents.services.rollback import incident_evidence, record_rollback_step
-        from releases import rollback_hooks
+        from incidents.services.rollback import (
+            incident_evidence,
+            record_rollback_step,
+            war_room_link,
+        )
+        from releases import notifications, rollback_hooks
 
         demo.register(load_incident_demo)  # after the releases' step: it needs their deployments
         rollback_hooks.on_rollback(record_rollback_step)
         rollback_hooks.collect_forensics(incident_evidence)
+        notifications.link_rollbacks(war_room_link)
 
         register(Section("Incidents", "incidents:incident-list", "/incidents/", order=30))
         register(Section("Action items", "incidents:action-items", "/action-items/", order=35))

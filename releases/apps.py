@@ -11,19 +11,21 @@ class ReleasesConfig(AppConfig):
 
         from governance import demo
         from governance.navigation import Section, SystemLink, register, register_system_link
-        from releases import backends
+        from releases import backends, rollback_hooks
         from releases.backends.argo import ArgoRolloutsBackend
         from releases.backends.local import LocalBackend
         from releases.backends.mlflow import MlflowBackend
         from releases.backends.webhook import WebhookBackend
         from releases.demo import load_release_demo
         from releases.models import BackendType
+        from releases.notifications import notify_people
 
         backends.register(BackendType.LOCAL, LocalBackend)
         backends.register(BackendType.WEBHOOK, WebhookBackend)
         backends.register(BackendType.MLFLOW, MlflowBackend)
         backends.register(BackendType.ARGO, ArgoRolloutsBackend)
         demo.register(load_release_demo)
+        rollback_hooks.on_rollback(notify_people)  # email and Slack, by tasks, after each step
         register(Section("Releases", "releases:release-list", "/releases/", order=20))
         register(Section("Approvals", "releases:approval-queue", "/approvals/", order=25))
         register_system_link(

@@ -59,3 +59,7 @@ def sweep_rollbacks() -> int:
     from releases.services import rollbacks
 
     return rollbacks.sweep_rollbacks()
+
+
+# Celery autodiscovers only `tasks` modules: this import registers the notification tasks.
+from releases import notification_tasks  # noqa: E402, F401

@@ -344,10 +344,10 @@ def _rollback_rows(environments: list[Environment]) -> dict[int, dict[str, Any]]
     requests = RollbackRequest.objects.filter(environment__in=environments).select_related(
         "to_release", "from_release"
     )
-    for request in requests.order_by("environment_id", "-requested_at", "-id").distinct(
+    for rollback in requests.order_by("environment_id", "-requested_at", "-id").distinct(
         "environment_id"
     ):
-        latest[request.environment_id] = request
+        latest[rollback.environment_id] = rollback
     rows = {}
     for environment in environments:
         live = environment.live  # type: ignore[attr-defined]

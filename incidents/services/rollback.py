@@ -11,6 +11,7 @@ from django.db import transaction
 from incidents.models import EntryKind, Incident, IncidentRollback, TimelineEntry
 from incidents.services.lifecycle import _lock
 from incidents.services.timeline import record
+from releases.notifications import Link
 from releases.services import rollbacks
 
 if TYPE_CHECKING:
@@ -106,3 +107,11 @@ def incident_evidence(request: RollbackRequest) -> dict[str, Any]:
             for entry in reversed(list(entries))
         ],
     }
+
+
+def war_room_link(request: RollbackRequest) -> Link | None:
+    """For rollback notices: the war room of the incident the rollback serves."""
+    link = IncidentRollback.objects.filter(request=request).select_related("incident").first()
+    if link is None:
+        return None
+    return Link("Open the war room", link.incident.get_absolute_url())
