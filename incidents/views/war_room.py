@@ -363,7 +363,9 @@ def _act(
     """Run one war-room action: back to the room on success, else the room with the errors
     (400). Who may not act at all is refused (403) before their input is read; a refused
     action changed nothing, the service's transaction having rolled back."""
-    incident = queries.incident_detail(pk, request.user)
+    # The light lookup: the services lock and reload what they change; the whole room is
+    # loaded only to show errors.
+    incident = get_object_or_404(queries.incidents_for(request.user), pk=pk)
     require(request.user, needs, incident.system)
     errors: list[str] = []
     if form.is_valid():
@@ -382,6 +384,7 @@ def _act(
             else ""
         )
         errors += [f"{label}: {e}" if label else str(e) for e in field_errors]
+    incident = queries.incident_detail(pk, request.user)
     context = _context(request, incident, _version(pk, request))
     context["errors"] = errors
     return render(request, "incidents/war_room.html", context, status=400)

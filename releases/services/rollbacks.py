@@ -196,6 +196,8 @@ def request_rollback(
         if existing is None:  # the winner finished already, or the key was taken meanwhile
             raise
         return existing, False
+    if not propose:  # first after commit: the rollback goes out before any notice
+        transaction.on_commit(lambda: enqueue(request.pk))
     if attach is not None:
         attach(request)
     who = actor.get_username() if actor else "the rollback plan"
@@ -214,8 +216,6 @@ def request_rollback(
         f"{what} back {environment.name} from {live.release.version} to {target.version} "
         f"{verb} by {who}: {request.reason}",
     )
-    if not propose:
-        transaction.on_commit(lambda: enqueue(request.pk))
     return request, True
 
 
@@ -229,8 +229,8 @@ def confirm_rollback(*, actor: User, request: RollbackRequest) -> RollbackReques
     request.status, request.confirmed_by = RollbackStatus.REQUESTED, actor
     request.enqueued_at = timezone.now()
     request.save(update_fields=["status", "confirmed_by", "enqueued_at"])
+    transaction.on_commit(lambda: enqueue(request.pk))  # before the notices go out
     _record(request, actor, "rollback.confirmed", "requested", f"Confirmed by {actor}.")
-    transaction.on_commit(lambda: enqueue(request.pk))
     return request
 
 
