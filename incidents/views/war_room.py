@@ -195,6 +195,8 @@ def _context(
     latest_id = entries[0].pk if entries else (after or 0)
     now = timezone.now()
     clock = reporting_clock(incident)
+    # What is live in the environment now: one read for the release panel and the button.
+    live_now = live_release(incident.environment) if incident.environment else None
     return {
         "incident": incident,
         "actions": actions,
@@ -215,8 +217,8 @@ def _context(
         "next_stage": _next_stage(incident),
         "skip_to": _skip_targets(incident),
         "reopen_to": _reopen_targets(incident),
-        "releases": _release_sides(incident),
-        **_rollback_panel(incident, actions),
+        "releases": _release_sides(incident, live_now),
+        **_rollback_panel(incident, actions, live_now),
         "clock": clock,
         "clock_state": clock.state(now, incident.initial_report_sent_at is not None)
         if clock
@@ -287,7 +289,7 @@ def _reopen_targets(incident: Incident) -> list[tuple[str, str]]:
     return [(value, Stage(value).label) for value in earlier]
 
 
-def _release_sides(incident: Incident) -> dict[str, Any]:
+def _release_sides(incident: Incident, now_live: Release | None) -> dict[str, Any]:
     """The release live at declaration, live now, and the rollback target, component by
     component (the rollback engine flips the first to the last)."""
     at_start = incident.release_snapshot or None
@@ -298,7 +300,6 @@ def _release_sides(incident: Incident) -> dict[str, Any]:
             Release.objects.prefetch_related("components").filter(pk=plan.target_release_id).first()
         )
         target = release_content(target_release) if target_release else None
-    now_live = live_release(incident.environment) if incident.environment else None
     start_stack = (at_start or {}).get("stack", {})
     target_stack = (target or {}).get("stack", {})
     rows = [
@@ -324,7 +325,9 @@ def _release_sides(incident: Incident) -> dict[str, Any]:
     }
 
 
-def _rollback_panel(incident: Incident, actions: frozenset[Action]) -> dict[str, Any]:
+def _rollback_panel(
+    incident: Incident, actions: frozenset[Action], live: Release | None
+) -> dict[str, Any]:
     """The ROLL BACK NOW button: what it would do, who may press it, and the latest run."""
     link = (
         IncidentRollback.objects.filter(incident=incident)
@@ -332,10 +335,8 @@ def _rollback_panel(incident: Incident, actions: frozenset[Action]) -> dict[str,
         .first()
     )
     rollback = link.request if link else None
-    live = target = None
+    target = None
     if incident.environment is not None and incident.is_open:
-        period = rollbacks.live_deployment(incident.environment)
-        live = period.release if period else None
         target = rollbacks.rollback_target(incident.environment, live)
     can_press = Action.REQUEST_ROLLBACK in actions
     return {

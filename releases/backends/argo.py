@@ -89,6 +89,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from releases.backends.base import BackendError, BackendResult, BackendStatus
+from releases.backends.http import MAX_MESSAGE_CHARS, json_of, summary, text_message
 from releases.models import ComponentKind, RolloutStage
 
 if TYPE_CHECKING:
@@ -108,7 +109,6 @@ DEFAULT_OBSERVE_SECONDS = 10.0
 MAX_SECONDS = 120.0
 POLL_SECONDS = 0.5
 TRANSIENT_STATUSES = frozenset({408, 409, 429})
-MAX_MESSAGE_CHARS = 500
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
@@ -528,24 +528,24 @@ class ArgoRolloutsBackend:
 
     def _json_or_raise(self, response: httpx.Response, *, what: str) -> dict[str, Any]:
         code = response.status_code
-        payload = _json(response)
+        payload = json_of(response)
         if 200 <= code < 300:
             if not isinstance(payload, dict):
                 raise BackendError(
                     f"The Kubernetes API answered the {what} with something that is not a JSON "
                     f"object (HTTP {code}).",
-                    response=_summary(response),
+                    response=summary(response),
                 )
             return payload
         message = _status_message(response, payload)
         if code >= 500 or code in TRANSIENT_STATUSES:
             raise BackendError(
                 f"The Kubernetes API failed the {what} (HTTP {code}): {message}",
-                transient=True, response=_summary(response),
+                transient=True, response=summary(response),
             )  # fmt: skip
         raise BackendError(
             f"The Kubernetes API refused the {what} (HTTP {code}): {message}",
-            response=_summary(response),
+            response=summary(response),
         )
 
 
@@ -641,26 +641,8 @@ def _selector(selector: dict[str, Any]) -> str:
     return ",".join(parts)
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
 def _status_message(response: httpx.Response, payload: Any) -> str:
     if isinstance(payload, dict) and payload.get("message"):
         reason = payload.get("reason") or "Failure"
         return f"{reason}: {str(payload['message'])[:MAX_MESSAGE_CHARS]}"
-    text = response.text.strip()
-    return text[:MAX_MESSAGE_CHARS] if text else response.reason_phrase or "no message"
-
-
-def _summary(response: httpx.Response) -> dict[str, Any]:
-    """What BackendError.response holds: plain JSON, safe to log, store or pickle."""
-    payload = _json(response)
-    return {
-        "status_code": response.status_code,
-        "body": payload if payload is not None else response.text[:MAX_MESSAGE_CHARS],
-        "retry_after": response.headers.get("Retry-After"),
-    }
+    return text_message(response)

@@ -56,6 +56,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from releases.backends.base import BackendError, BackendResult, BackendStatus
+from releases.backends.http import MAX_MESSAGE_CHARS, json_of, summary, text_message
 from releases.models import ComponentKind, RolloutStage
 
 if TYPE_CHECKING:
@@ -71,7 +72,6 @@ MAX_TAG_VALUE_CHARS = 5000  # MLflow's limit on a model-version tag value
 DEFAULT_TIMEOUT_SECONDS = 10.0
 MAX_TIMEOUT_SECONDS = 120.0
 TRANSIENT_STATUSES = frozenset({408, 429})
-MAX_MESSAGE_CHARS = 500
 
 _MODELS_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:/(?P<version>[^/]+)|@(?P<alias>[^/]+))/?")
 _VERSION = re.compile(r"[1-9][0-9]{0,18}")
@@ -365,38 +365,31 @@ class MlflowBackend:
 
     def _json_or_raise(self, response: httpx.Response, *, what: str) -> dict[str, Any]:
         code = response.status_code
-        payload = _json(response)
+        payload = json_of(response)
         if 200 <= code < 300:
             if not isinstance(payload, dict):
                 raise BackendError(
                     f"MLflow answered the {what} with something that is not a JSON object "
                     f"(HTTP {code}); is {self.tracking_uri} an MLflow tracking server?",
-                    response=_summary(response),
+                    response=summary(response),
                 )
             return payload
         message = _mlflow_message(response, payload)
         if code >= 500 or code in TRANSIENT_STATUSES:
             raise BackendError(
                 f"MLflow failed the {what} (HTTP {code}): {message}",
-                transient=True, response=_summary(response),
+                transient=True, response=summary(response),
             )  # fmt: skip
         if 300 <= code < 400:
             raise BackendError(
                 f"MLflow redirected the {what} (HTTP {code}) to "
                 f"{response.headers.get('Location', 'nowhere')}; redirects are not followed, "
                 "configure the final tracking_uri.",
-                response=_summary(response),
+                response=summary(response),
             )
         raise BackendError(
-            f"MLflow refused the {what} (HTTP {code}): {message}", response=_summary(response)
+            f"MLflow refused the {what} (HTTP {code}): {message}", response=summary(response)
         )
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:
@@ -418,15 +411,4 @@ def _mlflow_message(response: httpx.Response, payload: Any) -> str:
     if isinstance(payload, dict) and (payload.get("error_code") or payload.get("message")):
         code = payload.get("error_code") or "ERROR"
         return f"{code}: {str(payload.get('message', ''))[:MAX_MESSAGE_CHARS]}"
-    text = response.text.strip()
-    return text[:MAX_MESSAGE_CHARS] if text else response.reason_phrase or "no message"
-
-
-def _summary(response: httpx.Response) -> dict[str, Any]:
-    """What BackendError.response holds: plain JSON, safe to log, store or pickle."""
-    payload = _json(response)
-    return {
-        "status_code": response.status_code,
-        "body": payload if payload is not None else response.text[:MAX_MESSAGE_CHARS],
-        "retry_after": response.headers.get("Retry-After"),
-    }
+    return text_message(response)

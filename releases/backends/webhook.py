@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from releases.backends.base import BackendError, BackendResult, BackendStatus
+from releases.backends.http import MAX_MESSAGE_CHARS, json_of, summary, text_message
 
 if TYPE_CHECKING:
     from releases.models import Environment, Release
@@ -61,7 +62,6 @@ DEFAULT_TOLERANCE_SECONDS = 300
 TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
 # An answer larger than this is not stored in the rollout step's backend_response.
 MAX_KEPT_RESPONSE_BYTES = 64 * 1024
-MAX_MESSAGE_CHARS = 500
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
@@ -190,12 +190,12 @@ class WebhookBackend:
     def status(self) -> BackendStatus:
         response = self._request("GET", self.status_url, b"", what="status read")
         self._raise_for_status(response, what="status read")
-        payload = _json(response)
+        payload = json_of(response)
         if not isinstance(payload, dict) or "live_version" not in payload:
             raise BackendError(
                 f"Webhook receiver answered the status read without a JSON object holding "
                 f"live_version (HTTP {response.status_code}).",
-                response=_summary(response),
+                response=summary(response),
             )
         return BackendStatus(
             live_version=_optional_str(payload, "live_version"),
@@ -240,7 +240,7 @@ class WebhookBackend:
         self._raise_for_status(response, what=action)
         detail: dict[str, Any] = {"status_code": response.status_code, "response": None}
         if len(response.content) <= MAX_KEPT_RESPONSE_BYTES:
-            detail["response"] = _json(response)
+            detail["response"] = json_of(response)
         if response.headers.get(REPLAYED_HEADER, "").lower() == "true":
             detail["replayed"] = True
         return BackendResult(accepted=True, detail=detail)
@@ -292,51 +292,33 @@ class WebhookBackend:
             raise BackendError(
                 f"Webhook receiver is still processing an earlier {what} with this "
                 f"idempotency key (HTTP 409): {message}",
-                transient=True, response=_summary(response),
+                transient=True, response=summary(response),
             )  # fmt: skip
         if code in TRANSIENT_STATUSES or code >= 500:
             raise BackendError(
                 f"Webhook receiver failed the {what} (HTTP {code}): {message}",
-                transient=True, response=_summary(response),
+                transient=True, response=summary(response),
             )  # fmt: skip
         if 300 <= code < 400:
             location = response.headers.get("Location", "nowhere")
             raise BackendError(
                 f"Webhook receiver redirected the {what} (HTTP {code}) to {location}; "
                 "redirects are not followed, configure the final URL.",
-                response=_summary(response),
+                response=summary(response),
             )
         raise BackendError(
             f"Webhook receiver refused the {what} (HTTP {code}): {message}",
-            response=_summary(response),
+            response=summary(response),
         )
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:  # not JSON (json.JSONDecodeError and UnicodeDecodeError are both)
-        return None
-
-
 def _receiver_message(response: httpx.Response) -> str:
-    payload = _json(response)
+    payload = json_of(response)
     if isinstance(payload, dict):
         for key in ("error", "message", "detail"):
             if payload.get(key):
                 return str(payload[key])[:MAX_MESSAGE_CHARS]
-    text = response.text.strip()
-    return text[:MAX_MESSAGE_CHARS] if text else response.reason_phrase or "no message"
-
-
-def _summary(response: httpx.Response) -> dict[str, Any]:
-    """What BackendError.response holds: plain JSON, safe to log, store or pickle."""
-    payload = _json(response)
-    return {
-        "status_code": response.status_code,
-        "body": payload if payload is not None else response.text[:MAX_MESSAGE_CHARS],
-        "retry_after": response.headers.get("Retry-After"),
-    }
+    return text_message(response)
 
 
 def _optional_str(payload: dict[str, Any], key: str) -> str | None:
