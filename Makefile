@@ -70,6 +70,10 @@ alertmanager-deps:  ## install Debian's prometheus-alertmanager for the live ale
 		&& if [ -x /etc/init.d/prometheus-alertmanager ] && /etc/init.d/prometheus-alertmanager status >/dev/null 2>&1; then \
 			/etc/init.d/prometheus-alertmanager stop >/dev/null; fi; }
 
+.PHONY: pdf-deps
+pdf-deps:  ## install Debian's poppler-utils: the evidence-report test renders the PDF with pdftoppm
+	@command -v pdftoppm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; }
+
 .PHONY: bench
 bench: $(STAMP)  ## run every benchmark in bench/
 	@for script in $(filter-out %_settings.py %_urls.py,$(wildcard bench/*.py)); do \

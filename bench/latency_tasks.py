@@ -1,8 +1,9 @@
 """The baseline task of bench/rollback_latency.py: a bare Celery task making one HTTP POST.
 
 The worker loads it with `celery -A config worker -I bench.latency_tasks`. It makes its call
-the way the webhook backend does (a fresh httpx client with the cached TLS context, a signed
-JSON body), so the two measurements differ only by what the rollback does around its call.
+the way the webhook backend does (the process's httpx client, keeping its connections
+alive; a signed JSON body), so the two measurements differ only by what the rollback does
+around its call.
 
 It also writes one line to the worker's log when a pool process starts any task (with the
 clock to the microsecond), so the benchmark can tell the broker's and the pool's share of a
@@ -31,9 +32,7 @@ def _log_start(task_id: str, task: object, **kwargs: object) -> None:
 
 @shared_task(name="bench.latency_tasks.ping_receiver", ignore_result=True)
 def ping_receiver(url: str, secret: str, token: str) -> None:
-    import httpx
-
-    from releases.backends.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, _tls_context, sign
+    from releases.backends.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, http_client, sign
 
     body = json.dumps({"action": "ping", "token": token}, separators=(",", ":")).encode()
     timestamp = int(time.time())
@@ -45,5 +44,4 @@ def ping_receiver(url: str, secret: str, token: str) -> None:
         SIGNATURE_HEADER: sign(secret, timestamp, body),
         BENCH_HEADER: token,
     }
-    with httpx.Client(timeout=5, follow_redirects=False, verify=_tls_context()) as client:
-        client.post(url, content=body, headers=headers)
+    http_client().post(url, content=body, headers=headers, timeout=5)

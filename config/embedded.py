@@ -121,6 +121,25 @@ def _stop_leftover(pidfile: Path) -> None:
     pidfile.unlink(missing_ok=True)
 
 
+def evidence_signing_key_file(data_dir: Path) -> Path:
+    """The embedded setup's Ed25519 key for evidence packs, made once and kept in the data folder
+    (set EVIDENCE_SIGNING_KEY_FILE to it): packs signed in one run verify in the next."""
+    path = data_dir / "evidence_signing_key.pem"
+    if not path.exists():
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_bytes(pem)
+    return path
+
+
 def project_data_dir() -> Path:
     base = Path(__file__).resolve().parent.parent
     return Path(os.environ.get("FAILSAFE_DATA_DIR", base / ".data"))

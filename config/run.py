@@ -15,7 +15,12 @@ import sys
 import time
 from pathlib import Path
 
-from config.embedded import EmbeddedPostgres, EmbeddedRedis, project_data_dir
+from config.embedded import (
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    evidence_signing_key_file,
+    project_data_dir,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 HOST = os.environ.get("FAILSAFE_HOST", "127.0.0.1")
@@ -75,6 +80,11 @@ def main() -> int:
         CELERY_BROKER_URL=os.environ.get("CELERY_BROKER_URL") or redis.url(),
         DEBUG=os.environ.get("DEBUG", "true"),
         SECRET_KEY=os.environ.get("SECRET_KEY") or _secret_key(data_dir),
+        **(
+            {}
+            if os.environ.get("EVIDENCE_SIGNING_KEY") or os.environ.get("EVIDENCE_SIGNING_KEY_FILE")
+            else {"EVIDENCE_SIGNING_KEY_FILE": str(evidence_signing_key_file(data_dir))}
+        ),
         DJANGO_SETTINGS_MODULE="config.settings",
         PYTHONUNBUFFERED="1",
     )

@@ -90,6 +90,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes the database connection around every task unless told to
+# reuse it; config/celery.py applies CONN_MAX_AGE instead, as Django does per request.
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_BEAT_SCHEDULE = {
     "seal-audit-chains": {
         "task": "governance.tasks.seal_audit_chains",
@@ -123,6 +126,14 @@ ROLLBACK_REPRESS_SECONDS = 300  # a press this soon after a success returns that
 # behind other work (`celery worker -Q rollbacks`).
 ROLLBACK_QUEUE = os.environ.get("ROLLBACK_QUEUE", "celery")
 ROLLBACK_BACKOFF_SECONDS = 1  # exponential backoff factor, full jitter, capped at 60 s
+# A passed rollback drill meets the "rollback path ready" gate criterion for this long.
+ROLLBACK_DRILL_DAYS = env_int("ROLLBACK_DRILL_DAYS", default=30)
+
+# --- evidence packs --------------------------------------------------------------------
+# The Ed25519 private key (PKCS#8 PEM: `openssl genpkey -algorithm ed25519`) that signs each
+# evidence pack's manifest; EVIDENCE_SIGNING_KEY_FILE for Docker and Kubernetes secrets.
+# Unset: packs are not exported (they cannot be signed). `make run` keeps one under .data/.
+EVIDENCE_SIGNING_KEY = env_secret("EVIDENCE_SIGNING_KEY", default="")
 
 # --- authentication and permissions --------------------------------------------------
 AUTHENTICATION_BACKENDS = [

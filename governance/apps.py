@@ -10,12 +10,15 @@ class GovernanceConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from governance.evidence import pack_governance, records
         from governance.navigation import Section, register
 
         post_migrate.connect(_sync_role_permissions, sender=self)
+        records.register()  # the evidence governance holds itself, for the control coverage
 
         register(Section("AI systems", "governance:system-list", "/systems/", order=10))
         register(Section("Audit trail", "governance:audit-list", "/audit/", order=90))
+        pack_governance.register()  # the evidence pack's inventory and role sections
 
 
 def _sync_role_permissions(**kwargs: object) -> None:

@@ -10,12 +10,14 @@ from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLogi
 from django.http import HttpRequest, HttpResponse
 
 from governance.audit.context import current_request_id
+from governance.permissions import permissions_read_once
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 class RequestIdMiddleware:
-    """Take a sane X-Request-ID from the proxy or make one; audit events carry it."""
+    """Take a sane X-Request-ID from the proxy or make one; audit events carry it. The
+    request's permission answers are read once (governance.permissions)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -26,7 +28,8 @@ class RequestIdMiddleware:
         request.request_id = request_id  # type: ignore[attr-defined]
         token = current_request_id.set(request_id)
         try:
-            response = self.get_response(request)
+            with permissions_read_once():
+                response = self.get_response(request)
         finally:
             current_request_id.reset(token)
         response["X-Request-ID"] = request_id

@@ -17,7 +17,7 @@ from guardian.shortcuts import assign_perm, get_perms, remove_perm
 
 from governance import audit
 from governance.models import AISystem, RiskCategory, RoleGrant
-from governance.permissions import require
+from governance.permissions import forget_permissions, require
 from governance.roles import ROLE_ACTIONS, Action, Role
 
 if TYPE_CHECKING:
@@ -206,6 +206,7 @@ def _grant(
     principal = user if user is not None else group
     for action in ROLE_ACTIONS[role]:
         assign_perm(f"governance.{action.value}", principal, system)
+    forget_permissions()
     return grant
 
 
@@ -222,6 +223,7 @@ def _revoke(grant: RoleGrant) -> None:
     grant.delete()
     for action in ROLE_ACTIONS[role] - still_held:
         remove_perm(f"governance.{action.value}", principal, system)
+    forget_permissions()
 
 
 def sync_role_permissions() -> int:

@@ -1,6 +1,8 @@
 from django.urls import path
 
 from governance import views
+from governance.evidence import pack_views
+from governance.evidence import views as evidence
 
 app_name = "governance"
 
@@ -10,6 +12,18 @@ urlpatterns = [
     path("systems/<slug:slug>/", views.system_detail, name="system-detail"),
     path("systems/<slug:slug>/edit/", views.system_edit, name="system-edit"),
     path("systems/<slug:slug>/roles/", views.role_grant, name="role-grant"),
+    path("systems/<slug:slug>/evidence-pack/", pack_views.evidence_pack, name="evidence-pack"),
     path("systems/<slug:slug>/roles/<int:grant_id>/revoke/", views.role_revoke, name="role-revoke"),
+    path("systems/<slug:slug>/evidence/", evidence.evidence_hub, name="evidence-hub"),
+    path(
+        "systems/<slug:slug>/evidence/coverage/",
+        evidence.coverage_page,
+        name="evidence-coverage",
+    ),
+    path(
+        "systems/<slug:slug>/evidence/questions/<slug:key>/",
+        evidence.question_page,
+        name="evidence-question",
+    ),
     path("audit/", views.audit_list, name="audit-list"),
 ]

@@ -11,8 +11,10 @@ class IncidentsConfig(AppConfig):
 
         from governance import demo
         from governance.navigation import Section, SystemLink, register, register_system_link
+        from incidents import evidence, evidence_pack
         from incidents.demo import load_incident_demo
         from incidents.services.rollback import (
+            incident_cited,
             incident_evidence,
             record_rollback_step,
             war_room_link,
@@ -20,8 +22,11 @@ class IncidentsConfig(AppConfig):
         from releases import notifications, rollback_hooks
 
         demo.register(load_incident_demo)  # after the releases' step: it needs their deployments
+        evidence_pack.register()  # incidents' sections and charts of the evidence pack
+        evidence.register()  # how a release was monitored: alerts, incidents, rollbacks
         rollback_hooks.on_rollback(record_rollback_step)
         rollback_hooks.collect_forensics(incident_evidence)
+        rollback_hooks.describe_citation(incident_cited)
         notifications.link_rollbacks(war_room_link)
 
         register(Section("Incidents", "incidents:incident-list", "/incidents/", order=30))

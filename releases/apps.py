@@ -11,7 +11,7 @@ class ReleasesConfig(AppConfig):
 
         from governance import demo
         from governance.navigation import Section, SystemLink, register, register_system_link
-        from releases import backends, rollback_hooks
+        from releases import backends, evidence, evidence_pack, rollback_hooks
         from releases.backends.argo import ArgoRolloutsBackend
         from releases.backends.local import LocalBackend
         from releases.backends.mlflow import MlflowBackend
@@ -25,6 +25,8 @@ class ReleasesConfig(AppConfig):
         backends.register(BackendType.MLFLOW, MlflowBackend)
         backends.register(BackendType.ARGO, ArgoRolloutsBackend)
         demo.register(load_release_demo)
+        evidence.register()  # the auditor's questions releases answer, and its evidence
+        evidence_pack.register()  # releases' sections of the evidence pack
         rollback_hooks.on_rollback(notify_people)  # email and Slack, by tasks, after each step
         register(Section("Releases", "releases:release-list", "/releases/", order=20))
         register(Section("Approvals", "releases:approval-queue", "/approvals/", order=25))

@@ -126,6 +126,8 @@ class GateCheckForm(forms.Form):
 class ApprovalForm(forms.Form):
     decision = forms.ChoiceField(choices=Decision.choices, widget=forms.RadioSelect)
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    # The return of a rolled-back release: the rollback (and incident) the decision answers.
+    cites_rollback = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
 
 class EnvironmentChoiceField(forms.ModelChoiceField):

@@ -39,7 +39,12 @@ class CriterionState:
 
     @property
     def passed(self) -> bool:
-        return self.check is not None and self.check.passed
+        return self.check is not None and self.check.passed and not self.expired
+
+    @property
+    def expired(self) -> bool:
+        """Evidence that held once and has gone stale (a rollback drill too long ago)."""
+        return self.check is not None and self.check.expired()
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from encrypted_fields.fields import EncryptedJSONField
 
 from governance.models import AISystem
@@ -183,6 +185,16 @@ class GateCheck(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     recorded_at = models.DateTimeField(auto_now_add=True)
+    # Evidence that goes stale: a rollback drill proves the path for ROLLBACK_DRILL_DAYS.
+    valid_until = models.DateTimeField(null=True, blank=True)
+    drill = models.ForeignKey(
+        "RollbackRequest",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="gate_checks",
+        help_text="The rollback drill this check records.",
+    )
 
     class Meta:
         ordering = ["criterion", "-recorded_at", "-id"]
@@ -192,6 +204,9 @@ class GateCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_criterion_display()}: {'pass' if self.passed else 'fail'}"
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.valid_until is not None and self.valid_until <= (now or timezone.now())
 
 
 class Decision(models.TextChoices):
@@ -211,12 +226,28 @@ class Approval(models.Model):
     comment = models.TextField()
     release_digest = models.CharField(max_length=64)
     decided_at = models.DateTimeField(auto_now_add=True)
+    # A rolled-back release comes back only through new approvals that cite the rollback
+    # (and so the incident) that took it down; the first review's approvals cite none.
+    cites_rollback = models.ForeignKey(
+        "RollbackRequest",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reapprovals",
+    )
 
     class Meta:
         ordering = ["decided_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["release", "approver"], name="approval_one_per_approver"
+                fields=["release", "approver"],
+                condition=Q(cites_rollback__isnull=True),
+                name="approval_one_per_approver",
+            ),
+            models.UniqueConstraint(
+                fields=["release", "approver", "cites_rollback"],
+                condition=Q(cites_rollback__isnull=False),
+                name="reapproval_one_per_approver",
             ),
         ]
 

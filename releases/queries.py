@@ -103,6 +103,8 @@ GATE_CHECK_COLUMNS = [
     "note",
     "recorded_at",
     "recorded_by_id",
+    "valid_until",
+    "drill_id",
 ]
 APPROVAL_COLUMNS = [
     "id",
@@ -112,6 +114,7 @@ APPROVAL_COLUMNS = [
     "release_digest",
     "decided_at",
     "approver_id",
+    "cites_rollback_id",
 ]
 
 
@@ -168,7 +171,7 @@ def release_rows(user: User) -> QuerySet[Release]:
             Prefetch(
                 "gate_checks",
                 queryset=GateCheck.objects.only(
-                    "id", "release_id", "criterion", "passed", "recorded_at"
+                    "id", "release_id", "criterion", "passed", "recorded_at", "valid_until"
                 ),
             ),
             live_periods,

@@ -20,6 +20,20 @@ Collector = Callable[["RollbackRequest"], dict[str, Any]]
 
 _listeners: list[Listener] = []
 _collectors: list[Collector] = []
+_citers: list[Collector] = []
+
+
+def describe_citation(citer: Collector) -> None:
+    """What a record citing a rollback should say of it (the incident it served)."""
+    if citer not in _citers:
+        _citers.append(citer)
+
+
+def cited(request: RollbackRequest) -> dict[str, Any]:
+    described: dict[str, Any] = {}
+    for citer in _citers:
+        described.update(citer(request))
+    return described
 
 
 def on_rollback(listener: Listener) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
@@ -37,9 +38,10 @@ from releases.forms import (
     RollbackPlanForm,
 )
 from releases.gates import evaluate, policy_for, summarise
-from releases.models import Environment, Release, ReleaseStatus, RollbackRequest
+from releases.models import Decision, Environment, Release, ReleaseStatus, RollbackRequest
+from releases.notifications import link_for
 from releases.services import rollbacks
-from releases.services.approvals import approval_conflicts, valid_approvals
+from releases.services.approvals import approval_conflicts, takedown_of, valid_approvals
 from releases.services.plans import eligible_rollback_owners
 from releases.services.registration import submission_problems
 from releases.services.rollouts import PROMOTABLE
@@ -122,9 +124,14 @@ def _page_context(request: AuthenticatedHttpRequest, release: Release, **forms: 
     compare_to = _compare_environment(request, environments)
     plan = getattr(release, "rollback_plan", None)
     approvals = list(release.approvals.all())
-    counted = {a.pk for a in valid_approvals(release)} if release.is_frozen else set()
+    takedown = takedown_of(release)
+    counted = {a.pk for a in valid_approvals(release, takedown)} if release.is_frozen else set()
     conflict = approval_conflicts(user, release) if Action.APPROVE_RELEASE in actions else None
-    decided = any(a.approver_id == user.pk for a in approvals)
+    this_round = [
+        a for a in approvals if a.cites_rollback_id == (takedown.pk if takedown else None)
+    ]
+    decided = any(a.approver_id == user.pk for a in this_round)
+    refused = any(a.decision == Decision.REJECT for a in this_round)
     can_promote = Action.PROMOTE_RELEASE in actions and release.status in PROMOTABLE
     return {
         "release": release,
@@ -137,10 +144,12 @@ def _page_context(request: AuthenticatedHttpRequest, release: Release, **forms: 
         "approval_conflict": conflict,
         "can_decide": (
             Action.APPROVE_RELEASE in actions
-            and release.status == ReleaseStatus.IN_REVIEW
+            and (release.status == ReleaseStatus.IN_REVIEW or (takedown and not refused))
             and conflict is None
             and not decided
         ),
+        "takedown": takedown,
+        "takedown_link": link_for(takedown) if takedown else None,
         "can_promote": can_promote,
         "plan": plan,
         "environments": environments,
@@ -155,7 +164,8 @@ def _page_context(request: AuthenticatedHttpRequest, release: Release, **forms: 
         if Action.VIEW_AUDIT in actions
         else [],
         "gate_form": forms.get("gate_form") or GateCheckForm(),
-        "approval_form": forms.get("approval_form") or ApprovalForm(),
+        "approval_form": forms.get("approval_form")
+        or ApprovalForm(initial={"cites_rollback": takedown.pk if takedown else None}),
         # Forms only where the page shows them: each costs queries and rendering.
         "plan_form": forms.get("plan_form")
         or (_plan_form(release, plan) if release.status == ReleaseStatus.DRAFT else None),
@@ -271,7 +281,11 @@ def gate_check_create(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
 @require_POST
 def approval_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     def decide(release: Release, data: dict) -> str:
-        approval = services.record_approval(actor=request.user, release=release, **data)
+        cited = data.pop("cites_rollback")
+        cites = RollbackRequest.objects.filter(pk=cited, from_release=release).first()
+        approval = services.record_approval(
+            actor=request.user, release=release, cites_rollback=cites, **data
+        )
         return f"Recorded: {approval.get_decision_display().lower()}."
 
     return _act(request, pk, "approval_form", lambda _: ApprovalForm(request.POST), decide)
@@ -323,6 +337,7 @@ def _environments_page(
         "system": system,
         "environments": environments,
         "rollback_rows": _rollback_rows(environments),
+        "drill_days": settings.ROLLBACK_DRILL_DAYS,
         "policy": policy,
         "actions": allowed_actions(request.user, system),
         "environment_form": forms.get("environment_form") or EnvironmentForm(),

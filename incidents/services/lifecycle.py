@@ -50,7 +50,7 @@ def _lock(incident: Incident) -> Incident:
     # such transactions cannot deadlock over a referenced row.
     return (
         Incident.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("system")
+        .select_related("system", "environment__system")
         .get(pk=incident.pk)
     )
 

@@ -11,13 +11,12 @@ from django.db import transaction
 from incidents.models import EntryKind, Incident, IncidentRollback, TimelineEntry
 from incidents.services.lifecycle import _lock
 from incidents.services.timeline import record
+from releases.models import RollbackRequest
 from releases.notifications import Link
 from releases.services import rollbacks
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
-
-    from releases.models import RollbackRequest
 
 FORENSIC_ENTRIES = 50  # the last timeline entries kept with the evidence
 
@@ -57,15 +56,32 @@ def request_rollback(
     )
 
 
+def _incident_of(request: RollbackRequest) -> Incident | None:
+    """The incident a rollback serves; None for one from the deployment page, or a drill.
+
+    Read once per request object: the link made by the press is cached on it already, and
+    the worker's steps ask several times.
+    """
+    related = RollbackRequest.incident_link.related  # type: ignore[attr-defined]
+    link: IncidentRollback | None
+    if related.is_cached(request):
+        link = related.get_cached_value(request)  # type: ignore[assignment]
+    else:
+        links = IncidentRollback.objects.filter(request=request)
+        link = links.select_related("incident__system").first()
+        related.set_cached_value(request, link)
+    return link.incident if link is not None else None
+
+
 def record_rollback_step(request: RollbackRequest, event: str, message: str) -> None:
     """Listener of releases' rollbacks: each step on the timeline of the incident it serves."""
-    link = IncidentRollback.objects.filter(request=request).select_related("incident").first()
-    if link is None:
-        return  # a rollback from the deployment page, or a drill
+    incident = _incident_of(request)
+    if incident is None:
+        return
     # A person pressed or confirmed; the later steps are the worker's.
     actor = (request.confirmed_by or request.requested_by) if event == "requested" else None
     record(
-        link.incident,
+        incident,
         actor=actor,
         kind=EntryKind.ROLLBACK,
         action=f"incident.rollback_{event}",
@@ -76,42 +92,53 @@ def record_rollback_step(request: RollbackRequest, event: str, message: str) -> 
 
 
 def incident_evidence(request: RollbackRequest) -> dict[str, Any]:
-    """Collector for the forensic record: the incident's alerts and its latest entries."""
-    link = IncidentRollback.objects.filter(request=request).select_related("incident").first()
-    if link is None:
+    """Collector for the forensic record: the incident's alerts and its latest entries.
+    Read as plain rows: this runs between the claim and the backend call."""
+    incident = _incident_of(request)
+    if incident is None:
         return {}
-    incident = link.incident
-    entries = TimelineEntry.objects.filter(incident=incident).order_by("-id")[:FORENSIC_ENTRIES]
+    alerts = incident.alerts.order_by("-received_at").values(
+        "name", "status", "fingerprint", "labels", "annotations", "starts_at", "received_at"
+    )[:FORENSIC_ENTRIES]
+    entries = (
+        TimelineEntry.objects.filter(incident=incident)
+        .order_by("-id")
+        .values("id", "kind", "occurred_at", "actor_name", "body")[:FORENSIC_ENTRIES]
+    )
     return {
         "incident": {"id": incident.pk, "title": incident.title, "severity": incident.severity},
         "alerts": [
             {
-                "name": alert.name,
-                "status": alert.status,
-                "fingerprint": alert.fingerprint,
-                "labels": alert.labels,
-                "annotations": alert.annotations,
-                "starts_at": alert.starts_at.isoformat() if alert.starts_at else None,
-                "received_at": alert.received_at.isoformat(),
+                **alert,
+                "starts_at": alert["starts_at"].isoformat() if alert["starts_at"] else None,
+                "received_at": alert["received_at"].isoformat(),
             }
-            for alert in incident.alerts.order_by("-received_at")[:FORENSIC_ENTRIES]
+            for alert in alerts
         ],
         "timeline": [
             {
-                "id": entry.pk,
-                "kind": entry.kind,
-                "at": entry.occurred_at.isoformat(),
-                "actor": entry.actor_name,
-                "body": entry.body,
+                "id": entry["id"],
+                "kind": entry["kind"],
+                "at": entry["occurred_at"].isoformat(),
+                "actor": entry["actor_name"],
+                "body": entry["body"],
             }
             for entry in reversed(list(entries))
         ],
     }
 
 
+def incident_cited(request: RollbackRequest) -> dict[str, Any]:
+    """For approvals citing a rollback: the incident it served."""
+    incident = _incident_of(request)
+    if incident is None:
+        return {}
+    return {"incident": incident.pk, "incident_title": incident.title}
+
+
 def war_room_link(request: RollbackRequest) -> Link | None:
     """For rollback notices: the war room of the incident the rollback serves."""
-    link = IncidentRollback.objects.filter(request=request).select_related("incident").first()
-    if link is None:
+    incident = _incident_of(request)
+    if incident is None:
         return None
-    return Link("Open the war room", link.incident.get_absolute_url())
+    return Link("Open the war room", incident.get_absolute_url())

@@ -103,10 +103,19 @@ class GateCheckSerializer(serializers.ModelSerializer):
 class ApprovalSerializer(serializers.ModelSerializer):
     approver: serializers.SlugRelatedField = Username(slug_field="username", read_only=True)
     decision = serializers.ChoiceField(choices=Decision.choices)
+    cites_rollback = serializers.IntegerField(
+        source="cites_rollback_id",
+        required=False,
+        allow_null=True,
+        help_text="For a rolled-back release's return: the id of the rollback that took it down.",
+    )
 
     class Meta:
         model = Approval
-        fields = ["id", "approver", "decision", "comment", "release_digest", "decided_at"]
+        fields = [
+            "id", "approver", "decision", "comment", "cites_rollback", "release_digest",
+            "decided_at",
+        ]  # fmt: skip
         read_only_fields = ["id", "approver", "release_digest", "decided_at"]
 
 

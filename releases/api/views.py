@@ -137,11 +137,14 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def approvals(self, request: Request, pk: str) -> Response:
         """Approve, reject or request changes, with a comment (release managers; not the author)."""
         data = validated(ApprovalSerializer, request.data)
+        release = self.get_object()
+        cited = data.get("cites_rollback_id")
         approval = services.record_approval(
             actor=api_actor(request),
-            release=self.get_object(),
+            release=release,
             decision=data["decision"],
             comment=data["comment"],
+            cites_rollback=RollbackRequest.objects.filter(pk=cited, from_release=release).first(),
         )
         return Response(ApprovalSerializer(approval).data, status=status.HTTP_201_CREATED)
 

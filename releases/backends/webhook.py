@@ -36,6 +36,7 @@ import functools
 import hashlib
 import hmac
 import json
+import os
 import re
 import ssl
 import time
@@ -103,6 +104,19 @@ def verify(
 def _tls_context() -> ssl.SSLContext:
     # Loading the CA bundle costs ~30 ms of CPU per client; once per process is enough.
     return httpx.create_ssl_context()
+
+
+def http_client() -> httpx.Client:
+    """This process's client: a rollback reads the status, calls and polls the same receiver,
+    over connections kept alive between calls. Keyed by process, so a forked worker never
+    shares a parent's connection."""
+    return _client_of(os.getpid())
+
+
+@functools.cache
+def _client_of(pid: int) -> httpx.Client:
+    # A signed request is not re-sent somewhere else: redirects are refused.
+    return httpx.Client(follow_redirects=False, verify=_tls_context())
 
 
 def release_payload(release: Release) -> dict[str, Any]:
@@ -264,11 +278,9 @@ class WebhookBackend:
             **(extra_headers or {}),
         }
         try:
-            # A signed request is not re-sent somewhere else: redirects are refused below.
-            with httpx.Client(
-                timeout=self.timeout, follow_redirects=False, verify=_tls_context()
-            ) as client:
-                return client.request(method, url, content=body or None, headers=headers)
+            return http_client().request(
+                method, url, content=body or None, headers=headers, timeout=self.timeout
+            )
         except httpx.TimeoutException as error:
             raise BackendError(
                 f"Webhook receiver did not answer the {what} within {self.timeout:g} s "

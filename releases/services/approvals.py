@@ -12,17 +12,26 @@ from guardian.shortcuts import get_users_with_perms
 from governance import audit
 from governance.permissions import require
 from governance.roles import Action
+from releases import rollback_hooks
 from releases.content import content_digest
 from releases.gates import evaluate, policy_for
-from releases.models import Approval, Decision, Release, ReleaseStatus
+from releases.models import (
+    Approval,
+    Decision,
+    Release,
+    ReleaseStatus,
+    RollbackRequest,
+    RollbackStatus,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
 def _evidence_recorders(release: Release) -> set[int]:
-    # Reads the prefetched gate checks when the page loaded them.
-    return {check.recorded_by_id for check in release.gate_checks.all()}
+    # Reads the prefetched gate checks when the page loaded them. A drill's check is the
+    # machine's verdict, not its runner's judgement: running a drill does not bar approving.
+    return {check.recorded_by_id for check in release.gate_checks.all() if check.drill_id is None}
 
 
 def approval_conflicts(actor: User, release: Release) -> str | None:
@@ -34,9 +43,10 @@ def approval_conflicts(actor: User, release: Release) -> str | None:
     return None
 
 
-def valid_approvals(release: Release) -> list[Approval]:
+def valid_approvals(release: Release, cites: RollbackRequest | None = None) -> list[Approval]:
     """Approvals that count toward the quorum: for this very content, by people who may approve
-    it today (the role still held, not the author, no gate evidence of theirs)."""
+    it today (the role still held, not the author, no gate evidence of theirs). `cites`: the
+    quorum for a rolled-back release's return, which counts approvals citing that rollback."""
     approvers = get_users_with_perms(
         release.system,
         only_with_perms_in=[Action.APPROVE_RELEASE.value],
@@ -45,18 +55,46 @@ def valid_approvals(release: Release) -> list[Approval]:
     )
     eligible = {user.pk for user in approvers if user.is_active}  # type: ignore[union-attr]
     excluded = _evidence_recorders(release) | {release.author_id}
+    cited = cites.pk if cites is not None else None
     return [
         approval
         for approval in release.approvals.all()
         if approval.decision == Decision.APPROVE
+        and approval.cites_rollback_id == cited
         and approval.release_digest == release.content_digest  # else it approved other content
         and approval.approver_id in eligible - excluded
     ]
 
 
+def takedown_of(release: Release) -> RollbackRequest | None:
+    """The rollback that took a rolled-back release down: the last one that succeeded."""
+    if release.status != ReleaseStatus.ROLLED_BACK:
+        return None
+    return (
+        RollbackRequest.objects.filter(
+            from_release=release, status=RollbackStatus.SUCCEEDED, is_drill=False
+        )
+        .select_related("environment")
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+
+
 @transaction.atomic
-def record_approval(*, actor: User, release: Release, decision: str, comment: str) -> Approval:
-    """One decision per approver. Enough valid approvals approve; one rejection ends the review."""
+def record_approval(
+    *,
+    actor: User,
+    release: Release,
+    decision: str,
+    comment: str,
+    cites_rollback: RollbackRequest | None = None,
+) -> Approval:
+    """One decision per approver. Enough valid approvals approve; one rejection ends the review.
+
+    A rolled-back release comes back the same way, through a new quorum whose decisions cite
+    the rollback that took it down (and so the incident behind it): approved, it may be
+    promoted again; rejected, it stays rolled back.
+    """
     release = (
         Release.objects.select_for_update(no_key=True, of=("self",))
         .select_related("system")
@@ -67,9 +105,16 @@ def record_approval(*, actor: User, release: Release, decision: str, comment: st
     conflict = approval_conflicts(actor, release)
     if conflict:
         raise PermissionDenied(conflict)
-    if release.status != ReleaseStatus.IN_REVIEW:
+    takedown = takedown_of(release)
+    if takedown is not None:
+        _check_return(release, takedown, decision, cites_rollback)
+    elif release.status != ReleaseStatus.IN_REVIEW:
         raise ValidationError(
             f"This release is {release.get_status_display().lower()}, not in review."
+        )
+    elif cites_rollback is not None:
+        raise ValidationError(
+            {"cites_rollback": "Only the return of a rolled-back release cites a rollback."}
         )
     if decision not in Decision.values:
         raise ValidationError({"decision": f"Unknown decision {decision!r}."})
@@ -80,7 +125,8 @@ def record_approval(*, actor: User, release: Release, decision: str, comment: st
         # The database refuses edits of a submitted release; this catches anything that slipped by.
         raise ValidationError("The release changed after it was submitted; it cannot be approved.")
     policy = policy_for(system)
-    if decision == Decision.APPROVE and not evaluate(release, policy).passed:
+    # A return is judged on the incident: the content, and so its gate, are what was approved.
+    if takedown is None and decision == Decision.APPROVE and not evaluate(release, policy).passed:
         raise ValidationError(
             "A required gate criterion no longer passes; the release cannot be approved."
         )
@@ -89,13 +135,19 @@ def record_approval(*, actor: User, release: Release, decision: str, comment: st
         with transaction.atomic():
             approval = Approval.objects.create(
                 release=release, approver=actor, decision=decision, comment=comment.strip(),
-                release_digest=digest,
+                release_digest=digest, cites_rollback=takedown,
             )  # fmt: skip
     except IntegrityError:
         raise ValidationError("You have already decided on this release.") from None
 
     before_status = release.status
-    if decision == Decision.REJECT:
+    if takedown is not None:
+        if (
+            decision == Decision.APPROVE
+            and len(valid_approvals(release, takedown)) >= policy.approvals_required
+        ):
+            release.status = ReleaseStatus.APPROVED
+    elif decision == Decision.REJECT:
         release.status = ReleaseStatus.REJECTED
     elif decision == Decision.REQUEST_CHANGES:
         release.status = ReleaseStatus.CHANGES_REQUESTED
@@ -105,10 +157,34 @@ def record_approval(*, actor: User, release: Release, decision: str, comment: st
         release.decided_at = timezone.now()
         release.save(update_fields=["status", "decided_at"])
 
+    after = {
+        "status": release.status, "decision": decision, "comment": approval.comment,
+        "release": release.pk, "release_digest": digest,
+    }  # fmt: skip
+    if takedown is not None:
+        after["cites_rollback"] = takedown.pk
+        after.update(rollback_hooks.cited(takedown))
     audit.record_event(
         actor=actor, action=f"release.{decision}", obj=approval, system=system,
-        before={"status": before_status},
-        after={"status": release.status, "decision": decision, "comment": approval.comment,
-               "release": release.pk, "release_digest": digest},
+        before={"status": before_status}, after=after,
     )  # fmt: skip
     return approval
+
+
+def _check_return(
+    release: Release, takedown: RollbackRequest, decision: str, cites: RollbackRequest | None
+) -> None:
+    if cites is None or cites.pk != takedown.pk:
+        raise ValidationError(
+            {
+                "cites_rollback": f"{release.version} was rolled back (rollback {takedown.pk}); "
+                "an approval of its return must cite that rollback."
+            }
+        )
+    if decision == Decision.REQUEST_CHANGES:
+        raise ValidationError(
+            {"decision": "A rolled-back release does not change: approve or reject its return."}
+        )
+    refused = release.approvals.filter(cites_rollback=takedown, decision=Decision.REJECT).first()
+    if refused is not None:
+        raise ValidationError("Its return was rejected already; it stays rolled back.")

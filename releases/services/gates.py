@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
@@ -15,6 +16,7 @@ from governance.permissions import can, require
 from governance.roles import Action
 from releases.gates import MINIMUM_APPROVALS, policy_for
 from releases.models import Comparison, GateCheck, GateCriterion, GatePolicy, Release, ReleaseStatus
+from releases.services.drills import drill_possible
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -64,6 +66,14 @@ def record_gate_check(
         raise ValidationError({"criterion": f"Unknown criterion {criterion!r}."})
     if not evidence_uri.strip():
         raise ValidationError({"evidence_uri": "Link the evidence (report, dashboard, notebook)."})
+    if criterion == GateCriterion.ROLLBACK_READY and drill_possible(system):
+        raise ValidationError(
+            {
+                "criterion": "A rollback drill shows the rollback path is ready: run one on a "
+                f"non-production environment (a passed drill counts for "
+                f"{settings.ROLLBACK_DRILL_DAYS} days)."
+            }
+        )
 
     if comparison == Comparison.ATTESTED:
         if attested_pass is None:

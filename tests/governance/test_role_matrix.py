@@ -13,6 +13,9 @@ from tests.matrix import ROLE_HOLDERS, Route, case_id, check_route
 EVERYONE = frozenset(ROLE_HOLDERS) | {"outsider"}
 OWNER = frozenset({"owner"})
 AUDITORS = frozenset({"owner", "release_manager", "oncall_lead", "compliance"})
+EVIDENCE_QUESTIONS = ["live", "approval", "changes", "monitoring", "rollback_plan"]
+EXPORTERS = frozenset({"owner", "compliance"})  # Action.EXPORT_EVIDENCE
+PERIOD = "?from=2026-10-01&to=2026-10-31"
 
 NEW_SYSTEM = {"name": "Credit limits", "intended_purpose": "Sets limits.", "risk_category": "high"}
 EDIT = {
@@ -35,7 +38,14 @@ ROUTES = [
           data={"role": "viewer", "user": "@outsider"}),
     Route("revoke", "POST", "/systems/fraud/roles/{grant}/revoke/", OWNER, ok=302),
     Route("audit page", "GET", "/audit/", EVERYONE),
+    Route("evidence pack form", "GET", "/systems/fraud/evidence-pack/", EXPORTERS),
+    Route("evidence pack download", "GET", "/systems/fraud/evidence-pack/" + PERIOD, EXPORTERS),
     Route("audit page of a system", "GET", "/audit/?system=fraud", EVERYONE),
+    # the auditor's questions and the control coverage: whoever may read the audit trail
+    Route("evidence hub", "GET", "/systems/fraud/evidence/", AUDITORS),
+    *[Route(f"evidence question {key}", "GET", f"/systems/fraud/evidence/questions/{key}/",
+            AUDITORS) for key in EVIDENCE_QUESTIONS],
+    Route("evidence coverage", "GET", "/systems/fraud/evidence/coverage/", AUDITORS),
     # API
     Route("api list", "GET", "/api/systems/", EVERYONE, api=True),
     Route("api register", "POST", "/api/systems/", OWNER, ok=201, outsider=403, api=True,
@@ -48,9 +58,24 @@ ROUTES = [
           data={"role": "viewer", "group": "auditors"}),
     Route("api revoke", "DELETE", "/api/systems/fraud/roles/{grant}/", OWNER, ok=204, api=True),
     Route("api audit events", "GET", "/api/audit-events/", EVERYONE, api=True),
+    Route("api evidence pack", "GET", "/api/systems/fraud/evidence-pack/" + PERIOD, EXPORTERS,
+          api=True),
+    Route("api evidence answers", "GET", "/api/systems/fraud/evidence/", AUDITORS, api=True),
+    *[Route(f"api evidence question {key}", "GET",
+            f"/api/systems/fraud/evidence/questions/{key}/", AUDITORS, api=True)
+      for key in EVIDENCE_QUESTIONS],
+    Route("api evidence coverage", "GET", "/api/systems/fraud/evidence/coverage/", AUDITORS,
+          api=True),
     Route("api schema", "GET", "/api/schema/", EVERYONE, api=True),
     Route("api docs", "GET", "/api/docs/", EVERYONE, api=True),
 ]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def evidence_signing_key(settings) -> None:
+    from governance.evidence.sign import generate_private_pem
+
+    settings.EVIDENCE_SIGNING_KEY = generate_private_pem().decode()
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Evidence for auditors: the questions they ask, the control mapping and the signed pack."""

@@ -1,0 +1,43 @@
+"""The evidence-pack page: pick a period, download the signed ZIP. Thin: the service decides."""
+
+from __future__ import annotations
+
+from django.http import HttpResponseBase, StreamingHttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from governance.evidence.pack import EvidencePack
+from governance.evidence.pack_forms import EvidencePackForm
+from governance.evidence.pack_services import export_evidence_pack
+from governance.evidence.sign import SigningKeyMissing
+from governance.http import AuthenticatedHttpRequest
+from governance.permissions import get_system_or_404
+from governance.roles import Action
+
+
+def pack_response(pack: EvidencePack) -> StreamingHttpResponse:
+    """The ZIP as it is written: no length known in advance, nothing buffered."""
+    response = StreamingHttpResponse(iter(pack), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{pack.filename}"'
+    response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_GET
+def evidence_pack(request: AuthenticatedHttpRequest, slug: str) -> HttpResponseBase:
+    """Without a period: the form. With one (`?from=…&to=…`): the pack, or the form's errors."""
+    system = get_system_or_404(request.user, slug, Action.EXPORT_EVIDENCE)
+    asked = "from" in request.GET or "to" in request.GET
+    form = EvidencePackForm(request.GET if asked else None)
+    problem = ""
+    if asked and form.is_valid():
+        try:
+            pack = export_evidence_pack(actor=request.user, system=system, period=form.period)
+        except SigningKeyMissing as error:
+            problem = str(error)
+        else:
+            return pack_response(pack)
+    status = 503 if problem else 400 if form.errors else 200
+    context = {"system": system, "form": form, "problem": problem}
+    return render(request, "governance/evidence/pack.html", context, status=status)

@@ -1,0 +1,264 @@
+"""The report as PDF, drawn with reportlab alone (no system libraries, no browser).
+
+The standard PDF fonts cover Latin-1 (cp1252) only: other characters are spelled out or
+replaced, so nothing renders as an empty box.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape
+
+from reportlab.graphics.charts.barcharts import VerticalBarChart
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_LEFT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    CondPageBreak,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from governance.evidence.report import Table as ReportTableType
+from governance.evidence.report_charts import nice_ticks
+
+if TYPE_CHECKING:
+    from reportlab.platypus import Flowable
+
+    from governance.evidence.report import ReportContent
+
+INK = colors.HexColor("#1d2939")
+MUTED = colors.HexColor("#667085")
+ACCENT = colors.HexColor("#2f5bea")
+RULE = colors.HexColor("#d0d5dd")
+STRIPE = colors.HexColor("#f5f7fa")
+MARGIN = 18 * mm
+WIDTH = A4[0] - 2 * MARGIN
+
+BODY = ParagraphStyle("body", fontName="Helvetica", fontSize=9, leading=12.5, textColor=INK)
+SMALL = ParagraphStyle("small", parent=BODY, fontSize=7.6, leading=9.6)
+MONO = ParagraphStyle("mono", parent=SMALL, fontName="Courier", fontSize=7.2)
+CELL_HEAD = ParagraphStyle("head", parent=SMALL, fontName="Helvetica-Bold", textColor=colors.white)
+TITLE = ParagraphStyle("title", parent=BODY, fontName="Helvetica-Bold", fontSize=20, leading=24)
+SUBTITLE = ParagraphStyle("subtitle", parent=BODY, fontSize=10.5, leading=14, textColor=MUTED)
+H1 = ParagraphStyle("h1", parent=BODY, fontName="Helvetica-Bold", fontSize=13, leading=16,
+                    spaceBefore=10, spaceAfter=5, textColor=ACCENT)  # fmt: skip
+H2 = ParagraphStyle("h2", parent=BODY, fontName="Helvetica-Bold", fontSize=10.5, leading=13,
+                    spaceBefore=6, spaceAfter=3, alignment=TA_LEFT)  # fmt: skip
+FIGURE = ParagraphStyle("figure", parent=BODY, fontName="Helvetica-Bold", fontSize=16,
+                        leading=19, textColor=INK)  # fmt: skip
+CAPTION = ParagraphStyle("caption", parent=SMALL, fontName="Helvetica-Bold", textColor=MUTED,
+                         spaceBefore=4, spaceAfter=2)  # fmt: skip
+
+REPLACEMENTS = {"≥": ">=", "≤": "<=", "→": "->", "←": "<-", "≠": "!=", "✓": "yes", "✗": "no"}
+
+
+def latin(value: Any) -> str:
+    """Text the standard fonts can draw."""
+    out = str(value)
+    for char, spelled in REPLACEMENTS.items():
+        out = out.replace(char, spelled)
+    return out.encode("cp1252", "replace").decode("cp1252")
+
+
+def para(value: Any, style: ParagraphStyle = BODY) -> Paragraph:
+    return Paragraph(escape(latin(value)), style)
+
+
+def _table(table: ReportTableType) -> list[Flowable]:
+    widths = table.widths or [1.0] * len(table.headers)
+    total = sum(widths)
+    col_widths = [WIDTH * w / total for w in widths]
+    data = [[para(h, CELL_HEAD) for h in table.headers]]
+    data += [[para(cell, SMALL) for cell in row] for row in table.rows]
+    grid = Table(data, colWidths=col_widths, repeatRows=1)
+    style = [
+        ("BACKGROUND", (0, 0), (-1, 0), INK),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE),
+        ("TOPPADDING", (0, 0), (-1, -1), 3),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), 4),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+    ]
+    style += [("BACKGROUND", (0, i), (-1, i), STRIPE) for i in range(2, len(data), 2)]
+    grid.setStyle(TableStyle(style))
+    flowables: list[Flowable] = []
+    if table.caption:
+        flowables.append(para(table.caption, CAPTION))
+    flowables.append(grid)
+    flowables.append(Spacer(1, 4))
+    return flowables
+
+
+def _pairs(pairs: list[tuple[str, str]], *, mono: bool = False) -> Table:
+    data = [[para(k, CAPTION), para(v, MONO if mono else BODY)] for k, v in pairs]
+    grid = Table(data, colWidths=[WIDTH * 0.28, WIDTH * 0.72])
+    grid.setStyle(TableStyle([
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE),
+        ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+        ("LEFTPADDING", (0, 0), (-1, -1), 0),
+    ]))  # fmt: skip
+    return grid
+
+
+def _figures(figures: list[tuple[str, str]]) -> Table:
+    """The period's key numbers as a row of tiles."""
+    per_row = 5
+    cells: list[Any] = [
+        [Paragraph(escape(latin(value)), FIGURE), para(label, CAPTION)] for label, value in figures
+    ]
+    cells += [""] * (-len(cells) % per_row)  # the last row, filled out
+    rows = [cells[i : i + per_row] for i in range(0, len(cells), per_row)]
+    grid = Table(rows or [[""]], colWidths=[WIDTH / per_row] * per_row)
+    grid.setStyle(TableStyle([
+        ("BACKGROUND", (0, 0), (-1, -1), STRIPE),
+        ("BOX", (0, 0), (-1, -1), 0.5, RULE),
+        ("INNERGRID", (0, 0), (-1, -1), 0.5, colors.white),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 6),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+        ("LEFTPADDING", (0, 0), (-1, -1), 8),
+    ]))  # fmt: skip
+    return grid
+
+
+def _chart(title: str, unit: str, points: list[tuple[str, float]]) -> Drawing:
+    height = 150
+    drawing = Drawing(WIDTH, height)
+    if not points:
+        empty = String(
+            WIDTH / 2, height / 2, "Nothing to chart in this period.", fontName="Helvetica",
+            fontSize=9, fillColor=MUTED, textAnchor="middle",
+        )  # fmt: skip
+        drawing.add(empty)
+        return drawing
+    chart = VerticalBarChart()
+    chart.x, chart.y, chart.width, chart.height = 36, 30, WIDTH - 44, height - 44
+    chart.data = [[value for _, value in points]]
+    every = max(1, -(-len(points) // 12))
+    chart.categoryAxis.categoryNames = [
+        latin(label) if i % every == 0 else "" for i, (label, _) in enumerate(points)
+    ]
+    ticks = nice_ticks(max(value for _, value in points))
+    chart.valueAxis.valueMin, chart.valueAxis.valueMax = 0, ticks[-1]
+    chart.valueAxis.valueStep = ticks[1] - ticks[0]
+    chart.valueAxis.labels.fontName = chart.categoryAxis.labels.fontName = "Helvetica"
+    chart.valueAxis.labels.fontSize = chart.categoryAxis.labels.fontSize = 7
+    chart.categoryAxis.labels.fillColor = chart.valueAxis.labels.fillColor = MUTED
+    chart.valueAxis.visibleGrid = True
+    chart.valueAxis.gridStrokeColor = RULE
+    chart.valueAxis.strokeColor = chart.categoryAxis.strokeColor = MUTED
+    chart.bars[0].fillColor = ACCENT
+    chart.bars[0].strokeColor = None
+    chart.barWidth = 8
+    chart.barLabelFormat = lambda v: f"{v:g}" if v else ""
+    chart.barLabels.fontName, chart.barLabels.fontSize = "Helvetica", 6.5
+    chart.barLabels.nudge = 6
+    drawing.add(chart)
+    drawing.add(String(0, height - 8, latin(unit), fontName="Helvetica", fontSize=7,
+                       fillColor=MUTED))  # fmt: skip
+    return drawing
+
+
+def _page_decorations(subtitle: str) -> type[Canvas]:
+    class ReportCanvas(Canvas):
+        """Writes "page N of M" once the number of pages is known."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for state in self._pages:
+                self.__dict__.update(state)
+                self._decorate(total)
+                super().showPage()
+            super().save()
+
+        def _decorate(self, total: int) -> None:
+            width, height = A4
+            self.setStrokeColor(ACCENT)
+            self.setLineWidth(2)
+            self.line(MARGIN, height - 12 * mm, width - MARGIN, height - 12 * mm)
+            self.setFont("Helvetica-Bold", 8)
+            self.setFillColor(INK)
+            self.drawString(MARGIN, height - 10 * mm, "Failsafe evidence pack")
+            self.setFont("Helvetica", 8)
+            self.setFillColor(MUTED)
+            self.drawRightString(width - MARGIN, height - 10 * mm, latin(subtitle))
+            self.setStrokeColor(RULE)
+            self.setLineWidth(0.5)
+            self.line(MARGIN, 12 * mm, width - MARGIN, 12 * mm)
+            self.drawString(
+                MARGIN, 8 * mm, "Integrity: manifest.json lists every file's sha256; "
+                "manifest.sig is its Ed25519 signature."
+            )  # fmt: skip
+            self.drawRightString(width - MARGIN, 8 * mm, f"Page {self._pageNumber} of {total}")
+
+    return ReportCanvas
+
+
+def pdf_document(report: ReportContent, *, subtitle: str) -> bytes:
+    story: list[Flowable] = [
+        para(report.title, TITLE),
+        Spacer(1, 2),
+        para(f"Compliance evidence for the period {subtitle.split(' · ')[-1]}", SUBTITLE),
+        Spacer(1, 8),
+        _pairs(report.facts),
+        Spacer(1, 8),
+        _figures(report.figures),
+        para("1. The auditor's questions", H1),
+    ]
+    for number, block in enumerate(report.questions, start=1):
+        story.append(CondPageBreak(40 * mm))
+        story.append(para(f"1.{number} {block.title}", H2))
+        if block.summary:
+            story.append(para(block.summary, ParagraphStyle("q", parent=SMALL, textColor=MUTED)))
+            story.append(Spacer(1, 3))
+        for item in block.items:
+            story += _table(item) if isinstance(item, ReportTableType) else [para(item)]
+    if not report.questions:
+        story.append(para("No questions were answered for this period."))
+    story.append(para("2. Incidents and rollbacks in figures", H1))
+    for chart in report.charts:
+        story.append(KeepTogether([
+            para(chart.title, H2), para(chart.note, SMALL),
+            _chart(chart.title, chart.unit, chart.points),
+        ]))  # fmt: skip
+    story.append(para("3. What the pack holds", H1))
+    story += _table(report.contents)
+    story.append(para("4. Audit chain segment", H1))
+    story.append(para(
+        "The audit events of the period form one unbroken segment of the system's hash chain: "
+        "each event names the hash of the one before it. The verifier recomputes every hash "
+        "from the first to the last below.", SMALL))  # fmt: skip
+    story.append(Spacer(1, 3))
+    story.append(_pairs(report.chain, mono=True))
+    if report.controls is not None:
+        story.append(para("5. Control mapping", H1))
+        story += _table(report.controls)
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=18 * mm,
+        bottomMargin=18 * mm, title=latin(report.title), author="Failsafe",
+        subject=latin(subtitle), creator="Failsafe evidence export",
+    )  # fmt: skip
+    document.build(story, canvasmaker=_page_decorations(subtitle))
+    return buffer.getvalue()

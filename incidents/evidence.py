@@ -1,0 +1,268 @@
+"""What incidents contribute to the auditor's questions: how a release was monitored after
+launch — the alerts received, the incidents opened, the rollbacks made and how they ended.
+
+Registered with `governance.evidence.questions` in IncidentsConfig.ready(). Answers are read
+in a fixed number of queries (see `governance.evidence.questions.answer_all` for the shape).
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.urls import reverse
+
+from governance.evidence import questions as registry
+from governance.evidence.kinds import EvidenceKind
+from governance.evidence.questions import PERIOD, RELEASE, Params
+from incidents.models import (
+    ActionItem,
+    Alert,
+    AlertStatus,
+    ContainmentAction,
+    Incident,
+    IncidentRollback,
+    PostMortem,
+    Stage,
+    TimelineEntry,
+)
+from releases import evidence as release_evidence
+from releases.models import Deployment, Release, RollbackRequest, RollbackStatus
+
+if TYPE_CHECKING:
+    from governance.models import AISystem
+
+Answer = dict[str, Any]
+
+ALERT_LIMIT = 200  # the newest alerts listed; the summary counts them all
+
+
+def _alert(alert: Alert) -> Answer:
+    return {
+        "id": alert.pk,
+        "name": alert.name,
+        "severity": alert.severity,
+        "status": alert.status,
+        "environment": alert.environment.slug if alert.environment else None,
+        "fingerprint": alert.fingerprint,
+        "starts_at": alert.starts_at,
+        "received_at": alert.received_at,
+        "incident": alert.incident_id,
+    }
+
+
+def _incident(incident: Incident) -> Answer:
+    postmortem: PostMortem | None = getattr(incident, "postmortem", None)
+    return {
+        "id": incident.pk,
+        "title": incident.title,
+        "url": incident.get_absolute_url(),
+        "severity": incident.severity,
+        "severity_label": incident.get_severity_display(),
+        "category": incident.category,
+        "category_label": incident.get_category_display(),
+        "stage": incident.stage,
+        "stage_label": incident.get_stage_display(),
+        "environment": incident.environment.slug if incident.environment else None,
+        "source": incident.source,
+        "detected_at": incident.detected_at,
+        "contained_at": incident.contained_at,
+        "rolled_back_at": incident.rolled_back_at,
+        "recovered_at": incident.recovered_at,
+        "closed_at": incident.closed_at,
+        "live_release": incident.live_release.version if incident.live_release else None,
+        "is_serious": incident.is_serious,
+        "postmortem_published": bool(postmortem and postmortem.published_at),
+        "rollbacks": sorted(link.request_id for link in incident.rollbacks.all()),
+    }
+
+
+def _rollback(request: RollbackRequest) -> Answer:
+    link: IncidentRollback | None = getattr(request, "incident_link", None)
+    return {
+        **release_evidence.rollback_row(request),
+        "incident": link.incident_id if link else None,
+    }
+
+
+def _windows(release: Release, start: datetime, end: datetime) -> Q | None:
+    """Alerts received in an environment while the release was live there, in the period."""
+    condition: Q | None = None
+    for period in Deployment.objects.filter(
+        release_evidence.overlapping(start, end), release=release
+    ):
+        window = Q(
+            environment_id=period.environment_id,
+            received_at__gte=max(start, period.started_at),
+            received_at__lt=min(end, period.ended_at) if period.ended_at else end,
+        )
+        condition = window if condition is None else condition | window
+    return condition
+
+
+def monitoring(system: AISystem, start: datetime, end: datetime, release: Release | None) -> Answer:
+    alerts: QuerySet[Alert] = Alert.objects.filter(
+        system=system, received_at__gte=start, received_at__lt=end
+    )
+    incidents: QuerySet[Incident] = Incident.objects.filter(
+        system=system, detected_at__gte=start, detected_at__lt=end
+    )
+    rollbacks: QuerySet[RollbackRequest] = release_evidence.rollbacks_queryset().filter(
+        environment__system=system,
+        is_drill=False,
+        requested_at__gte=start,
+        requested_at__lt=end,
+        status__in=release_evidence.ROLLBACKS_DONE_OR_UNDER_WAY,
+    )
+    if release is not None:
+        windows = _windows(release, start, end)
+        alerts = alerts.filter(windows) if windows is not None else alerts.none()
+        incidents = incidents.filter(live_release=release)
+        rollbacks = rollbacks.filter(from_release=release)
+
+    counts = alerts.aggregate(
+        total=Count("pk"), firing=Count("pk", filter=Q(status=AlertStatus.FIRING))
+    )
+    listed = list(
+        alerts.select_related("environment").order_by("-received_at", "-id")[:ALERT_LIMIT]
+    )
+    incident_rows = [
+        _incident(i)
+        for i in incidents.select_related("environment", "live_release", "postmortem")
+        .prefetch_related(Prefetch("rollbacks", queryset=IncidentRollback.objects.only(
+            "id", "incident_id", "request_id")))
+        .order_by("detected_at", "id")
+    ]  # fmt: skip
+    rollback_rows = [_rollback(r) for r in rollbacks.select_related("incident_link")]
+    finished = [
+        r["minutes_to_finish"]
+        for r in rollback_rows
+        if r["status"] == RollbackStatus.SUCCEEDED and r["minutes_to_finish"] is not None
+    ]
+    return {
+        "release": release_evidence.release_ref(release) if release is not None else None,
+        "start": start,
+        "end": end,
+        "summary": {
+            "alerts": counts["total"],
+            "alerts_firing": counts["firing"],
+            "incidents": len(incident_rows),
+            "incidents_open": sum(i["stage"] != Stage.CLOSED for i in incident_rows),
+            "serious_incidents": sum(i["is_serious"] for i in incident_rows),
+            "rollbacks": len(rollback_rows),
+            "rollbacks_succeeded": sum(
+                r["status"] == RollbackStatus.SUCCEEDED for r in rollback_rows
+            ),
+            "rollbacks_failed": sum(r["status"] == RollbackStatus.FAILED for r in rollback_rows),
+            "median_minutes_to_rollback": round(statistics.median(finished), 1)
+            if finished
+            else None,
+        },
+        "alerts": [_alert(a) for a in listed],
+        "alerts_truncated": counts["total"] > len(listed),
+        "incidents": incident_rows,
+        "rollbacks": rollback_rows,
+    }
+
+
+def answer_monitoring(system: AISystem, params: Params) -> Answer:
+    """For the release named (else the whole system), over the period (else the last 90 days)."""
+    start, end = registry.period_of(params)
+    release = None
+    if params.release is not None:
+        release = release_evidence.find_release(
+            system, params.release, release_evidence.with_stack(Release.objects.all())
+        )
+    return monitoring(system, start, end, release)
+
+
+def answer_monitoring_period(system: AISystem, start: datetime, end: datetime) -> Answer:
+    return monitoring(system, start, end, None)
+
+
+# --- the evidence this app holds ------------------------------------------------------------
+
+
+def evidence_counts(system: AISystem, start: datetime, end: datetime) -> dict[EvidenceKind, int]:
+    """What this app holds for the period, in one query. An incident counts if it was open
+    at some moment of the period; its post-mortem and action items with it."""
+    incidents = Incident.objects.filter(system=system, detected_at__lt=end).filter(
+        Q(closed_at__isnull=True) | Q(closed_at__gte=start)
+    )
+    sent_in_period = Q(initial_report_sent_at__gte=start, initial_report_sent_at__lt=end) | Q(
+        complete_report_sent_at__gte=start, complete_report_sent_at__lt=end
+    )
+    return registry.count_all(
+        {
+            EvidenceKind.ALERT: Alert.objects.filter(
+                system=system, received_at__gte=start, received_at__lt=end
+            ),
+            EvidenceKind.INCIDENT: incidents,
+            EvidenceKind.TIMELINE_ENTRY: TimelineEntry.objects.filter(
+                incident__system=system, occurred_at__gte=start, occurred_at__lt=end
+            ),
+            EvidenceKind.CONTAINMENT_ACTION: ContainmentAction.objects.filter(
+                incident__system=system, requested_at__gte=start, requested_at__lt=end
+            ),
+            EvidenceKind.SERIOUS_INCIDENT_REPORT: Incident.objects.filter(
+                sent_in_period, system=system, is_serious=True
+            ),
+            EvidenceKind.POSTMORTEM: PostMortem.objects.filter(
+                incident__in=incidents.values("pk"), published_at__isnull=False
+            ),
+            EvidenceKind.ACTION_ITEM: ActionItem.objects.filter(
+                incident__in=incidents.values("pk")
+            ),
+        }
+    )
+
+
+def evidence_links(system: AISystem) -> dict[EvidenceKind, str]:
+    incidents = reverse("incidents:incident-list") + f"?system={system.slug}"
+    monitoring_page = reverse("governance:evidence-question", args=[system.slug, "monitoring"])
+    return {
+        EvidenceKind.ALERT: monitoring_page,
+        EvidenceKind.INCIDENT: incidents,
+        EvidenceKind.TIMELINE_ENTRY: incidents,
+        EvidenceKind.CONTAINMENT_ACTION: incidents,
+        EvidenceKind.SERIOUS_INCIDENT_REPORT: incidents,
+        EvidenceKind.POSTMORTEM: incidents,
+        EvidenceKind.ACTION_ITEM: reverse("incidents:action-items") + f"?system={system.slug}",
+    }
+
+
+def register() -> None:
+    """Called from IncidentsConfig.ready()."""
+    registry.register(
+        registry.Question(
+            key="monitoring",
+            short="Monitoring",
+            title="How was it monitored after launch?",
+            summary="Alerts received, incidents opened, rollbacks made and how each ended — "
+            "for one release while it was live, or for the whole system over a period.",
+            order=40,
+            inputs=(RELEASE, PERIOD),
+            answer=answer_monitoring,
+            answer_period=answer_monitoring_period,
+            template="governance/evidence/_answer_monitoring.html",
+            kinds=(EvidenceKind.ALERT, EvidenceKind.INCIDENT, EvidenceKind.ROLLBACK_REQUEST),
+        )
+    )
+    registry.register_source(
+        registry.EvidenceSource(
+            name="incidents",
+            kinds=(
+                EvidenceKind.ALERT,
+                EvidenceKind.INCIDENT,
+                EvidenceKind.TIMELINE_ENTRY,
+                EvidenceKind.CONTAINMENT_ACTION,
+                EvidenceKind.SERIOUS_INCIDENT_REPORT,
+                EvidenceKind.POSTMORTEM,
+                EvidenceKind.ACTION_ITEM,
+            ),
+            count=evidence_counts,
+            links=evidence_links,
+        )
+    )

@@ -1,0 +1,206 @@
+"""`verify_evidence`: a fresh pack passes; any altered byte, any other signer, any gap in the
+audit chain fails, naming the file."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from governance.evidence import pack_sections, sign
+from governance.evidence.pack_period import PackPeriod
+from governance.evidence.pack_services import export_evidence_pack
+
+OCTOBER = PackPeriod(date(2026, 10, 1), date(2026, 10, 31))
+KEY_PEM = sign.generate_private_pem()
+OTHER_KEY = sign.load_private_key(sign.generate_private_pem())
+
+# Every file a pack holds: the parametrisation below alters each one in turn
+# (test_the_list_is_every_file_of_a_pack keeps it honest).
+PACK_FILES = [
+    "README.txt",
+    *[f"{s.name}.{ext}" for s in pack_sections.sections() for ext in ("json", "csv")],
+    "audit_events.jsonl", "controls.json", "questions.json", "report.html", "report.pdf",
+    "manifest.json", "manifest.sig",
+]  # fmt: skip
+
+_built: dict[str, bytes] = {}
+
+
+@pytest.fixture
+def fresh_pack(request, settings) -> bytes:  # type: ignore[no-untyped-def]
+    """One pack of the October history, built once for the module (it takes a second)."""
+    settings.EVIDENCE_SIGNING_KEY = KEY_PEM.decode()
+    if "pack" not in _built:
+        history = request.getfixturevalue("evidence_history")
+        compliance = request.getfixturevalue("compliance")
+        pack = export_evidence_pack(actor=compliance, system=history.system, period=OCTOBER)
+        _built["pack"] = b"".join(pack)
+    return _built["pack"]
+
+
+def rewrite(data: bytes, changes: dict[str, bytes]) -> bytes:
+    """The same archive with some files' content replaced (as someone editing the pack would)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, changes.get(info.filename, source.read(info)))
+    return out.getvalue()
+
+
+def verify(tmp_path: Path, data: bytes, *args: str) -> str:
+    path = tmp_path / "pack.zip"
+    path.write_bytes(data)
+    out, err = io.StringIO(), io.StringIO()
+    call_command("verify_evidence", str(path), *args, stdout=out, stderr=err)
+    return out.getvalue()
+
+
+def verify_fails(tmp_path: Path, data: bytes, *args: str) -> str:
+    path = tmp_path / "pack.zip"
+    path.write_bytes(data)
+    err = io.StringIO()
+    with pytest.raises(CommandError) as failure:
+        call_command("verify_evidence", str(path), *args, stdout=io.StringIO(), stderr=err)
+    return f"{failure.value}\n{err.getvalue()}"
+
+
+@pytest.mark.django_db
+def test_a_fresh_pack_verifies(fresh_pack, tmp_path):
+    output = verify(tmp_path, fresh_pack)
+    assert output.startswith("OK:")
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(fresh_pack)).read("manifest.json"))
+    assert f"{manifest['audit_chain']['events']} audit events" in output
+    assert len(manifest["files"]) == len(PACK_FILES) - 2
+
+
+@pytest.mark.django_db
+def test_the_list_is_every_file_of_a_pack(fresh_pack):
+    assert zipfile.ZipFile(io.BytesIO(fresh_pack)).namelist() == PACK_FILES
+
+
+@pytest.mark.django_db
+def test_it_verifies_with_the_public_key_alone(fresh_pack, tmp_path, settings):
+    public = tmp_path / "signer.pem"
+    public.write_bytes(sign.public_pem(sign.load_private_key(KEY_PEM).public_key()))
+    settings.EVIDENCE_SIGNING_KEY = ""  # an auditor's machine holds no private key
+    assert verify(tmp_path, fresh_pack, "--public-key", str(public)).startswith("OK:")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", PACK_FILES)
+def test_changing_any_byte_of_any_file_fails_naming_it(fresh_pack, tmp_path, name):
+    content = zipfile.ZipFile(io.BytesIO(fresh_pack)).read(name)
+    assert content or name == "audit_events.jsonl"
+    altered = bytearray(content)
+    middle = len(altered) // 2
+    altered[middle] ^= 0x01  # one bit of one byte
+    report = verify_fails(tmp_path, rewrite(fresh_pack, {name: bytes(altered)}))
+    assert name in report.splitlines()[0]
+
+
+@pytest.mark.django_db
+def test_a_pack_resigned_with_another_key_fails(fresh_pack, tmp_path):
+    archive = zipfile.ZipFile(io.BytesIO(fresh_pack))
+    manifest = archive.read("manifest.json")
+    resigned = rewrite(fresh_pack, {"manifest.sig": sign.sign(manifest, OTHER_KEY)})
+    report = verify_fails(tmp_path, resigned)
+    assert "manifest.sig" in report and "signature does not verify" in report
+
+
+@pytest.mark.django_db
+def test_an_edit_covered_by_a_new_manifest_and_another_key_fails(fresh_pack, tmp_path):
+    """Someone rewrites a file, fixes its digest in the manifest and signs with their own key."""
+    archive = zipfile.ZipFile(io.BytesIO(fresh_pack))
+    approvals = archive.read("approvals.csv").replace(b"rita", b"ravi")
+    manifest = json.loads(archive.read("manifest.json"))
+    for entry in manifest["files"]:
+        if entry["path"] == "approvals.csv":
+            entry["sha256"] = hashlib.sha256(approvals).hexdigest()
+            entry["size"] = len(approvals)
+    forged = json.dumps(manifest, indent=2).encode()
+    data = rewrite(fresh_pack, {"approvals.csv": approvals, "manifest.json": forged,
+                                "manifest.sig": sign.sign(forged, OTHER_KEY)})  # fmt: skip
+    report = verify_fails(tmp_path, data)
+    assert "manifest.sig" in report
+    assert "approvals.csv" not in report  # the digests agree: only the signature gives it away
+
+
+@pytest.mark.django_db
+def test_a_gap_in_the_audit_chain_fails_even_with_a_good_signature(fresh_pack, tmp_path):
+    """A pack whose digests and signature agree but whose chain skips an event: the signer's
+    own mistake (or a compromised key) still cannot hide a missing event."""
+    archive = zipfile.ZipFile(io.BytesIO(fresh_pack))
+    lines = archive.read("audit_events.jsonl").splitlines(keepends=True)
+    events = b"".join(lines[:3] + lines[4:])
+    manifest = json.loads(archive.read("manifest.json"))
+    for entry in manifest["files"]:
+        if entry["path"] == "audit_events.jsonl":
+            entry["sha256"], entry["size"] = hashlib.sha256(events).hexdigest(), len(events)
+    signed = json.dumps(manifest, indent=2).encode()
+    key = sign.load_private_key(KEY_PEM)
+    data = rewrite(fresh_pack, {"audit_events.jsonl": events, "manifest.json": signed,
+                                "manifest.sig": sign.sign(signed, key)})  # fmt: skip
+    report = verify_fails(tmp_path, data)
+    assert report.splitlines()[0].endswith(
+        f"audit_events.jsonl: line 4: chain {manifest['audit_chain']['chain']} is broken at "
+        f"seq {manifest['audit_chain']['first_seq'] + 4}: expected "
+        f"{manifest['audit_chain']['chain']} seq {manifest['audit_chain']['first_seq'] + 3}: an "
+        "event is missing or moved"
+    )
+
+
+@pytest.mark.django_db
+def test_a_damaged_archive_fails_naming_the_file(fresh_pack, tmp_path):
+    """Bytes flipped in the compressed data itself, not through a rewrite."""
+    archive = zipfile.ZipFile(io.BytesIO(fresh_pack))
+    info = archive.getinfo("releases.json")
+    data = bytearray(fresh_pack)
+    data[info.header_offset + 30 + len(info.filename) + 40 + info.compress_size // 2] ^= 0xFF
+    report = verify_fails(tmp_path, bytes(data))
+    assert "releases.json" in report
+
+
+@pytest.mark.django_db
+def test_export_evidence_writes_a_pack_that_verifies(evidence_history, compliance, tmp_path,
+                                                     settings):  # fmt: skip
+    settings.EVIDENCE_SIGNING_KEY = KEY_PEM.decode()
+    path = tmp_path / "pack.zip"
+    out = io.StringIO()
+    call_command("export_evidence", "--system", "fraud", "--from", "2026-10-01", "--to",
+                 "2026-10-31", "-o", str(path), "--as", "carl", stdout=out)  # fmt: skip
+    assert f"Wrote {path}" in out.getvalue()
+    assert verify(tmp_path, path.read_bytes()).startswith("OK:")
+
+
+@pytest.mark.django_db
+def test_a_pack_of_a_quiet_period_verifies(fraud, compliance, tmp_path, settings):
+    settings.EVIDENCE_SIGNING_KEY = KEY_PEM.decode()
+    quiet = PackPeriod(date(2020, 1, 1), date(2020, 1, 31))
+    data = b"".join(export_evidence_pack(actor=compliance, system=fraud, period=quiet))
+    assert "0 audit events" in verify(tmp_path, data)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--system", "nope", "--from", "2026-10-01", "--to", "2026-10-31"], "no AI system"),
+        (["--system", "fraud", "--from", "2026-10-31", "--to", "2026-10-01"], "ends before"),
+        (["--system", "fraud", "--from", "31/10/2026", "--to", "2026-10-31"], "YYYY-MM-DD"),
+        (["--system", "fraud", "--from", "2026-10-01", "--to", "2026-10-31", "--as", "vic"],
+         "may not"),
+    ],
+)  # fmt: skip
+def test_export_evidence_refuses_bad_input(fraud, viewer, tmp_path, settings, args, message):
+    settings.EVIDENCE_SIGNING_KEY = KEY_PEM.decode()
+    with pytest.raises(CommandError, match=message):
+        call_command("export_evidence", *args, "-o", str(tmp_path / "pack.zip"))
+    assert not (tmp_path / "pack.zip").exists()
