@@ -30,7 +30,7 @@ from governance.audit.hashing import canonical_json
 from governance.permissions import require
 from governance.roles import Action
 from releases import rollback_hooks
-from releases.backends import BackendError, backend_for
+from releases.backends import BackendError, BackendResult, backend_for
 from releases.models import (
     Deployment,
     Environment,
@@ -357,14 +357,16 @@ def _claim(request_id: int) -> RollbackRequest | None:
 
 
 @transaction.atomic
-def _record_call(request: RollbackRequest, result: Any) -> None:
+def _record_call(request: RollbackRequest, result: BackendResult) -> None:
     """The backend took the call: say so on the timeline (the claim was audited already)."""
     backend = request.environment.get_backend_type_display()
     again = f" (attempt {request.attempts})" if request.attempts > 1 else ""
+    # A re-delivered call finds the backend done already: the key made it a no-op.
+    taken = "had applied it already" if result.detail.get("replayed") else "accepted it"
     rollback_hooks.notify(
         request,
         "running",
-        f"Running{again}: the {backend} backend accepted the rollback; verifying "
+        f"Running{again}: the {backend} backend {taken}; verifying "
         f"{request.to_release.version} is live.",
     )
 

@@ -12,6 +12,7 @@ from django.db import connection
 
 from governance.models import AuditEvent
 from incidents import services as incidents
+from incidents.models import EntryKind
 from releases.models import Deployment, RollbackRequest, RollbackStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -152,5 +153,7 @@ def test_a_worker_killed_during_the_backend_call_is_replaced_and_applies_once(
     assert request.status == RollbackStatus.SUCCEEDED and request.attempts == 2
     assert list(webhook_receiver.applied) == [request.idempotency_key]  # applied once
     assert len(rollback_calls(webhook_receiver)) == 2  # the second call was a replay
+    steps = incident.timeline.filter(kind=EntryKind.ROLLBACK).values_list("body", flat=True)
+    assert any("(attempt 2)" in body and "had applied it already" in body for body in steps)
     assert Deployment.objects.filter(environment=incident.environment, via="rollback").count() == 1
     assert webhook_receiver.live_version == live_release.version
