@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -27,3 +27,44 @@ def _close_old_connections(task: Any = None, **kwargs: Any) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@setup_logging.connect
+def _keep_django_logging(**kwargs: Any) -> None:
+    # A receiver tells Celery not to replace the root logger's handlers: the worker logs
+    # through Django's LOGGING (JSON lines with request id and task in production).
+    return None
+
+
+# The request that enqueued a task travels with it: the task's log lines and audit events
+# carry the id of the request (the press of a button) that caused them.
+REQUEST_ID_HEADER = "failsafe_request_id"
+
+
+@before_task_publish.connect
+def _send_request_id(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    from governance.audit.context import current_request_id
+
+    request_id = current_request_id.get()
+    if request_id and headers is not None:
+        headers.setdefault(REQUEST_ID_HEADER, request_id)
+
+
+@task_prerun.connect
+def _set_request_id(task: Any = None, task_id: str = "", **kwargs: Any) -> None:
+    # Eager tasks (apply()) run inside their caller's request and keep its id. Work nobody
+    # requested (beat, the sweep) is known by its task id.
+    if task is None or getattr(task.request, "is_eager", False):
+        return
+    from governance.audit.context import current_request_id
+
+    current_request_id.set(task.request.get(REQUEST_ID_HEADER) or task_id)
+
+
+@task_postrun.connect
+def _clear_request_id(task: Any = None, **kwargs: Any) -> None:
+    if task is None or getattr(task.request, "is_eager", False):
+        return
+    from governance.audit.context import current_request_id
+
+    current_request_id.set("")  # the worker's own lines between tasks belong to no request

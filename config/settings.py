@@ -6,9 +6,11 @@ DEBUG is off unless the embedded runner (`make run`) or the caller turns it on.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_secret
@@ -32,14 +34,20 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "django_prometheus",
     "guardian",
+    "axes",
+    "csp",
     "governance",
     "releases",
     "incidents",
 ]
 
 MIDDLEWARE = [
+    # First and last: request metrics (/metrics) time the whole stack between them.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -50,6 +58,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "governance.middleware.RequestIdMiddleware",
     "governance.middleware.LoginRequiredMiddleware",
+    # Last: it turns a request axes marked as locked out into the lockout page.
+    "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -137,6 +148,8 @@ EVIDENCE_SIGNING_KEY = env_secret("EVIDENCE_SIGNING_KEY", default="")
 
 # --- authentication and permissions --------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username+address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -157,16 +170,54 @@ AUTH_PASSWORD_VALIDATORS = [
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
+# Lax: a link from elsewhere still arrives signed in, a cross-site POST never carries the
+# cookies. The CSRF cookie stays readable by scripts (Django's default): the API docs' "try
+# it out" sends it as a header, and HttpOnly would protect nothing the token does not.
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# No inline scripts, styles or event handlers anywhere: pages load static/js and static/css
+# only, so an injected <script> or style="" never runs. data: images are for the API docs'
+# icons. No EXCLUDE_URL_PREFIXES: the admin and the API docs (the split Swagger view, whose
+# init script is a file) live under the same policy; the docs alone also take inline <style>
+# elements, which Swagger UI adds (config/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Probes and scrapes come over the internal network, by HTTP (see governance/metrics.py).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 if env_bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- sign-in lockout (django-axes) ----------------------------------------------------
+# LOGIN_FAILURE_LIMIT wrong passwords for one username from one address lock that pair out
+# for LOGIN_LOCKOUT_MINUTES, on the login form, the admin's and the API's Basic auth alike.
+# Per pair, not per address: colleagues behind one NAT are not locked out by one typist.
+# Admins unlock in the admin (Axes > Access attempts) or `manage.py axes_reset_username`.
+AXES_ENABLED = env_bool("LOGIN_LOCKOUT_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "governance.lockout.lockout_response"
 
 # --- i18n, static ----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -204,7 +255,7 @@ CACHES = {
 REST_FRAMEWORK = {
     # Basic first: an unauthenticated API call gets 401 with WWW-Authenticate, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.BasicAuthentication",
+        "governance.api.authentication.LockoutBasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -233,13 +284,45 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- logs and metrics ----------------------------------------------------------------------
+# LOG_FORMAT json: one JSON object a line (timestamp, level, logger, message, request_id,
+# actor; task_id and task_name in Celery tasks) for a log pipeline. text: for a terminal.
+# Default: text with DEBUG (`make run`), json without (production). Celery workers log the
+# same way (config/celery.py keeps Celery from replacing this configuration).
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'text', not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "governance.logs.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": ["levelname", "name", "message", "request_id", "actor"],
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": True,  # ISO 8601, UTC
+        },
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(actor)s] %(message)s"
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# /metrics (governance/metrics.py): open to direct connections from these networks, or to
+# anyone presenting `Authorization: Bearer <METRICS_TOKEN>` (or METRICS_TOKEN_FILE).
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+METRICS_TOKEN = env_secret("METRICS_TOKEN", default="")
+PROMETHEUS_METRIC_NAMESPACE = "failsafe"  # django-prometheus's request metrics: failsafe_django_*
 
 # --- rollback notifications: email and Slack (releases/notifications.py) -------------------
 # Links in emails and Slack messages start here: the address people open Failsafe at.

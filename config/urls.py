@@ -1,12 +1,17 @@
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from governance import views as governance_views
+from governance.metrics import metrics
 
 urlpatterns = [
     path("", include("config.health")),  # /healthz and /readyz: probes, open to anonymous callers
+    # Prometheus scrapes: allowed networks or a bearer token (governance/metrics.py).
+    path("metrics", metrics, name="metrics"),
     path("", governance_views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -17,6 +22,15 @@ urlpatterns = [
     path("api/", include("releases.api.urls")),
     path("api/", include("incidents.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's init script as a file: the CSP allows no inline one.
+    # Swagger UI adds a <style> element as it renders: on this page only, inline style
+    # elements (never scripts, never style attributes) pass.
+    path(
+        "api/docs/",
+        csp_update({"style-src-elem": [SELF, UNSAFE_INLINE]})(
+            SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+        ),
+        name="api-docs",
+    ),
     path("admin/", admin.site.urls),
 ]

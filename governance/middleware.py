@@ -1,4 +1,4 @@
-"""Request ids for the audit trail, and authentication on every page."""
+"""Request ids for the audit trail and the logs, and authentication on every page."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLogi
 from django.http import HttpRequest, HttpResponse
 
 from governance.audit.context import current_request_id
+from governance.logs import current_request
 from governance.permissions import permissions_read_once
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 class RequestIdMiddleware:
-    """Take a sane X-Request-ID from the proxy or make one; audit events carry it. The
-    request's permission answers are read once (governance.permissions)."""
+    """Take a sane X-Request-ID from the proxy or make one; audit events and log lines
+    carry it, and log lines the request's user (governance.logs). The request's permission
+    answers are read once (governance.permissions)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -27,10 +29,12 @@ class RequestIdMiddleware:
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         token = current_request_id.set(request_id)
+        request_token = current_request.set(request)
         try:
             with permissions_read_once():
                 response = self.get_response(request)
         finally:
+            current_request.reset(request_token)
             current_request_id.reset(token)
         response["X-Request-ID"] = request_id
         return response

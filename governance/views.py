@@ -10,13 +10,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from governance import queries, services
+from governance import dashboard, queries, services
 from governance.filters import AuditEventFilter, SystemFilter
 from governance.forms import RoleGrantForm, SystemForm
 from governance.http import AuthenticatedHttpRequest
 from governance.models import AISystem
 from governance.navigation import system_links
-from governance.permissions import allowed_actions, get_system_or_404
+from governance.permissions import allowed_actions, get_system_or_404, visible_systems
 from governance.roles import ROLE_DESCRIPTIONS, Action, Role
 
 AUDIT_PAGE_SIZE = 50
@@ -33,7 +33,15 @@ def apply_service_errors(form, error: ValidationError) -> None:  # type: ignore[
 
 @require_GET
 def home(request: AuthenticatedHttpRequest) -> HttpResponse:
-    return redirect("governance:system-list")
+    """What needs attention, across the systems the user sees; htmx refreshes the body."""
+    contribution = dashboard.home_for(request.user)
+    context = {
+        "tiles": contribution.tiles,
+        "panels": contribution.panels,
+        "system_count": visible_systems(request.user).count(),
+    }
+    template = "governance/_home.html" if request.htmx else "governance/home.html"
+    return render(request, template, context)
 
 
 @require_GET

@@ -9,9 +9,9 @@ class IncidentsConfig(AppConfig):
     def ready(self) -> None:
         from django.urls import reverse
 
-        from governance import demo
+        from governance import dashboard, demo, metrics
         from governance.navigation import Section, SystemLink, register, register_system_link
-        from incidents import evidence, evidence_pack
+        from incidents import evidence, evidence_pack, home, prometheus
         from incidents.demo import load_incident_demo
         from incidents.services.rollback import (
             incident_cited,
@@ -24,6 +24,8 @@ class IncidentsConfig(AppConfig):
         demo.register(load_incident_demo)  # after the releases' step: it needs their deployments
         evidence_pack.register()  # incidents' sections and charts of the evidence pack
         evidence.register()  # how a release was monitored: alerts, incidents, rollbacks
+        metrics.register(prometheus.incident_metrics)  # /metrics, read at each scrape
+        dashboard.register(home.home_contribution, order=10)  # the home page
         rollback_hooks.on_rollback(record_rollback_step)
         rollback_hooks.collect_forensics(incident_evidence)
         rollback_hooks.describe_citation(incident_cited)

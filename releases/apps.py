@@ -9,9 +9,9 @@ class ReleasesConfig(AppConfig):
     def ready(self) -> None:
         from django.urls import reverse
 
-        from governance import demo
+        from governance import dashboard, demo, metrics
         from governance.navigation import Section, SystemLink, register, register_system_link
-        from releases import backends, evidence, evidence_pack, rollback_hooks
+        from releases import backends, evidence, evidence_pack, home, prometheus, rollback_hooks
         from releases.backends.argo import ArgoRolloutsBackend
         from releases.backends.local import LocalBackend
         from releases.backends.mlflow import MlflowBackend
@@ -27,6 +27,8 @@ class ReleasesConfig(AppConfig):
         demo.register(load_release_demo)
         evidence.register()  # the auditor's questions releases answer, and its evidence
         evidence_pack.register()  # releases' sections of the evidence pack
+        metrics.register(prometheus.rollback_metrics)  # /metrics, read at each scrape
+        dashboard.register(home.home_contribution, order=20)  # the home page
         rollback_hooks.on_rollback(notify_people)  # email and Slack, by tasks, after each step
         register(Section("Releases", "releases:release-list", "/releases/", order=20))
         register(Section("Approvals", "releases:approval-queue", "/approvals/", order=25))

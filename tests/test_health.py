@@ -1,8 +1,12 @@
-"""The probes: /healthz (the process is up) and /readyz (the database and the broker answer)."""
+"""The probes: /healthz (the process is up) and /readyz (the database, the broker and a
+worker answer)."""
 
 from __future__ import annotations
 
+import os
 import socket
+import time
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import OperationalError, connection
@@ -19,11 +23,42 @@ def test_healthz_answers_anonymous_callers_without_the_database(client):
 
 
 @pytest.mark.django_db
-def test_readyz_is_ready_when_the_database_and_the_broker_answer(client):
+def test_readyz_is_ready_when_the_database_the_broker_and_a_worker_answer(client, celery_worker):
+    started = time.monotonic()
     response = client.get("/readyz")
 
     assert response.status_code == 200, response.content
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "broker": "ok", "worker": "ok"},
+    }
+    assert time.monotonic() - started < 1  # the first pong ends the wait
+
+
+@pytest.mark.django_db
+def test_readyz_names_the_worker_when_none_answers(client):
+    # The same Redis, another database: its control messages reach no worker of this suite
+    # (kombu keeps each database's broadcasts apart).
+    url = os.environ["CELERY_BROKER_URL"]
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("redis"):
+        pytest.skip("an empty broker is made by switching the Redis database")
+    empty = (
+        f"{url}?virtual_host=9" if parts.scheme == "redis+socket" else f"{url.rsplit('/', 1)[0]}/9"
+    )
+
+    started = time.monotonic()
+    with override_settings(CELERY_BROKER_URL=empty):
+        response = client.get("/readyz")
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "broker": "ok", "worker": "error: NoWorkerAnswered"},
+        "failing": ["worker"],
+    }
+    assert elapsed < 3  # bounded: WORKER_TIMEOUT, not Celery's default waits
 
 
 @pytest.mark.django_db
@@ -44,11 +79,12 @@ def test_readyz_names_the_broker_when_it_is_down(client, tmp_path):
     assert body["failing"] == ["broker"]
     assert body["checks"]["database"] == "ok"
     assert body["checks"]["broker"].startswith("error")
+    assert body["checks"]["worker"] == "skipped: broker unavailable"  # not waited for
     assert str(dead) not in response.content.decode()  # no infrastructure details leak
 
 
 @pytest.mark.django_db
-def test_readyz_names_the_database_when_it_fails(client, monkeypatch):
+def test_readyz_names_the_database_when_it_fails(client, monkeypatch, celery_worker):
     def broken_cursor(*args, **kwargs):
         raise OperationalError("connection refused")
 
@@ -58,11 +94,12 @@ def test_readyz_names_the_database_when_it_fails(client, monkeypatch):
     assert response.status_code == 503
     assert response.json()["failing"] == ["database"]
     assert response.json()["checks"]["broker"] == "ok"
+    assert response.json()["checks"]["worker"] == "ok"
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
-def test_probes_are_exempt_from_the_https_redirect(client, path):
+def test_probes_are_exempt_from_the_https_redirect(client, path, celery_worker):
     with override_settings(SECURE_SSL_REDIRECT=True):
         assert client.get("/systems/").status_code == 301  # the redirect is on
         response = client.get(path)

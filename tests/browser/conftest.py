@@ -100,7 +100,8 @@ def page(
     """A factory: `page(user)` opens a fresh browser context signed in as `user` through
     the real login form and returns its page; `page(None)` returns an anonymous page.
 
-    A test fails at teardown if a script threw an error or a static asset did not load.
+    A test fails at teardown if a script threw an error, the Content-Security-Policy blocked
+    something or a static asset did not load.
     """
     contexts: list[BrowserContext] = []
     problems: list[str] = []
@@ -108,6 +109,11 @@ def page(
     def check_asset(response) -> None:  # type: ignore[no-untyped-def]
         if "/static/" in response.url and response.status >= 400:
             problems.append(f"{response.status} {response.url}")
+
+    def check_console(message) -> None:  # type: ignore[no-untyped-def]
+        # Chromium reports what the CSP blocked on the console, not as a page error.
+        if "Content Security Policy" in message.text:
+            problems.append(f"CSP violation: {message.text}")
 
     def check_failed(request) -> None:  # type: ignore[no-untyped-def]
         # A request cut short because the page navigated away is not a failure.
@@ -120,6 +126,7 @@ def page(
         contexts.append(context)
         new_page = context.new_page()
         new_page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+        new_page.on("console", check_console)
         new_page.on("response", check_asset)
         new_page.on("requestfailed", check_failed)
         if user is not None:
