@@ -186,6 +186,9 @@ def start_worker(env: dict[str, str], queue: str, log: Path) -> subprocess.Popen
         "--concurrency=2", "--without-gossip", "--without-mingle", "-Q", queue,
         "-I", "bench.latency_tasks", "--hostname=bench-rollback@%h",
     ]  # fmt: skip
+    # Its INFO lines in the text format (Django's LOGGING, which the worker keeps) say when
+    # it is ready and when each task arrived and ended.
+    env = dict(env, LOG_LEVEL="INFO", LOG_FORMAT="text")
     with log.open("wb") as out:
         process = subprocess.Popen(
             args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -217,8 +220,8 @@ def _tail(log: Path, chars: int = 3000) -> str:
     return "(no log)"
 
 
-_TASK_LINE = re.compile(
-    r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): [^\]]*\] "
+_TASK_LINE = re.compile(  # "2026-11-24 00:00:00,123 INFO celery.worker.strategy [… …] Task …"
+    r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ \S+ \[[^\]]*\] "
     r"Task ([\w.]+)\[([0-9a-f-]+)\] (received|succeeded|retry|raised|failed)"
 )
 
