@@ -7,6 +7,20 @@ from typing import Any
 import httpx
 
 MAX_MESSAGE_CHARS = 500
+MAX_TIMEOUT_SECONDS = 120.0
+
+
+def timeout_problem(value: Any) -> str | None:
+    """What is wrong with a configured `timeout_seconds`, or None if it is usable."""
+    # bool is an int to Python; `true` is no timeout anyone meant.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"backend_config.timeout_seconds must be a number, not {value!r}"
+    if not 0 < value <= MAX_TIMEOUT_SECONDS:
+        return (
+            f"backend_config.timeout_seconds must be above 0 and at most "
+            f"{MAX_TIMEOUT_SECONDS:g}, not {value!r}"
+        )
+    return None
 
 
 def json_of(response: httpx.Response) -> Any:

@@ -56,7 +56,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from releases.backends.base import BackendError, BackendResult, BackendStatus
-from releases.backends.http import MAX_MESSAGE_CHARS, json_of, summary, text_message
+from releases.backends.http import (
+    MAX_MESSAGE_CHARS,
+    json_of,
+    summary,
+    text_message,
+    timeout_problem,
+)
 from releases.models import ComponentKind, RolloutStage
 
 if TYPE_CHECKING:
@@ -70,7 +76,6 @@ TAG_INCIDENT = "failsafe.incident"
 TAG_REPLACED = "failsafe.replaced_version"
 MAX_TAG_VALUE_CHARS = 5000  # MLflow's limit on a model-version tag value
 DEFAULT_TIMEOUT_SECONDS = 10.0
-MAX_TIMEOUT_SECONDS = 120.0
 TRANSIENT_STATUSES = frozenset({408, 429})
 
 _MODELS_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:/(?P<version>[^/]+)|@(?P<alias>[^/]+))/?")
@@ -122,15 +127,9 @@ class MlflowBackend:
         return value.strip()
 
     def _timeout(self, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self._misconfigured(
-                f"backend_config.timeout_seconds must be a number, not {value!r}"
-            )
-        if not 0 < value <= MAX_TIMEOUT_SECONDS:
-            raise self._misconfigured(
-                f"backend_config.timeout_seconds must be above 0 and at most "
-                f"{MAX_TIMEOUT_SECONDS:g}, not {value!r}"
-            )
+        problem = timeout_problem(value)
+        if problem is not None:
+            raise self._misconfigured(problem)
         return float(value)
 
     # Which model version a release means

@@ -47,7 +47,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from releases.backends.base import BackendError, BackendResult, BackendStatus
-from releases.backends.http import MAX_MESSAGE_CHARS, json_of, summary, text_message
+from releases.backends.http import (
+    MAX_MESSAGE_CHARS,
+    json_of,
+    summary,
+    text_message,
+    timeout_problem,
+)
 
 if TYPE_CHECKING:
     from releases.models import Environment, Release
@@ -58,7 +64,6 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"  # optional: a receiver may flag an answer as a replay
 SIGNATURE_SCHEME = "v1"
 DEFAULT_TIMEOUT_SECONDS = 5.0
-MAX_TIMEOUT_SECONDS = 120.0
 DEFAULT_TOLERANCE_SECONDS = 300
 TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
 # An answer larger than this is not stored in the rollout step's backend_response.
@@ -169,16 +174,9 @@ class WebhookBackend:
         return value.strip()
 
     def _timeout(self, value: Any) -> float:
-        # bool is an int to Python; `true` is no timeout anyone meant.
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self._misconfigured(
-                f"backend_config.timeout_seconds must be a number, not {value!r}"
-            )
-        if not 0 < value <= MAX_TIMEOUT_SECONDS:
-            raise self._misconfigured(
-                f"backend_config.timeout_seconds must be above 0 and at most "
-                f"{MAX_TIMEOUT_SECONDS:g}, not {value!r}"
-            )
+        problem = timeout_problem(value)
+        if problem is not None:
+            raise self._misconfigured(problem)
         return float(value)
 
     # The protocol
