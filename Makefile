@@ -75,9 +75,8 @@ pdf-deps:  ## install Debian's poppler-utils: the evidence-report test renders t
 	@command -v pdftoppm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; }
 
 .PHONY: bench
-bench: $(STAMP)  ## run every benchmark in bench/
-	@for script in $(filter-out %_settings.py %_urls.py,$(wildcard bench/*.py)); do \
-		echo "== $$script"; $(BIN)/python $$script || exit 1; done
+bench: $(STAMP)  ## run every benchmark in bench/ and write bench/RESULTS.md
+	$(BIN)/python bench/run_all.py
 
 .PHONY: clean
 clean:  ## remove the virtual environment and the embedded data

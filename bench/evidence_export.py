@@ -256,6 +256,8 @@ def benchmark(postgres: EmbeddedPostgres, small: int, large: int, rounds: int) -
         "ratio": export / copy,
         "rss_mb": rss,
         "rss_mb_100k": results["bench-small"][2],
+        # how much more memory ten times the events took: flat is the target (≤ 10 %)
+        "rss_growth_pct": 100 * (rss - results["bench-small"][2]) / results["bench-small"][2],
         "ratio_100k": results["bench-small"][0] / results["bench-small"][1],
         "export_s": export,
         "copy_s": copy,

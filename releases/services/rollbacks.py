@@ -340,29 +340,36 @@ def _claim(request_id: int) -> RollbackRequest | None:
     )
     if not claimed:
         return None
-    request = RollbackRequest.objects.select_related(*_LOADED).get(pk=request_id)
+    loaded = RollbackRequest.objects.select_related(*_LOADED, *rollback_hooks.relations())
+    request = loaded.get(pk=request_id)
     # The backends send both stacks: one query for both releases' components.
     prefetch_related_objects(
         [release for release in (request.from_release, request.to_release) if release],
         "components",
-    )
-    audit.record_event(
-        actor=None,
-        action="rollback.running",
-        obj=request,
-        system=request.environment.system,
-        after={"status": request.status, "attempts": request.attempts, "error": request.error},
     )
     return request
 
 
 @transaction.atomic
 def _record_call(request: RollbackRequest, result: BackendResult) -> None:
-    """The backend took the call: say so on the timeline (the claim was audited already)."""
+    """The backend took the call: the run and the call go to the audit trail and the timeline.
+    Written after the call, not with the claim: before the call only the evidence is kept."""
     backend = request.environment.get_backend_type_display()
     again = f" (attempt {request.attempts})" if request.attempts > 1 else ""
     # A re-delivered call finds the backend done already: the key made it a no-op.
     taken = "had applied it already" if result.detail.get("replayed") else "accepted it"
+    audit.record_event(
+        actor=None,
+        action="rollback.running",
+        obj=request,
+        system=request.environment.system,
+        after={
+            "status": request.status,
+            "attempts": request.attempts,
+            "error": request.error,
+            "backend_replayed": bool(result.detail.get("replayed")),
+        },
+    )
     rollback_hooks.notify(
         request,
         "running",

@@ -101,8 +101,8 @@ def test_the_run_keeps_the_evidence_then_puts_the_target_live(
     )
     assert actions == [
         "rollback.requested",
-        "rollback.running",
-        "rollback.forensics_kept",
+        "rollback.forensics_kept",  # before the backend is changed
+        "rollback.running",  # the call made
         "rollback.succeeded",
     ]
 
