@@ -46,6 +46,14 @@ mlflow-deps: $(MLFLOW)  ## a virtualenv with the MLflow server the backend tests
 test: $(STAMP) $(MLFLOW) lint  ## lint, then the whole suite on real PostgreSQL, Redis, Celery, MLflow
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# `make test` fuzzes every API operation as every role with 3 examples each; this draws
+# FUZZ_EXAMPLES (default 50: 450 an operation over the 9 personas; ~12 min), `timeout` bounds it.
+FUZZ_EXAMPLES ?= 50
+.PHONY: fuzz
+fuzz: $(STAMP)  ## schemathesis over every API operation as every role, FUZZ_EXAMPLES (50) each
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) timeout --signal=TERM --kill-after=60 30m \
+		$(BIN)/python -m pytest tests/test_api_fuzz.py -q $(PYTEST_ARGS)
+
 .PHONY: lint
 lint: $(STAMP)  ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check .
@@ -77,6 +85,13 @@ pdf-deps:  ## install Debian's poppler-utils: the evidence-report test renders t
 .PHONY: bench
 bench: $(STAMP)  ## run every benchmark in bench/ and write bench/RESULTS.md
 	$(BIN)/python bench/run_all.py
+
+# Not part of `make test`: 100 clients for 5 minutes, steady and then with faults (~15 min in
+# all, on loopback); `timeout` bounds it, and the script stops every process it started.
+SOAK_ARGS ?=
+.PHONY: soak
+soak: $(STAMP)  ## soak: 100 clients x 5 min on gunicorn, PostgreSQL, Celery; then again with faults
+	timeout --signal=TERM --kill-after=60 30m $(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 .PHONY: clean
 clean:  ## remove the virtual environment and the embedded data

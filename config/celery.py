@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
+from celery.signals import (
+    before_task_publish,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -27,6 +34,13 @@ def _close_old_connections(task: Any = None, **kwargs: Any) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_process_init.connect
+def _freeze_what_is_loaded(**kwargs: Any) -> None:
+    # As in config/wsgi.py: a pool process's modules stay for its life; the collector's
+    # full passes skip them instead of stalling a task now and then.
+    gc.freeze()
 
 
 @setup_logging.connect

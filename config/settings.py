@@ -254,8 +254,10 @@ CACHES = {
 # --- API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Basic first: an unauthenticated API call gets 401 with WWW-Authenticate, not 403.
+    # A bearer API token comes before the session: with both, the token's limits apply.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "governance.api.authentication.LockoutBasicAuthentication",
+        "governance.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from governance import views as governance_views
+from governance.api.views import unmatched_api_path
 from governance.metrics import metrics
 
 urlpatterns = [
@@ -32,5 +33,9 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
+    unmatched_api_path(),  # after every API route: any other /api/…/ path is a JSON 404
     path("admin/", admin.site.urls),
 ]
+
+# A database outage answers 503 with Retry-After, not 500 (config/errors.py).
+handler500 = "config.errors.server_error"

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from governance.models import AISystem, AuditEvent, RiskCategory
@@ -22,13 +26,31 @@ class SystemFilter(django_filters.FilterSet):
         )
 
 
+class UTCDateTimeField(forms.DateTimeField):
+    """Python takes UTC offsets up to ±23:59, PostgreSQL only to ±15:59: compare in UTC, and a
+    time that has no UTC equivalent (year 1 minus an offset) is invalid input, not a 500."""
+
+    def to_python(self, value: str | datetime | date | None) -> datetime | None:
+        moment = super().to_python(value)
+        if moment is None or moment.tzinfo is None:
+            return moment
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class UTCDateTimeFilter(django_filters.DateTimeFilter):
+    field_class = UTCDateTimeField
+
+
 class AuditEventFilter(django_filters.FilterSet):
     system = django_filters.CharFilter(field_name="system__slug", label="System")
     action = django_filters.CharFilter(lookup_expr="startswith", label="Action")
     actor = django_filters.CharFilter(field_name="actor_name", lookup_expr="iexact", label="Actor")
     object_type = django_filters.CharFilter(label="Object type")
-    since = django_filters.DateTimeFilter(field_name="occurred_at", lookup_expr="gte", label="From")
-    until = django_filters.DateTimeFilter(field_name="occurred_at", lookup_expr="lt", label="Until")
+    since = UTCDateTimeFilter(field_name="occurred_at", lookup_expr="gte", label="From")
+    until = UTCDateTimeFilter(field_name="occurred_at", lookup_expr="lt", label="Until")
 
     class Meta:
         model = AuditEvent

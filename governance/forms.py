@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from governance.models import AISystem, RiskCategory
+from governance.permissions import systems_with_a_role
 from governance.roles import Role
 
 
@@ -78,3 +79,49 @@ class RoleGrantForm(forms.Form):
         if bool(data.get("user")) == bool(data.get("group")):
             raise forms.ValidationError("Choose either a user or a group.")
         return data
+
+
+class SystemChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:  # type: ignore[no-untyped-def]
+        return obj.name
+
+
+EXPIRY_CHOICES = [
+    ("7", "7 days"),
+    ("30", "30 days"),
+    ("90", "90 days"),
+    ("365", "1 year"),
+    ("never", "Never"),
+]
+
+
+class ApiTokenForm(forms.Form):
+    """Name, system (one the user holds a role on) and expiry of a new API token."""
+
+    name = forms.CharField(
+        max_length=80,
+        help_text="What will use it, e.g. “release bot (CI)”.",
+        widget=forms.TextInput(attrs={"placeholder": "release bot (CI)", "autocomplete": "off"}),
+    )
+    system = SystemChoiceField(
+        queryset=AISystem.objects.none(),
+        empty_label="— choose a system —",
+        label="AI system",
+        help_text="The one system it may act on, with the roles you hold there.",
+    )
+    expires_in = forms.ChoiceField(
+        choices=EXPIRY_CHOICES,
+        initial="30",
+        label="Expires",
+        help_text="A token that never expires is one more thing to remember to revoke.",
+    )
+
+    def __init__(self, *args, user, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        field = self.fields["system"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = systems_with_a_role(user).order_by("name")
+
+    def clean_expires_in(self) -> int | None:
+        value = self.cleaned_data["expires_in"]
+        return None if value == "never" else int(value)

@@ -1,12 +1,15 @@
-"""The AI-system inventory, role grants and the tamper-evident audit chain."""
+"""The AI-system inventory, role grants, API tokens and the tamper-evident audit chain."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from governance.roles import Action, Role
 
@@ -104,6 +107,72 @@ class RoleGrant(models.Model):
             "role": self.role,
             "user": self.user.get_username() if self.user is not None else None,
             "group": self.group.name if self.group is not None else None,
+        }
+
+
+class ApiTokenStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+
+
+class ApiToken(models.Model):
+    """A bearer token for the REST API (`Authorization: Bearer fsk_…`), scoped to one system.
+
+    It acts as its owner, with the roles the owner holds on that system at the time of each
+    request, and nothing else: a role taken back is a right the token loses at once, and
+    other systems do not exist for it. Stored as a digest; the secret is shown once
+    (governance.tokens). Created and revoked by `governance.services`.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    system = models.ForeignKey(AISystem, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(max_length=12)  # identifies the token in lists, reveals nothing
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)  # None: never
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API token"
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="apitoken_owner_time"),
+            models.Index(fields=["system", "-created_at"], name="apitoken_system_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def status_at(self, moment: datetime) -> ApiTokenStatus:
+        if self.revoked_at is not None:
+            return ApiTokenStatus.REVOKED
+        if self.expires_at is not None and self.expires_at <= moment:
+            return ApiTokenStatus.EXPIRED
+        return ApiTokenStatus.ACTIVE
+
+    @property
+    def status(self) -> ApiTokenStatus:
+        return self.status_at(timezone.now())
+
+    def audit_state(self) -> dict[str, str | None]:
+        """What the audit trail records: never the secret, nor its digest."""
+        return {
+            "name": self.name,
+            "prefix": self.prefix,
+            "owner": self.owner.get_username(),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
         }
 
 

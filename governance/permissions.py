@@ -8,6 +8,11 @@ The answers are read from the role grants themselves (a user's, and their groups
 indexed query, where guardian's object permissions, which `governance.services` derives
 from the same grants for the admin and `get_users_with_perms`, take two and a heavier
 subquery on every page and every press of a button.
+
+A request authenticated by an API token (governance.api.authentication) is limited to the
+token's system for its whole span: every answer below then comes from the roles the user
+holds on that one system, so lists hold only its objects, other systems are 404, and a
+superuser's token is worth their roles there, not the superuser's reach.
 """
 
 from __future__ import annotations
@@ -41,14 +46,40 @@ _read_once: ContextVar[dict[tuple[int, int], frozenset[str]] | None] = ContextVa
 )
 
 
+# The one system an API-token request may act on (None: no such limit). Set by the token's
+# authentication, cleared with the request's answers when the request ends.
+_limited_to: ContextVar[int | None] = ContextVar("permissions_limited_to", default=None)
+
+
 @contextmanager
 def permissions_read_once() -> Iterator[None]:
     """For the span of one request (the request-id middleware opens it)."""
     token = _read_once.set({})
+    limit = _limited_to.set(None)
     try:
         yield
     finally:
+        _limited_to.reset(limit)
         _read_once.reset(token)
+
+
+def limit_to_system(system_id: int) -> None:
+    """From now until the request ends, only `system_id` exists, with the roles held on it.
+
+    Outside a request span (no middleware around it) nothing clears the limit: it then
+    stays on the current context, which errs toward refusing, never toward granting."""
+    _limited_to.set(system_id)
+    forget_permissions()
+
+
+def limited_to() -> int | None:
+    """The one system this request may act on, if an API token authenticated it."""
+    return _limited_to.get()
+
+
+def _superuser(user: AnyUser) -> bool:
+    """A superuser sees everything, unless an API token limits the request to one system."""
+    return bool(user.is_superuser) and _limited_to.get() is None
 
 
 def forget_permissions() -> None:
@@ -60,6 +91,9 @@ def forget_permissions() -> None:
 
 def _held(user: User, system: AISystem) -> frozenset[str]:
     """The action codenames `user` holds on `system`, directly or through a group."""
+    limit = _limited_to.get()
+    if limit is not None and system.pk != limit:
+        return frozenset()
     cache = _read_once.get()
     key = (user.pk, system.pk)
     if cache is not None and key in cache:
@@ -83,9 +117,12 @@ def visible_systems(user: AnyUser, action: Action = Action.VIEW) -> QuerySet[AIS
     """The systems on which `user` may perform `action` (superusers: all of them)."""
     if not user.is_authenticated:
         return AISystem.objects.none()
-    if user.is_superuser:
+    if _superuser(user):
         return AISystem.objects.all()
     granting = _grants_of(user).filter(role__in=_roles_allowing(action))
+    limit = _limited_to.get()
+    if limit is not None:
+        granting = granting.filter(system_id=limit)
     return AISystem.objects.filter(pk__in=granting.values("system_id"))
 
 
@@ -93,7 +130,7 @@ def restrict(
     queryset: QuerySet[M], user: AnyUser, action: Action = Action.VIEW, *, via: str = "system"
 ) -> QuerySet[M]:
     """Narrow any queryset of objects that belong to a system (through `via`)."""
-    if user.is_authenticated and user.is_superuser:
+    if user.is_authenticated and _superuser(user):
         return queryset
     return queryset.filter(**{f"{via}__in": visible_systems(user, action).values("pk")})
 
@@ -101,7 +138,7 @@ def restrict(
 def can(user: AnyUser, action: Action, system: AISystem) -> bool:
     if not user.is_authenticated or not user.is_active:
         return False
-    if user.is_superuser:
+    if _superuser(user):
         return True
     return action.value in _held(user, system)
 
@@ -127,10 +164,25 @@ def allowed_actions(user: AnyUser, system: AISystem) -> frozenset[Action]:
     """Every action the user holds on the system, in one permission lookup (for templates)."""
     if not user.is_authenticated or not user.is_active:
         return frozenset()
-    if user.is_superuser:
+    if _superuser(user):
         return frozenset(Action)
     held = _held(user, system)
     return frozenset(a for a in Action if a.value in held)
+
+
+def holds_a_role(user: AnyUser, system: AISystem) -> bool:
+    """Whether the user holds any role on the system, directly or through a group (being a
+    superuser is not a role: it is what an API token, which carries roles, cannot carry)."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return bool(_held(user, system))
+
+
+def systems_with_a_role(user: AnyUser) -> QuerySet[AISystem]:
+    """The systems on which the user holds a role, whatever it is (superusers: theirs only)."""
+    if not user.is_authenticated or not user.is_active:
+        return AISystem.objects.none()
+    return AISystem.objects.filter(pk__in=_grants_of(user).values("system_id"))
 
 
 def people_of(system: AISystem, action: Action | None = None) -> QuerySet[User]:

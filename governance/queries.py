@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Case, Prefetch, Q, QuerySet, Value, When
 
-from governance.models import AISystem, AuditEvent, RoleGrant
+from governance.models import AISystem, ApiToken, AuditEvent, RoleGrant
 from governance.permissions import restrict, visible_systems
 from governance.roles import Action, Role
 
@@ -57,3 +57,13 @@ def audit_events_for(user: User) -> QuerySet[AuditEvent]:
 
 def visible_audit_system_ids(user: User) -> QuerySet:
     return visible_systems(user, Action.VIEW_AUDIT).values("pk")
+
+
+def api_tokens_of(user: User) -> QuerySet[ApiToken]:
+    """A person's API tokens, newest first, with what the list shows (one query)."""
+    return ApiToken.objects.filter(owner=user).select_related("system", "revoked_by")
+
+
+def api_tokens_on(system: AISystem) -> QuerySet[ApiToken]:
+    """Every API token scoped to the system, whoever owns it (one query)."""
+    return system.api_tokens.select_related("owner", "system", "revoked_by")

@@ -26,4 +26,17 @@ urlpatterns = [
         name="evidence-question",
     ),
     path("audit/", views.audit_list, name="audit-list"),
+    path("api-tokens/", views.api_token_list, name="api-tokens"),
+    path("api-tokens/new/", views.api_token_create, name="api-token-create"),
+    path("api-tokens/<int:token_id>/revoke/", views.api_token_revoke, name="api-token-revoke"),
+    path(
+        "systems/<slug:slug>/api-tokens/",
+        views.system_api_token_list,
+        name="system-api-tokens",
+    ),
+    path(
+        "systems/<slug:slug>/api-tokens/<int:token_id>/revoke/",
+        views.system_api_token_revoke,
+        name="system-api-token-revoke",
+    ),
 ]

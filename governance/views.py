@@ -1,4 +1,4 @@
-"""htmx pages for the inventory, its roles and the audit trail. Thin: services decide."""
+"""htmx pages for the inventory, roles, API tokens and the audit trail. Thin: services decide."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from governance import dashboard, queries, services
 from governance.filters import AuditEventFilter, SystemFilter
-from governance.forms import RoleGrantForm, SystemForm
+from governance.forms import ApiTokenForm, RoleGrantForm, SystemForm
 from governance.http import AuthenticatedHttpRequest
-from governance.models import AISystem
+from governance.models import AISystem, ApiToken, ApiTokenStatus
 from governance.navigation import system_links
 from governance.permissions import allowed_actions, get_system_or_404, visible_systems
 from governance.roles import ROLE_DESCRIPTIONS, Action, Role
@@ -198,3 +200,105 @@ def audit_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     }
     template = "governance/_audit_table.html" if request.htmx else "governance/audit_list.html"
     return render(request, template, context, status=status)
+
+
+# --- API tokens: a person's own, and those of a system for its owners ----------------------
+#
+# The secret exists in exactly one response: the one answering the creation. It is not put
+# in a flash message (kept in the session), a cache or a log, that response is marked
+# no-store, and only its sha256 digest is kept (governance.tokens).
+
+
+def _api_tokens(
+    request: AuthenticatedHttpRequest,
+    *,
+    system: AISystem | None = None,
+    status: int = 200,
+    form: ApiTokenForm | None = None,
+    **extra: object,
+) -> HttpResponse:
+    """A person's tokens (no system), or every token on a system; the panel alone for htmx."""
+    tokens = list(
+        queries.api_tokens_of(request.user) if system is None else queries.api_tokens_on(system)
+    )
+    now = timezone.now()
+    context = {
+        "system": system,
+        "tokens": tokens,
+        "active_count": sum(token.status_at(now) == ApiTokenStatus.ACTIVE for token in tokens),
+        "form": form or ApiTokenForm(user=request.user),
+        "api_url": request.build_absolute_uri("/api/systems/"),
+        "errors": [],
+        **extra,
+    }
+    page = "governance/api_tokens.html" if system is None else "governance/system_api_tokens.html"
+    template = "governance/_api_tokens.html" if request.htmx else page
+    response = render(request, template, context, status=status)
+    if "secret" in extra:
+        add_never_cache_headers(response)
+    return response
+
+
+@require_GET
+def api_token_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    return _api_tokens(request)
+
+
+@require_POST
+def api_token_create(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = ApiTokenForm(request.POST, user=request.user)
+    if form.is_valid():
+        try:
+            token, secret = services.create_api_token(
+                actor=request.user,
+                system=form.cleaned_data["system"],
+                name=form.cleaned_data["name"],
+                expires_in_days=form.cleaned_data["expires_in"],
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            # Rendered here, not redirected to: a redirect would have to carry the secret.
+            return _api_tokens(request, status=201, created=token, secret=secret)
+    return _api_tokens(request, status=400, form=form)
+
+
+@require_http_methods(["GET", "POST"])
+def api_token_revoke(request: AuthenticatedHttpRequest, token_id: int) -> HttpResponse:
+    """GET asks for confirmation; POST revokes. Only one's own tokens are found here."""
+    token = get_object_or_404(queries.api_tokens_of(request.user), pk=token_id)
+    return _revoke_api_token(request, token)
+
+
+@require_GET
+def system_api_token_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    """Every token scoped to the system, for those who decide who holds its roles."""
+    system = get_system_or_404(request.user, slug, Action.MANAGE_ROLES)
+    return _api_tokens(request, system=system)
+
+
+@require_http_methods(["GET", "POST"])
+def system_api_token_revoke(
+    request: AuthenticatedHttpRequest, slug: str, token_id: int
+) -> HttpResponse:
+    system = get_system_or_404(request.user, slug, Action.MANAGE_ROLES)
+    token = get_object_or_404(queries.api_tokens_on(system), pk=token_id)
+    return _revoke_api_token(request, token, system=system)
+
+
+def _revoke_api_token(
+    request: AuthenticatedHttpRequest, token: ApiToken, *, system: AISystem | None = None
+) -> HttpResponse:
+    if request.method == "GET":
+        return _api_tokens(request, system=system, confirming=token)
+    try:
+        services.revoke_api_token(actor=request.user, token=token)
+    except ValidationError as error:
+        return _api_tokens(request, system=system, status=400, errors=error.messages)
+    notice = f"{token.name} ({token.prefix}…) is revoked: requests made with it get 401."
+    if request.htmx:
+        return _api_tokens(request, system=system, notice=notice)
+    messages.success(request, notice)
+    if system is None:
+        return redirect("governance:api-tokens")
+    return redirect("governance:system-api-tokens", slug=system.slug)

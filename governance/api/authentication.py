@@ -1,4 +1,4 @@
-"""HTTP Basic for the API, under the same sign-in lockout as the login form."""
+"""How the API knows who calls: HTTP Basic (under the sign-in lockout), API tokens, sessions."""
 
 from __future__ import annotations
 
@@ -7,10 +7,21 @@ from typing import Any
 from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from drf_spectacular.authentication import BasicScheme
-from rest_framework.authentication import BasicAuthentication
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework.authentication import (
+    BaseAuthentication,
+    BasicAuthentication,
+    get_authorization_header,
+)
 from rest_framework.exceptions import AuthenticationFailed, Throttled
+from rest_framework.request import Request
 
 from governance.lockout import lockout_message
+from governance.models import ApiToken
+from governance.permissions import limit_to_system
+from governance.services import ApiTokenRefused, authenticate_api_token
+
+BEARER_CHALLENGE = 'Bearer realm="api"'
 
 
 class LockoutBasicAuthentication(BasicAuthentication):
@@ -36,9 +47,66 @@ class LockoutBasicAuthentication(BasicAuthentication):
             ).delete()
         return user, auth
 
+    def authenticate_header(self, request: Request) -> str | None:
+        # DRF challenges with the first class's scheme; a refused bearer token hears Bearer.
+        if _bearer_parts(request):
+            return f'{BEARER_CHALLENGE}, error="invalid_token"'
+        return super().authenticate_header(request)
+
+
+class ApiTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer fsk_…`: the token's owner, limited to the token's system.
+
+    For the rest of the request `governance.permissions` answers from the roles the owner
+    holds on that system now, and no other system exists (lists leave them out, their
+    objects are 404). Unknown, revoked and expired tokens get 401 with a JSON reason.
+    Tokens authenticate the API only: the HTML pages take a signed-in session.
+    """
+
+    def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
+        parts = _bearer_parts(request)
+        if not parts:
+            return None
+        if len(parts) != 2:
+            raise AuthenticationFailed("Send exactly one token: Authorization: Bearer fsk_….")
+        try:
+            token = authenticate_api_token(secret=parts[1].decode(errors="replace"))
+        except ApiTokenRefused as refused:
+            raise AuthenticationFailed(str(refused)) from None
+        limit_to_system(token.system_id)
+        return token.owner, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return BEARER_CHALLENGE
+
+
+def _bearer_parts(request: Request) -> list[bytes]:
+    parts = get_authorization_header(request).split()
+    return parts if parts and parts[0].lower() == b"bearer" else []
+
 
 class LockoutBasicScheme(BasicScheme):
     """The schema documents it as the HTTP Basic it is (drf-spectacular finds it by class)."""
 
     target_class = "governance.api.authentication.LockoutBasicAuthentication"
     priority = 0
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """How the schema documents API tokens (drf-spectacular finds it by target class)."""
+
+    target_class = "governance.api.authentication.ApiTokenAuthentication"
+    name = "apiToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "fsk_…",
+            "description": (
+                "A personal API token (fsk_…), created on the API tokens page. It acts as "
+                "you, with the roles you hold on its one AI system at the time of each "
+                "request; other systems do not exist for it (404, left out of lists). "
+                "Unknown, revoked and expired tokens get 401."
+            ),
+        }

@@ -10,9 +10,19 @@ from governance.models import AISystem, AuditEvent, RiskCategory, RoleGrant
 from governance.roles import Role
 
 
+class SlugRelatedField(serializers.SlugRelatedField):
+    """DRF's, but a name holding a NUL character is invalid input, as every CharField of DRF
+    says: PostgreSQL text cannot hold one, and the lookup would fail in the database (a 500)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class SystemSerializer(serializers.ModelSerializer):
     slug = serializers.SlugField(max_length=80, required=False)
-    owners = serializers.SlugRelatedField(
+    owners = SlugRelatedField(
         many=True,
         slug_field="username",
         queryset=get_user_model().objects.filter(is_active=True),
@@ -44,13 +54,13 @@ class SystemSerializer(serializers.ModelSerializer):
 
 class RoleGrantSerializer(serializers.ModelSerializer):
     role = serializers.ChoiceField(choices=Role.choices)
-    user = serializers.SlugRelatedField(
+    user = SlugRelatedField(
         slug_field="username",
         queryset=get_user_model().objects.filter(is_active=True),
         required=False,
         allow_null=True,
     )
-    group = serializers.SlugRelatedField(
+    group = SlugRelatedField(
         slug_field="name", queryset=Group.objects.all(), required=False, allow_null=True
     )
     granted_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
@@ -70,7 +80,9 @@ class RoleGrantSerializer(serializers.ModelSerializer):
 
 class AuditEventSerializer(serializers.ModelSerializer):
     system: serializers.SlugRelatedField = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True
+        slug_field="slug",
+        read_only=True,
+        allow_null=True,  # null: events of no one system
     )
 
     class Meta:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import Http404
+from typing import Any
+
+from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import URLPattern, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -10,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from governance import queries, services
+from governance.api.pagination import LimitOffsetWithCeiling
 from governance.api.serializers import AuditEventSerializer, RoleGrantSerializer, SystemSerializer
 from governance.filters import AuditEventFilter, SystemFilter
 from governance.http import api_actor
@@ -27,6 +32,7 @@ class SystemViewSet(
 ):
     """AI systems you hold a role on. Owners edit; anyone with the global right registers."""
 
+    pagination_class = LimitOffsetWithCeiling
     serializer_class = SystemSerializer
     filterset_class = SystemFilter
     lookup_field = "slug"
@@ -61,15 +67,15 @@ class SystemViewSet(
         return super().update(request, *args, **kwargs)
 
     @extend_schema(responses=RoleGrantSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="roles")
-    def roles(self, request: Request, slug: str) -> Response:
+    @action(detail=True, methods=["get"], url_path="roles", pagination_class=None)
+    def roles(self, request: Request, slug: str, format: str | None = None) -> Response:
         """Everyone holding a role on the system."""
         system = self.get_object()
         return Response(RoleGrantSerializer(queries.role_grants(system), many=True).data)
 
     @extend_schema(request=RoleGrantSerializer, responses={201: RoleGrantSerializer})
     @roles.mapping.post
-    def grant_role(self, request: Request, slug: str) -> Response:
+    def grant_role(self, request: Request, slug: str, format: str | None = None) -> Response:
         """Grant a role to a user or a group (system owners only)."""
         system = get_system_or_404(request.user, slug, Action.MANAGE_ROLES)
         serializer = RoleGrantSerializer(data=request.data)
@@ -81,7 +87,9 @@ class SystemViewSet(
 
     @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["delete"], url_path=r"roles/(?P<grant_id>[0-9]+)")
-    def revoke_role(self, request: Request, slug: str, grant_id: str) -> Response:
+    def revoke_role(
+        self, request: Request, slug: str, grant_id: str, format: str | None = None
+    ) -> Response:
         """Revoke a role grant (system owners only)."""
         system = get_system_or_404(request.user, slug, Action.MANAGE_ROLES)
         grant = system.role_grants.filter(pk=int(grant_id)).first()
@@ -94,8 +102,23 @@ class SystemViewSet(
 class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     """The audit trail of the systems whose audit you may read, newest first."""
 
+    pagination_class = LimitOffsetWithCeiling
     serializer_class = AuditEventSerializer
     filterset_class = AuditEventFilter
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return queries.audit_events_for(api_actor(self.request))
+
+
+@csrf_exempt  # it changes nothing; a POST must learn "not found", not "CSRF cookie not set"
+def unmatched_path(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """An API path no route matches, such as an id or slug of the wrong shape: a JSON 404
+    like every other API error, not the site's HTML page."""
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def unmatched_api_path() -> URLPattern:
+    """The route answering `unmatched_path` anywhere under /api/: listed after every API
+    route. It only matches paths ending with a slash, so CommonMiddleware still adds a
+    missing one."""
+    return re_path(r"^api/(?:[\s\S]*/)?\Z", unmatched_path, name="api-unmatched")

@@ -156,12 +156,16 @@ def _moment(value: str, name: str, *, end_of_day: bool = False) -> datetime:
         raise ValidationError(
             {name: f"{value!r} is not a date or time (use ISO 8601, e.g. 2026-11-23T14:30Z)."}
         )
-    if moment is None:
-        assert day is not None
-        moment = datetime.combine(day + timedelta(days=1) if end_of_day else day, time.min)
-    if timezone.is_naive(moment):
-        moment = moment.replace(tzinfo=UTC)
-    return moment
+    try:  # out of range: 9999-12-31 as an end, or year 1 with an offset east of UTC
+        if moment is None:
+            assert day is not None
+            moment = datetime.combine(day + timedelta(days=1) if end_of_day else day, time.min)
+        if timezone.is_naive(moment):
+            moment = moment.replace(tzinfo=UTC)
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59, which Python takes.
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError({name: f"{value!r} is out of range."}) from None
 
 
 def parse_params(query: Mapping[str, str], inputs: tuple[str, ...] = INPUTS) -> Params:

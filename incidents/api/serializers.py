@@ -26,10 +26,14 @@ class IncidentSerializer(serializers.ModelSerializer):
         slug_field="slug", read_only=True
     )
     environment: serializers.SlugRelatedField = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True
+        slug_field="slug", read_only=True, allow_null=True
     )
     live_release: serializers.SlugRelatedField = serializers.SlugRelatedField(
-        slug_field="version", read_only=True
+        slug_field="version", read_only=True, allow_null=True
+    )
+    # Blank until the incident is classified serious: the schema says so ("" or a category).
+    harm_category = serializers.ChoiceField(
+        choices=HarmCategory.choices, allow_blank=True, read_only=True
     )
     reporting_deadline = serializers.SerializerMethodField()
 

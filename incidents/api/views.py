@@ -12,7 +12,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from governance.api.validation import validated
+from governance.api.pagination import LimitOffsetWithCeiling
+from governance.api.validation import object_id, validated
 from governance.http import api_actor
 from governance.permissions import can, get_system_or_404
 from governance.roles import Action
@@ -67,6 +68,7 @@ def _user(username: str | None):  # type: ignore[no-untyped-def]
 class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Incidents of the systems you hold a role on."""
 
+    pagination_class = LimitOffsetWithCeiling
     serializer_class = IncidentSerializer
     filterset_class = IncidentFilter
 
@@ -74,7 +76,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return queries.incidents_for(api_actor(self.request))
 
     def get_object(self) -> Incident:
-        return queries.incident_detail(int(self.kwargs["pk"]), api_actor(self.request))
+        return queries.incident_detail(object_id(self.kwargs["pk"]), api_actor(self.request))
 
     def _ok(self, incident: Incident, code: int = status.HTTP_200_OK) -> Response:
         return Response(IncidentSerializer(self.get_object()).data, status=code)
@@ -128,7 +130,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         parameters=[OpenApiParameter("after", int, description="entries after this id")],
         responses=TimelineEntrySerializer(many=True),
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # the whole list, not a page
     def timeline(self, request: Request, pk: str) -> Response:
         """The timeline, oldest first; pass ?after=<last id> to poll for what is new."""
         try:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from governance import audit
 from governance.permissions import require
 from governance.roles import Action
+from governance.tokens import mark_used, prefix_of
 from incidents.models import AlertToken
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ def create_alert_token(*, actor: User, system: AISystem, name: str) -> tuple[Ale
     token = AlertToken.objects.create(
         system=system,
         name=name.strip(),
-        prefix=secret[:10],
+        prefix=prefix_of(secret),
         digest=AlertToken.digest_of(secret),
         created_by=actor,
     )
@@ -62,7 +63,7 @@ def revoke_alert_token(*, actor: User, token: AlertToken) -> AlertToken:
 
 
 def system_for_token(secret: str) -> AISystem | None:
-    """The system a live token belongs to, or None. Marks it used."""
+    """The system a live token belongs to, or None. Marks it used (at most once a minute)."""
     token = (
         AlertToken.objects.select_related("system")
         .filter(digest=AlertToken.digest_of(secret), revoked_at__isnull=True)
@@ -70,5 +71,5 @@ def system_for_token(secret: str) -> AISystem | None:
     )
     if token is None:
         return None
-    AlertToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    mark_used(token)
     return token.system

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from governance.api.serializers import SlugRelatedField
 from releases.gates import evaluate, policy_for
 from releases.models import (
     MODEL_CARD_FIELDS,
@@ -28,7 +29,7 @@ from releases.models import (
     RolloutStep,
 )
 
-Username = serializers.SlugRelatedField
+Username = SlugRelatedField
 
 
 def _scope(serializer: serializers.Serializer, name: str, queryset: Any) -> None:
@@ -128,10 +129,10 @@ class TriggerSerializer(serializers.ModelSerializer):
 
 
 class RollbackPlanSerializer(serializers.ModelSerializer):
-    environment: serializers.SlugRelatedField = serializers.SlugRelatedField(
+    environment: serializers.SlugRelatedField = SlugRelatedField(
         slug_field="slug", queryset=Environment.objects.all()
     )
-    target_release: serializers.SlugRelatedField = serializers.SlugRelatedField(
+    target_release: serializers.SlugRelatedField = SlugRelatedField(
         slug_field="version",
         queryset=Release.objects.all(),
         required=False,
@@ -167,7 +168,7 @@ class RollbackPlanSerializer(serializers.ModelSerializer):
 
 
 class RolloutStepSerializer(serializers.ModelSerializer):
-    environment: serializers.SlugRelatedField = serializers.SlugRelatedField(
+    environment: serializers.SlugRelatedField = SlugRelatedField(
         slug_field="slug", queryset=Environment.objects.all()
     )
     stage = serializers.ChoiceField(choices=RolloutStage.choices)
@@ -252,7 +253,7 @@ class ReleaseSerializer(serializers.ModelSerializer):
 class ReleaseDetailSerializer(ReleaseSerializer):
     gate_checks = GateCheckSerializer(many=True, read_only=True)
     approvals = ApprovalSerializer(many=True, read_only=True)
-    rollback_plan = RollbackPlanSerializer(read_only=True)
+    rollback_plan = RollbackPlanSerializer(read_only=True, allow_null=True)
     rollout_steps = RolloutStepSerializer(many=True, read_only=True)
 
     class Meta(ReleaseSerializer.Meta):
@@ -318,6 +319,8 @@ class GatePolicySerializer(serializers.ModelSerializer):
         model = GatePolicy
         fields = ["required_criteria", "approvals_required", "updated_at"]
         read_only_fields = ["updated_at"]
+        # PUT replaces the whole policy: an omitted count is a 400, not the model's default.
+        extra_kwargs: ClassVar[dict[str, Any]] = {"approvals_required": {"required": True}}
 
 
 class LiveAtSerializer(serializers.Serializer):
@@ -329,17 +332,18 @@ class RollbackRequestSerializer(serializers.ModelSerializer):
         slug_field="slug", read_only=True
     )
     system = serializers.CharField(source="environment.system.slug", read_only=True)
+    # Null where the model allows it: a trigger requests (no person), few are confirmed.
     from_release: serializers.SlugRelatedField = serializers.SlugRelatedField(
-        slug_field="version", read_only=True
+        slug_field="version", read_only=True, allow_null=True
     )
     to_release: serializers.SlugRelatedField = serializers.SlugRelatedField(
         slug_field="version", read_only=True
     )
     requested_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
     confirmed_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
 
     class Meta:

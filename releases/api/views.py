@@ -11,7 +11,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from governance.api.validation import validated
+from governance.api.pagination import LimitOffsetWithCeiling
+from governance.api.validation import object_id, validated
 from governance.http import api_actor
 from governance.permissions import get_system_or_404, restrict
 from governance.roles import Action
@@ -48,6 +49,7 @@ class ReleaseFilter(filters.FilterSet):
 class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Releases of the systems you hold a role on."""
 
+    pagination_class = LimitOffsetWithCeiling
     filterset_class = ReleaseFilter
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -69,7 +71,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return self._page_of(self.filter_queryset(self.get_queryset()))
 
     def get_object(self) -> Release:
-        return queries.release_detail(int(self.kwargs["pk"]), api_actor(self.request))
+        return queries.release_detail(object_id(self.kwargs["pk"]), api_actor(self.request))
 
     def _detail(self, release: Release, code: int = status.HTTP_200_OK) -> Response:
         release = queries.release_detail(release.pk, api_actor(self.request))
@@ -200,6 +202,7 @@ class EnvironmentViewSet(
 ):
     """Environments, their deployment backend (secrets write-only) and what is live in them."""
 
+    pagination_class = LimitOffsetWithCeiling
     serializer_class = EnvironmentSerializer
     filterset_fields = ["system__slug", "is_production"]
 
@@ -316,6 +319,7 @@ class RollbackRequestViewSet(
 ):
     """Rollback requests and how they went; confirm or dismiss what a trigger proposed."""
 
+    pagination_class = LimitOffsetWithCeiling
     serializer_class = RollbackRequestSerializer
     filterset_fields = ["status", "environment__system__slug", "is_drill"]
 

@@ -7,6 +7,33 @@
       setTimeout(function () { el.classList.add("is-fading"); }, 5000);
     });
   });
+  // A button with data-copy="#id" copies that element's text (a token shown once), and says so.
+  // Delegated: the button may arrive in an htmx swap. Without the clipboard API (plain HTTP),
+  // the text is selected for ⌘C / Ctrl+C instead.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) { return; }
+    var source = document.querySelector(button.getAttribute("data-copy"));
+    if (!source) { return; }
+    var label = button.textContent;
+    var done = function () {
+      button.textContent = button.getAttribute("data-copied-label") || "Copied";
+      button.classList.add("is-copied");
+      setTimeout(function () { button.textContent = label; button.classList.remove("is-copied"); }, 2000);
+    };
+    var select = function () {
+      var range = document.createRange();
+      range.selectNodeContents(source);
+      var selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.textContent.trim()).then(done, select);
+    } else {
+      select();
+    }
+  });
   // htmx answers 4xx with form fragments that carry the field errors: swap them in.
   document.addEventListener("htmx:beforeSwap", function (event) {
     if (event.detail.xhr.status === 400 || event.detail.xhr.status === 409) {
