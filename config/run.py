@@ -109,6 +109,9 @@ def main() -> int:
         ]  # fmt: skip
         _announce(logins, time.monotonic() - started)
         signal.signal(signal.SIGTERM, _interrupt)
+        # Ctrl-C stops it even when started from a script's background job, where the shell
+        # hands it SIGINT ignored and Python then installs no KeyboardInterrupt of its own.
+        signal.signal(signal.SIGINT, _interrupt)
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
         print("A Failsafe process stopped unexpectedly; shutting down.", flush=True)

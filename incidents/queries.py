@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.db.models import Prefetch, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from governance.permissions import restrict
+from governance.permissions import can, restrict
+from governance.roles import Action
 from incidents.models import (
     ContainmentAction,
     Incident,
@@ -22,6 +24,16 @@ if TYPE_CHECKING:
 
 def incidents_for(user: User) -> QuerySet[Incident]:
     return restrict(Incident.objects.select_related("system", "environment", "live_release"), user)
+
+
+def incident_to_act_on(pk: int, user: User) -> Incident:
+    """One incident for an action on it, 404 unless `user` may see its system. Asked of the
+    user's role grants, which the request reads once and the action's own permission check
+    then reuses, instead of a subquery of every system the user can see."""
+    incident = get_object_or_404(Incident.objects.select_related("system"), pk=pk)
+    if not can(user, Action.VIEW, incident.system):
+        raise Http404("No incident matches the given query.")
+    return incident
 
 
 def current_commander() -> Prefetch:

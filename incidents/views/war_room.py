@@ -366,7 +366,7 @@ def _act(
     action changed nothing, the service's transaction having rolled back."""
     # The light lookup: the services lock and reload what they change; the whole room is
     # loaded only to show errors.
-    incident = get_object_or_404(queries.incidents_for(request.user), pk=pk)
+    incident = queries.incident_to_act_on(pk, request.user)
     require(request.user, needs, incident.system)
     errors: list[str] = []
     if form.is_valid():
