@@ -28,7 +28,6 @@ class IncidentsConfig(AppConfig):
         dashboard.register(home.home_contribution, order=10)  # the home page
         rollback_hooks.on_rollback(record_rollback_step)
         rollback_hooks.collect_forensics(incident_evidence)
-        rollback_hooks.load_with("incident_link__incident__system")
         rollback_hooks.describe_citation(incident_cited)
         notifications.link_rollbacks(war_room_link)
 

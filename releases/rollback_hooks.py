@@ -21,17 +21,6 @@ Collector = Callable[["RollbackRequest"], dict[str, Any]]
 _listeners: list[Listener] = []
 _collectors: list[Collector] = []
 _citers: list[Collector] = []
-_loaded_with: list[str] = []
-
-
-def load_with(*relations: str) -> None:
-    """Relations of a request the listeners and collectors read: the worker loads them with
-    the request in its claim, not one query each between the claim and the backend call."""
-    _loaded_with.extend(r for r in relations if r not in _loaded_with)
-
-
-def relations() -> list[str]:
-    return list(_loaded_with)
 
 
 def describe_citation(citer: Collector) -> None:
