@@ -30,6 +30,11 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 
+# Each script starts on a quiet machine, as far as it gets quiet: the one before it (or
+# anything else) leaves the CPUs busy for a while, which would fall on the next one's figures.
+QUIET_LOAD = 1.0  # one-minute load average
+QUIET_WAIT_SECONDS = 90
+
 # Modules in bench/ that the benchmarks import or start, and the soak run (`make soak`,
 # its own target: it takes ten minutes and asserts rather than measures ratios).
 NOT_BENCHMARKS = {
@@ -123,6 +128,7 @@ class Outcome:
     benchmark: Benchmark
     returncode: int
     seconds: float
+    load: float
     figures: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -153,8 +159,18 @@ def last_pairs(output: str) -> dict[str, str]:
     return {}
 
 
+def wait_for_quiet() -> float:
+    """Until the one-minute load average is below QUIET_LOAD, at most QUIET_WAIT_SECONDS.
+    Returns the load the script then starts with."""
+    deadline = time.monotonic() + QUIET_WAIT_SECONDS
+    while os.getloadavg()[0] >= QUIET_LOAD and time.monotonic() < deadline:
+        time.sleep(2)
+    return os.getloadavg()[0]
+
+
 def run(benchmark: Benchmark) -> Outcome:
-    print(f"== bench/{benchmark.script}", flush=True)
+    load = wait_for_quiet()
+    print(f"== bench/{benchmark.script} (load average {load:.2f} at the start)", flush=True)
     started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, str(BENCH / benchmark.script)],
@@ -170,7 +186,9 @@ def run(benchmark: Benchmark) -> Outcome:
         sys.stdout.flush()
         lines.append(line)
     returncode = process.wait()
-    outcome = Outcome(benchmark, returncode, time.monotonic() - started, last_pairs("".join(lines)))
+    outcome = Outcome(
+        benchmark, returncode, time.monotonic() - started, load, last_pairs("".join(lines))
+    )
     print(f"== bench/{benchmark.script}: exit {returncode}, {outcome.seconds:.0f} s\n", flush=True)
     return outcome
 
@@ -201,7 +219,7 @@ def machine() -> list[tuple[str, str]]:
     return [
         ("CPU", f"{model}, {os.cpu_count()} logical cores"),
         ("Memory", f"{psutil.virtual_memory().total / 2**30:.1f} GiB"),
-        ("Load average before the run", " ".join(f"{x:.2f}" for x in os.getloadavg())),
+        ("Load average before the run (1, 5, 15 min)", " ".join(f"{x:.2f}" for x in os.getloadavg())),
         ("System", f"{platform.system()} {platform.release()}"),
         ("Python", platform.python_version()),
         ("Django", version("Django")),
@@ -248,7 +266,8 @@ def write(outcomes: list[Outcome], facts: list[tuple[str, str]], started: str, p
         lines += [
             f"### {benchmark.script}",
             "",
-            f"{benchmark.what} Ran {outcome.seconds:.0f} s, exit {outcome.returncode}.",
+            f"{benchmark.what} Ran {outcome.seconds:.0f} s from a load average of "
+            f"{outcome.load:.2f}, exit {outcome.returncode}.",
             "",
         ]
         if outcome.figures:

@@ -154,6 +154,25 @@ def persona(request):
     return request.getfixturevalue(request.param)
 
 
+@pytest.fixture
+def people(  # type: ignore[no-untyped-def]
+    owner, release_manager, model_owner, rollback_owner, oncall_lead, responder, compliance,
+    viewer, outsider,
+):  # fmt: skip
+    """Every persona by name, for the role matrices."""
+    return {
+        "owner": owner,
+        "release_manager": release_manager,
+        "model_owner": model_owner,
+        "rollback_owner": rollback_owner,
+        "oncall_lead": oncall_lead,
+        "responder": responder,
+        "compliance": compliance,
+        "viewer": viewer,
+        "outsider": outsider,
+    }
+
+
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)

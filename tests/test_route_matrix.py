@@ -25,7 +25,7 @@ from django.urls.exceptions import Resolver404
 
 from tests.governance.test_api_tokens import world as api_tokens_world  # noqa: F401
 from tests.governance.test_role_matrix import everyone  # noqa: F401 (fixture)
-from tests.incidents.conftest import incident, people  # noqa: F401 (fixtures)
+from tests.incidents.conftest import incident  # noqa: F401 (fixture)
 from tests.incidents.test_action_items_page import world as action_items_world  # noqa: F401
 from tests.incidents.test_alert_token_pages import world as alert_tokens_world  # noqa: F401
 from tests.incidents.test_api_matrix import world as incident_api_world  # noqa: F401
@@ -176,7 +176,7 @@ def governance_world(fraud, everyone, settings):  # noqa: F811
 
 
 @pytest.fixture
-def site_world(people, celery_worker):  # noqa: F811
+def site_world(people, celery_worker):
     # /readyz is ready only when a worker answers: celery_worker is the suite's real one.
     return people, {}
 
@@ -304,7 +304,7 @@ def admin_verdict(pattern: Pattern, persona: str, response: Any) -> bool:
 
 
 @pytest.mark.django_db
-def test_the_admin_turns_away_everyone_but_staff(client, people):  # noqa: F811
+def test_the_admin_turns_away_everyone_but_staff(client, people):
     """Every admin pattern, every persona (none is staff): turned away to a login."""
     paths = admin_paths()
     wrong = []

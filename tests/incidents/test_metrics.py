@@ -283,24 +283,6 @@ def test_a_system_you_cannot_see_is_a_bad_filter_not_a_peek(client, viewer, hist
         assert "No such system among those you can see." in response.content.decode()
 
 
-@pytest.fixture
-def people(
-    owner, release_manager, model_owner, rollback_owner, oncall_lead, responder, compliance,
-    viewer, outsider,
-):  # fmt: skip
-    return {
-        "owner": owner,
-        "release_manager": release_manager,
-        "model_owner": model_owner,
-        "rollback_owner": rollback_owner,
-        "oncall_lead": oncall_lead,
-        "responder": responder,
-        "compliance": compliance,
-        "viewer": viewer,
-        "outsider": outsider,
-    }
-
-
 EVERYONE = frozenset(ROLE_HOLDERS) | {"outsider"}
 
 
