@@ -219,7 +219,7 @@ def machine() -> list[tuple[str, str]]:
     return [
         ("CPU", f"{model}, {os.cpu_count()} logical cores"),
         ("Memory", f"{psutil.virtual_memory().total / 2**30:.1f} GiB"),
-        ("Load average before the run (1, 5, 15 min)", " ".join(f"{x:.2f}" for x in os.getloadavg())),
+        ("Load average before the run", " ".join(f"{x:.2f}" for x in os.getloadavg())),
         ("System", f"{platform.system()} {platform.release()}"),
         ("Python", platform.python_version()),
         ("Django", version("Django")),
