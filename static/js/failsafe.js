@@ -5,6 +5,12 @@
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll(".flash-success, .flash-info").forEach(function (el) {
       setTimeout(function () { el.classList.add("is-fading"); }, 5000);
+      // Once faded, gone: an invisible message would still hold its space above the page.
+      setTimeout(function () {
+        var stack = el.parentElement;
+        el.remove();
+        if (stack && stack.classList.contains("flash-stack") && !stack.children.length) { stack.remove(); }
+      }, 5700);
     });
   });
   // A button with data-copy="#id" copies that element's text (a token shown once), and says so.
