@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Prefetch, Q, QuerySet
 
 from governance.evidence.kinds import EvidenceKind
-from governance.evidence.pack_sections import Chart, Section, register_chart, register_section
+from governance.evidence.pack_sections import (
+    Chart,
+    Section,
+    register_chart,
+    register_section,
+    username_of,
+)
 from incidents.models import (
     ActionItem,
     Alert,
@@ -35,10 +41,6 @@ if TYPE_CHECKING:
     from governance.models import AISystem
 
 CHUNK = 500
-
-
-def _name(user: Any) -> str | None:
-    return user.get_username() if user is not None else None
 
 
 def incidents_in(system: AISystem, period: PackPeriod) -> QuerySet[Incident]:
@@ -74,7 +76,7 @@ def _incident_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, A
             "live_release_version": incident.live_release.version
             if incident.live_release
             else None,
-            "declared_by": _name(incident.declared_by) or "alert",
+            "declared_by": username_of(incident.declared_by) or "alert",
             "detected_at": incident.detected_at,
             "acknowledged_at": incident.acknowledged_at,
             "contained_at": incident.contained_at,
@@ -87,7 +89,7 @@ def _incident_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, A
             "roles": [
                 {
                     "role": role.role,
-                    "user": _name(role.user),
+                    "user": username_of(role.user),
                     "assigned_at": role.assigned_at,
                     "ended_at": role.ended_at,
                 }
@@ -128,9 +130,9 @@ def _containment_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str
             "kind": action.kind,
             "target": action.target,
             "status": action.status,
-            "requested_by": _name(action.requested_by),
+            "requested_by": username_of(action.requested_by),
             "requested_at": action.requested_at,
-            "done_by": _name(action.done_by),
+            "done_by": username_of(action.done_by),
             "done_at": action.done_at,
             "undone_at": action.undone_at,
         }
@@ -203,7 +205,7 @@ def _postmortem_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str,
             **{name: getattr(review, name) for name in POSTMORTEM_TEXT},
             "updated_at": review.updated_at,
             "published_at": review.published_at,
-            "published_by": _name(review.published_by),
+            "published_by": username_of(review.published_by),
         }
 
 
@@ -218,7 +220,7 @@ def _action_item_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str
             "id": item.pk,
             "incident_id": item.incident_id,
             "title": item.title,
-            "owner": _name(item.owner),
+            "owner": username_of(item.owner),
             "due_date": item.due_date,
             "status": item.status,
             "created_at": item.created_at,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Prefetch, Q, QuerySet
 
 from governance.evidence.kinds import EvidenceKind
-from governance.evidence.pack_sections import Section, register_section
+from governance.evidence.pack_sections import Section, register_section, username_of
 from releases.models import (
     MODEL_CARD_FIELDS,
     Approval,
@@ -33,10 +33,6 @@ if TYPE_CHECKING:
     from governance.models import AISystem
 
 CHUNK = 500
-
-
-def _name(user: Any) -> str | None:
-    return user.get_username() if user is not None else None
 
 
 def releases_in(system: AISystem, period: PackPeriod) -> QuerySet[Release]:
@@ -69,7 +65,7 @@ def _release_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, An
             "version": release.version,
             "title": release.title,
             "status": release.status,
-            "author": _name(release.author),
+            "author": username_of(release.author),
             "created_at": release.created_at,
             "submitted_at": release.submitted_at,
             "decided_at": release.decided_at,
@@ -102,7 +98,7 @@ def _gate_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, Any]]
             "passed": check.passed,
             "evidence_uri": check.evidence_uri,
             "note": check.note,
-            "recorded_by": _name(check.recorded_by),
+            "recorded_by": username_of(check.recorded_by),
             "recorded_at": check.recorded_at,
         }
 
@@ -118,7 +114,7 @@ def _approval_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, A
             "id": approval.pk,
             "release_id": approval.release_id,
             "release_version": approval.release.version,
-            "approver": _name(approval.approver),
+            "approver": username_of(approval.approver),
             "decision": approval.decision,
             "comment": approval.comment,
             "release_digest": approval.release_digest,
@@ -152,7 +148,7 @@ def _plan_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, Any]]
                 }
                 for t in plan.triggers.all()
             ],
-            "written_by": _name(plan.written_by),
+            "written_by": username_of(plan.written_by),
             "updated_at": plan.updated_at,
         }
 
@@ -200,7 +196,7 @@ def _step_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, Any]]
             "stage": step.stage,
             "traffic_percent": step.traffic_percent,
             "status": step.status,
-            "requested_by": _name(step.requested_by),
+            "requested_by": username_of(step.requested_by),
             "requested_at": step.requested_at,
             "applied_at": step.applied_at,
             "error": step.error,
@@ -232,8 +228,8 @@ def _rollback_row(request: RollbackRequest) -> dict[str, Any]:
         "to_version": request.to_release.version,
         "status": request.status,
         "reason": request.reason,
-        "requested_by": _name(request.requested_by) or "rollback plan trigger",
-        "confirmed_by": _name(request.confirmed_by),
+        "requested_by": username_of(request.requested_by) or "rollback plan trigger",
+        "confirmed_by": username_of(request.confirmed_by),
         "trigger": request.trigger,
         "requested_at": request.requested_at,
         "started_at": request.started_at,

@@ -48,6 +48,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.factories import PASSWORD
+from tests.matrix import ROLE_HOLDERS
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -55,17 +56,7 @@ if TYPE_CHECKING:
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "3"))
 
 # Every role on the system, and a signed-in user holding none (who must get 404s, not 500s).
-PERSONAS = [
-    "owner",
-    "release_manager",
-    "model_owner",
-    "rollback_owner",
-    "oncall_lead",
-    "responder",
-    "compliance",
-    "viewer",
-    "outsider",
-]
+PERSONAS = [*ROLE_HOLDERS, "outsider"]
 USERNAMES = {
     "owner": "registrar",
     "release_manager": "ravi",

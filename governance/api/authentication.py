@@ -64,13 +64,11 @@ class ApiTokenAuthentication(BaseAuthentication):
     """
 
     def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
-        parts = _bearer_parts(request)
-        if not parts:
+        secret = bearer_secret(request, shape="fsk_…")
+        if secret is None:
             return None
-        if len(parts) != 2:
-            raise AuthenticationFailed("Send exactly one token: Authorization: Bearer fsk_….")
         try:
-            token = authenticate_api_token(secret=parts[1].decode(errors="replace"))
+            token = authenticate_api_token(secret=secret)
         except ApiTokenRefused as refused:
             raise AuthenticationFailed(str(refused)) from None
         limit_to_system(token.system_id)
@@ -83,6 +81,17 @@ class ApiTokenAuthentication(BaseAuthentication):
 def _bearer_parts(request: Request) -> list[bytes]:
     parts = get_authorization_header(request).split()
     return parts if parts and parts[0].lower() == b"bearer" else []
+
+
+def bearer_secret(request: Request, *, shape: str) -> str | None:
+    """The secret of `Authorization: Bearer <secret>`; None when the request sends no bearer
+    token (another scheme may then answer). `shape` names the token in the error."""
+    parts = _bearer_parts(request)
+    if not parts:
+        return None
+    if len(parts) != 2:
+        raise AuthenticationFailed(f"Send exactly one token: Authorization: Bearer {shape}.")
+    return parts[1].decode(errors="replace")
 
 
 class LockoutBasicScheme(BasicScheme):

@@ -48,6 +48,11 @@ _sections: dict[str, Section] = {}
 _charts: dict[str, Chart] = {}
 
 
+def username_of(user: Any) -> str | None:
+    """How a pack names a person: the username, None where nobody is recorded."""
+    return user.get_username() if user is not None else None
+
+
 def register_section(section: Section) -> None:
     _sections[section.name] = section
 

@@ -11,28 +11,25 @@ from typing import Any, cast
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance.api.authentication import bearer_secret
 from governance.models import AISystem
 from incidents.services import AlertPayloadError, ingest_alert, parse_alertmanager, parse_generic
 from incidents.services.tokens import system_for_token
 
 
 class AlertTokenAuthentication(BaseAuthentication):
-    keyword = b"bearer"
-
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
-        parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() != self.keyword:
+        secret = bearer_secret(request, shape="<token>")
+        if secret is None:
             return None
-        if len(parts) != 2:
-            raise AuthenticationFailed("Send exactly one token: Authorization: Bearer <token>.")
-        system = system_for_token(parts[1].decode(errors="replace"))
+        system = system_for_token(secret)
         if system is None:
             raise AuthenticationFailed("Unknown or revoked alert token.")
         return (None, system)  # no user: the token speaks for a system

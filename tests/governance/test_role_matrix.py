@@ -79,22 +79,12 @@ def evidence_signing_key(settings) -> None:
 
 
 @pytest.fixture
-def everyone(release_manager, model_owner, rollback_owner, oncall_lead, responder, compliance,
-             viewer, outsider, owner):  # fmt: skip
+def everyone(people):  # type: ignore[no-untyped-def]
+    """Every persona, and a group to grant roles to."""
     from django.contrib.auth.models import Group
 
     Group.objects.create(name="auditors")
-    return {
-        "owner": owner,
-        "release_manager": release_manager,
-        "model_owner": model_owner,
-        "rollback_owner": rollback_owner,
-        "oncall_lead": oncall_lead,
-        "responder": responder,
-        "compliance": compliance,
-        "viewer": viewer,
-        "outsider": outsider,
-    }
+    return people
 
 
 @pytest.mark.django_db

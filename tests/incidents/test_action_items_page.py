@@ -235,28 +235,11 @@ ROUTES = [
 @pytest.fixture
 def world(
     incident,
-    owner,
-    release_manager,
-    model_owner,
-    rollback_owner,
-    oncall_lead,
     responder,
-    compliance,
     viewer,
-    outsider,
+    people,
 ):
     services.add_action_item(actor=responder, incident=incident, title="Alert", owner=viewer)
-    people = {
-        "owner": owner,
-        "release_manager": release_manager,
-        "model_owner": model_owner,
-        "rollback_owner": rollback_owner,
-        "oncall_lead": oncall_lead,
-        "responder": responder,
-        "compliance": compliance,
-        "viewer": viewer,
-        "outsider": outsider,
-    }
     return people, {}
 
 

@@ -157,27 +157,9 @@ ROUTES = [
 def world(
     owner,
     fraud,
-    release_manager,
-    model_owner,
-    rollback_owner,
-    oncall_lead,
-    responder,
-    compliance,
-    viewer,
-    outsider,
+    people,
 ):
     token, _ = create_alert_token(actor=owner, system=fraud, name="Alertmanager")
-    people = {
-        "owner": owner,
-        "release_manager": release_manager,
-        "model_owner": model_owner,
-        "rollback_owner": rollback_owner,
-        "oncall_lead": oncall_lead,
-        "responder": responder,
-        "compliance": compliance,
-        "viewer": viewer,
-        "outsider": outsider,
-    }
     return people, {"token": token.pk}
 
 

@@ -407,15 +407,9 @@ ROUTES = [
 @pytest.fixture
 def world(
     incident,
-    owner,
-    release_manager,
-    model_owner,
-    rollback_owner,
     oncall_lead,
     responder,
-    compliance,
-    viewer,
-    outsider,
+    people,
 ):
     ready = services.declare_incident(
         actor=oncall_lead, system=incident.system, title="Ready", severity="sev3", category="drift"
@@ -424,17 +418,6 @@ def world(
     services.save_postmortem(actor=responder, incident=ready, **POSTMORTEM)
     services.add_action_item(actor=responder, incident=ready, title="Owned", owner=responder)
     item = services.add_action_item(actor=responder, incident=incident, title="Alert per channel")
-    people = {
-        "owner": owner,
-        "release_manager": release_manager,
-        "model_owner": model_owner,
-        "rollback_owner": rollback_owner,
-        "oncall_lead": oncall_lead,
-        "responder": responder,
-        "compliance": compliance,
-        "viewer": viewer,
-        "outsider": outsider,
-    }
     return people, {"incident": incident.pk, "ready": ready.pk, "item": item.pk}
 
 

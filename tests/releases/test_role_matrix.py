@@ -153,14 +153,9 @@ ROUTES = [
 
 @pytest.fixture
 def world(
-    release_manager,
+    people,
     model_owner,
     rollback_owner,
-    oncall_lead,
-    responder,
-    compliance,
-    viewer,
-    outsider,
     owner,
     make_release,
     ready,
@@ -202,17 +197,6 @@ def world(
     )
     for approver in (second_approver, third_approver):
         services.record_approval(actor=approver, release=approved, decision="approve", comment="ok")
-    people = {
-        "owner": owner,
-        "release_manager": release_manager,
-        "model_owner": model_owner,
-        "rollback_owner": rollback_owner,
-        "oncall_lead": oncall_lead,
-        "responder": responder,
-        "compliance": compliance,
-        "viewer": viewer,
-        "outsider": outsider,
-    }
     ids = {
         "draft": make_release("5.0.0").pk,
         "ready": ready.pk,
