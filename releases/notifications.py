@@ -117,8 +117,8 @@ def notify_people(request: RollbackRequest, event: str, message: str) -> None:
 
 def send_notices(request_id: int, event: str, message: str) -> bool:
     """Hand one task per channel to the broker. Bounded like the rollback's own enqueue, and
-    tighter: this runs just before the rollback is handed over, and a broker that is down
-    must cost the notice, not the rollback's time."""
+    tighter: this runs right after the rollback is handed over, in the same moment after the
+    commit, and a broker that is down must cost the notice, not the presser's time."""
     from releases.notification_tasks import email_rollback_notice, post_rollback_to_slack
 
     tasks = [email_rollback_notice]

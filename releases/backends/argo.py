@@ -118,6 +118,8 @@ _IMAGE = re.compile(r"[^\s]+")
 class ArgoRolloutsBackend:
     """Deploys and rolls back one Argo Rollout through the Kubernetes API."""
 
+    status_is_remote = True
+
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
         config = environment.backend_config

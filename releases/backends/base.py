@@ -41,6 +41,11 @@ class BackendStatus:
 
 
 class DeploymentBackend(Protocol):
+    # True when `status` only talks to the network (no database, no lazy model access): the
+    # rollback worker then reads it on a second thread while it reads its evidence from the
+    # database. The local backend keeps its state in the database and leaves this False.
+    status_is_remote: bool
+
     def deploy(
         self, *, release: Release, stage: str, traffic_percent: float, idempotency_key: str
     ) -> BackendResult: ...

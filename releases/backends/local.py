@@ -22,6 +22,8 @@ APPLIED_KEYS_KEPT = 200
 
 
 class LocalBackend:
+    status_is_remote = False  # its state is a row in this database
+
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
         self.latency = float(environment.backend_config.get("latency_ms", 0)) / 1000

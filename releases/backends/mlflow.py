@@ -87,6 +87,8 @@ _RESERVED_ALIAS = re.compile(r"latest|v[0-9]+", re.IGNORECASE)
 class MlflowBackend:
     """Makes a release live by pointing a registered model's alias at its version."""
 
+    status_is_remote = True
+
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
         config = environment.backend_config

@@ -143,6 +143,8 @@ def release_payload(release: Release) -> dict[str, Any]:
 class WebhookBackend:
     """Deploys by calling a receiver the platform team runs; see the module docstring."""
 
+    status_is_remote = True
+
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
         config = environment.backend_config

@@ -10,13 +10,17 @@ nobody picked up (the broker was down) and takes over runs whose worker died.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import hashlib
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -30,7 +34,13 @@ from governance.audit.hashing import canonical_json
 from governance.permissions import require
 from governance.roles import Action
 from releases import rollback_hooks
-from releases.backends import BackendError, BackendResult, backend_for
+from releases.backends import (
+    BackendError,
+    BackendResult,
+    BackendStatus,
+    DeploymentBackend,
+    backend_for,
+)
 from releases.models import (
     Deployment,
     Environment,
@@ -52,10 +62,13 @@ logger = logging.getLogger(__name__)
 # --- what a rollback would do ---------------------------------------------------------------
 
 
-def live_deployment(environment: Environment) -> Deployment | None:
+def live_deployment(environment: Environment, *, with_plan: bool = False) -> Deployment | None:
+    """What is live in `environment`; `with_plan` joins the live release's rollback plan and
+    its target, which `rollback_target` then reads from memory."""
+    joined = "release__rollback_plan__target_release" if with_plan else "release"
     return (
         Deployment.objects.filter(environment=environment, ended_at__isnull=True)
-        .select_related("release")
+        .select_related(joined)
         .first()
     )
 
@@ -70,6 +83,12 @@ def rollback_target(environment: Environment, live: Release | None) -> Release |
 
 
 def _planned_target(environment: Environment, live: Release) -> Release | None:
+    plan_of = Release.rollback_plan  # type: ignore[attr-defined]
+    if plan_of.is_cached(live):  # joined: live_deployment(with_plan=True)
+        joined = cast("RollbackPlan | None", plan_of.related.get_cached_value(live))
+        if joined is None or joined.environment_id != environment.pk:
+            return None
+        return joined.target_release
     plan = (
         RollbackPlan.objects.filter(release=live, environment=environment)
         .select_related("target_release")
@@ -163,7 +182,7 @@ def request_rollback(
     if drill and environment.is_production:
         raise ValidationError("Drills run against a non-production environment.")
 
-    live = live_deployment(environment)
+    live = live_deployment(environment, with_plan=True)
     just_done = _just_done(environment, live)
     if just_done is not None:  # a late press of the same button: that rollback is the answer
         return just_done, False
@@ -298,7 +317,7 @@ def execute_rollback(*, request_id: int) -> RollbackRequest:
         return RollbackRequest.objects.get(pk=request_id)
     backend = backend_for(request.environment)
     if request.attempts == 1 or not ForensicRecord.objects.filter(request=request).exists():
-        _keep_forensics(request, backend.status())
+        _keep_forensics(request, *_before_the_change(request, backend))
     result = backend.rollback(
         from_release=request.from_release,
         to_release=request.to_release,
@@ -379,8 +398,34 @@ def _record_call(request: RollbackRequest, result: BackendResult) -> None:
     )
 
 
+def _before_the_change(
+    request: RollbackRequest, backend: DeploymentBackend
+) -> tuple[BackendStatus, dict[str, Any]]:
+    """What the rollback will destroy: the deployment as the backend reports it, and what the
+    other apps collect (the incident's alerts and timeline). A backend read over the network
+    is asked on a side thread while this one reads the database: both are waits."""
+    if not backend.status_is_remote:
+        return backend.status(), rollback_hooks.collected(request)
+    # The context carries the request id into the backend's log lines.
+    reading = _side_thread().submit(contextvars.copy_context().run, backend.status)
+    context = rollback_hooks.collected(request)
+    return reading.result(), context
+
+
+def _side_thread() -> ThreadPoolExecutor:
+    return _side_thread_of(os.getpid())
+
+
+@functools.cache
+def _side_thread_of(pid: int) -> ThreadPoolExecutor:
+    # Per process, as the backends' HTTP clients: a forked pool process starts its own.
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollback-status")
+
+
 @transaction.atomic
-def _keep_forensics(request: RollbackRequest, backend_state: Any) -> None:
+def _keep_forensics(
+    request: RollbackRequest, backend_state: BackendStatus, context: dict[str, Any]
+) -> None:
     state = {
         "live_version": backend_state.live_version,
         "candidate_version": backend_state.candidate_version,
@@ -388,7 +433,6 @@ def _keep_forensics(request: RollbackRequest, backend_state: Any) -> None:
         "traffic_percent": backend_state.traffic_percent,
         "detail": backend_state.detail,
     }
-    context = rollback_hooks.collected(request)
     digest = hashlib.sha256(canonical_json({"backend": state, "context": context}).encode())
     # The claim's lease keeps a second run away. Should a stalled run outlive its lease
     # while another keeps the record, the unique request refuses this one; the sweep runs

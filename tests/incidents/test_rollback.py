@@ -120,3 +120,17 @@ def test_an_outsider_cannot_see_a_rollback(client, incident, oncall_lead, outsid
     client.force_login(outsider)
     assert client.get(f"/api/rollbacks/{request.pk}/").status_code == 404
     assert client.post(f"/incidents/{incident.pk}/rollback/", {"reason": "x"}).status_code == 404
+
+
+def test_a_press_reads_and_writes_a_fixed_number_of_rows(
+    client, incident, rollback_owner, django_assert_num_queries
+):
+    # What the on-call lead waits on: the session and the user; the incident and the
+    # presser's grants; the incident's lock; one read each for an active rollback, the live
+    # release joined with its plan, and whether the plan's target was live here; then the
+    # request, its link, the timeline entry and two audit events. Six are savepoints and
+    # their releases (in production the outermost is the transaction itself).
+    client.force_login(rollback_owner)
+    with django_assert_num_queries(19):
+        response = client.post(f"/incidents/{incident.pk}/rollback/", {"reason": "Review rate 3x"})
+    assert response.status_code == 302
