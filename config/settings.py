@@ -129,7 +129,10 @@ CELERY_BEAT_SCHEDULE = {
 # --- rollbacks -------------------------------------------------------------------------
 ROLLBACK_VERIFY_SECONDS = env_int("ROLLBACK_VERIFY_SECONDS", default=60)  # until verified live
 ROLLBACK_POLL_SECONDS = 0.2  # between status reads while verifying
-ROLLBACK_LEASE_SECONDS = env_int("ROLLBACK_LEASE_SECONDS", default=120)  # > verify + one call
+# A run's claim on its request, renewed every third of it while the run works: a dead
+# worker's run is taken over by the sweep within one lease.
+ROLLBACK_LEASE_SECONDS = env_int("ROLLBACK_LEASE_SECONDS", default=15)
+ROLLBACK_RUN_LIMIT_SECONDS = 1800  # renewed no longer: a run still going is presumed hung
 ROLLBACK_REQUEUE_SECONDS = env_int("ROLLBACK_REQUEUE_SECONDS", default=10)  # not picked up yet
 ROLLBACK_MAX_RETRIES = env_int("ROLLBACK_MAX_RETRIES", default=5)
 ROLLBACK_REPRESS_SECONDS = 300  # a press this soon after a success returns that rollback

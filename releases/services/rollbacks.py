@@ -10,21 +10,23 @@ nobody picked up (the broker was down) and takes over runs whose worker died.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import hashlib
 import logging
 import os
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F, Q, Value, prefetch_related_objects
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -315,6 +317,11 @@ def execute_rollback(*, request_id: int) -> RollbackRequest:
     request = _claim(request_id)
     if request is None:
         return RollbackRequest.objects.get(pk=request_id)
+    with _lease_kept(request.pk):
+        return _run(request)
+
+
+def _run(request: RollbackRequest) -> RollbackRequest:
     backend = backend_for(request.environment)
     if request.attempts == 1 or not ForensicRecord.objects.filter(request=request).exists():
         _keep_forensics(request, *_before_the_change(request, backend))
@@ -368,6 +375,39 @@ def _claim(request_id: int) -> RollbackRequest | None:
         "components",
     )
     return request
+
+
+@contextlib.contextmanager
+def _lease_kept(request_id: int) -> Iterator[None]:
+    """Renew the run's lease from a side thread while the run works. The lease can then be
+    short: a worker that dies stops renewing, and the sweep takes its run over within one
+    lease, however long a live run's backend takes."""
+    done = threading.Event()
+    keeper = threading.Thread(
+        target=_renew_lease, args=(request_id, done), name="rollback-lease", daemon=True
+    )
+    keeper.start()
+    try:
+        yield
+    finally:
+        done.set()
+        keeper.join()
+
+
+def _renew_lease(request_id: int, done: threading.Event) -> None:
+    lease = settings.ROLLBACK_LEASE_SECONDS
+    # A run still working after the limit is presumed hung: its lease is left to run out, and
+    # the sweep may start another run (the idempotency key keeps its call harmless).
+    give_up = time.monotonic() + settings.ROLLBACK_RUN_LIMIT_SECONDS
+    try:
+        while not done.wait(lease / 3) and time.monotonic() < give_up:
+            RollbackRequest.objects.filter(pk=request_id, status=RollbackStatus.RUNNING).update(
+                lease_until=timezone.now() + timedelta(seconds=lease)
+            )
+    except Exception:  # an unrenewed lease runs out: the sweep takes over, as after a crash
+        logger.exception("rollback %s: its lease was not renewed", request_id)
+    finally:
+        connections.close_all()  # this thread's own connection, if it opened one
 
 
 @transaction.atomic

@@ -115,12 +115,45 @@ def test_a_backend_that_keeps_failing_fails_the_rollback_visibly(
     assert 'class="rollback-failed"' in page and "deploy controller unavailable" in page
 
 
+def test_a_live_run_keeps_its_lease_however_long_the_backend_takes(
+    settings, artifacts_dir, webhook_receiver, incident, rollback_owner, live_release
+):
+    """The backend answers the call after twice the lease: the run renews its lease
+    meanwhile, so the sweep finds nothing to take over and the call is made once."""
+    from releases.services import rollbacks
+    from tests.conftest import start_worker, stop_worker
+
+    settings.ROLLBACK_QUEUE = "rollback-lease-test"  # only the worker started here takes it
+    worker = start_worker(
+        artifacts_dir / "worker-lease.log", queues="rollback-lease-test",
+        ROLLBACK_LEASE_SECONDS="2",
+    )  # fmt: skip
+    webhook_receiver.delay(4)
+    try:
+        request, _ = incidents.request_rollback(
+            actor=rollback_owner, incident=incident, reason="Review rate tripled"
+        )
+        webhook_receiver.wait_for(lambda receiver: receiver.applied, timeout=20)
+        leases = set()
+        while RollbackRequest.objects.get(pk=request.pk).status == RollbackStatus.RUNNING:
+            assert rollbacks.sweep_rollbacks() == 0, "a live run was taken over"
+            leases.add(RollbackRequest.objects.get(pk=request.pk).lease_until)
+            time.sleep(0.2)
+        request = finished(request.pk)
+    finally:
+        stop_worker(worker)
+    assert request.status == RollbackStatus.SUCCEEDED and request.attempts == 1
+    assert len(rollback_calls(webhook_receiver)) == 1
+    assert len(leases - {None}) >= 2  # renewed while the backend kept the call
+
+
 def test_a_worker_killed_during_the_backend_call_is_replaced_and_applies_once(
     settings, artifacts_dir, webhook_receiver, incident, rollback_owner, live_release
 ):
     """The worker dies (SIGKILL) while the backend is answering; the change already landed
-    there. A new worker takes the request over once its lease ran out, calls again with the
-    same idempotency key, and verifies: applied once, recorded once."""
+    there. Nobody renews the lease any more: once it ran out a new worker takes the request
+    over, calls again with the same idempotency key, and verifies: applied once, recorded
+    once."""
     from releases.services import rollbacks
     from tests.conftest import start_worker, stop_worker
 
