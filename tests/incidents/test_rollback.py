@@ -134,3 +134,24 @@ def test_a_press_reads_and_writes_a_fixed_number_of_rows(
     with django_assert_num_queries(19):
         response = client.post(f"/incidents/{incident.pk}/rollback/", {"reason": "Review rate 3x"})
     assert response.status_code == 302
+
+
+def test_the_evidence_holds_what_a_remote_backend_reported_before_the_call(
+    incident, rollback_owner, successor, live_release, production, webhook_receiver
+):
+    # The webhook backend's status is read on a side thread while the incident's evidence
+    # is read from the database: both must be in the record, and both before the call.
+    webhook_receiver.configure(production)
+    webhook_receiver.set_live(successor.version)
+    request, _ = services.request_rollback(actor=rollback_owner, incident=incident, reason="x")
+    rollbacks.execute_rollback(request_id=request.pk)
+
+    forensics = ForensicRecord.objects.get(request=request)
+    assert forensics.backend_state["live_version"] == successor.version
+    assert forensics.backend_state["detail"]["status_code"] == 200
+    assert forensics.context["incident"]["id"] == incident.pk
+    assert any("requested by" in entry["body"] for entry in forensics.context["timeline"])
+    calls = [call.method for call in webhook_receiver.calls]
+    assert calls[:2] == ["GET", "POST"]  # the status read for the record, then the rollback
+    assert RollbackRequest.objects.get(pk=request.pk).status == RollbackStatus.SUCCEEDED
+    assert webhook_receiver.live_version == live_release.version
