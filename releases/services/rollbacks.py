@@ -401,13 +401,22 @@ def _renew_lease(request_id: int, done: threading.Event) -> None:
     give_up = time.monotonic() + settings.ROLLBACK_RUN_LIMIT_SECONDS
     try:
         while not done.wait(lease / 3) and time.monotonic() < give_up:
-            RollbackRequest.objects.filter(pk=request_id, status=RollbackStatus.RUNNING).update(
-                lease_until=timezone.now() + timedelta(seconds=lease)
-            )
+            _renew(request_id, lease)
     except Exception:  # an unrenewed lease runs out: the sweep takes over, as after a crash
         logger.exception("rollback %s: its lease was not renewed", request_id)
     finally:
         connections.close_all()  # this thread's own connection, if it opened one
+
+
+@transaction.atomic
+def _renew(request_id: int, lease: int) -> None:
+    # Never waits for the row: whoever holds it is recording the run's outcome (which ends
+    # the lease anyway), and a keeper stuck behind it would hold up the run's end.
+    running = RollbackRequest.objects.select_for_update(no_key=True, skip_locked=True).filter(
+        pk=request_id, status=RollbackStatus.RUNNING
+    )
+    if running.values_list("pk", flat=True).first() is not None:
+        running.update(lease_until=timezone.now() + timedelta(seconds=lease))
 
 
 @transaction.atomic

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -191,3 +192,36 @@ def test_the_environments_page_rolls_back_and_runs_drills(
     assert RollbackRequest.objects.count() == 1
     client.force_login(viewer)
     assert client.post(url, {"reason": "x"}).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_runs_lease_is_renewed_without_ever_waiting_for_its_row(
+    successor, production, rollback_owner
+):
+    request, _ = ask(rollback_owner, production)
+    RollbackRequest.objects.filter(pk=request.pk).update(
+        status=RollbackStatus.RUNNING, lease_until=timezone.now()
+    )
+    rollbacks._renew(request.pk, 15)
+    renewed = RollbackRequest.objects.get(pk=request.pk).lease_until
+    assert renewed > timezone.now() + timedelta(seconds=14)
+
+    # The run is recording its outcome and holds the row: the renewal skips, at once.
+    held, done = threading.Event(), threading.Event()
+
+    def record_outcome() -> None:
+        with transaction.atomic():
+            RollbackRequest.objects.select_for_update().get(pk=request.pk)
+            held.set()
+            done.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=record_outcome)
+    holder.start()
+    assert held.wait(5)
+    started = time.monotonic()
+    rollbacks._renew(request.pk, 60)
+    assert time.monotonic() - started < 2
+    done.set()
+    holder.join()
+    assert RollbackRequest.objects.get(pk=request.pk).lease_until == renewed
