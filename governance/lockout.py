@@ -1,14 +1,18 @@
-"""What a locked-out sign-in sees: the login page with the reason, never a bare 403.
+"""What a locked-out sign-in sees: the login page with the reason, never a bare 403; and
+which address a sign-in came from.
 
-django-axes counts the failures and decides; this only answers (AXES_LOCKOUT_CALLABLE).
+django-axes counts the failures and decides; this answers (AXES_LOCKOUT_CALLABLE) and names
+the address (AXES_CLIENT_IP_CALLABLE).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from typing import Any
 
 from axes.helpers import get_cool_off
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -48,3 +52,26 @@ def lockout_response(
     if cool_off is not None:
         response["Retry-After"] = str(int(cool_off.total_seconds()))
     return response
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The address a sign-in came from, whose failures count together.
+
+    Directly, the peer's. Behind TRUSTED_PROXY_COUNT reverse proxies that each append the
+    address they saw to X-Forwarded-For, the entry the outermost of them appended: entries
+    before it are the client's own to write, so they are never believed. Without that, every
+    sign-in would come from the proxy, and five wrong passwords would lock the username out
+    for everyone.
+    """
+    peer = request.META.get("REMOTE_ADDR")
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies <= 0:
+        return peer
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    if len(hops) < proxies:
+        return peer  # it did not come through the proxies (a probe on the internal network)
+    try:
+        return str(ipaddress.ip_address(hops[-proxies]))
+    except ValueError:
+        return peer  # a proxy that appends no address is misconfigured: count it as one

@@ -149,3 +149,24 @@ def test_an_admin_can_unlock_from_the_admin(client, owner):
     assert response.status_code == 302
     assert not AccessAttempt.objects.exists()
     assert _login(client, owner.username, PASSWORD).status_code == 302
+
+
+def test_behind_the_proxy_each_client_address_has_its_own_count(client, owner, settings):
+    settings.TRUSTED_PROXY_COUNT = 1  # every request comes from the proxy, 127.0.0.1
+    _fail(client, owner.username, HTTP_X_FORWARDED_FOR="203.0.113.5")
+
+    # What the client wrote before the proxy's entry is not believed: still 203.0.113.5.
+    spoofed = "198.51.100.7, 203.0.113.5"
+    response = _login(client, owner.username, PASSWORD, HTTP_X_FORWARDED_FOR=spoofed)
+    assert response.status_code == 429
+    # The same username from another client behind the same proxy still signs in.
+    response = _login(client, owner.username, PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert response.status_code == 302
+
+
+def test_without_a_trusted_proxy_a_forwarded_address_is_ignored(client, owner, settings):
+    assert settings.TRUSTED_PROXY_COUNT == 0
+    _fail(client, owner.username, HTTP_X_FORWARDED_FOR="203.0.113.5")
+
+    response = _login(client, owner.username, PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert response.status_code == 429  # both came from the peer, 127.0.0.1
