@@ -118,7 +118,7 @@ def test_a_backend_that_keeps_failing_fails_the_rollback_visibly(
 def test_a_live_run_keeps_its_lease_however_long_the_backend_takes(
     settings, artifacts_dir, webhook_receiver, incident, rollback_owner, live_release
 ):
-    """The backend answers the call after twice the lease: the run renews its lease
+    """The backend answers the call after one and a half leases: the run renews its lease
     meanwhile, so the sweep finds nothing to take over and the call is made once."""
     from releases.services import rollbacks
     from tests.conftest import start_worker, stop_worker
@@ -126,9 +126,9 @@ def test_a_live_run_keeps_its_lease_however_long_the_backend_takes(
     settings.ROLLBACK_QUEUE = "rollback-lease-test"  # only the worker started here takes it
     worker = start_worker(
         artifacts_dir / "worker-lease.log", queues="rollback-lease-test",
-        ROLLBACK_LEASE_SECONDS="2",
+        ROLLBACK_LEASE_SECONDS="3",  # renewed every second
     )  # fmt: skip
-    webhook_receiver.delay(4)
+    webhook_receiver.delay(4.5)  # within the backend's 5-s timeout
     try:
         request, _ = incidents.request_rollback(
             actor=rollback_owner, incident=incident, reason="Review rate tripled"
