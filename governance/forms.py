@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group
 from governance.models import AISystem, RiskCategory
 from governance.permissions import systems_with_a_role
 from governance.roles import Role
+from governance.services import API_TOKEN_EXPIRY_DAYS, API_TOKEN_NAME_LENGTH
 
 
 def person_label(user) -> str:  # type: ignore[no-untyped-def]
@@ -81,16 +82,12 @@ class RoleGrantForm(forms.Form):
         return data
 
 
-class SystemChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj) -> str:  # type: ignore[no-untyped-def]
-        return obj.name
+def _expiry_label(days: int) -> str:
+    return "1 year" if days == 365 else f"{days} days"
 
 
 EXPIRY_CHOICES = [
-    ("7", "7 days"),
-    ("30", "30 days"),
-    ("90", "90 days"),
-    ("365", "1 year"),
+    *((str(days), _expiry_label(days)) for days in API_TOKEN_EXPIRY_DAYS),
     ("never", "Never"),
 ]
 
@@ -99,11 +96,11 @@ class ApiTokenForm(forms.Form):
     """Name, system (one the user holds a role on) and expiry of a new API token."""
 
     name = forms.CharField(
-        max_length=80,
+        max_length=API_TOKEN_NAME_LENGTH,
         help_text="What will use it, e.g. “release bot (CI)”.",
         widget=forms.TextInput(attrs={"placeholder": "release bot (CI)", "autocomplete": "off"}),
     )
-    system = SystemChoiceField(
+    system = forms.ModelChoiceField(
         queryset=AISystem.objects.none(),
         empty_label="— choose a system —",
         label="AI system",

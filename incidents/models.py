@@ -8,7 +8,6 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from governance import tokens
 from governance.models import AISystem
 from releases.models import Environment, Release, RollbackPlan, RollbackRequest
 
@@ -300,15 +299,6 @@ class AlertToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
-
-    # Made and kept as API tokens are (governance.tokens), with a kind of its own.
-    @staticmethod
-    def new_secret() -> str:
-        return tokens.new_secret(tokens.ALERT_TOKEN_KIND)
-
-    @staticmethod
-    def digest_of(secret: str) -> str:
-        return tokens.digest_of(secret)
 
 
 class PostMortem(models.Model):

@@ -14,7 +14,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from governance import queries, services
-from governance.api.pagination import LimitOffsetWithCeiling
 from governance.api.serializers import AuditEventSerializer, RoleGrantSerializer, SystemSerializer
 from governance.filters import AuditEventFilter, SystemFilter
 from governance.http import api_actor
@@ -32,7 +31,6 @@ class SystemViewSet(
 ):
     """AI systems you hold a role on. Owners edit; anyone with the global right registers."""
 
-    pagination_class = LimitOffsetWithCeiling
     serializer_class = SystemSerializer
     filterset_class = SystemFilter
     lookup_field = "slug"
@@ -102,7 +100,6 @@ class SystemViewSet(
 class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     """The audit trail of the systems whose audit you may read, newest first."""
 
-    pagination_class = LimitOffsetWithCeiling
     serializer_class = AuditEventSerializer
     filterset_class = AuditEventFilter
 

@@ -12,7 +12,6 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from governance.api.pagination import LimitOffsetWithCeiling
 from governance.api.validation import object_id, validated
 from governance.http import api_actor
 from governance.permissions import can, get_system_or_404
@@ -68,7 +67,6 @@ def _user(username: str | None):  # type: ignore[no-untyped-def]
 class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Incidents of the systems you hold a role on."""
 
-    pagination_class = LimitOffsetWithCeiling
     serializer_class = IncidentSerializer
     filterset_class = IncidentFilter
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from governance import audit
 from governance.permissions import require
 from governance.roles import Action
-from governance.tokens import mark_used, prefix_of
+from governance.tokens import ALERT_TOKEN_KIND, digest_of, mark_used, new_secret, prefix_of
 from incidents.models import AlertToken
 
 if TYPE_CHECKING:
@@ -26,12 +26,12 @@ def create_alert_token(*, actor: User, system: AISystem, name: str) -> tuple[Ale
     require(actor, Action.CHANGE, system)
     if not name.strip():
         raise ValidationError({"name": "Name the token after what uses it, e.g. Alertmanager."})
-    secret = AlertToken.new_secret()
+    secret = new_secret(ALERT_TOKEN_KIND)
     token = AlertToken.objects.create(
         system=system,
         name=name.strip(),
         prefix=prefix_of(secret),
-        digest=AlertToken.digest_of(secret),
+        digest=digest_of(secret),
         created_by=actor,
     )
     audit.record_event(
@@ -66,7 +66,7 @@ def system_for_token(secret: str) -> AISystem | None:
     """The system a live token belongs to, or None. Marks it used (at most once a minute)."""
     token = (
         AlertToken.objects.select_related("system")
-        .filter(digest=AlertToken.digest_of(secret), revoked_at__isnull=True)
+        .filter(digest=digest_of(secret), revoked_at__isnull=True)
         .first()
     )
     if token is None:

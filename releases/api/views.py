@@ -11,7 +11,6 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from governance.api.pagination import LimitOffsetWithCeiling
 from governance.api.validation import object_id, validated
 from governance.http import api_actor
 from governance.permissions import get_system_or_404, restrict
@@ -49,7 +48,6 @@ class ReleaseFilter(filters.FilterSet):
 class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Releases of the systems you hold a role on."""
 
-    pagination_class = LimitOffsetWithCeiling
     filterset_class = ReleaseFilter
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -202,7 +200,6 @@ class EnvironmentViewSet(
 ):
     """Environments, their deployment backend (secrets write-only) and what is live in them."""
 
-    pagination_class = LimitOffsetWithCeiling
     serializer_class = EnvironmentSerializer
     filterset_fields = ["system__slug", "is_production"]
 
@@ -319,7 +316,6 @@ class RollbackRequestViewSet(
 ):
     """Rollback requests and how they went; confirm or dismiss what a trigger proposed."""
 
-    pagination_class = LimitOffsetWithCeiling
     serializer_class = RollbackRequestSerializer
     filterset_fields = ["status", "environment__system__slug", "is_drill"]
 

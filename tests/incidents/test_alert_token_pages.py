@@ -7,6 +7,7 @@ import re
 import pytest
 
 from governance.models import AuditEvent
+from governance.tokens import digest_of
 from incidents.models import AlertToken
 from incidents.services.tokens import create_alert_token
 from tests.incidents.test_alerts import alertmanager, post
@@ -64,7 +65,7 @@ def test_the_secret_is_shown_once_and_never_stored(client, owner, fraud):
     assert "it will not be shown again" in html
     assert f'credentials: <mark class="tok-inline-secret">{secret}</mark>' in html
     token = AlertToken.objects.get()
-    assert token.digest == AlertToken.digest_of(secret) and token.prefix == secret[:10]
+    assert token.digest == digest_of(secret) and token.prefix == secret[:10]
     # Not in the database (token row, audit trail, sessions), not in a later page.
     stored = [str(getattr(token, field.attname)) for field in AlertToken._meta.concrete_fields]
     assert not any(secret in value for value in stored)
