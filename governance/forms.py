@@ -5,14 +5,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from governance.models import AISystem, RiskCategory
+from governance.people import person_label
 from governance.permissions import systems_with_a_role
 from governance.roles import Role
 from governance.services import API_TOKEN_EXPIRY_DAYS, API_TOKEN_NAME_LENGTH
-
-
-def person_label(user) -> str:  # type: ignore[no-untyped-def]
-    full = user.get_full_name()
-    return f"{full} ({user.get_username()})" if full else user.get_username()
 
 
 class UserChoiceField(forms.ModelMultipleChoiceField):

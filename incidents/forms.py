@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 
 from governance.models import AISystem
+from governance.people import display_name
 from governance.permissions import visible_systems
 from incidents.models import (
     Category,
@@ -75,9 +76,7 @@ class RoleForm(forms.Form):
     def __init__(self, *args: Any, people: QuerySet, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["user"].queryset = people  # type: ignore[attr-defined]
-        self.fields["user"].label_from_instance = (  # type: ignore[attr-defined]
-            lambda user: user.get_full_name() or user.get_username()
-        )
+        self.fields["user"].label_from_instance = display_name  # type: ignore[attr-defined]
 
 
 class PostForm(forms.Form):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 
-from governance.forms import person_label
+from governance.people import person_label
 from incidents.models import ActionItem, ActionItemStatus
 from incidents.services.postmortem import POSTMORTEM_FIELDS
 

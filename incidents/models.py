@@ -132,6 +132,20 @@ class IncidentRoleKind(models.TextChoices):
     ML_LEAD = "ml_lead", "ML lead"
     RESPONDER = "responder", "Responder"
 
+    @property
+    def in_a_sentence(self) -> str:
+        """As the timeline says it: "Ana is ML lead.", "Ana is a responder." """
+        return _ROLE_PHRASES[self]
+
+
+_ROLE_PHRASES = {
+    IncidentRoleKind.COMMANDER: "incident commander",
+    IncidentRoleKind.SCRIBE: "scribe",
+    IncidentRoleKind.COMMUNICATIONS: "communications lead",
+    IncidentRoleKind.ML_LEAD: "ML lead",
+    IncidentRoleKind.RESPONDER: "a responder",
+}
+
 
 class IncidentRole(models.Model):
     """Who holds a role in this incident. A hand-over ends one row and starts another."""

@@ -7,8 +7,8 @@ from typing import Any, cast
 from django import forms
 from django.contrib.auth import get_user_model
 
-from governance.forms import person_label
 from governance.models import AISystem
+from governance.people import person_label
 from releases.models import (
     MODEL_CARD_FIELDS,
     BackendType,

@@ -28,6 +28,7 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.urls import reverse
 
+from governance.people import person_label
 from governance.permissions import people_of
 from governance.roles import Action
 from releases.models import RollbackPlan, RollbackRequest
@@ -201,10 +202,7 @@ def compose(request: RollbackRequest, event: str, message: str) -> Notice:
 
 
 def _person(user: User | None) -> str:
-    if user is None:
-        return ""
-    full = user.get_full_name()
-    return f"{full} ({user.get_username()})" if full else user.get_username()
+    return person_label(user) if user is not None else ""
 
 
 def recipients(request: RollbackRequest) -> list[str]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import template
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
@@ -17,6 +20,17 @@ def get_item(mapping: dict, key: Any) -> Any:
 @register.filter
 def has_action(actions: frozenset, codename: str) -> bool:
     return any(a.value == codename for a in actions)
+
+
+_SEPARATOR = re.compile(r"([-_/])")  # not "." or ":": "2.1.0" and "v2:1" stay whole
+
+
+@register.filter
+def breakable(value: Any) -> SafeString:
+    """An identifier ("threshold_policy-2.1.0", a path) that may wrap after its separators
+    in a narrow column, never inside a word or a version number."""
+    escaped = str(conditional_escape(value))
+    return mark_safe(_SEPARATOR.sub(r"\1<wbr>", escaped))  # noqa: S308  (escaped above)
 
 
 @register.filter

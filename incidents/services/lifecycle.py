@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from governance.people import display_name
 from governance.permissions import can, require
 from governance.roles import Action
 from incidents.models import (
@@ -144,7 +145,6 @@ def _assign(incident: Incident, *, actor: User, role: str, user: User) -> Incide
     assignment = IncidentRole.objects.create(
         incident=incident, role=role, user=user, assigned_by=actor
     )
-    label = IncidentRoleKind(role).label
     handed = (
         " (hand-over)"
         if role != IncidentRoleKind.RESPONDER and incident.roles.filter(role=role).count() > 1
@@ -158,7 +158,7 @@ def _assign(incident: Incident, *, actor: User, role: str, user: User) -> Incide
         actor=actor,
         kind=EntryKind.ROLE,
         action="incident.role_assigned",
-        body=f"{user.get_full_name() or user.get_username()} is {label.lower()}{handed}.",
+        body=f"{display_name(user)} is {IncidentRoleKind(role).in_a_sentence}{handed}.",
         data={"role": role, "user": user.get_username()},
         after={"role": role, "user": user.get_username()},
     )
@@ -192,7 +192,10 @@ def release_role(*, actor: User, assignment: IncidentRole) -> None:
         actor=actor,
         kind=EntryKind.ROLE,
         action="incident.role_ended",
-        body=f"{assignment.user.get_username()} stepped down as {assignment.get_role_display()}.",
+        body=(
+            f"{display_name(assignment.user)} stepped down as "
+            f"{IncidentRoleKind(assignment.role).in_a_sentence}."
+        ),
         data={"role": assignment.role, "user": assignment.user.get_username()},
     )
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from governance import audit
 from governance.audit import snapshot
+from governance.people import display_name
 from governance.permissions import can, require
 from governance.roles import Action
 from incidents.models import (
@@ -93,7 +94,7 @@ def add_action_item(
         actor=actor,
         kind=EntryKind.POSTMORTEM,
         action="incident.action_item_added",
-        body=f"Action item: {item.title}" + (f" (owner {owner.get_username()})" if owner else ""),
+        body=f"Action item: {item.title}" + (f" (owner {display_name(owner)})" if owner else ""),
         data={"action_item": item.pk},
     )
     return item

@@ -25,6 +25,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from governance.http import AuthenticatedHttpRequest
 from governance.pagecache import cached_page, owning_system, system_version
+from governance.people import display_name
 from governance.permissions import allowed_actions, people_of, require, visible_systems
 from governance.roles import Action
 from governance.views import apply_service_errors
@@ -415,8 +416,8 @@ def role_assign(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
     def assign(incident: Incident, data: dict) -> str:
         assignment = services.assign_role(actor=request.user, incident=incident, **data)
-        person = assignment.user.get_full_name() or assignment.user.get_username()
-        return f"{person} is {assignment.get_role_display().lower()}."
+        role = IncidentRoleKind(assignment.role)
+        return f"{display_name(assignment.user)} is {role.in_a_sentence}."
 
     form = RoleForm(request.POST, people=people_of(incident.system))
     return _act(request, pk, form, assign, Action.LEAD_INCIDENT, anchor="roles")
@@ -429,7 +430,7 @@ def role_release(request: AuthenticatedHttpRequest, pk: int, assignment_id: int)
 
     def end(incident: Incident, data: dict) -> str:
         services.release_role(actor=request.user, assignment=assignment)
-        return f"{assignment.user.get_username()} stepped down."
+        return f"{display_name(assignment.user)} stepped down."
 
     return _act(request, pk, Form(request.POST), end, Action.LEAD_INCIDENT, anchor="roles")
 

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from governance import audit
 from governance.audit.hashing import canonical_json
+from governance.people import display_name
 from governance.permissions import require
 from governance.roles import Action
 from releases import rollback_hooks
@@ -235,7 +236,7 @@ def request_rollback(
         transaction.on_commit(lambda: enqueue(request.pk))
     if attach is not None:
         attach(request)
-    who = actor.get_username() if actor else "the rollback plan"
+    who = display_name(actor) if actor else "the rollback plan"
     verb = "proposed" if propose else "requested"
     audit.record_event(
         actor=actor,

@@ -55,7 +55,8 @@ def test_pressing_records_the_request_on_the_timeline_and_runs_it(
     rollbacks.execute_rollback(request_id=request.pk)
     entries = list(incident.timeline.filter(kind=EntryKind.ROLLBACK).values_list("body", flat=True))
     assert len(entries) == 3
-    assert "requested by" in entries[0] and entries[1].startswith("Running")
+    assert f"requested by {rollback_owner.get_full_name()}: " in entries[0]
+    assert entries[1].startswith("Running")
     assert entries[2].startswith(f"Verified: {live_release.version} is live")
     forensics = ForensicRecord.objects.get(request=request)
     assert forensics.context["incident"]["id"] == incident.pk

@@ -206,6 +206,9 @@ def test_roles_are_assigned_and_ended_from_the_page(client, oncall_lead, respond
     assert response.status_code == 302
     assignment.refresh_from_db()
     assert assignment.ended_at is not None
+    name = responder.get_full_name()
+    bodies = list(incident.timeline.filter(kind=EntryKind.ROLE).values_list("body", flat=True))
+    assert f"{name} is ML lead." in bodies and f"{name} stepped down as ML lead." in bodies
 
 
 def test_assigning_someone_without_a_role_on_the_system_is_refused(

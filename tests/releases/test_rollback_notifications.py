@@ -214,8 +214,10 @@ def test_the_request_email_says_what_who_why_and_where_to_look(
         "[Failsafe] Rollback of Production requested: 2.1.0 → 2.0.0 (Card fraud screening)"
     )
     body = requested.body
+    # People read the name they know; the address line names the account too.
     assert body.startswith(
-        "Roll back Production from 2.1.0 to 2.0.0 requested by rob: Review rate tripled\n"
+        "Roll back Production from 2.1.0 to 2.0.0 requested by "
+        f"{rollback_owner.get_full_name()}: Review rate tripled\n"
     )
     assert "From:          2.1.0 (Fraud model 2.1.0)\n" in body
     assert "To:            2.0.0 (Fraud model 2.0.0)\n" in body
@@ -336,7 +338,8 @@ def test_the_slack_message_reaches_the_webhook_in_slacks_format(
         "text": {
             "type": "mrkdwn",
             "text": ":rewind: *Rollback of Production requested: 2.1.0 → 2.0.0*\n"
-            "Roll back Production from 2.1.0 to 2.0.0 requested by rob: "
+            "Roll back Production from 2.1.0 to 2.0.0 requested by "
+            f"{rollback_owner.get_full_name()}: "
             "Review rate &lt;!channel&gt; &amp; tripled",  # shown as written: no @channel
         },
     }

@@ -1,0 +1,24 @@
+"""How a person is named to other people: pages, timelines, notices.
+
+Records meant for machines and auditors (audit events, evidence, API payloads) keep the
+username, which never changes; what people read uses the name people know.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+
+def display_name(user: AbstractBaseUser) -> str:
+    """The full name, or the username for someone who gave none."""
+    full = getattr(user, "get_full_name", lambda: "")()
+    return full or user.get_username()
+
+
+def person_label(user: AbstractBaseUser) -> str:
+    """Where two people may share a name (a choice of people, a notice): 'Full (username)'."""
+    full = getattr(user, "get_full_name", lambda: "")()
+    return f"{full} ({user.get_username()})" if full else user.get_username()

@@ -1,0 +1,23 @@
+"""The template helpers every page uses."""
+
+from datetime import timedelta
+
+from django.template import Context, Template
+
+from governance.templatetags.failsafe import breakable, duration
+
+
+def test_an_identifier_wraps_after_its_separators_and_stays_escaped():
+    assert breakable("threshold_policy-2.1.0") == ("threshold_<wbr>policy-<wbr>2.1.0")
+    # Never inside an entity: the escaped forms hold none of the separators.
+    assert breakable("<b>x-y</b>") == "&lt;b&gt;x-<wbr>y&lt;/<wbr>b&gt;"
+    rendered = Template('{{ value|default:"—"|breakable }}').render(Context({"value": ""}))
+    assert rendered == "—"
+
+
+def test_a_duration_reads_as_people_say_it():
+    assert duration(timedelta(seconds=45)) == "45 s"
+    assert duration(timedelta(minutes=12, seconds=5)) == "12 min"
+    assert duration(timedelta(hours=2, minutes=5)) == "2 h 5 min"
+    assert duration(timedelta(days=3, hours=4)) == "3 d 4 h"
+    assert duration(None) == "—" and duration(timedelta(seconds=-1)) == "—"
