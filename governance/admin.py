@@ -116,9 +116,17 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["occurred_at", "chain", "seq", "actor_name", "action", "object_repr"]
+    list_display = [
+        "occurred_at",
+        "chain",
+        "seq",
+        "actor_name",
+        "credential",
+        "action",
+        "object_repr",
+    ]
     list_filter = ["action"]
-    search_fields = ["object_repr", "actor_name", "request_id"]
+    search_fields = ["object_repr", "actor_name", "credential", "request_id"]
 
     def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
         return restrict(super().get_queryset(request), request.user, Action.VIEW_AUDIT)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
 from django.http import HttpRequest, HttpResponse
 
-from governance.audit.context import current_request_id
+from governance.audit.context import current_credential, current_request_id
 from governance.logs import current_request
 from governance.permissions import permissions_read_once
 
@@ -30,10 +30,12 @@ class RequestIdMiddleware:
         request.request_id = request_id  # type: ignore[attr-defined]
         token = current_request_id.set(request_id)
         request_token = current_request.set(request)
+        credential = current_credential.set("")  # a session, until an authentication says else
         try:
             with permissions_read_once():
                 response = self.get_response(request)
         finally:
+            current_credential.reset(credential)
             current_request.reset(request_token)
             current_request_id.reset(token)
         response["X-Request-ID"] = request_id

@@ -203,6 +203,9 @@ class AuditEvent(models.Model):
     )
     actor_name = models.CharField(max_length=150)
     request_id = models.CharField(max_length=64, blank=True)
+    # Empty for a signed-in session and for the workers; else what the actor signed in with
+    # ("API token fsk_ab12… release-bot"), so a token's deeds are told from a person's.
+    credential = models.CharField(max_length=120, blank=True, default="")
     action = models.CharField(max_length=64)
     object_type = models.CharField(max_length=100)
     object_id = models.CharField(max_length=64)

@@ -16,8 +16,11 @@ from datetime import timedelta
 from django.db.models import Model
 from django.utils import timezone
 
+from governance.audit.context import current_credential
+
 ALERT_TOKEN_KIND = "fsa_"
 API_TOKEN_KIND = "fsk_"
+CREDENTIAL_LENGTH = 120  # AuditEvent.credential
 PREFIX_LENGTH = 10  # the kind and 6 random characters: 36 of the 256 bits
 
 # A token's last use is written at most this often: a busy client would otherwise turn
@@ -47,6 +50,14 @@ def digest_of(secret: str) -> str:
 
 def prefix_of(secret: str) -> str:
     return secret[:PREFIX_LENGTH]
+
+
+def act_with(token: Model, kind: str) -> None:
+    """For the rest of the request, the audit trail names this token as what the actor
+    signed in with ("API token fsk_ab12cd… release-bot"). Called by the authentication,
+    inside the request-id middleware, which clears it when the request ends."""
+    prefix, name = getattr(token, "prefix", ""), getattr(token, "name", "")
+    current_credential.set(f"{kind} {prefix}… {name}"[:CREDENTIAL_LENGTH])
 
 
 def mark_used(token: Model) -> None:

@@ -16,10 +16,12 @@ from rest_framework.authentication import (
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
 
+from governance.audit.context import current_credential
 from governance.lockout import lockout_message
 from governance.models import ApiToken
 from governance.permissions import limit_to_system
 from governance.services import ApiTokenRefused, authenticate_api_token
+from governance.tokens import act_with
 
 BEARER_CHALLENGE = 'Bearer realm="api"'
 
@@ -45,6 +47,7 @@ class LockoutBasicAuthentication(BasicAuthentication):
             AccessAttempt.objects.filter(
                 username=userid, ip_address=request.axes_ip_address
             ).delete()
+        current_credential.set("HTTP Basic (password)")  # the audit trail tells it from a page
         return user, auth
 
     def authenticate_header(self, request: Request) -> str | None:
@@ -72,6 +75,7 @@ class ApiTokenAuthentication(BaseAuthentication):
         except ApiTokenRefused as refused:
             raise AuthenticationFailed(str(refused)) from None
         limit_to_system(token.system_id)
+        act_with(token, "API token")
         return token.owner, token
 
     def authenticate_header(self, request: Request) -> str:

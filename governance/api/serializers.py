@@ -88,7 +88,8 @@ class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
         fields = [
-            "id", "chain", "seq", "system", "occurred_at", "actor_name", "request_id", "action",
-            "object_type", "object_id", "object_repr", "before", "after", "prev_hash", "hash",
+            "id", "chain", "seq", "system", "occurred_at", "actor_name", "credential", "request_id",
+            "action", "object_type", "object_id", "object_repr", "before", "after", "prev_hash",
+            "hash",
         ]  # fmt: skip
         read_only_fields = fields

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from governance.audit.context import current_request_id
-from governance.audit.hashing import HASHED_FIELDS, event_hash, normalise
+from governance.audit.context import current_credential, current_request_id
+from governance.audit.hashing import HASH_INPUTS, event_hash, normalise
 from governance.models import AuditChainHead, AuditEvent
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ def record_event(
         actor_id=actor.pk if actor is not None else None,
         actor_name=actor.get_username() if actor is not None else "system",
         request_id=current_request_id.get(),
+        credential=current_credential.get(),
         action=action,
         object_type=object_type if object_type is not None else described[0],
         object_id=object_id if object_id is not None else described[1],
@@ -104,7 +105,7 @@ def _seal_batch(chain: str) -> int:
     pending = list(
         AuditEvent.objects.filter(chain=chain, seq__isnull=True)
         .order_by("id")
-        .values("id", *[f for f in HASHED_FIELDS if f not in ("seq", "prev_hash")])[:SEAL_BATCH]
+        .values("id", *[f for f in HASH_INPUTS if f not in ("seq", "prev_hash")])[:SEAL_BATCH]
     )
     if not pending:
         return 0

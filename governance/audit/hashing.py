@@ -29,6 +29,10 @@ HASHED_FIELDS = (
     "before",
     "after",
 )
+# Added to the trail later: hashed only when set, so every event written before them, and
+# every event without one, keeps the hash it was sealed with.
+HASHED_WHEN_SET = ("credential",)
+HASH_INPUTS = HASHED_FIELDS + HASHED_WHEN_SET  # the columns a verifier reads
 
 
 def canonical_json(value: Any) -> str:
@@ -51,6 +55,7 @@ def _timestamp(value: datetime) -> str:
 
 def event_hash(fields: dict[str, Any]) -> str:
     body = {name: fields[name] for name in HASHED_FIELDS}
+    body.update({name: fields[name] for name in HASHED_WHEN_SET if fields.get(name)})
     body["occurred_at"] = _timestamp(fields["occurred_at"])
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 

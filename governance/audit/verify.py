@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from governance.audit.chain import GENESIS_HASH
-from governance.audit.hashing import HASHED_FIELDS, checkpoint_hash, event_hash
+from governance.audit.hashing import HASH_INPUTS, checkpoint_hash, event_hash
 from governance.models import AuditChainHead, AuditCheckpoint, AuditEvent
 
 
@@ -47,7 +47,7 @@ def combined_head(heads: dict[str, tuple[int, str]]) -> str:
 
 
 def _events(chain: str) -> Iterator[dict]:
-    columns = [name for name in HASHED_FIELDS] + ["hash"]
+    columns = [*HASH_INPUTS, "hash"]
     yield from (
         AuditEvent.objects.filter(chain=chain, seq__isnull=False)
         .order_by("seq")

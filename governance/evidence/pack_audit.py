@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 _EVENTS = AuditEvent._meta.db_table
 BUFFER_BYTES = 1 << 20  # hand the zip writer ~1 MB at a time, not one short line per row
-# Each line: the fields the hash covers (governance/audit/hashing.py), then the hash. The time
+# Each line: the fields the hash covers (governance/audit/hashing.py; "credential" only where
+# the event has one, as the hash takes it), then the hash. The time
 # is written exactly as the hash saw it: UTC, microseconds, "+00:00". Built by concatenation,
 # not json_build_object (a third less of the server's time, bench/evidence_export.py): text
 # that people or clients supply goes through to_json, which escapes it; the hashes are hex
@@ -41,6 +42,7 @@ SELECT concat(
     ',"action":', to_json(action), ',"object_type":', to_json(object_type),
     ',"object_id":', to_json(object_id), ',"object_repr":', to_json(object_repr),
     ',"before":', coalesce(before::text, 'null'), ',"after":', coalesce(after::text, 'null'),
+    CASE WHEN credential <> '' THEN concat(',"credential":', to_json(credential)) END,
     ',"hash":"', hash, '"}}}}')
 FROM {_EVENTS} WHERE chain = {{chain}} AND seq BETWEEN {{first}} AND {{last}} ORDER BY seq
 """

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from governance.audit.hashing import HASHED_FIELDS, event_hash
+from governance.audit.hashing import HASHED_FIELDS, HASHED_WHEN_SET, event_hash
 from governance.audit.verify import Break
 from governance.evidence import sign
 from governance.evidence.pack import AUDIT_FILE, FORMAT, MANIFEST, SIGNATURE
@@ -157,6 +157,7 @@ def _check_event(line: bytes, seq: int | None, prev: str | None, chain: str | No
     try:
         event = json.loads(line)
         fields = {name: event[name] for name in HASHED_FIELDS}
+        fields.update({name: event[name] for name in HASHED_WHEN_SET if name in event})
         fields["occurred_at"] = datetime.fromisoformat(event["occurred_at"])
         own = event["hash"]
     except (ValueError, KeyError, TypeError) as error:

@@ -20,8 +20,9 @@ from rest_framework.views import APIView
 
 from governance.api.authentication import bearer_secret
 from governance.models import AISystem
+from governance.tokens import act_with
 from incidents.services import AlertPayloadError, ingest_alert, parse_alertmanager, parse_generic
-from incidents.services.tokens import system_for_token
+from incidents.services.tokens import live_alert_token
 
 
 class AlertTokenAuthentication(BaseAuthentication):
@@ -29,10 +30,11 @@ class AlertTokenAuthentication(BaseAuthentication):
         secret = bearer_secret(request, shape="<token>")
         if secret is None:
             return None
-        system = system_for_token(secret)
-        if system is None:
+        token = live_alert_token(secret)
+        if token is None:
             raise AuthenticationFailed("Unknown or revoked alert token.")
-        return (None, system)  # no user: the token speaks for a system
+        act_with(token, "Alert token")
+        return (None, token.system)  # no user: the token speaks for a system
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="alerts"'

@@ -62,8 +62,9 @@ def revoke_alert_token(*, actor: User, token: AlertToken) -> AlertToken:
     return token
 
 
-def system_for_token(secret: str) -> AISystem | None:
-    """The system a live token belongs to, or None. Marks it used (at most once a minute)."""
+def live_alert_token(secret: str) -> AlertToken | None:
+    """The live token with this secret (its system loaded), or None. Marks it used (at most
+    once a minute)."""
     token = (
         AlertToken.objects.select_related("system")
         .filter(digest=digest_of(secret), revoked_at__isnull=True)
@@ -72,4 +73,4 @@ def system_for_token(secret: str) -> AISystem | None:
     if token is None:
         return None
     mark_used(token)
-    return token.system
+    return token

@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import transaction
+from django.utils import timezone
 
+from governance.audit import record_event
+from governance.audit.chain import chain_name, seal_pending
+from governance.audit.context import current_credential
 from governance.evidence import pack_sections, sign
 from governance.evidence.pack_period import PackPeriod
 from governance.evidence.pack_services import export_evidence_pack
@@ -186,6 +191,46 @@ def test_a_pack_of_a_quiet_period_verifies(fraud, compliance, tmp_path, settings
     quiet = PackPeriod(date(2020, 1, 1), date(2020, 1, 31))
     data = b"".join(export_evidence_pack(actor=compliance, system=fraud, period=quiet))
     assert "0 audit events" in verify(tmp_path, data)
+
+
+def resigned(data: bytes, name: str, content: bytes) -> bytes:
+    """`name` replaced, its digest fixed in the manifest, signed again with the real key: what
+    only the signer (or a thief of the key) could make."""
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("manifest.json"))
+    for entry in manifest["files"]:
+        if entry["path"] == name:
+            entry["sha256"], entry["size"] = hashlib.sha256(content).hexdigest(), len(content)
+    signed = json.dumps(manifest, indent=2).encode()
+    signature = sign.sign(signed, sign.load_private_key(KEY_PEM))
+    return rewrite(data, {name: content, "manifest.json": signed, "manifest.sig": signature})
+
+
+@pytest.mark.django_db
+def test_the_credential_of_an_event_travels_in_the_pack_under_its_hash(
+    fraud, registrar, compliance, tmp_path, settings
+):
+    settings.EVIDENCE_SIGNING_KEY = KEY_PEM.decode()
+    via = "API token fsk_ab12cd… release-bot"
+    token = current_credential.set(via)
+    try:
+        with transaction.atomic():
+            record_event(actor=registrar, action="test.by_token", system=fraud, after={"n": 1})
+    finally:
+        current_credential.reset(token)
+    seal_pending(chain_name(fraud.pk))
+    today = timezone.now().date()
+    data = b"".join(
+        export_evidence_pack(actor=compliance, system=fraud, period=PackPeriod(today, today))
+    )
+    assert verify(tmp_path, data).startswith("OK:")
+    lines = zipfile.ZipFile(io.BytesIO(data)).read("audit_events.jsonl").splitlines()
+    events = [json.loads(line) for line in lines]
+    assert [e["credential"] for e in events if e["action"] == "test.by_token"] == [via]
+    assert all("credential" not in e for e in events if e["action"] != "test.by_token")
+
+    forged = b"\n".join(lines).replace(b"release-bot", b"a-person").rstrip(b"\n") + b"\n"
+    report = verify_fails(tmp_path, resigned(data, "audit_events.jsonl", forged))
+    assert "content does not match its hash" in report
 
 
 @pytest.mark.django_db

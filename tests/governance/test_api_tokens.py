@@ -6,6 +6,7 @@ the token's one system at the time of each request; other systems do not exist f
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -20,11 +21,12 @@ from django.utils import timezone
 
 from governance import services
 from governance.audit.chain import chain_name, seal_pending
+from governance.audit.verify import verify_all
 from governance.models import AISystem, ApiToken, AuditEvent
 from governance.roles import Role
 from governance.tokens import digest_of
 from incidents.services.tokens import create_alert_token
-from tests.factories import UserFactory
+from tests.factories import PASSWORD, UserFactory
 from tests.matrix import Route, case_id, check_route
 
 PAGE = "/api-tokens/"
@@ -479,6 +481,48 @@ def test_creating_and_revoking_are_audited_without_the_secret(owner, fraud):
     assert revoked.before["status"] == "active" and revoked.after["status"] == "revoked"
     dump = json.dumps(list(AuditEvent.objects.values()), default=str)
     assert secret not in dump and token.digest not in dump
+
+
+@pytest.mark.django_db
+def test_a_change_made_with_a_token_names_the_token_in_the_trail(client, owner, fraud):
+    token, secret = token_for(owner, fraud, "release-bot")
+    UserFactory(username="newcomer")
+    second = UserFactory(username="second")
+    by_token = client.post(
+        "/api/systems/fraud/roles/", data={"role": "responder", "user": "newcomer"},
+        content_type="application/json", headers=bearer(secret),
+    )  # fmt: skip
+    assert by_token.status_code == 201
+    client.force_login(owner)  # the same person on a page, right after: no token in play
+    by_page = client.post("/systems/fraud/roles/", {"role": "viewer", "user": second.pk})
+    assert by_page.status_code == 302
+    seal_pending(chain_name(fraud.pk))
+
+    granted = AuditEvent.objects.filter(action="role.granted").order_by("id")
+    via_token, via_page = (
+        granted.filter(object_repr__contains="newcomer").get(),
+        granted.filter(object_repr__contains="second").get(),
+    )
+    assert via_token.actor == owner and via_token.credential == (
+        f"API token {token.prefix}… release-bot"
+    )
+    assert via_page.actor == owner and via_page.credential == ""
+    api = client.get("/api/audit-events/?action=role.granted").json()["results"]
+    assert {event["credential"] for event in api} == {via_token.credential, ""}
+    assert verify_all([chain_name(fraud.pk)]).ok
+
+
+@pytest.mark.django_db
+def test_a_change_made_with_a_password_over_http_basic_says_so(client, owner, fraud):
+    UserFactory(username="newcomer")
+    basic = base64.b64encode(f"{owner.username}:{PASSWORD}".encode()).decode()
+    response = client.post(
+        "/api/systems/fraud/roles/", data={"role": "responder", "user": "newcomer"},
+        content_type="application/json", headers={"Authorization": f"Basic {basic}"},
+    )  # fmt: skip
+    assert response.status_code == 201
+    event = AuditEvent.objects.get(request_id=response["X-Request-ID"])
+    assert (event.actor, event.credential) == (owner, "HTTP Basic (password)")
 
 
 @pytest.fixture

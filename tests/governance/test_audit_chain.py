@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
+from datetime import UTC
 
 import pytest
 from django.core.management import call_command
@@ -13,6 +15,8 @@ from django.db import DatabaseError, connection, connections, transaction
 from governance.audit import record_event
 from governance.audit.chain import GENESIS_HASH, chain_name, seal_pending
 from governance.audit.checkpoint import write_checkpoint
+from governance.audit.context import current_credential
+from governance.audit.hashing import HASHED_FIELDS, canonical_json
 from governance.audit.verify import verify_all
 from governance.models import AuditChainHead, AuditEvent
 
@@ -135,6 +139,41 @@ def test_verify_audit_finds_an_edited_row_at_its_exact_sequence_number(fraud, re
     with pytest.raises(CommandError, match=f"chain={chain} seq=6"):
         call_command("verify_audit")
     assert "content does not match its hash" in capsys.readouterr().err
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("credential", ["API token fsk_other… not-me", ""])
+def test_the_credential_an_event_was_sealed_with_cannot_be_changed(fraud, registrar, credential):
+    via = "API token fsk_ab12cd… release-bot"
+    token = current_credential.set(via)
+    try:
+        _append(fraud, registrar, 2)
+    finally:
+        current_credential.reset(token)
+    _append(fraud, registrar, 1)  # a page's event after them: no credential
+    chain = chain_name(fraud.pk)
+    sealed = dict(AuditEvent.objects.filter(chain=chain).values_list("seq", "credential"))
+    assert sealed == {1: "", 2: via, 3: via, 4: ""}
+    assert verify_all([chain]).ok
+
+    _tamper(
+        "UPDATE governance_auditevent SET credential = %s WHERE chain = %s AND seq = 3",
+        [credential, chain],
+    )
+    result = verify_all([chain])
+    assert [(b.seq, b.reason) for b in result.breaks] == [(3, "content does not match its hash")]
+
+
+@pytest.mark.django_db
+def test_an_event_without_a_credential_hashes_as_before_there_were_credentials(fraud, registrar):
+    """Chains sealed before the credential was recorded still verify: the hash takes it only
+    when it is set."""
+    _append(fraud, registrar, 1)
+    event = AuditEvent.objects.filter(chain=chain_name(fraud.pk)).values().last()
+    body = {name: event[name] for name in HASHED_FIELDS}  # the fields hashed from the start
+    body["occurred_at"] = event["occurred_at"].astimezone(UTC).isoformat(timespec="microseconds")
+    assert event["credential"] == ""
+    assert hashlib.sha256(canonical_json(body).encode()).hexdigest() == event["hash"]
 
 
 @pytest.mark.django_db

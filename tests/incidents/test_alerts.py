@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from incidents.models import Alert, Incident
+from governance.models import AuditEvent
+from incidents.models import Alert, AlertToken, Incident
 from incidents.services.tokens import create_alert_token, revoke_alert_token
 
 
@@ -66,6 +67,19 @@ def test_a_firing_then_resolved_alert_makes_one_incident_with_two_entries(
     alert_entries = incident.timeline.filter(kind="alert")
     assert [e.data["status"] for e in alert_entries] == ["firing", "resolved"]
     assert Alert.objects.filter(incident=incident).count() == 2
+
+
+@pytest.mark.django_db
+def test_what_an_alert_sets_off_names_its_token_in_the_trail(client, token, live_release):
+    response = post(client, "/api/alerts/alertmanager/", alertmanager(), token)
+    assert response.status_code == 202
+    alert_token = AlertToken.objects.get()
+    by_alert = AuditEvent.objects.filter(request_id=response["X-Request-ID"])
+    assert set(by_alert.values_list("action", "credential")) == {
+        (action, f"Alert token {alert_token.prefix}… Alertmanager")
+        for action in ("alert.firing", "incident.declared")
+    }
+    assert AuditEvent.objects.get(action="alert_token.created").credential == ""
 
 
 @pytest.mark.django_db
