@@ -26,11 +26,11 @@ if TYPE_CHECKING:
 _EVENTS = AuditEvent._meta.db_table
 BUFFER_BYTES = 1 << 20  # hand the zip writer ~1 MB at a time, not one short line per row
 # Each line: the fields the hash covers (governance/audit/hashing.py; "credential" only where
-# the event has one, as the hash takes it), then the hash. The time
-# is written exactly as the hash saw it: UTC, microseconds, "+00:00". Built by concatenation,
-# not json_build_object (a third less of the server's time, bench/evidence_export.py): text
-# that people or clients supply goes through to_json, which escapes it; the hashes are hex
-# written by the sealer and the jsonb columns are JSON already.
+# the event has one, as the hash takes it), then the hash. The time is written exactly as
+# the hash saw it: UTC, microseconds, "+00:00". Built by concatenation, not json_build_object
+# (a third less of the server's time, bench/evidence_export.py): text that people or clients
+# supply goes through to_json, which escapes it; the hashes are hex written by the sealer and
+# the jsonb columns are JSON already.
 LINE_SQL = f"""
 SELECT concat(
     '{{{{"chain":', to_json(chain), ',"seq":', seq, ',"prev_hash":"', prev_hash,
