@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from governance.forms import person_label
+from governance.people import person_label
 from incidents.models import Incident, Stage
 
 pytestmark = pytest.mark.browser
