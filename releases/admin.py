@@ -52,6 +52,10 @@ class ApprovalInline(ReadOnlyInline):
     model = Approval
     fields = ("approver", "decision", "comment", "release_digest", "decided_at")
 
+    def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        # Each row is titled by str(approval), which names the release and the approver.
+        return super().get_queryset(request).select_related("release", "approver")
+
 
 class SystemScopedAdmin(ReadOnlyAdmin):
     """Read-only, and only the rows of systems the user holds a role on."""

@@ -252,7 +252,11 @@ class Approval(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_decision_display()} by {self.approver_id}"
+        # The audit trail's name for it: the release and the account, not bare ids.
+        return (
+            f"{self.get_decision_display()}: {self.release.version} "
+            f"by {self.approver.get_username()}"
+        )
 
 
 class BackendType(models.TextChoices):

@@ -1,4 +1,5 @@
-"""API tokens in a real browser: created with the secret shown once, used, then revoked."""
+"""API tokens in a real browser: created with the secret shown once, used (the audit trail
+names the token), then revoked."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_release_manager_creates_uses_and_revokes_a_token(
-    page, screenshot, live_server, release_manager, fraud
+    page, screenshot, live_server, release_manager, fraud, submitted
 ):
     browser_page = page(release_manager)
     browser_page.goto("/")
@@ -39,6 +40,21 @@ def test_a_release_manager_creates_uses_and_revokes_a_token(
     assert answer.status_code == 200
     assert [system["slug"] for system in answer.json()["results"]] == [fraud.slug]
 
+    # A change made with it: the audit trail says which token, not only whose.
+    approved = httpx.post(
+        f"{live_server.url}/api/releases/{submitted.pk}/approvals/",
+        json={"decision": "approve", "comment": "Gates and card reviewed by the CI job."},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert approved.status_code == 201, approved.text
+    prefix = ApiToken.objects.get().prefix
+    browser_page.goto("/audit/?action=release.approve")
+    event = browser_page.locator("table.table-audit tbody tr").first
+    expect(event).to_contain_text(f"Approve: {submitted.version} by {release_manager.username}")
+    expect(event).to_contain_text(f"via API token {prefix}… release bot (CI)")
+    screenshot(browser_page, "audit-trail-token.png")
+
+    browser_page.goto("/api-tokens/")
     browser_page.reload()  # shown once: gone after a reload
     expect(browser_page.locator("#new-token")).to_have_count(0)
     assert secret not in browser_page.content()
