@@ -171,7 +171,7 @@ class IncidentRole(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_role_display()} of {self.incident_id}"
+        return f"{self.get_role_display()} of INC-{self.incident_id}"
 
 
 class EntryKind(models.TextChoices):
@@ -335,7 +335,7 @@ class PostMortem(models.Model):
     )
 
     def __str__(self) -> str:
-        return f"post-mortem of {self.incident_id}"
+        return f"post-mortem of INC-{self.incident_id}"
 
 
 class ActionItemStatus(models.TextChoices):
@@ -376,4 +376,4 @@ class IncidentRollback(models.Model):
         ordering = ["-id"]
 
     def __str__(self) -> str:
-        return f"rollback {self.request_id} of incident {self.incident_id}"
+        return f"rollback {self.request_id} of INC-{self.incident_id}"

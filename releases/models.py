@@ -155,7 +155,7 @@ class GatePolicy(models.Model):
         verbose_name_plural = "gate policies"
 
     def __str__(self) -> str:
-        return f"gate policy of {self.system_id}"
+        return f"gate policy of {self.system}"
 
     def criterion_labels(self) -> list[str]:
         return [GateCriterion(c).label for c in self.required_criteria]
@@ -315,7 +315,7 @@ class RollbackPlan(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
-        return f"rollback plan of {self.release_id}"
+        return f"rollback plan of {self.release.version}"
 
 
 class RollbackTrigger(models.Model):

@@ -126,8 +126,10 @@ def update_gate_policy(
     if errors:
         raise ValidationError(errors)
 
-    policy = GatePolicy.objects.select_for_update(no_key=True, of=("self",)).get(
-        pk=policy_for(system).pk
+    policy = (
+        GatePolicy.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("system")  # the audit trail names the policy by its system
+        .get(pk=policy_for(system).pk)
     )
     before = audit.snapshot(policy, ["required_criteria", "approvals_required"])
     policy.required_criteria, policy.approvals_required = criteria, approvals_required

@@ -110,7 +110,7 @@ def save_rollback_plan(
         raise ValidationError(errors)
     cleaned_triggers = _clean_triggers(triggers)
 
-    plan = RollbackPlan.objects.filter(release=release).first()
+    plan = RollbackPlan.objects.filter(release=release).select_related("release").first()
     before = plan_state(plan) if plan else None
     if plan is None:
         plan = RollbackPlan(release=release)
