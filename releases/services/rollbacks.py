@@ -326,6 +326,7 @@ def _run(request: RollbackRequest) -> RollbackRequest:
     backend = backend_for(request.environment)
     if request.attempts == 1 or not ForensicRecord.objects.filter(request=request).exists():
         _keep_forensics(request, *_before_the_change(request, backend))
+    _load_stacks(request)  # read already, unless the evidence was kept by an earlier run
     result = backend.rollback(
         from_release=request.from_release,
         to_release=request.to_release,
@@ -347,9 +348,12 @@ def _run(request: RollbackRequest) -> RollbackRequest:
         time.sleep(settings.ROLLBACK_POLL_SECONDS)
 
 
-@transaction.atomic
 def _claim(request_id: int) -> RollbackRequest | None:
-    """Take the request for this run, or None if it is finished or another run holds it."""
+    """Take the request for this run, or None if it is finished or another run holds it.
+
+    No transaction around it: the conditional update is atomic on its own, and what is
+    read after it only serves this run (a run that dies in between leaves a lease that
+    runs out)."""
     now = timezone.now()
     # Two runs of one request (a re-delivery, a sweep) race here: the conditional update
     # lets one through; the other finds the lease taken and leaves.
@@ -369,13 +373,16 @@ def _claim(request_id: int) -> RollbackRequest | None:
         return None
     # Joined only what the backends need: each further join costs the planner more than the
     # separate read of the incident link the forensic record makes (measured).
-    request = RollbackRequest.objects.select_related(*_LOADED).get(pk=request_id)
-    # The backends send both stacks: one query for both releases' components.
+    return RollbackRequest.objects.select_related(*_LOADED).get(pk=request_id)
+
+
+def _load_stacks(request: RollbackRequest) -> None:
+    """The backends send both stacks: one query for both releases' components (none if
+    they are loaded)."""
     prefetch_related_objects(
         [release for release in (request.from_release, request.to_release) if release],
         "components",
     )
-    return request
 
 
 @contextlib.contextmanager
@@ -453,12 +460,14 @@ def _before_the_change(
 ) -> tuple[BackendStatus, dict[str, Any]]:
     """What the rollback will destroy: the deployment as the backend reports it, and what the
     other apps collect (the incident's alerts and timeline). A backend read over the network
-    is asked on a side thread while this one reads the database: both are waits."""
+    is asked on a side thread while this one reads the database (the evidence and the
+    stacks the call will send): both are waits."""
     if not backend.status_is_remote:
         return backend.status(), rollback_hooks.collected(request)
     # The context carries the request id into the backend's log lines.
     reading = _side_thread().submit(contextvars.copy_context().run, backend.status)
     context = rollback_hooks.collected(request)
+    _load_stacks(request)  # what the call sends, read while the backend answers
     return reading.result(), context
 
 
