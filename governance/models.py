@@ -205,7 +205,8 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     # Empty for a signed-in session and for the workers; else what the actor signed in with
     # ("API token fsk_ab12… release-bot"), so a token's deeds are told from a person's.
-    credential = models.CharField(max_length=120, blank=True, default="")
+    # A default in the table too: bulk loaders that name their columns (COPY) may leave it out.
+    credential = models.CharField(max_length=120, blank=True, default="", db_default="")
     action = models.CharField(max_length=64)
     object_type = models.CharField(max_length=100)
     object_id = models.CharField(max_length=64)
