@@ -41,6 +41,7 @@ def test_the_oncall_lead_rolls_back_and_watches_it_verified_live(  # type: ignor
     screenshot(lead, "rollback-running.png")
     expect(run).to_have_attribute("data-status", "succeeded", timeout=30_000)
     expect(panel).to_contain_text(f"now live: {live_release.version}")
+    expect(panel).to_contain_text(f"{live_release.version} is live again.")
     expect(lead.locator("#timeline-entries")).to_contain_text(
         f"Verified: {live_release.version} is live"
     )
