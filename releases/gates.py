@@ -22,13 +22,22 @@ MINIMUM_APPROVALS: dict[str, int] = {RiskCategory.PROHIBITED: 2, RiskCategory.HI
 
 
 def policy_for(system: AISystem) -> GatePolicy:
-    """The system's policy, created from its risk tier's defaults on first use."""
+    """The system's policy: the one saved, else its risk tier's defaults. Reading a policy
+    never writes one (pages, the API and evidence packs read it); the first change saves it
+    (services.update_gate_policy)."""
+    saved = GatePolicy.objects.filter(system=system).first()
+    return saved if saved is not None else default_policy(system)
+
+
+def default_policy(system: AISystem) -> GatePolicy:
+    """The risk tier's defaults, unsaved, in force since the system was registered."""
     criteria, approvals = DEFAULT_POLICIES[system.risk_category]
-    policy, _ = GatePolicy.objects.get_or_create(
+    return GatePolicy(
         system=system,
-        defaults={"required_criteria": [str(c) for c in criteria], "approvals_required": approvals},
+        required_criteria=[str(c) for c in criteria],
+        approvals_required=approvals,
+        updated_at=system.created_at,
     )
-    return policy
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from governance.models import AISystem
 from governance.permissions import restrict
 from governance.roles import Action
-from releases.gates import policy_for
+from releases.gates import default_policy
 from releases.models import (
     Approval,
     Decision,
@@ -184,10 +184,10 @@ def release_rows(user: User) -> QuerySet[Release]:
 
 
 def policies_for(system_ids: set[int]) -> dict[int, GatePolicy]:
-    """Gate policies of many systems in one query (creating defaults for those without)."""
+    """Gate policies of many systems in one query (their tier's defaults for those without)."""
     policies = {p.system_id: p for p in GatePolicy.objects.filter(system_id__in=system_ids)}
     missing = system_ids - policies.keys()
     if missing:
         for system in AISystem.objects.filter(pk__in=missing):
-            policies[system.pk] = policy_for(system)
+            policies[system.pk] = default_policy(system)
     return policies

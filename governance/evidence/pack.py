@@ -93,9 +93,9 @@ def _snapshot() -> Iterator[None]:
         return
     with transaction.atomic():
         with connection.cursor() as cursor:
-            # Not READ ONLY: releases.gates.policy_for creates a system's default gate policy
-            # the first time anyone reads it, an answer of the pack included.
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            # READ ONLY: an export reads the record, it never changes it (the export's own
+            # audit event is written after, by on_complete).
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield
 
 

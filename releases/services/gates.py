@@ -14,7 +14,7 @@ from django.db import transaction
 from governance import audit
 from governance.permissions import can, require
 from governance.roles import Action
-from releases.gates import MINIMUM_APPROVALS, policy_for
+from releases.gates import MINIMUM_APPROVALS, default_policy
 from releases.models import Comparison, GateCheck, GateCriterion, GatePolicy, Release, ReleaseStatus
 from releases.services.drills import drill_possible
 
@@ -126,10 +126,18 @@ def update_gate_policy(
     if errors:
         raise ValidationError(errors)
 
+    default = default_policy(system)  # saved now if it never was: the first change saves it
+    GatePolicy.objects.get_or_create(
+        system=system,
+        defaults={
+            "required_criteria": default.required_criteria,
+            "approvals_required": default.approvals_required,
+        },
+    )
     policy = (
         GatePolicy.objects.select_for_update(no_key=True, of=("self",))
         .select_related("system")  # the audit trail names the policy by its system
-        .get(pk=policy_for(system).pk)
+        .get(system=system)
     )
     before = audit.snapshot(policy, ["required_criteria", "approvals_required"])
     policy.required_criteria, policy.approvals_required = criteria, approvals_required

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from governance.audit import record_event
@@ -231,6 +232,30 @@ def test_the_credential_of_an_event_travels_in_the_pack_under_its_hash(
     forged = b"\n".join(lines).replace(b"release-bot", b"a-person").rstrip(b"\n") + b"\n"
     report = verify_fails(tmp_path, resigned(data, "audit_events.jsonl", forged))
     assert "content does not match its hash" in report
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pack_is_read_in_a_read_only_snapshot_and_writes_nothing(
+    fraud, compliance, tmp_path, settings
+):
+    """Outside a test's transaction the export opens its own: REPEATABLE READ, READ ONLY.
+    A system whose gate policy was never changed answers with its tier's defaults, unsaved."""
+    from releases.models import GatePolicy
+
+    settings.EVIDENCE_SIGNING_KEY = KEY_PEM.decode()
+    assert not GatePolicy.objects.exists()
+    today = timezone.now().date()
+    with CaptureQueriesContext(connection) as queries:
+        data = b"".join(
+            export_evidence_pack(actor=compliance, system=fraud, period=PackPeriod(today, today))
+        )
+    assert verify(tmp_path, data).startswith("OK:")
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY" in statements
+    writes = [sql for sql in statements if sql.split()[0] in ("INSERT", "UPDATE", "DELETE")]
+    # Only the export's own audit event, written after the snapshot, and its sealing.
+    assert writes and all("governance_audit" in sql for sql in writes)
+    assert not GatePolicy.objects.exists()
 
 
 @pytest.mark.django_db
