@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Model, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -113,6 +114,22 @@ def release_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     )
 
 
+HISTORY_LENGTH = 12
+
+
+def _history(release: Release, parts: list[Model | None]) -> list[AuditEvent]:
+    """The release's latest audit events and those of what hangs on it (gate checks,
+    approvals, rollout steps, its rollback plan), in one query."""
+    ids: dict[str, list[str]] = {"releases.release": [str(release.pk)]}
+    for part in filter(None, parts):
+        ids.setdefault(part._meta.label_lower, []).append(str(part.pk))
+    which = Q()
+    for object_type, object_ids in ids.items():
+        which |= Q(object_type=object_type, object_id__in=object_ids)
+    events = AuditEvent.objects.filter(which, system=release.system_id)
+    return list(events.order_by("-occurred_at", "-id")[:HISTORY_LENGTH])
+
+
 def _page_context(request: AuthenticatedHttpRequest, release: Release, **forms: Any) -> dict:
     """Everything the release page shows, from the prefetched release (fixed query count)."""
     user = request.user
@@ -133,6 +150,7 @@ def _page_context(request: AuthenticatedHttpRequest, release: Release, **forms: 
     decided = any(a.approver_id == user.pk for a in this_round)
     refused = any(a.decision == Decision.REJECT for a in this_round)
     can_promote = Action.PROMOTE_RELEASE in actions and release.status in PROMOTABLE
+    steps = list(release.rollout_steps.all())
     return {
         "release": release,
         "actions": actions,
@@ -155,12 +173,10 @@ def _page_context(request: AuthenticatedHttpRequest, release: Release, **forms: 
         "environments": environments,
         "compare_to": compare_to,
         "diff": diff(release, compare_to.live if compare_to else None),  # type: ignore[attr-defined]
-        "steps": list(release.rollout_steps.all()),
+        "steps": steps,
         "problems": submission_problems(release) if release.status == ReleaseStatus.DRAFT else [],
         # The permission is already established by `actions`: no second permission subquery.
-        "events": AuditEvent.objects.filter(
-            system=release.system_id, object_type="releases.release", object_id=str(release.pk)
-        ).order_by("-occurred_at", "-id")[:10]
+        "events": _history(release, [*checks, *approvals, *steps, plan])
         if Action.VIEW_AUDIT in actions
         else [],
         "gate_form": forms.get("gate_form") or GateCheckForm(),

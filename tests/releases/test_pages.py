@@ -217,3 +217,16 @@ def test_environments_page(client, viewer, live_release, production):
     client.force_login(viewer)
     html = client.get("/systems/fraud/environments/").content.decode()
     assert "Production" in html and live_release.version in html
+
+
+@pytest.mark.django_db
+def test_the_history_holds_the_releases_events_and_those_of_its_parts(
+    client, release_manager, approved
+):
+    client.force_login(release_manager)
+    page = client.get(approved.get_absolute_url()).content.decode()
+    history = page[page.index('id="history-title"') :]
+    approver = release_manager.username
+    assert "release.submitted" in history and "release.approve" in history
+    assert f"Approve: {approved.version} by {approver}" in history
+    assert "rollback_plan.saved" in history and "gate.recorded" in history
