@@ -9,16 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
-def display_name(user: AbstractBaseUser) -> str:
+def display_name(user: User) -> str:
     """The full name, or the username for someone who gave none."""
-    full = getattr(user, "get_full_name", lambda: "")()
-    return full or user.get_username()
+    return user.get_full_name() or user.get_username()
 
 
-def person_label(user: AbstractBaseUser) -> str:
+def person_label(user: User) -> str:
     """Where two people may share a name (a choice of people, a notice): 'Full (username)'."""
-    full = getattr(user, "get_full_name", lambda: "")()
+    full = user.get_full_name()
     return f"{full} ({user.get_username()})" if full else user.get_username()

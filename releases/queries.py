@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Model, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from governance.models import AISystem
+from governance.models import AISystem, AuditEvent
 from governance.permissions import restrict
 from governance.roles import Action
 from releases.gates import default_policy
@@ -191,3 +191,19 @@ def policies_for(system_ids: set[int]) -> dict[int, GatePolicy]:
         for system in AISystem.objects.filter(pk__in=missing):
             policies[system.pk] = default_policy(system)
     return policies
+
+
+HISTORY_LENGTH = 12
+
+
+def release_history(release: Release, parts: list[Model | None]) -> list[AuditEvent]:
+    """The release's latest audit events and those of what hangs on it (gate checks,
+    approvals, rollout steps, its rollback plan), in one query."""
+    ids: dict[str, list[str]] = {"releases.release": [str(release.pk)]}
+    for part in filter(None, parts):
+        ids.setdefault(part._meta.label_lower, []).append(str(part.pk))
+    which = Q()
+    for object_type, object_ids in ids.items():
+        which |= Q(object_type=object_type, object_id__in=object_ids)
+    events = AuditEvent.objects.filter(which, system=release.system_id)
+    return list(events.order_by("-occurred_at", "-id")[:HISTORY_LENGTH])

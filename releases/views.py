@@ -8,14 +8,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Model, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from governance.http import AuthenticatedHttpRequest
-from governance.models import AISystem, AuditEvent
+from governance.models import AISystem
 from governance.pagecache import cached_page, owning_system, system_version
 from governance.permissions import (
     allowed_actions,
@@ -114,22 +113,6 @@ def release_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     )
 
 
-HISTORY_LENGTH = 12
-
-
-def _history(release: Release, parts: list[Model | None]) -> list[AuditEvent]:
-    """The release's latest audit events and those of what hangs on it (gate checks,
-    approvals, rollout steps, its rollback plan), in one query."""
-    ids: dict[str, list[str]] = {"releases.release": [str(release.pk)]}
-    for part in filter(None, parts):
-        ids.setdefault(part._meta.label_lower, []).append(str(part.pk))
-    which = Q()
-    for object_type, object_ids in ids.items():
-        which |= Q(object_type=object_type, object_id__in=object_ids)
-    events = AuditEvent.objects.filter(which, system=release.system_id)
-    return list(events.order_by("-occurred_at", "-id")[:HISTORY_LENGTH])
-
-
 def _page_context(request: AuthenticatedHttpRequest, release: Release, **forms: Any) -> dict:
     """Everything the release page shows, from the prefetched release (fixed query count)."""
     user = request.user
@@ -176,7 +159,7 @@ def _page_context(request: AuthenticatedHttpRequest, release: Release, **forms: 
         "steps": steps,
         "problems": submission_problems(release) if release.status == ReleaseStatus.DRAFT else [],
         # The permission is already established by `actions`: no second permission subquery.
-        "events": _history(release, [*checks, *approvals, *steps, plan])
+        "events": queries.release_history(release, [*checks, *approvals, *steps, plan])
         if Action.VIEW_AUDIT in actions
         else [],
         "gate_form": forms.get("gate_form") or GateCheckForm(),

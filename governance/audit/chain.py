@@ -32,6 +32,8 @@ SEAL_BATCH = 1000
 
 _EVENTS = AuditEvent._meta.db_table
 _HEADS = AuditChainHead._meta.db_table
+# What a credential says is cut to its column here, where it is written: a token's name may be long.
+_CREDENTIAL_LENGTH = AuditEvent._meta.get_field("credential").max_length
 
 
 def chain_name(system_id: int | None) -> str:
@@ -70,7 +72,7 @@ def record_event(
         actor_id=actor.pk if actor is not None else None,
         actor_name=actor.get_username() if actor is not None else "system",
         request_id=current_request_id.get(),
-        credential=current_credential.get(),
+        credential=current_credential.get()[:_CREDENTIAL_LENGTH],
         action=action,
         object_type=object_type if object_type is not None else described[0],
         object_id=object_id if object_id is not None else described[1],
