@@ -6,7 +6,8 @@ an incident still waiting for containment does not pull the median to zero or to
 
 - acknowledge: `acknowledged_at` (a commander took the incident, or it first moved stage)
 - contain: `contained_at` (left the containment stage)
-- roll back: `rolled_back_at` (left the rollback stage; a skipped rollback has no stamp)
+- roll back: `rolled_back_at` (a rollback for the incident was verified, or it left the
+  rollback stage; a skipped rollback has no stamp)
 - resolve: `recovered_at` (left the recovery stage); an incident whose recovery stage was
   skipped counts as resolved when it closed (`closed_at`).
 

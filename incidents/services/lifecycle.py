@@ -220,6 +220,30 @@ def move_stage(*, actor: User, incident: Incident, stage: str, reason: str = "")
     if reopening and not reason.strip():
         raise ValidationError({"reason": "Say why the incident is reopened."})
 
+    return _enter(incident, stage, actor=actor, reason=reason)
+
+
+def reach_rollback_stage(incident: Incident, *, version: str) -> None:
+    """A rollback for the incident was verified: that part of the response is done then, and
+    an incident still in detection or containment is in the rollback stage now (the stages
+    passed over recorded as skipped, as a lead's move would be). One further on is left where
+    the team put it."""
+    incident = _lock(incident)
+    rollback = ORDER.index(Stage.ROLLBACK)
+    if not incident.is_open or ORDER.index(incident.stage) > rollback:
+        return
+    incident.rolled_back_at = incident.rolled_back_at or timezone.now()
+    if ORDER.index(incident.stage) == rollback:
+        incident.save(update_fields=["rolled_back_at"])
+        return
+    _enter(incident, Stage.ROLLBACK, actor=None, reason=f"{version} is live again.")
+
+
+def _enter(incident: Incident, stage: str, *, actor: User | None, reason: str) -> Incident:
+    """Put the locked `incident` in `stage` (checked by the caller) and say so on the timeline.
+    Without an actor it is the rollback worker's doing, which acknowledges nothing."""
+    current, target = ORDER.index(incident.stage), ORDER.index(stage)
+    reopening = target < current
     before = {"stage": incident.stage}
     now = timezone.now()
     skipped = [] if reopening else ORDER[current + 1 : target]
@@ -232,7 +256,8 @@ def move_stage(*, actor: User, incident: Incident, stage: str, reason: str = "")
     incident.skipped_stages = [name for name in ORDER if name in skipped_ever]
     if reopening:
         incident.closed_at = None
-    incident.acknowledged_at = incident.acknowledged_at or now
+    if actor is not None:
+        incident.acknowledged_at = incident.acknowledged_at or now
     incident.stage = stage
     incident.save()
     verb = "Reopened in" if reopening else "Moved to"
@@ -250,6 +275,7 @@ def move_stage(*, actor: User, incident: Incident, stage: str, reason: str = "")
         data={"from": before["stage"], "to": stage, "skipped": skipped},
         before=before,
         after={"stage": stage, "skipped": skipped},
+        actor_name="rollback worker",
     )
     return incident
 

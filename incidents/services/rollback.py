@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from incidents.models import EntryKind, Incident, IncidentRollback, TimelineEntry
-from incidents.services.lifecycle import _lock
+from incidents.services.lifecycle import _lock, reach_rollback_stage
 from incidents.services.timeline import record
 from releases.models import RollbackRequest
 from releases.notifications import Link
@@ -89,6 +89,8 @@ def record_rollback_step(request: RollbackRequest, event: str, message: str) -> 
         data={"rollback": request.pk, "status": request.status, "event": event},
         actor_name="rollback plan" if event == "proposed" else "rollback worker",
     )
+    if event == "succeeded" and not request.is_drill:
+        reach_rollback_stage(incident, version=request.to_release.version)
 
 
 def incident_evidence(request: RollbackRequest) -> dict[str, Any]:

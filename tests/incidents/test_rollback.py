@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from incidents import services
-from incidents.models import EntryKind, IncidentRollback
+from incidents.models import EntryKind, IncidentRollback, Stage
 from releases.models import ForensicRecord, RollbackRequest, RollbackStatus
 from releases.services import rollbacks
 
@@ -63,6 +63,54 @@ def test_pressing_records_the_request_on_the_timeline_and_runs_it(
     assert any("requested by" in e["body"] for e in forensics.context["timeline"])
     page = client.get(incident.get_absolute_url()).content.decode()
     assert 'data-status="succeeded"' in page and "Verified live" in page
+
+
+def test_a_verified_rollback_puts_an_incident_still_detecting_in_the_rollback_stage(
+    incident, rollback_owner, live_release
+):
+    acknowledged = incident.acknowledged_at
+    request, _ = services.request_rollback(actor=rollback_owner, incident=incident, reason="x")
+    rollbacks.execute_rollback(request_id=request.pk)
+
+    incident.refresh_from_db()
+    assert incident.stage == Stage.ROLLBACK
+    assert incident.skipped_stages == [Stage.CONTAINMENT]
+    assert incident.acknowledged_at == acknowledged  # the worker acknowledges nothing
+    assert incident.rolled_back_at >= RollbackRequest.objects.get().finished_at
+    moved = incident.timeline.filter(kind=EntryKind.STAGE).get()
+    assert (moved.actor, moved.actor_name) == (None, "rollback worker")
+    assert moved.body == (
+        f"Moved to Rollback. Skipped: Containment. {live_release.version} is live again."
+    )
+
+
+@pytest.mark.parametrize(
+    ("stage", "stamped"),
+    [(Stage.ROLLBACK, True), (Stage.RECOVERY, False)],  # past it, the rollback was skipped
+)
+def test_a_rollback_leaves_an_incident_in_or_past_the_rollback_stage_where_it_is(
+    incident, oncall_lead, rollback_owner, stage, stamped
+):
+    services.move_stage(actor=oncall_lead, incident=incident, stage=stage)
+    request, _ = services.request_rollback(actor=rollback_owner, incident=incident, reason="x")
+    rollbacks.execute_rollback(request_id=request.pk)
+
+    incident.refresh_from_db()
+    assert incident.stage == stage
+    assert incident.timeline.filter(kind=EntryKind.STAGE).count() == 1  # the lead's move
+    if stamped:  # the verified rollback is when that part of the response was done
+        assert incident.rolled_back_at >= RollbackRequest.objects.get().finished_at
+    else:
+        assert incident.rolled_back_at is None
+
+
+def test_a_failed_rollback_moves_no_stage(incident, rollback_owner):
+    request, _ = services.request_rollback(actor=rollback_owner, incident=incident, reason="x")
+    rollbacks.fail_rollback(request_id=request.pk, error="HTTP 500 from the deploy hook")
+
+    incident.refresh_from_db()
+    assert incident.stage == Stage.DETECTED
+    assert not incident.timeline.filter(kind=EntryKind.STAGE).exists()
 
 
 def test_a_failed_rollback_is_shown_in_red_with_the_options_left(client, incident, rollback_owner):
