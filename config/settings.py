@@ -283,6 +283,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "governance.api.schema.document_errors",  # 400, 401, 403, 404 as they are shaped
+    ],
     "ENUM_NAME_OVERRIDES": {
         "GateCriterionEnum": "releases.models.GateCriterion",
         "ReleaseStatusEnum": "releases.models.ReleaseStatus",

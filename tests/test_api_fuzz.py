@@ -6,7 +6,8 @@ token). Whatever it sends, the API must answer:
 
 - never a 5xx;
 - every 4xx as JSON (Content-Type application/json, a body that parses);
-- where the schema documents the response, a body and Content-Type that conform to it;
+- only status codes the schema documents, each with a body and Content-Type that conform
+  to it (the common errors are documented by governance/api/schema.py);
 - a refused or invalid request changes nothing (no audit event is written).
 
 The bounded run (`make test`) draws FUZZ_EXAMPLES (default 3) examples per operation and
@@ -45,6 +46,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
+    status_code_conformance,
 )
 
 from tests.factories import PASSWORD
@@ -149,6 +151,7 @@ CHECKS = [
     client_errors_are_json,
     content_type_conformance,
     response_schema_conformance,
+    status_code_conformance,
 ]
 
 
