@@ -223,6 +223,7 @@ def move_stage(*, actor: User, incident: Incident, stage: str, reason: str = "")
     return _enter(incident, stage, actor=actor, reason=reason)
 
 
+@transaction.atomic
 def reach_rollback_stage(incident: Incident, *, version: str) -> None:
     """A rollback for the incident was verified: that part of the response is done then, and
     an incident still in detection or containment is in the rollback stage now (the stages
