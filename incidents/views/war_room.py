@@ -25,7 +25,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from governance.http import AuthenticatedHttpRequest
 from governance.pagecache import cached_page, owning_system, system_version
-from governance.people import display_name
+from governance.people import display_name, names_of
 from governance.permissions import allowed_actions, people_of, require, visible_systems
 from governance.roles import Action
 from governance.views import apply_service_errors
@@ -319,6 +319,7 @@ def _release_sides(incident: Incident, now_live: Release | None) -> dict[str, An
         and now_live.pk != at_start.get("id"),
         "target": target,
         "plan": incident.plan_snapshot or None,
+        "plan_owners": names_of((incident.plan_snapshot or {}).get("owners", [])),
         "plan_mode": RollbackMode(incident.plan_snapshot["mode"]).label
         if incident.plan_snapshot
         else "",

@@ -146,6 +146,15 @@ def test_the_live_release_and_the_rollback_target_side_by_side(
     assert live_release.version in page
 
 
+def test_the_plan_in_force_names_its_owners_as_people_know_them(
+    client, oncall_lead, incident, rollback_owner
+):
+    assert incident.plan_snapshot["owners"] == [rollback_owner.username]  # kept as usernames
+    client.force_login(oncall_lead)
+    page = war_room(client, incident).content.decode()
+    assert f"owners {rollback_owner.get_full_name()}</span>" in page
+
+
 # --- actions ------------------------------------------------------------------------------
 
 
