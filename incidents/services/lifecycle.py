@@ -230,19 +230,24 @@ def reach_rollback_stage(incident: Incident, *, version: str) -> None:
     passed over recorded as skipped, as a lead's move would be). One further on is left where
     the team put it."""
     incident = _lock(incident)
-    rollback = ORDER.index(Stage.ROLLBACK)
-    if not incident.is_open or ORDER.index(incident.stage) > rollback:
+    current, rollback = ORDER.index(incident.stage), ORDER.index(Stage.ROLLBACK)
+    if not incident.is_open or current > rollback:
         return
     incident.rolled_back_at = incident.rolled_back_at or timezone.now()
-    if ORDER.index(incident.stage) == rollback:
+    if current == rollback:
         incident.save(update_fields=["rolled_back_at"])
         return
-    _enter(incident, Stage.ROLLBACK, actor=None, reason=f"{version} is live again.")
+    _enter(
+        incident, Stage.ROLLBACK, actor=None, reason=f"{version} is live again.",
+        machine="rollback worker",
+    )  # fmt: skip
 
 
-def _enter(incident: Incident, stage: str, *, actor: User | None, reason: str) -> Incident:
+def _enter(
+    incident: Incident, stage: str, *, actor: User | None, reason: str, machine: str = ""
+) -> Incident:
     """Put the locked `incident` in `stage` (checked by the caller) and say so on the timeline.
-    Without an actor it is the rollback worker's doing, which acknowledges nothing."""
+    Without an actor, `machine` did it, which acknowledges nothing."""
     current, target = ORDER.index(incident.stage), ORDER.index(stage)
     reopening = target < current
     before = {"stage": incident.stage}
@@ -276,7 +281,7 @@ def _enter(incident: Incident, stage: str, *, actor: User | None, reason: str) -
         data={"from": before["stage"], "to": stage, "skipped": skipped},
         before=before,
         after={"stage": stage, "skipped": skipped},
-        actor_name="rollback worker",
+        actor_name=machine,
     )
     return incident
 
