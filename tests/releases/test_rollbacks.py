@@ -7,8 +7,10 @@ import time
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection, transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from governance.models import AuditEvent
@@ -115,6 +117,20 @@ def test_a_finished_request_is_not_run_again(successor, production, rollback_own
     again = rollbacks.execute_rollback(request_id=request.pk)
     assert again.attempts == 1
     assert Deployment.objects.filter(environment=production, via="rollback").count() == 1
+
+
+@pytest.mark.django_db
+def test_leases_run_on_the_databases_clock_not_the_workers(successor, production, rollback_owner):
+    request, _ = ask(rollback_owner, production)
+    assert rollbacks._claim(request.pk) is not None
+    # A second worker whose clock is an hour ahead sees the lease as the database does: held.
+    with time_machine.travel(timezone.now() + timedelta(hours=1), tick=False):
+        assert rollbacks._claim(request.pk) is None
+        assert rollbacks.sweep_rollbacks() == 0
+    # A lease that ran out has ended for a worker whose clock is an hour behind as well.
+    RollbackRequest.objects.filter(pk=request.pk).update(lease_until=Now() - timedelta(seconds=1))
+    with time_machine.travel(timezone.now() - timedelta(hours=1), tick=False):
+        assert rollbacks._claim(request.pk).attempts == 2
 
 
 @pytest.mark.django_db
