@@ -350,6 +350,10 @@ if ROLLBACK_SLACK_WEBHOOK_URL and not ROLLBACK_SLACK_WEBHOOK_URL.startswith(_web
 # Workers that take this queue send the notices; a slow mail server never holds up rollbacks
 # when ROLLBACK_QUEUE has workers of its own.
 ROLLBACK_NOTIFY_QUEUE = os.environ.get("ROLLBACK_NOTIFY_QUEUE", "celery")
+# Every notice waits this long in the worker before it is sent: a rollback's first
+# milliseconds (its evidence, then the backend call) have the workers' CPU to themselves. The
+# same wait for every step keeps the notices in order.
+ROLLBACK_NOTICE_DELAY_SECONDS = 0.25
 
 # Email: EMAIL_URL (or EMAIL_URL_FILE: it may hold a password) in django-environ's form,
 # e.g. smtp+tls://user:password@smtp.example.com:587 (STARTTLS), smtp+ssl://…:465,

@@ -138,6 +138,7 @@ def send_notices(request_id: int, event: str, message: str) -> bool:
                     queue=settings.ROLLBACK_NOTIFY_QUEUE,
                     connection=connection,
                     retry=False,
+                    countdown=settings.ROLLBACK_NOTICE_DELAY_SECONDS,
                 )
     except Exception:  # kombu raises several kinds; all mean "not sent now"
         logger.warning("rollback %s: %s notices not sent (broker unavailable)", request_id, event)

@@ -47,6 +47,7 @@ class Post:
     path: str
     content_type: str
     body: bytes
+    received_at: float  # time.time()
 
     @property
     def json(self) -> Any:
@@ -67,7 +68,9 @@ class SlackHook:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with hook._lock:
-                    hook._posts.append(Post(self.path, self.headers.get("Content-Type", ""), body))
+                    hook._posts.append(
+                        Post(self.path, self.headers.get("Content-Type", ""), body, time.time())
+                    )
                     status, text = hook._failures.pop(0) if hook._failures else (200, "ok")
                     hook._lock.notify_all()
                 raw = text.encode()
@@ -525,6 +528,7 @@ def test_a_real_worker_emails_and_posts_each_step_after_it_commits(
         ROLLBACK_SLACK_WEBHOOK_URL=slack.url, EMAIL_URL=f"filemail:///{outbox}", SITE_URL=SITE,
     )  # fmt: skip
     try:
+        pressed = time.time()
         request = press(rollback_owner, production)
         posts = slack.wait_for(2)
         # Stop the worker once all four notices (two steps, two channels) have finished.
@@ -536,6 +540,10 @@ def test_a_real_worker_emails_and_posts_each_step_after_it_commits(
         stop_worker(worker)
 
     assert RollbackRequest.objects.get(pk=request.pk).status == RollbackStatus.SUCCEEDED
+    # The notices wait in the worker, leaving the rollback's first moments to the rollback.
+    assert (
+        min(post.received_at for post in posts) >= pressed + settings.ROLLBACK_NOTICE_DELAY_SECONDS
+    )
     assert sorted(post.json["text"] for post in posts) == [
         "Rollback of Production requested: 2.1.0 → 2.0.0 (Card fraud screening)",
         "Rollback of Production verified: 2.0.0 is live (Card fraud screening)",
