@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from incidents.models import EntryKind, Incident, IncidentRollback, TimelineEntry
+from incidents.models import Alert, EntryKind, Incident, IncidentRollback, TimelineEntry
 from incidents.services.lifecycle import _lock, reach_rollback_stage
 from incidents.services.timeline import record
 from releases.models import RollbackRequest
@@ -95,20 +95,34 @@ def record_rollback_step(request: RollbackRequest, event: str, message: str) -> 
 
 def incident_evidence(request: RollbackRequest) -> dict[str, Any]:
     """Collector for the forensic record: the incident's alerts and its latest entries.
-    Read as plain rows: this runs between the claim and the backend call."""
-    incident = _incident_of(request)
+    Read as plain rows, the incident too (half the cost of loading it with its system): this
+    runs between the claim and the backend call."""
+    incident = (
+        IncidentRollback.objects.filter(request=request)
+        .values("incident_id", "incident__title", "incident__severity")
+        .first()
+    )
     if incident is None:
         return {}
-    alerts = incident.alerts.order_by("-received_at").values(
-        "name", "status", "fingerprint", "labels", "annotations", "starts_at", "received_at"
-    )[:FORENSIC_ENTRIES]
+    incident_id = incident["incident_id"]
+    alerts = (
+        Alert.objects.filter(incident_id=incident_id)
+        .order_by("-received_at")
+        .values(
+            "name", "status", "fingerprint", "labels", "annotations", "starts_at", "received_at"
+        )[:FORENSIC_ENTRIES]
+    )
     entries = (
-        TimelineEntry.objects.filter(incident=incident)
+        TimelineEntry.objects.filter(incident_id=incident_id)
         .order_by("-id")
         .values("id", "kind", "occurred_at", "actor_name", "body")[:FORENSIC_ENTRIES]
     )
     return {
-        "incident": {"id": incident.pk, "title": incident.title, "severity": incident.severity},
+        "incident": {
+            "id": incident_id,
+            "title": incident["incident__title"],
+            "severity": incident["incident__severity"],
+        },
         "alerts": [
             {
                 **alert,
