@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from governance.models import AISystem
+from governance.people import display_name
 from releases.models import Environment, Release, RollbackPlan, RollbackRequest
 
 
@@ -208,6 +209,12 @@ class TimelineEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.body[:60]}"
+
+    @property
+    def actor_display(self) -> str:
+        """Who made the entry, as people know them; a machine ("rollback worker") by the name
+        the entry keeps. Load `actor` with the entries."""
+        return display_name(self.actor) if self.actor is not None else self.actor_name
 
 
 class Pin(models.Model):

@@ -106,7 +106,7 @@ def _timeline_excerpt(incident: Incident) -> tuple[list[dict[str, Any]], bool]:
     entries = list(
         TimelineEntry.objects.filter(incident=incident)
         .filter(Q(pin__isnull=False) | Q(kind__in=(EntryKind.DECLARED, EntryKind.STAGE)))
-        .select_related("pin")
+        .select_related("pin", "actor")
         .order_by("occurred_at", "id")[: TIMELINE_EXCERPT + 1]
     )
     excerpt = [

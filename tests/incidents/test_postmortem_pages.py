@@ -76,6 +76,12 @@ def test_it_shows_the_form_and_a_timeline_excerpt_of_pins_and_stage_changes(
     assert "Calibration is off." in html
     assert "Moved to Containment." in html
     assert "Still looking at dashboards." not in html  # neither pinned nor a stage change
+    # Who made each entry, as people know them (the entry keeps the username).
+    actors = re.findall(
+        r'<div class="pm-entry-meta">.*?<span class="muted small">([^<]*)</span>', html
+    )
+    assert set(actors) >= {responder.get_full_name(), oncall_lead.get_full_name()}
+    assert responder.username not in actors
 
 
 @pytest.mark.django_db

@@ -255,6 +255,7 @@ def test_pinning_an_entry_shows_it_in_the_pinned_panel(client, responder, incide
     page = war_room(client, incident).content.decode()
     pinned = page.split('id="incident-pinned"', 1)[1].split("</div>", 1)[0]
     assert entry.body[:40] in pinned
+    assert f"{entry.actor.get_full_name()} · " in pinned  # the declarer, as people know them
 
 
 def test_the_reporting_clock_after_classifying_serious(client, oncall_lead, incident):
