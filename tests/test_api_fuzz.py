@@ -32,7 +32,6 @@ import json
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
-from unittest import mock
 
 import pytest
 import schemathesis
@@ -175,7 +174,7 @@ def build_world() -> dict[str, Any]:
     from releases import services
     from releases.services import rollbacks
     from tests.conftest import PERSONA_ROLES
-    from tests.fixtures.releases import CARD, go_live, pass_every_gate, stack
+    from tests.fixtures.releases import CARD, go_live, pass_every_gate, rollbacks_held, stack
 
     add_system = Permission.objects.get(
         codename="add_aisystem", content_type__app_label="governance"
@@ -247,7 +246,7 @@ def build_world() -> dict[str, Any]:
     draft = release("5.0.0", gates=False)
 
     # A proposed rollback (a trigger fired under auto_propose), for confirm and dismiss.
-    with mock.patch.object(rollbacks, "enqueue"):
+    with rollbacks_held():
         proposed, _created = rollbacks.request_rollback(
             actor=None, environment=production, reason="Review rate 3x",
             trigger={"metric": "review_rate", "value": "7.5"}, propose=True,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 from django.utils import timezone
@@ -14,7 +13,7 @@ from governance.roles import Role
 from incidents import services as incidents
 from releases import services as releases
 from releases.services import rollbacks
-from tests.fixtures.releases import pass_every_gate
+from tests.fixtures.releases import pass_every_gate, rollbacks_held
 
 pytestmark = pytest.mark.browser
 
@@ -52,7 +51,7 @@ def test_the_home_page_shows_what_needs_attention(  # type: ignore[no-untyped-de
             actor=oncall_lead, incident=incident, title=title, owner=responder,
             due_date=now.date() - timedelta(days=days),
         )  # fmt: skip
-    with mock.patch.object(rollbacks, "enqueue"):  # in flight: no worker takes it here
+    with rollbacks_held():  # in flight
         rollbacks.request_rollback(
             actor=rollback_owner, environment=production, reason="Spoof acceptance incident"
         )

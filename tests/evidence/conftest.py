@@ -32,7 +32,6 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from unittest import mock
 
 import pytest
 import time_machine
@@ -42,14 +41,7 @@ from incidents.models import Alert, Incident
 from releases import services
 from releases.models import ComponentKind, Environment, GateCriterion, Release, RollbackRequest
 from releases.services import rollbacks
-from tests.fixtures.releases import CARD, go_live
-
-
-def held() -> Any:
-    """The history runs its rollbacks itself, at set times. A worker of the session (the
-    browser tests run one) must not take them first: on its own clock the fixture's lease
-    looks long over, and both runs would keep the evidence."""
-    return mock.patch.object(rollbacks, "enqueue")
+from tests.fixtures.releases import CARD, go_live, rollbacks_held
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
@@ -186,7 +178,7 @@ def evidence_history(  # type: ignore[no-untyped-def]
                   mode="auto_propose", triggers=review_rate, card=card_11)  # fmt: skip
     _live(r2, release_manager, staging, at(12, 10))
 
-    with time_machine.travel(at(13, 15), tick=False), held():
+    with time_machine.travel(at(13, 15), tick=False), rollbacks_held():  # run below, at set times
         drill, _ = rollbacks.request_rollback(
             actor=rollback_owner, environment=staging, reason="Quarterly rollback drill",
             drill=True,
@@ -204,7 +196,7 @@ def evidence_history(  # type: ignore[no-untyped-def]
         )[0]  # fmt: skip
         alert_1 = incident_services.ingest_alert(system=fraud, alert=firing)
     incident_1 = Incident.objects.get(pk=alert_1.incident_id)
-    with time_machine.travel(at(16, 8, 20), tick=False), held():
+    with time_machine.travel(at(16, 8, 20), tick=False), rollbacks_held():
         rollback, _ = incident_services.request_rollback(
             actor=rollback_owner, incident=incident_1, reason="Review rate tripled after 1.1.0"
         )
