@@ -33,6 +33,10 @@ INVALID = (
     "Input the operation cannot use, by field, or a state of the object that does not allow "
     "it, in words (`detail`)."
 )
+UNREADABLE = (
+    "A body the operation cannot read: a Content-Type other than those of its request body "
+    "(or none)."
+)
 HTTP_METHODS = ("get", "put", "patch", "post", "delete")
 
 
@@ -55,6 +59,8 @@ def _document(method: str, operation: dict[str, Any], reference: dict[str, str])
     reads_query = any(parameter["in"] == "query" for parameter in operation.get("parameters", []))
     if method != "get" or reads_query:  # a service refuses a change; a filter, a bad value
         errors["400"] = INVALID
+    if "requestBody" in operation:  # DRF answers 415 before any parser reads the body
+        errors["415"] = UNREADABLE
     responses = operation.setdefault("responses", {})
     for status, description in errors.items():
         documented = responses.setdefault(status, {"description": description})

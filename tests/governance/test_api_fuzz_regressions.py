@@ -106,3 +106,25 @@ def test_a_period_ending_on_the_last_day_there_is_is_a_400(client, owner, fraud)
     response = client.get("/api/systems/fraud/evidence/coverage/?start=9999-12-30&end=9999-12-31")
     assert response.status_code == 400
     assert "end" in response.json()
+
+
+@pytest.mark.django_db
+def test_a_body_of_a_type_the_api_does_not_read_is_a_documented_415(client, owner, fraud):
+    client.force_login(owner)
+    grants = RoleGrant.objects.count()
+    response = client.post(
+        "/api/systems/fraud/roles/", "role=viewer&user=vic", content_type="text/plain"
+    )
+    assert response.status_code == 415
+    assert "text/plain" in response.json()["detail"]
+    assert RoleGrant.objects.count() == grants
+
+    schema = client.get("/api/schema/?format=json").json()
+    operations = [
+        operation
+        for path_item in schema["paths"].values()
+        for operation in path_item.values()
+        if isinstance(operation, dict) and "requestBody" in operation
+    ]
+    assert operations
+    assert all("415" in operation["responses"] for operation in operations)
