@@ -580,13 +580,10 @@ def fail_rollback(*, request_id: int, error: str, response: Any = None) -> Rollb
     return request
 
 
-@transaction.atomic
 def hold_for_retry(*, request_id: int, seconds: float, error: str) -> None:
-    """Between attempts: keep the sweep away until the retry is due, and say what happened."""
-    request = _locked(request_id)
-    if request.status != RollbackStatus.RUNNING:
-        return
-    RollbackRequest.objects.filter(pk=request.pk).update(
+    """Between attempts: keep the sweep away until the retry is due, and say what happened.
+    One conditional update: a run that ended meanwhile is left as it ended."""
+    RollbackRequest.objects.filter(pk=request_id, status=RollbackStatus.RUNNING).update(
         lease_until=_lease(seconds), error=error[:4000]
     )
 
