@@ -1,12 +1,13 @@
 """The entries of the one role matrix (tests/test_route_matrix.py): every URL pattern of the
 site, and the status each persona gets from it.
 
-Each app's matrix keeps its own routes (the ROUTES lists of tests/<app>/test_*matrix.py and
-of the page tests that end in one); they are imported here, not copied, and grouped by the
-world their paths need (the fixture in tests/test_route_matrix.py that builds the rows
-"{draft}", "{incident}"… name). The routes no app matrix covers are added here. A route is
-matched to its URL pattern by resolving its path, so an entry needs no pattern name: it
-says what it calls and who may call it.
+Each app keeps its own routes, beside the world their paths need (the ROUTES lists and
+`world` fixtures of tests/releases/routes.py, tests/incidents/*_routes.py and of the page
+tests that end in one); they are imported here, not copied, and grouped by that world (the
+fixture tests/test_route_matrix.py uses to build the rows "{draft}", "{incident}"… name).
+Only that test calls them: each route once, as every persona. The routes no app keeps are
+added here. A route is matched to its URL pattern by resolving its path, so an entry needs
+no pattern name: it says what it calls and who may call it.
 
 The admin is one pattern entry: every pattern under admin/ turns away anyone who is not
 staff (the personas never are), and a staff user gets in (tests/test_route_matrix.py).
@@ -20,13 +21,13 @@ from typing import Any
 
 from tests.governance import test_api_tokens as api_tokens
 from tests.governance import test_role_matrix as governance
+from tests.incidents import api_routes as incident_api
 from tests.incidents import test_action_items_page as action_items
 from tests.incidents import test_alert_token_pages as alert_tokens
-from tests.incidents import test_api_matrix as incident_api
 from tests.incidents import test_postmortem_pages as postmortem
-from tests.incidents import test_war_room_matrix as war_room
+from tests.incidents import war_room_routes as war_room
 from tests.matrix import ROLE_HOLDERS, Route
-from tests.releases import test_role_matrix as releases
+from tests.releases import routes as releases
 
 SEERS = frozenset(ROLE_HOLDERS)
 EVERYONE = SEERS | {"outsider"}
@@ -187,11 +188,9 @@ GROUPS = [
         (*governance.ROUTES, *GOVERNANCE_ROUTES),
         "tests/governance/test_role_matrix.py",
     ),
-    Group(
-        "releases_world", (*releases.ROUTES, *RELEASES_ROUTES), "tests/releases/test_role_matrix.py"
-    ),
-    Group("war_room_world", tuple(war_room.ROUTES), "tests/incidents/test_war_room_matrix.py"),
-    Group("incident_api_world", tuple(incident_api.ROUTES), "tests/incidents/test_api_matrix.py"),
+    Group("releases_world", (*releases.ROUTES, *RELEASES_ROUTES), "tests/releases/routes.py"),
+    Group("war_room_world", tuple(war_room.ROUTES), "tests/incidents/war_room_routes.py"),
+    Group("incident_api_world", tuple(incident_api.ROUTES), "tests/incidents/api_routes.py"),
     Group("postmortem_world", tuple(postmortem.ROUTES), "tests/incidents/test_postmortem_pages.py"),
     Group(
         "action_items_world",
@@ -259,12 +258,12 @@ HOMES = {
     "governance": "tests/governance/test_role_matrix.py",
     "governance.views.api_token": "tests/governance/test_api_tokens.py",
     "governance.views.system_api_token": "tests/governance/test_api_tokens.py",
-    "releases": "tests/releases/test_role_matrix.py",
-    "incidents.views.war_room": "tests/incidents/test_war_room_matrix.py",
+    "releases": "tests/releases/routes.py",
+    "incidents.views.war_room": "tests/incidents/war_room_routes.py",
     "incidents.views.postmortem": "tests/incidents/test_postmortem_pages.py",
     "incidents.views.action_items": "tests/incidents/test_action_items_page.py",
     "incidents.views.tokens": "tests/incidents/test_alert_token_pages.py",
-    "incidents.api": "tests/incidents/test_api_matrix.py",
+    "incidents.api": "tests/incidents/api_routes.py",
     "governance.api.views.unmatched_path": "tests/route_matrix.py (UNMATCHED_ROUTES)",
 }
 

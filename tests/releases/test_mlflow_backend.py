@@ -314,7 +314,9 @@ def unavailable() -> Iterator[tuple[str, list[str | None]]]:
     seen: list[str | None] = []
     handler = type("Handler", (_Unavailable,), {"seen": seen})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", seen
     server.shutdown()
