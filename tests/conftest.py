@@ -102,7 +102,8 @@ def other_system(db):
 
 
 def _persona(username: str, role: Role, system, registrar):  # type: ignore[no-untyped-def]
-    user = UserFactory(username=username)
+    # Named after the username ("olga" is Olga …), so pages and screenshots show who is meant.
+    user = UserFactory(username=username, first_name=username.capitalize())
     services.grant_role(actor=registrar, system=system, role=role, user=user)
     return user
 
@@ -145,7 +146,7 @@ def viewer(fraud, registrar):
 @pytest.fixture
 def outsider(db, fraud):
     """Logged in, holds no role anywhere."""
-    return UserFactory(username="charlie")
+    return UserFactory(username="charlie", first_name="Charlie")
 
 
 @pytest.fixture

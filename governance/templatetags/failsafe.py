@@ -9,6 +9,8 @@ from django import template
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
+from governance import people
+
 register = template.Library()
 
 
@@ -20,6 +22,12 @@ def get_item(mapping: dict, key: Any) -> Any:
 @register.filter
 def has_action(actions: frozenset, codename: str) -> bool:
     return any(a.value == codename for a in actions)
+
+
+@register.filter
+def display_name(user: Any) -> str:
+    """A person as pages name them: the full name, or the username for someone who gave none."""
+    return people.display_name(user) if user else ""
 
 
 _SEPARATOR = re.compile(r"([-_/])")  # not "." or ":": "2.1.0" and "v2:1" stay whole
