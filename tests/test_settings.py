@@ -78,3 +78,25 @@ def test_secrets_can_come_from_a_file(tmp_path, monkeypatch):
     secret.write_text("from-a-file\n")
     monkeypatch.setenv("SOME_TOKEN_FILE", str(secret))
     assert env_secret("SOME_TOKEN") == "from-a-file"
+
+
+@pytest.mark.django_db
+def test_a_statement_run_again_is_prepared_by_postgresql(django_user_model):
+    from django.db import connection
+
+    for pk in range(6):  # the same query with other values: prepared on its sixth run
+        list(django_user_model.objects.filter(pk=pk).values_list("username"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['SELECT "auth_user"."username" % FROM "auth_user" WHERE "auth_user"."id" = $1'],
+        )
+        assert cursor.fetchone()[0] == 1
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler():
+    show = "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS'))"
+    on = _manage("shell", "-c", show, env=_production_env())
+    off = _manage("shell", "-c", show, env=_production_env(DB_PREPARED_STATEMENTS="false"))
+    assert "'prepare_threshold': 5" in on.stdout, on.stderr
+    assert "prepare_threshold" not in off.stdout and off.returncode == 0, off.stderr
