@@ -21,3 +21,12 @@ def test_a_duration_reads_as_people_say_it():
     assert duration(timedelta(hours=2, minutes=5)) == "2 h 5 min"
     assert duration(timedelta(days=3, hours=4)) == "3 d 4 h"
     assert duration(None) == "—" and duration(timedelta(seconds=-1)) == "—"
+
+
+def test_a_person_is_named_by_full_name_else_username_and_nobody_by_nothing():
+    from django.contrib.auth.models import User
+
+    named = User(username="olga", first_name="Olga", last_name="Petrova")
+    unnamed = User(username="svc-deploy")
+    page = Template("{% load failsafe %}{% for p in people %}{{ p|display_name }};{% endfor %}")
+    assert page.render(Context({"people": [named, unnamed, None]})) == "Olga Petrova;svc-deploy;;"
