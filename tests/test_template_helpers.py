@@ -3,8 +3,9 @@
 from datetime import timedelta
 
 from django.template import Context, Template
+from django.utils import timezone
 
-from governance.templatetags.failsafe import breakable, duration
+from governance.templatetags.failsafe import ago, breakable, duration
 
 
 def test_an_identifier_wraps_after_its_separators_and_stays_escaped():
@@ -21,6 +22,14 @@ def test_a_duration_reads_as_people_say_it():
     assert duration(timedelta(hours=2, minutes=5)) == "2 h 5 min"
     assert duration(timedelta(days=3, hours=4)) == "3 d 4 h"
     assert duration(None) == "—" and duration(timedelta(seconds=-1)) == "—"
+
+
+def test_a_moment_in_a_feed_is_just_now_within_the_minute():
+    now = timezone.now()
+    assert ago(now - timedelta(seconds=40)) == "just now"
+    assert ago(now - timedelta(minutes=12, seconds=5)) == "12\xa0minutes ago"
+    assert ago(now - timedelta(days=2, hours=3)) == "2\xa0days, 3\xa0hours ago"
+    assert ago(None) == ""
 
 
 def test_a_person_is_named_by_full_name_else_username_and_nobody_by_nothing():

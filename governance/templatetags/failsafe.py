@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from django import template
+from django.utils import timezone
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.timesince import timesince
 
 from governance import people
 
@@ -57,6 +60,17 @@ def duration(value: Any) -> str:
     if hours:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     return f"{minutes} min" if minutes else f"{seconds} s"
+
+
+@register.filter
+def ago(value: Any) -> str:
+    """A moment as a feed says it: "just now" within the minute, else "12 minutes ago"
+    (where timesince alone would say "0 minutes")."""
+    if value is None:
+        return ""
+    if timezone.now() - value < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(value)} ago"
 
 
 @register.simple_tag
