@@ -24,6 +24,15 @@ PERSONAS = [
 ]
 ROLE_HOLDERS = PERSONAS[2:]
 
+# Who a route lets in, for the sets many routes share (an app names its narrower ones).
+SEERS = frozenset(ROLE_HOLDERS)  # anyone holding a role on the system
+EVERYONE = SEERS | {"outsider"}  # anyone signed in
+OWNERS = frozenset({"owner"})
+AUDITORS = frozenset({"owner", "release_manager", "oncall_lead", "compliance"})
+LEADS = frozenset({"oncall_lead"})
+RESPONDERS = frozenset({"oncall_lead", "responder"})
+PRESSERS = frozenset({"oncall_lead", "rollback_owner"})  # who may roll back
+
 
 @dataclass(frozen=True)
 class Route:

@@ -26,14 +26,10 @@ from tests.incidents import test_action_items_page as action_items
 from tests.incidents import test_alert_token_pages as alert_tokens
 from tests.incidents import test_postmortem_pages as postmortem
 from tests.incidents import war_room_routes as war_room
-from tests.matrix import ROLE_HOLDERS, Route
+from tests.matrix import AUDITORS, EVERYONE, OWNERS, Route
 from tests.releases import routes as releases
 
-SEERS = frozenset(ROLE_HOLDERS)
-EVERYONE = SEERS | {"outsider"}
 NOBODY: frozenset[str] = frozenset()
-OWNERS = frozenset({"owner"})
-AUDITORS = frozenset({"owner", "release_manager", "oncall_lead", "compliance"})
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from governance.roles import Role
 from governance.tokens import digest_of
 from incidents.services.tokens import create_alert_token
 from tests.factories import PASSWORD, UserFactory
-from tests.matrix import Route
+from tests.matrix import EVERYONE, OWNERS, Route
 
 PAGE = "/api-tokens/"
 SYSTEM_PAGE = "/systems/fraud/api-tokens/"
@@ -612,9 +612,6 @@ def test_the_schema_documents_the_token(client, owner):
 # --- who may do what on the pages ---------------------------------------------------------
 
 
-OWNERS = frozenset({"owner"})
-EVERYONE = frozenset({"outsider", "owner", "release_manager", "model_owner", "rollback_owner",
-                      "oncall_lead", "responder", "compliance", "viewer"})  # fmt: skip
 ROUTES = [
     Route("own token list", "GET", PAGE, EVERYONE),
     Route(

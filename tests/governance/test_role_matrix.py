@@ -9,11 +9,8 @@ from __future__ import annotations
 import pytest
 
 from governance.roles import Role
-from tests.matrix import ROLE_HOLDERS, Route
+from tests.matrix import AUDITORS, EVERYONE, OWNERS, SEERS, Route
 
-EVERYONE = frozenset(ROLE_HOLDERS) | {"outsider"}
-OWNER = frozenset({"owner"})
-AUDITORS = frozenset({"owner", "release_manager", "oncall_lead", "compliance"})
 EVIDENCE_QUESTIONS = ["live", "approval", "changes", "monitoring", "rollback_plan"]
 EXPORTERS = frozenset({"owner", "compliance"})  # Action.EXPORT_EVIDENCE
 PERIOD = "?from=2026-10-01&to=2026-10-31"
@@ -30,14 +27,14 @@ EDIT = {
 ROUTES = [
     # pages
     Route("system list", "GET", "/systems/", EVERYONE),
-    Route("register form", "GET", "/systems/new/", OWNER, outsider=403),
-    Route("register", "POST", "/systems/new/", OWNER, ok=302, outsider=403, data=NEW_SYSTEM),
-    Route("system page", "GET", "/systems/fraud/", frozenset(ROLE_HOLDERS)),
-    Route("edit form", "GET", "/systems/fraud/edit/", OWNER),
-    Route("edit", "POST", "/systems/fraud/edit/", OWNER, ok=302, data=EDIT),
-    Route("grant", "POST", "/systems/fraud/roles/", OWNER, ok=302,
+    Route("register form", "GET", "/systems/new/", OWNERS, outsider=403),
+    Route("register", "POST", "/systems/new/", OWNERS, ok=302, outsider=403, data=NEW_SYSTEM),
+    Route("system page", "GET", "/systems/fraud/", SEERS),
+    Route("edit form", "GET", "/systems/fraud/edit/", OWNERS),
+    Route("edit", "POST", "/systems/fraud/edit/", OWNERS, ok=302, data=EDIT),
+    Route("grant", "POST", "/systems/fraud/roles/", OWNERS, ok=302,
           data={"role": "viewer", "user": "@outsider"}),
-    Route("revoke", "POST", "/systems/fraud/roles/{grant}/revoke/", OWNER, ok=302),
+    Route("revoke", "POST", "/systems/fraud/roles/{grant}/revoke/", OWNERS, ok=302),
     Route("audit page", "GET", "/audit/", EVERYONE),
     Route("evidence pack form", "GET", "/systems/fraud/evidence-pack/", EXPORTERS),
     Route("evidence pack download", "GET", "/systems/fraud/evidence-pack/" + PERIOD, EXPORTERS),
@@ -49,15 +46,15 @@ ROUTES = [
     Route("evidence coverage", "GET", "/systems/fraud/evidence/coverage/", AUDITORS),
     # API
     Route("api list", "GET", "/api/systems/", EVERYONE, api=True),
-    Route("api register", "POST", "/api/systems/", OWNER, ok=201, outsider=403, api=True,
+    Route("api register", "POST", "/api/systems/", OWNERS, ok=201, outsider=403, api=True,
           data=NEW_SYSTEM),
-    Route("api detail", "GET", "/api/systems/fraud/", frozenset(ROLE_HOLDERS), api=True),
-    Route("api edit", "PATCH", "/api/systems/fraud/", OWNER, api=True,
+    Route("api detail", "GET", "/api/systems/fraud/", SEERS, api=True),
+    Route("api edit", "PATCH", "/api/systems/fraud/", OWNERS, api=True,
           data={"intended_purpose": "Scores card and wallet payments."}),
-    Route("api roles", "GET", "/api/systems/fraud/roles/", frozenset(ROLE_HOLDERS), api=True),
-    Route("api grant", "POST", "/api/systems/fraud/roles/", OWNER, ok=201, api=True,
+    Route("api roles", "GET", "/api/systems/fraud/roles/", SEERS, api=True),
+    Route("api grant", "POST", "/api/systems/fraud/roles/", OWNERS, ok=201, api=True,
           data={"role": "viewer", "group": "auditors"}),
-    Route("api revoke", "DELETE", "/api/systems/fraud/roles/{grant}/", OWNER, ok=204, api=True),
+    Route("api revoke", "DELETE", "/api/systems/fraud/roles/{grant}/", OWNERS, ok=204, api=True),
     Route("api audit events", "GET", "/api/audit-events/", EVERYONE, api=True),
     Route("api evidence pack", "GET", "/api/systems/fraud/evidence-pack/" + PERIOD, EXPORTERS,
           api=True),

@@ -6,13 +6,9 @@ from __future__ import annotations
 import pytest
 
 from incidents import services
-from tests.matrix import ROLE_HOLDERS, Route
+from tests.incidents.war_room_routes import incident_rows
+from tests.matrix import EVERYONE, LEADS, PRESSERS, RESPONDERS, SEERS, Route
 
-SEERS = frozenset(ROLE_HOLDERS)
-EVERYONE = SEERS | {"outsider"}
-LEADS = frozenset({"oncall_lead"})
-RESPONDERS = frozenset({"oncall_lead", "responder"})
-PRESSERS = frozenset({"oncall_lead", "rollback_owner"})
 INCIDENT = "/api/incidents/{incident}/"
 REVIEW = "/api/incidents/{review}/"
 
@@ -116,19 +112,7 @@ ROUTES = [
 
 @pytest.fixture
 def world(incident, successor, production, oncall_lead, responder, people):  # type: ignore[no-untyped-def]
-    containment = services.request_containment(
-        actor=responder, incident=incident, kind="block_rule", target="ignore previous"
-    )
-    serious = services.declare_incident(
-        actor=oncall_lead,
-        system=incident.system,
-        title="Leak",
-        severity="sev1",
-        category="pii_leak",
-    )
-    services.classify_serious(
-        actor=oncall_lead, incident=serious, harm_category="fundamental_rights"
-    )
+    rows = incident_rows(incident, oncall_lead, responder)
     review = services.declare_incident(
         actor=oncall_lead, system=incident.system, title="Done", severity="sev4", category="drift"
     )
@@ -141,15 +125,4 @@ def world(incident, successor, production, oncall_lead, responder, people):  # t
         root_cause_data="d",
         detection_gaps="g",
     )
-    proposal, _ = services.request_rollback(
-        actor=None, incident=incident, reason="review_rate > 2.5", trigger={"x": 1}, propose=True
-    )
-    ids = {
-        "proposal": proposal.pk,
-        "production": production.pk,
-        "incident": incident.pk,
-        "serious": serious.pk,
-        "review": review.pk,
-        "containment": containment.pk,
-    }
-    return people, ids
+    return people, {**rows, "production": production.pk, "review": review.pk}

@@ -11,7 +11,7 @@ from governance.tokens import digest_of
 from incidents.models import AlertToken
 from incidents.services.tokens import create_alert_token
 from tests.incidents.test_alerts import alertmanager, post
-from tests.matrix import Route
+from tests.matrix import OWNERS, Route
 
 PAGE = "/systems/fraud/alert-tokens/"
 SECRET = re.compile(r"fsa_[A-Za-z0-9_-]{40,}")
@@ -145,7 +145,6 @@ def test_a_token_of_another_system_is_not_found_here(client, owner, fraud, other
     assert foreign.revoked_at is None
 
 
-OWNERS = frozenset({"owner"})
 ROUTES = [
     Route("token list", "GET", PAGE, OWNERS),
     Route("create a token", "POST", f"{PAGE}new/", OWNERS, ok=201, data={"name": "Prometheus"}),

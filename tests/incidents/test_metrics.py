@@ -17,7 +17,7 @@ from incidents import services
 from incidents.charts import weekly_chart
 from incidents.metrics import Period, Week, humanise_minutes, resolve_period
 from incidents.models import Incident
-from tests.matrix import ROLE_HOLDERS, Route, check_route
+from tests.matrix import EVERYONE, Route, check_route
 
 NOW = datetime(2026, 3, 18, 12, 0, tzinfo=UTC)  # a Wednesday
 TODAY = NOW.date()
@@ -281,9 +281,6 @@ def test_a_system_you_cannot_see_is_a_bad_filter_not_a_peek(client, viewer, hist
         response = client.get(f"{PAGE}?system={system}")
         assert response.status_code == 400
         assert "No such system among those you can see." in response.content.decode()
-
-
-EVERYONE = frozenset(ROLE_HOLDERS) | {"outsider"}
 
 
 @pytest.mark.django_db

@@ -15,7 +15,7 @@ from governance.models import AuditEvent
 from incidents import services
 from incidents.models import ActionItem, Incident, PostMortem, Stage
 from tests.factories import UserFactory
-from tests.matrix import ROLE_HOLDERS, Route
+from tests.matrix import LEADS, RESPONDERS, SEERS, Route
 
 POSTMORTEM = {
     "summary": "Threshold policy 0.85 shipped with a unit mismatch.",
@@ -375,10 +375,6 @@ def test_the_page_costs_the_same_with_2_and_25_items_and_pins(client, incident, 
 
 
 # ---- who may do what ---------------------------------------------------------------------
-
-SEERS = frozenset(ROLE_HOLDERS)
-RESPONDERS = frozenset({"oncall_lead", "responder"})
-LEADS = frozenset({"oncall_lead"})
 
 ROUTES = [
     Route("post-mortem page", "GET", "/incidents/{incident}/postmortem/", SEERS),

@@ -6,13 +6,7 @@ from __future__ import annotations
 import pytest
 
 from incidents import services
-from tests.matrix import ROLE_HOLDERS, Route
-
-SEERS = frozenset(ROLE_HOLDERS)
-EVERYONE = SEERS | {"outsider"}
-LEADS = frozenset({"oncall_lead"})
-RESPONDERS = frozenset({"oncall_lead", "responder"})
-PRESSERS = frozenset({"oncall_lead", "rollback_owner"})
+from tests.matrix import EVERYONE, LEADS, PRESSERS, RESPONDERS, SEERS, Route
 
 ROUTES = [
     Route(
@@ -128,11 +122,9 @@ ROUTES = [
 ]
 
 
-@pytest.fixture
-def world(incident, successor, oncall_lead, responder, people):  # type: ignore[no-untyped-def]
-    ml_lead = services.assign_role(
-        actor=oncall_lead, incident=incident, role="ml_lead", user=responder
-    )
+def incident_rows(incident, oncall_lead, responder) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """What the incident routes of the pages and of the API act on, besides the incident: a
+    containment action, a serious incident, a rollback the plan proposed."""
     containment = services.request_containment(
         actor=responder, incident=incident, kind="block_rule", target="ignore previous"
     )
@@ -149,12 +141,22 @@ def world(incident, successor, oncall_lead, responder, people):  # type: ignore[
     proposal, _ = services.request_rollback(
         actor=None, incident=incident, reason="review_rate > 2.5", trigger={"x": 1}, propose=True
     )
-    ids = {
-        "proposal": proposal.pk,
+    return {
         "incident": incident.pk,
-        "serious": serious.pk,
-        "assignment": ml_lead.pk,
         "containment": containment.pk,
+        "serious": serious.pk,
+        "proposal": proposal.pk,
+    }
+
+
+@pytest.fixture
+def world(incident, successor, oncall_lead, responder, people):  # type: ignore[no-untyped-def]
+    ml_lead = services.assign_role(
+        actor=oncall_lead, incident=incident, role="ml_lead", user=responder
+    )
+    ids = {
+        **incident_rows(incident, oncall_lead, responder),
+        "assignment": ml_lead.pk,
         "entry": incident.timeline.order_by("id").first().pk,  # type: ignore[union-attr]
         "fraud": incident.system_id,
     }

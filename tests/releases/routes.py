@@ -6,14 +6,11 @@ from __future__ import annotations
 import pytest
 
 from tests.fixtures.releases import CARD, stack
-from tests.matrix import ROLE_HOLDERS, Route
+from tests.matrix import EVERYONE, OWNERS, PRESSERS, SEERS, Route
 
-SEERS = frozenset(ROLE_HOLDERS)
-EVERYONE = SEERS | {"outsider"}
 MODEL_OWNERS = frozenset({"model_owner"})
 APPROVERS = frozenset({"release_manager"})
 PROMOTERS = frozenset({"release_manager", "model_owner"})
-OWNERS = frozenset({"owner"})
 EVIDENCE = frozenset({"model_owner", "release_manager"})
 
 NEW = {"system": "fraud", "version": "9.0", "title": "t", "card": CARD, "components": stack("9")}
@@ -46,8 +43,6 @@ PLAN_FORM = {
     "cooldown_minutes": "5",
     "triggers": "",
 }
-
-PRESSERS = frozenset({"rollback_owner", "oncall_lead"})
 
 PAGES = [
     Route(
