@@ -49,11 +49,14 @@ def _lock(incident: Incident) -> Incident:
     # FOR NO KEY UPDATE (as every lock here): rows that merely reference the incident, such
     # as the timeline entries a rollback worker writes meanwhile, are not held up, and two
     # such transactions cannot deadlock over a referenced row.
-    return (
+    locked = (
         Incident.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("system", "environment__system")
+        .select_related("system", "environment")
         .get(pk=incident.pk)
     )
+    if locked.environment is not None and locked.environment.system_id == locked.system_id:
+        locked.environment.system = locked.system  # the same row: joined once
+    return locked
 
 
 def _check_choice(value: str, choices: type, field: str) -> None:

@@ -21,15 +21,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connections, transaction
-from django.db.models import F, Q, Value, prefetch_related_objects
+from django.db import IntegrityError, connection, connections, transaction
+from django.db.models import Value, prefetch_related_objects
 from django.db.models.expressions import CombinedExpression
-from django.db.models.functions import Coalesce, Now
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from governance import audit
@@ -121,26 +122,69 @@ def active_request(environment: Environment) -> RollbackRequest | None:
         .values_list("pk", flat=True)
         .first()
     )
-    if found is None:
-        return None
-    return RollbackRequest.objects.select_related("from_release", "to_release").get(pk=found)
+    return None if found is None else _active(found)
 
 
-def _just_done(environment: Environment, live: Deployment | None) -> RollbackRequest | None:
+def _just_done(environment: Environment, live_release_id: int) -> RollbackRequest | None:
     """The rollback that put the live release back moments ago, if one did."""
-    if live is None or live.via != "rollback":
-        return None
     since = timezone.now() - timedelta(seconds=settings.ROLLBACK_REPRESS_SECONDS)
     return (
         RollbackRequest.objects.filter(
             environment=environment,
             status=RollbackStatus.SUCCEEDED,
-            to_release=live.release,
+            to_release_id=live_release_id,
             finished_at__gte=since,
         )
         .select_related("from_release", "to_release")
         .first()
     )
+
+
+@dataclass(frozen=True)
+class _PressFacts:
+    active_id: int | None  # the environment's active rollback
+    live_release_id: int | None
+    live_via: str | None  # how the live release got there: "rollout" or "rollback"
+    target_id: int | None  # the caller's target, else the live release's planned one
+    target_was_live: bool  # that target was live in the environment once
+
+
+# What a press decides on, read in one statement (so from one snapshot: a rollback that
+# finishes meanwhile is either still active here or already the live deployment, never
+# neither). Written out rather than four ORM reads: their Python cost the presser 5 ms
+# (measured by bench/rollback_latency.py).
+_PRESS_FACTS_SQL = """
+SELECT
+    (SELECT id FROM releases_rollbackrequest
+     WHERE environment_id = %(environment)s AND status = ANY(%(active)s)) AS active_id,
+    live.release_id, live.via, target.id,
+    EXISTS (SELECT 1 FROM releases_deployment
+            WHERE environment_id = %(environment)s AND release_id = target.id) AS target_was_live
+FROM (SELECT 1) AS one
+LEFT JOIN releases_deployment AS live
+    ON live.environment_id = %(environment)s AND live.ended_at IS NULL
+LEFT JOIN releases_rollbackplan AS plan
+    ON plan.release_id = live.release_id AND plan.environment_id = %(environment)s
+LEFT JOIN releases_release AS target
+    ON target.id = COALESCE(%(target)s, plan.target_release_id)
+"""
+
+
+def _press_facts(environment: Environment, to_release: Release | None) -> _PressFacts:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PRESS_FACTS_SQL,
+            {
+                "environment": environment.pk,
+                "active": RollbackStatus.active(),
+                "target": to_release.pk if to_release is not None else None,
+            },
+        )
+        return _PressFacts(*cursor.fetchone())
+
+
+def _active(request_id: int) -> RollbackRequest:
+    return RollbackRequest.objects.select_related("from_release", "to_release").get(pk=request_id)
 
 
 # --- asking ---------------------------------------------------------------------------------
@@ -181,36 +225,36 @@ def request_rollback(
             if earlier.environment_id != environment.pk:
                 raise ValidationError({"idempotency_key": "That key belongs to another rollback."})
             return earlier, False
-    # Asked before the live release is read: a rollback finishing meanwhile is then seen
-    # as the one just done, never taken for a reason to start another.
-    existing = active_request(environment)
-    if existing is not None:
-        return existing, False
+    facts = _press_facts(environment, to_release)
+    if facts.active_id is not None:
+        return _active(facts.active_id), False
     if not reason.strip():
         raise ValidationError({"reason": "Say why: it goes to the timeline and the audit trail."})
     if drill and environment.is_production:
         raise ValidationError("Drills run against a non-production environment.")
-
-    live = live_deployment(environment, with_plan=True)
-    just_done = _just_done(environment, live)
-    if just_done is not None:  # a late press of the same button: that rollback is the answer
-        return just_done, False
-    if live is None:
+    if facts.live_release_id is None:
         raise ValidationError(
             f"Nothing is live in {environment.name}: there is nothing to roll back."
         )
-    target = to_release or _planned_target(environment, live.release)
+    if facts.live_via == "rollback":
+        just_done = _just_done(environment, facts.live_release_id)
+        if just_done is not None:  # a late press of the same button: that rollback is the answer
+            return just_done, False
+    planned = facts.target_id if to_release is None else None
+    releases = Release.objects.in_bulk([facts.live_release_id, *([planned] if planned else [])])
+    live_release = releases[facts.live_release_id]
+    target = to_release or releases.get(planned)  # type: ignore[arg-type]
     if target is not None:  # named by the caller or the plan: it must have been live here
         if target.system_id != environment.system_id:
             raise ValidationError({"to_release": "Choose a release of this system."})
-        if target.pk == live.release_id:
+        if target.pk == live_release.pk:
             raise ValidationError({"to_release": f"{target.version} is already live."})
-        if not Deployment.objects.filter(environment=environment, release=target).exists():
+        if not facts.target_was_live:
             raise ValidationError(
                 {"to_release": f"{target.version} was never live in {environment.name}."}
             )
     else:
-        target = _last_known_good(environment, live.release)
+        target = _last_known_good(environment, live_release)
     if target is None:
         raise ValidationError(
             f"No earlier release was live in {environment.name}; name the target in the plan."
@@ -222,7 +266,7 @@ def request_rollback(
         with transaction.atomic():  # the partial unique index decides concurrent presses
             request = RollbackRequest.objects.create(
                 environment=environment,
-                from_release=live.release,
+                from_release=live_release,
                 to_release=target,
                 status=status,
                 reason=reason.strip(),
@@ -255,7 +299,7 @@ def request_rollback(
     rollback_hooks.notify(
         request,
         verb,
-        f"{what} back {environment.name} from {live.release.version} to {target.version} "
+        f"{what} back {environment.name} from {live_release.version} to {target.version} "
         f"{verb} by {who}: {request.reason}",
     )
     return request, True
@@ -361,24 +405,36 @@ def _claim(request_id: int) -> RollbackRequest | None:
     read after it only serves this run (a run that dies in between leaves a lease that
     runs out)."""
     # Two runs of one request (a re-delivery, a sweep) race here: the conditional update
-    # lets one through; the other finds the lease taken and leaves.
-    claimed = (
-        RollbackRequest.objects.filter(
-            pk=request_id, status__in=(RollbackStatus.REQUESTED, RollbackStatus.RUNNING)
+    # lets one through; the other finds the lease taken and leaves. Written out, not built
+    # by the ORM: compiling the update cost more than running it (measured), and it sits
+    # between the press and the backend call.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_SQL,
+            {
+                "id": request_id,
+                "running": RollbackStatus.RUNNING,
+                "requested": RollbackStatus.REQUESTED,
+                "now": timezone.now(),
+                "lease": settings.ROLLBACK_LEASE_SECONDS,
+            },
         )
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=Now()))
-        .update(
-            status=RollbackStatus.RUNNING,
-            started_at=Coalesce("started_at", Value(timezone.now())),
-            attempts=F("attempts") + 1,
-            lease_until=_lease(settings.ROLLBACK_LEASE_SECONDS),
-        )
-    )
-    if not claimed:
-        return None
+        if cursor.fetchone() is None:
+            return None
     # Joined only what the backends need: each further join costs the planner more than the
     # separate read of the incident link the forensic record makes (measured).
     return RollbackRequest.objects.select_related(*_LOADED).get(pk=request_id)
+
+
+# Leases on the database's clock (STATEMENT_TIMESTAMP, Django's Now()): see _lease.
+_CLAIM_SQL = """
+UPDATE releases_rollbackrequest
+SET status = %(running)s, started_at = COALESCE(started_at, %(now)s), attempts = attempts + 1,
+    lease_until = STATEMENT_TIMESTAMP() + make_interval(secs => %(lease)s)
+WHERE id = %(id)s AND status IN (%(requested)s, %(running)s)
+    AND (lease_until IS NULL OR lease_until <= STATEMENT_TIMESTAMP())
+RETURNING id
+"""
 
 
 def _load_stacks(request: RollbackRequest) -> None:

@@ -175,12 +175,13 @@ def test_a_press_reads_and_writes_a_fixed_number_of_rows(
     client, incident, rollback_owner, django_assert_num_queries
 ):
     # What the on-call lead waits on: the session and the user; the incident and the
-    # presser's grants; the incident's lock; one read each for an active rollback, the live
-    # release joined with its plan, and whether the plan's target was live here; then the
-    # request, its link, the timeline entry and two audit events. Six are savepoints and
-    # their releases (in production the outermost is the transaction itself).
+    # presser's grants; the incident's lock; one statement for the environment's active
+    # rollback, its live release, the plan's target and whether that was live here, then
+    # both releases; then the request, its link, the timeline entry and two audit events.
+    # Six are savepoints and their releases (in production the outermost is the transaction
+    # itself).
     client.force_login(rollback_owner)
-    with django_assert_num_queries(19):
+    with django_assert_num_queries(18):
         response = client.post(f"/incidents/{incident.pk}/rollback/", {"reason": "Review rate 3x"})
     assert response.status_code == 302
 
@@ -204,3 +205,43 @@ def test_the_evidence_holds_what_a_remote_backend_reported_before_the_call(
     assert calls[:2] == ["GET", "POST"]  # the status read for the record, then the rollback
     assert RollbackRequest.objects.get(pk=request.pk).status == RollbackStatus.SUCCEEDED
     assert webhook_receiver.live_version == live_release.version
+
+
+def test_the_evidence_keeps_the_newest_alerts_and_the_last_entries_in_order(
+    incident, rollback_owner, oncall_lead, fraud, production
+):
+    from datetime import UTC, datetime, timedelta
+
+    from incidents.models import Alert
+    from incidents.services.rollback import FORENSIC_ENTRIES
+
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    for n in range(FORENSIC_ENTRIES + 5):
+        alert = Alert.objects.create(
+            system=fraud, environment=production, incident=incident, source="generic",
+            fingerprint=f"f{n}", status="firing", name=f"Alert{n}",
+            labels={"n": str(n)}, annotations={}, starts_at=start + timedelta(minutes=n),
+        )  # fmt: skip
+        Alert.objects.filter(pk=alert.pk).update(received_at=start + timedelta(minutes=n))
+    for n in range(FORENSIC_ENTRIES):
+        services.post_update(actor=oncall_lead, incident=incident, kind="note", body=f"n{n}")
+    request, _ = services.request_rollback(actor=rollback_owner, incident=incident, reason="x")
+    rollbacks.execute_rollback(request_id=request.pk)
+
+    context = ForensicRecord.objects.get(request=request).context
+    alerts = context["alerts"]
+    assert len(alerts) == FORENSIC_ENTRIES
+    newest = FORENSIC_ENTRIES + 4
+    assert [a["name"] for a in alerts[:2]] == [f"Alert{newest}", f"Alert{newest - 1}"]
+    assert alerts[0]["labels"] == {"n": str(newest)} and alerts[0]["status"] == "firing"
+    assert datetime.fromisoformat(alerts[0]["received_at"]) == start + timedelta(minutes=newest)
+    assert datetime.fromisoformat(alerts[0]["starts_at"]) == start + timedelta(minutes=newest)
+    timeline = context["timeline"]
+    assert len(timeline) == FORENSIC_ENTRIES
+    assert [entry["id"] for entry in timeline] == sorted(entry["id"] for entry in timeline)
+    assert timeline[-1]["body"].startswith("Roll back") and timeline[-1]["actor"] == "rob"
+    assert timeline[-2]["body"] == f"n{FORENSIC_ENTRIES - 1}"
+    assert datetime.fromisoformat(timeline[-1]["at"]).tzinfo is not None
+    assert context["incident"] == {
+        "id": incident.pk, "title": incident.title, "severity": incident.severity,
+    }  # fmt: skip
