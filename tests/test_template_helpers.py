@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.template import Context, Template
 from django.utils import timezone
 
-from governance.templatetags.failsafe import ago, breakable, duration
+from governance.templatetags.failsafe import ago, breakable, duration, since
 
 
 def test_an_identifier_wraps_after_its_separators_and_stays_escaped():
@@ -22,6 +22,13 @@ def test_a_duration_reads_as_people_say_it():
     assert duration(timedelta(hours=2, minutes=5)) == "2 h 5 min"
     assert duration(timedelta(days=3, hours=4)) == "3 d 4 h"
     assert duration(None) == "—" and duration(timedelta(seconds=-1)) == "—"
+
+
+def test_a_wait_is_a_duration_from_the_first_seconds():
+    now = timezone.now()
+    assert since(now - timedelta(seconds=40)) in ("40 s", "41 s")
+    assert since(now - timedelta(hours=2, minutes=5, seconds=3)) == "2 h 5 min"
+    assert since(None) == "—"
 
 
 def test_a_moment_in_a_feed_is_just_now_within_the_minute():

@@ -63,6 +63,14 @@ def duration(value: Any) -> str:
 
 
 @register.filter
+def since(value: Any) -> str:
+    """How long since a moment, as `duration` says it ("45 s" for a fresh one)."""
+    if value is None:
+        return "—"
+    return duration(timezone.now() - value)
+
+
+@register.filter
 def ago(value: Any) -> str:
     """A moment as a feed says it: "just now" within the minute, else "12 minutes ago"
     (where timesince alone would say "0 minutes")."""
