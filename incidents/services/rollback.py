@@ -95,8 +95,8 @@ def record_rollback_step(request: RollbackRequest, event: str, message: str) -> 
 
 
 # The incident's evidence as PostgreSQL assembles it: one statement instead of three ORM
-# reads and their Python (3 ms less between the claim and the backend call, measured by
-# bench/rollback_latency.py). Newest alerts first; the last entries in the order they happened.
+# reads and their Python (0.3 ms instead of 2 ms, measured in one process). Newest alerts
+# first; the last entries in the order they happened.
 _EVIDENCE_SQL = """
 SELECT json_build_object(
     'incident', json_build_object('id', i.id, 'title', i.title, 'severity', i.severity),

