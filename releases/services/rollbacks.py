@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -67,13 +67,11 @@ logger = logging.getLogger(__name__)
 # --- what a rollback would do ---------------------------------------------------------------
 
 
-def live_deployment(environment: Environment, *, with_plan: bool = False) -> Deployment | None:
-    """What is live in `environment`; `with_plan` joins the live release's rollback plan and
-    its target, which `rollback_target` then reads from memory."""
-    joined = "release__rollback_plan__target_release" if with_plan else "release"
+def live_deployment(environment: Environment) -> Deployment | None:
+    """What is live in `environment`, with its release."""
     return (
         Deployment.objects.filter(environment=environment, ended_at__isnull=True)
-        .select_related(joined)
+        .select_related("release")
         .first()
     )
 
@@ -88,12 +86,6 @@ def rollback_target(environment: Environment, live: Release | None) -> Release |
 
 
 def _planned_target(environment: Environment, live: Release) -> Release | None:
-    plan_of = Release.rollback_plan  # type: ignore[attr-defined]
-    if plan_of.is_cached(live):  # joined: live_deployment(with_plan=True)
-        joined = cast("RollbackPlan | None", plan_of.related.get_cached_value(live))
-        if joined is None or joined.environment_id != environment.pk:
-            return None
-        return joined.target_release
     plan = (
         RollbackPlan.objects.filter(release=live, environment=environment)
         .select_related("target_release")
@@ -243,7 +235,7 @@ def request_rollback(
     planned = facts.target_id if to_release is None else None
     releases = Release.objects.in_bulk([facts.live_release_id, *([planned] if planned else [])])
     live_release = releases[facts.live_release_id]
-    target = to_release or releases.get(planned)  # type: ignore[arg-type]
+    target = to_release or (releases[planned] if planned else None)
     if target is not None:  # named by the caller or the plan: it must have been live here
         if target.system_id != environment.system_id:
             raise ValidationError({"to_release": "Choose a release of this system."})
