@@ -65,9 +65,7 @@ def duration(value: Any) -> str:
 @register.filter
 def since(value: Any) -> str:
     """How long since a moment, as `duration` says it ("45 s" for a fresh one)."""
-    if value is None:
-        return "—"
-    return duration(timezone.now() - value)
+    return elapsed(value, timezone.now())
 
 
 @register.filter

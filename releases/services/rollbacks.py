@@ -86,6 +86,7 @@ def rollback_target(environment: Environment, live: Release | None) -> Release |
 
 
 def _planned_target(environment: Environment, live: Release) -> Release | None:
+    # A press reads the same plan target in its one statement (_PRESS_FACTS_SQL).
     plan = (
         RollbackPlan.objects.filter(release=live, environment=environment)
         .select_related("target_release")
@@ -106,15 +107,14 @@ def _last_known_good(environment: Environment, live: Release) -> Release | None:
     return earlier.release if earlier else None
 
 
-def active_request(environment: Environment) -> RollbackRequest | None:
-    # Most presses find none: the id alone is half the cost of the joined read (measured),
-    # which only a request that is there pays.
-    found = (
+def _active_request(environment: Environment) -> RollbackRequest | None:
+    """The environment's active rollback: for a press that lost the race to insert one (a
+    press reads it with its facts first)."""
+    return (
         RollbackRequest.objects.filter(environment=environment, status__in=RollbackStatus.active())
-        .values_list("pk", flat=True)
+        .select_related("from_release", "to_release")
         .first()
     )
-    return None if found is None else _active(found)
 
 
 def _just_done(environment: Environment, live_release_id: int) -> RollbackRequest | None:
@@ -175,10 +175,6 @@ def _press_facts(environment: Environment, to_release: Release | None) -> _Press
         return _PressFacts(*cursor.fetchone())
 
 
-def _active(request_id: int) -> RollbackRequest:
-    return RollbackRequest.objects.select_related("from_release", "to_release").get(pk=request_id)
-
-
 # --- asking ---------------------------------------------------------------------------------
 
 
@@ -219,7 +215,8 @@ def request_rollback(
             return earlier, False
     facts = _press_facts(environment, to_release)
     if facts.active_id is not None:
-        return _active(facts.active_id), False
+        active = RollbackRequest.objects.select_related("from_release", "to_release")
+        return active.get(pk=facts.active_id), False
     if not reason.strip():
         raise ValidationError({"reason": "Say why: it goes to the timeline and the audit trail."})
     if drill and environment.is_production:
@@ -270,7 +267,7 @@ def request_rollback(
                 enqueued_at=None if propose else now,
             )
     except IntegrityError:
-        existing = active_request(environment)
+        existing = _active_request(environment)
         if existing is None:  # the winner finished already, or the key was taken meanwhile
             raise
         return existing, False

@@ -163,30 +163,21 @@ def world(
     from tests.factories import UserFactory
     from tests.fixtures.releases import pass_every_gate
 
-    submitted = make_release("3.0.0")
-    pass_every_gate(submitted, model_owner)
-    services.save_rollback_plan(
-        actor=model_owner,
-        release=submitted,
-        environment=production,
-        owners=[rollback_owner],
-        mode="manual",
-        cooldown_minutes=5,
-        triggers=[],
-    )
-    services.submit_release(actor=model_owner, release=submitted)
-    approved = make_release("4.0.0")
-    pass_every_gate(approved, model_owner)
-    services.save_rollback_plan(
-        actor=model_owner,
-        release=approved,
-        environment=production,
-        owners=[rollback_owner],
-        mode="manual",
-        cooldown_minutes=5,
-        triggers=[],
-    )
-    services.submit_release(actor=model_owner, release=approved)
+    def submit(version: str):  # type: ignore[no-untyped-def]
+        release = make_release(version)
+        pass_every_gate(release, model_owner)
+        services.save_rollback_plan(
+            actor=model_owner,
+            release=release,
+            environment=production,
+            owners=[rollback_owner],
+            mode="manual",
+            cooldown_minutes=5,
+            triggers=[],
+        )
+        return services.submit_release(actor=model_owner, release=release)
+
+    submitted, approved = submit("3.0.0"), submit("4.0.0")
     third_approver = UserFactory(username="rhys")
     governance.grant_role(
         actor=owner, system=approved.system, role="release_manager", user=third_approver
