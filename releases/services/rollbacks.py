@@ -28,13 +28,14 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, connections, transaction
-from django.db.models import Value, prefetch_related_objects
+from django.db.models import Value
 from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from governance import audit
+from governance import audit, rows
 from governance.audit.hashing import canonical_json
+from governance.models import AISystem
 from governance.people import display_name
 from governance.permissions import require
 from governance.roles import Action
@@ -51,6 +52,7 @@ from releases.models import (
     Environment,
     ForensicRecord,
     Release,
+    ReleaseComponent,
     ReleaseStatus,
     RollbackPlan,
     RollbackRequest,
@@ -86,7 +88,7 @@ def rollback_target(environment: Environment, live: Release | None) -> Release |
 
 
 def _planned_target(environment: Environment, live: Release) -> Release | None:
-    # A press reads the same plan target in its one statement (_PRESS_FACTS_SQL).
+    # A press reads the same plan target in its one statement (_press_facts_sql).
     plan = (
         RollbackPlan.objects.filter(release=live, environment=environment)
         .select_related("target_release")
@@ -96,6 +98,7 @@ def _planned_target(environment: Environment, live: Release) -> Release | None:
 
 
 def _last_known_good(environment: Environment, live: Release) -> Release | None:
+    # A press reads the same last known good in its one statement (_press_facts_sql).
     earlier = (
         Deployment.objects.filter(environment=environment, ended_at__isnull=False)
         .exclude(release=live)
@@ -135,50 +138,70 @@ def _just_done(environment: Environment, live_release_id: int) -> RollbackReques
 @dataclass(frozen=True)
 class _PressFacts:
     active_id: int | None  # the environment's active rollback
-    live_release_id: int | None
     live_via: str | None  # how the live release got there: "rollout" or "rollback"
-    target_id: int | None  # the caller's target, else the live release's planned one
-    target_was_live: bool  # that target was live in the environment once
-
-
-# What a press decides on, read in one statement (so from one snapshot: a rollback that
-# finishes meanwhile is either still active here or already the live deployment, never
-# neither). Written out, with one ORM read of the releases after it, rather than four ORM
-# reads: 1.4 ms instead of 3.9 (measured in one process), which the presser waits on.
-_PRESS_FACTS_SQL = """
-SELECT
-    (SELECT id FROM releases_rollbackrequest
-     WHERE environment_id = %(environment)s AND status = ANY(%(active)s)) AS active_id,
-    live.release_id, live.via, target.id,
-    EXISTS (SELECT 1 FROM releases_deployment
-            WHERE environment_id = %(environment)s AND release_id = target.id) AS target_was_live
-FROM (SELECT 1) AS one
-LEFT JOIN releases_deployment AS live
-    ON live.environment_id = %(environment)s AND live.ended_at IS NULL
-LEFT JOIN releases_rollbackplan AS plan
-    ON plan.release_id = live.release_id AND plan.environment_id = %(environment)s
-LEFT JOIN releases_release AS target
-    ON target.id = COALESCE(%(target)s, plan.target_release_id)
-"""
+    named: bool  # the caller or the plan names the target (else: the last known good)
+    target_was_live: bool  # the named target was live in the environment once
+    live: Release | None
+    target: Release | None  # the named target, else the last known good
 
 
 def _press_facts(environment: Environment, to_release: Release | None) -> _PressFacts:
     with connection.cursor() as cursor:
         cursor.execute(
-            _PRESS_FACTS_SQL,
+            _press_facts_sql(),
             {
                 "environment": environment.pk,
                 "active": RollbackStatus.active(),
                 "target": to_release.pk if to_release is not None else None,
+                "rolled_back": ReleaseStatus.ROLLED_BACK,
             },
         )
-        return _PressFacts(*cursor.fetchone())
+        row = cursor.fetchone()
+    active_id, live_via, named, target_was_live = row[:4]
+    live, target = rows.instances(row[4:], Release, Release)
+    return _PressFacts(active_id, live_via, named, target_was_live, live, target)
+
+
+# What a press decides on, read in one statement (so from one snapshot: a rollback that
+# finishes meanwhile is either still active here or already the live deployment, never
+# neither). Written out rather than six ORM reads, which the presser waits on: each costs
+# about a millisecond of compiling and a round trip (measured in bench/rollback_latency.py).
+# The plan target and the last known good are the rules of `rollback_target` (the pages).
+@functools.cache
+def _press_facts_sql() -> str:
+    named = "COALESCE(%(target)s, plan.target_release_id)"
+    return f"""
+SELECT
+    (SELECT id FROM releases_rollbackrequest
+     WHERE environment_id = %(environment)s AND status = ANY(%(active)s)) AS active_id,
+    live.via,
+    {named} IS NOT NULL AS named,
+    EXISTS (SELECT 1 FROM releases_deployment
+            WHERE environment_id = %(environment)s AND release_id = {named}) AS target_was_live,
+    {rows.columns(Release, "live_release")},
+    {rows.columns(Release, "target")}
+FROM (SELECT 1) AS one
+LEFT JOIN releases_deployment AS live
+    ON live.environment_id = %(environment)s AND live.ended_at IS NULL
+LEFT JOIN releases_release AS live_release ON live_release.id = live.release_id
+LEFT JOIN releases_rollbackplan AS plan
+    ON plan.release_id = live.release_id AND plan.environment_id = %(environment)s
+LEFT JOIN LATERAL (
+    SELECT earlier.release_id FROM releases_deployment AS earlier
+    JOIN releases_release AS release ON release.id = earlier.release_id
+    WHERE earlier.environment_id = %(environment)s AND earlier.ended_at IS NOT NULL
+        AND earlier.release_id <> live.release_id AND release.status <> %(rolled_back)s
+    ORDER BY earlier.started_at DESC, earlier.id DESC
+    LIMIT 1
+) AS last_good ON TRUE
+LEFT JOIN releases_release AS target
+    ON target.id = COALESCE({named}, last_good.release_id)
+"""
 
 
 # --- asking ---------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def request_rollback(
     *,
     actor: User | None,
@@ -221,19 +244,21 @@ def request_rollback(
         raise ValidationError({"reason": "Say why: it goes to the timeline and the audit trail."})
     if drill and environment.is_production:
         raise ValidationError("Drills run against a non-production environment.")
-    if facts.live_release_id is None:
+    live_release = facts.live
+    if live_release is None:
         raise ValidationError(
             f"Nothing is live in {environment.name}: there is nothing to roll back."
         )
     if facts.live_via == "rollback":
-        just_done = _just_done(environment, facts.live_release_id)
+        just_done = _just_done(environment, live_release.pk)
         if just_done is not None:  # a late press of the same button: that rollback is the answer
             return just_done, False
-    planned = facts.target_id if to_release is None else None
-    releases = Release.objects.in_bulk([facts.live_release_id, *([planned] if planned else [])])
-    live_release = releases[facts.live_release_id]
-    target = to_release or (releases[planned] if planned else None)
-    if target is not None:  # named by the caller or the plan: it must have been live here
+    target = to_release or facts.target
+    if target is None:
+        raise ValidationError(
+            f"No earlier release was live in {environment.name}; name the target in the plan."
+        )
+    if facts.named:  # by the caller or the plan: it must have been live here
         if target.system_id != environment.system_id:
             raise ValidationError({"to_release": "Choose a release of this system."})
         if target.pk == live_release.pk:
@@ -242,26 +267,50 @@ def request_rollback(
             raise ValidationError(
                 {"to_release": f"{target.version} was never live in {environment.name}."}
             )
-    else:
-        target = _last_known_good(environment, live_release)
-    if target is None:
-        raise ValidationError(
-            f"No earlier release was live in {environment.name}; name the target in the plan."
-        )
+    return _record_request(
+        actor=actor,
+        environment=environment,
+        from_release=live_release,
+        to_release=target,
+        reason=reason.strip(),
+        idempotency_key=idempotency_key or uuid.uuid4().hex,
+        trigger=trigger or {},
+        propose=propose,
+        drill=drill,
+        attach=attach,
+    )
 
+
+# Everything above only reads, and refuses by raising: the writes need no savepoint of their
+# own (two round trips a press would wait on). Inside a caller's transaction they are part of
+# it; a refusal raised before them leaves that transaction usable.
+@transaction.atomic(savepoint=False)
+def _record_request(
+    *,
+    actor: User | None,
+    environment: Environment,
+    from_release: Release,
+    to_release: Release,
+    reason: str,
+    idempotency_key: str,
+    trigger: dict[str, Any],
+    propose: bool,
+    drill: bool,
+    attach: Callable[[RollbackRequest], None] | None,
+) -> tuple[RollbackRequest, bool]:
     now = timezone.now()
     status = RollbackStatus.PROPOSED if propose else RollbackStatus.REQUESTED
     try:
         with transaction.atomic():  # the partial unique index decides concurrent presses
             request = RollbackRequest.objects.create(
                 environment=environment,
-                from_release=live_release,
-                to_release=target,
+                from_release=from_release,
+                to_release=to_release,
                 status=status,
-                reason=reason.strip(),
-                idempotency_key=idempotency_key or uuid.uuid4().hex,
+                reason=reason,
+                idempotency_key=idempotency_key,
                 requested_by=actor,
-                trigger=trigger or {},
+                trigger=trigger,
                 is_drill=drill,
                 requested_at=now,
                 enqueued_at=None if propose else now,
@@ -281,14 +330,14 @@ def request_rollback(
         actor=actor,
         action=f"rollback.{verb}",
         obj=request,
-        system=system,
+        system=environment.system,
         after=_state(request),
     )
     what = "Drill: roll" if drill else "Roll"
     rollback_hooks.notify(
         request,
         verb,
-        f"{what} back {environment.name} from {live_release.version} to {target.version} "
+        f"{what} back {environment.name} from {from_release.version} to {to_release.version} "
         f"{verb} by {who}: {request.reason}",
     )
     return request, True
@@ -388,18 +437,19 @@ def _run(request: RollbackRequest) -> RollbackRequest:
 
 
 def _claim(request_id: int) -> RollbackRequest | None:
-    """Take the request for this run, or None if it is finished or another run holds it.
+    """Take the request for this run, or None if it is finished or another run holds it;
+    with its environment, system and both releases loaded (what the backends need).
 
     No transaction around it: the conditional update is atomic on its own, and what is
-    read after it only serves this run (a run that dies in between leaves a lease that
-    runs out)."""
+    read with it only serves this run (a run that dies after it leaves a lease that runs
+    out)."""
     # Two runs of one request (a re-delivery, a sweep) race here: the conditional update
     # lets one through; the other finds the lease taken and leaves. Written out, not built
-    # by the ORM: compiling the update cost more than running it (0.3 ms instead of 1.4,
-    # measured in one process), and it sits between the press and the backend call.
+    # by the ORM: compiling the update and the joined read cost more than running them, and
+    # they sit between the press and the backend call (measured in bench/rollback_latency.py).
     with connection.cursor() as cursor:
         cursor.execute(
-            _CLAIM_SQL,
+            _claim_sql(),
             {
                 "id": request_id,
                 "running": RollbackStatus.RUNNING,
@@ -408,31 +458,69 @@ def _claim(request_id: int) -> RollbackRequest | None:
                 "lease": settings.ROLLBACK_LEASE_SECONDS,
             },
         )
-        if cursor.fetchone() is None:
-            return None
-    # Joined only what the backends need: each further join costs the planner more than the
-    # separate read of the incident link the forensic record makes (measured).
-    return RollbackRequest.objects.select_related(*_LOADED).get(pk=request_id)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    request, environment, system, from_release, to_release = rows.instances(
+        row, RollbackRequest, Environment, AISystem, Release, Release
+    )
+    environment.system = system
+    request.environment = environment
+    request.from_release, request.to_release = from_release, to_release
+    return request
 
 
-# Leases on the database's clock (STATEMENT_TIMESTAMP, Django's Now()): see _lease.
-_CLAIM_SQL = """
-UPDATE releases_rollbackrequest
-SET status = %(running)s, started_at = COALESCE(started_at, %(now)s), attempts = attempts + 1,
-    lease_until = STATEMENT_TIMESTAMP() + make_interval(secs => %(lease)s)
-WHERE id = %(id)s AND status IN (%(requested)s, %(running)s)
-    AND (lease_until IS NULL OR lease_until <= STATEMENT_TIMESTAMP())
-RETURNING id
+@functools.cache
+def _claim_sql() -> str:
+    # Leases on the database's clock (STATEMENT_TIMESTAMP, Django's Now()): see _lease.
+    return f"""
+WITH claimed AS (
+    UPDATE releases_rollbackrequest
+    SET status = %(running)s, started_at = COALESCE(started_at, %(now)s),
+        attempts = attempts + 1,
+        lease_until = STATEMENT_TIMESTAMP() + make_interval(secs => %(lease)s)
+    WHERE id = %(id)s AND status IN (%(requested)s, %(running)s)
+        AND (lease_until IS NULL OR lease_until <= STATEMENT_TIMESTAMP())
+    RETURNING *
+)
+SELECT {rows.columns(RollbackRequest, "claimed")}, {rows.columns(Environment, "environment")},
+    {rows.columns(AISystem, "system")}, {rows.columns(Release, "from_release")},
+    {rows.columns(Release, "to_release")}
+FROM claimed
+JOIN releases_environment AS environment ON environment.id = claimed.environment_id
+JOIN governance_aisystem AS system ON system.id = environment.system_id
+LEFT JOIN releases_release AS from_release ON from_release.id = claimed.from_release_id
+JOIN releases_release AS to_release ON to_release.id = claimed.to_release_id
 """
 
 
 def _load_stacks(request: RollbackRequest) -> None:
-    """The backends send both stacks: one query for both releases' components (none if
-    they are loaded)."""
-    prefetch_related_objects(
-        [release for release in (request.from_release, request.to_release) if release],
-        "components",
-    )
+    """The backends send both stacks: one read of both releases' components (none if they
+    are loaded). Written out: it runs while the backend's status is read on a side thread,
+    and the ORM's prefetch held the interpreter long enough to delay that read's answer."""
+    releases = [
+        release
+        for release in (request.from_release, request.to_release)
+        if release is not None
+        and "components" not in getattr(release, "_prefetched_objects_cache", {})
+    ]
+    if not releases:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_stacks_sql(), [[release.pk for release in releases]])
+        components = [rows.instances(row, ReleaseComponent)[0] for row in cursor.fetchall()]
+    for release in releases:
+        rows.prefetched(
+            release, "components", [c for c in components if c.release_id == release.pk]
+        )
+
+
+@functools.cache
+def _stacks_sql() -> str:
+    return f"""
+SELECT {rows.columns(ReleaseComponent, "component")} FROM releases_releasecomponent AS component
+WHERE component.release_id = ANY(%s) ORDER BY component.id
+"""
 
 
 @contextlib.contextmanager
@@ -441,15 +529,20 @@ def _lease_kept(request_id: int) -> Iterator[None]:
     short: a worker that dies stops renewing, and the sweep takes its run over within one
     lease, however long a live run's backend takes."""
     done = threading.Event()
-    keeper = threading.Thread(
-        target=_renew_lease, args=(request_id, done), name="rollback-lease", daemon=True
-    )
-    keeper.start()
+    keeping = _lease_keepers_of(os.getpid()).submit(_renew_lease, request_id, done)
     try:
         yield
     finally:
         done.set()
-        keeper.join()
+        keeping.result()
+
+
+@functools.cache
+def _lease_keepers_of(pid: int) -> ThreadPoolExecutor:
+    # Threads kept for the process's life (a forked pool process starts its own): starting
+    # one per run cost the run a quarter of a millisecond before its backend call. One per
+    # run at a time; more than one only where a process runs rollbacks side by side.
+    return ThreadPoolExecutor(max_workers=64, thread_name_prefix="rollback-lease")
 
 
 def _renew_lease(request_id: int, done: threading.Event) -> None:

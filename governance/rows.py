@@ -1,0 +1,85 @@
+"""Model instances from the row of a written-out statement, as `select_related` builds them.
+
+For the few statements written out on the rollback path (what a press and a worker wait on
+is mostly the ORM compiling SQL, more than running it): the statement selects each model's
+columns with `columns`, and `instances` cuts its row into model instances, converting each
+value as the ORM would (JSON, encrypted fields). `prefetched` leaves rows read that way
+where `prefetch_related` would have.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model
+from django.db.models.expressions import Col
+
+
+def columns(model: type[Model], alias: str) -> str:
+    """The model's columns, in the order `instances` reads them, qualified by `alias`."""
+    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+
+
+def instances(row: Sequence[Any], *models: type[Model]) -> list[Any]:
+    """One instance per model, from consecutive runs of `row`; None where a left join found
+    no row (its primary key is NULL)."""
+    found: list[Any] = []
+    start = 0
+    for model in models:
+        layout = _layout(model)
+        values = list(row[start : start + len(layout.attnames)])
+        start += len(layout.attnames)
+        if values[layout.pk_index] is None:
+            found.append(None)
+            continue
+        for index, converters, col in layout.converters:
+            for convert in converters:
+                values[index] = convert(values[index], col, connection)
+        found.append(model.from_db(connection.alias, layout.attnames, values))
+    if start != len(row):
+        raise ValueError(f"The row has {len(row)} columns; the models have {start}.")
+    return found
+
+
+def prefetched(instance: Model, name: str, related: list[Any]) -> None:
+    """`instance.<name>.all()` returns `related` from now on, without a query: what
+    prefetch_related leaves behind (the same three attributes it sets)."""
+    queryset = getattr(instance, name).all()  # built, not run
+    queryset._result_cache = related
+    queryset._prefetch_done = True
+    cache = instance.__dict__.setdefault("_prefetched_objects_cache", {})
+    cache[name] = queryset
+
+
+def is_prefetched(instance: Model, name: str) -> bool:
+    return name in instance.__dict__.get("_prefetched_objects_cache", {})
+
+
+Converter = Callable[[Any, Col, Any], Any]
+
+
+@dataclass(frozen=True)
+class _Layout:
+    attnames: list[str]
+    pk_index: int
+    converters: list[tuple[int, list[Converter], Col]]  # only the columns that have any
+
+
+@functools.cache
+def _layout(model: type[Model]) -> _Layout:
+    fields = model._meta.concrete_fields
+    converters = []
+    for index, field in enumerate(fields):
+        col = field.cached_col
+        found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        if found:
+            converters.append((index, found, col))
+    return _Layout(
+        attnames=[field.attname for field in fields],
+        pk_index=list(fields).index(model._meta.pk),
+        converters=converters,
+    )
