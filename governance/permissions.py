@@ -17,6 +17,7 @@ superuser's token is worth their roles there, not the superuser's reach.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
@@ -98,8 +100,10 @@ def _held(user: User, system: AISystem) -> frozenset[str]:
     key = (user.pk, system.pk)
     if cache is not None and key in cache:
         return cache[key]
-    roles = _grants_of(user).filter(system_id=system.pk).values_list("role", flat=True)
-    held = frozenset(action.value for role in set(roles) for action in ROLE_ACTIONS[Role(role)])
+    with connection.cursor() as cursor:
+        cursor.execute(_roles_sql(), {"user": user.pk, "system": system.pk})
+        roles = {role for (role,) in cursor.fetchall()}
+    held = frozenset(action.value for role in roles for action in ROLE_ACTIONS[Role(role)])
     if cache is not None:
         cache[key] = held
     return held
@@ -107,6 +111,21 @@ def _held(user: User, system: AISystem) -> frozenset[str]:
 
 def _grants_of(user: User) -> QuerySet[RoleGrant]:
     return RoleGrant.objects.filter(Q(user_id=user.pk) | Q(group__user=user.pk))
+
+
+# The roles a user holds on one system: _grants_of's rule, written out. Nearly every
+# request asks it first, and compiling the ORM's form (an OR across a join) cost more than
+# running it. A test holds both forms to the same answers.
+@functools.cache
+def _roles_sql() -> str:
+    memberships = get_user_model().groups.through._meta.db_table
+    return f"""
+SELECT role_grant.role FROM {RoleGrant._meta.db_table} AS role_grant
+WHERE role_grant.system_id = %(system)s AND (
+    role_grant.user_id = %(user)s
+    OR role_grant.group_id IN (SELECT group_id FROM {memberships} WHERE user_id = %(user)s)
+)
+"""
 
 
 def _roles_allowing(action: Action) -> list[str]:

@@ -4,7 +4,7 @@ For the few statements written out on the rollback path (what a press and a work
 is mostly the ORM compiling SQL, more than running it): the statement selects each model's
 columns with `columns`, and `instances` cuts its row into model instances, converting each
 value as the ORM would (JSON, encrypted fields). `prefetched` leaves rows read that way
-where `prefetch_related` would have.
+where `prefetch_related` would have; `insert_unless_taken` inserts without a savepoint.
 """
 
 from __future__ import annotations
@@ -53,6 +53,32 @@ def prefetched(instance: Model, name: str, related: list[Any]) -> None:
     queryset._prefetch_done = True
     cache = instance.__dict__.setdefault("_prefetched_objects_cache", {})
     cache[name] = queryset
+
+
+def insert_unless_taken(instance: Model) -> bool:
+    """Insert the unsaved `instance` unless a unique constraint or index already holds its
+    values: True and the instance saved, or False and nothing written. The conflict ends
+    the statement, not the transaction (ON CONFLICT DO NOTHING), so unlike catching the
+    IntegrityError of save() it needs no savepoint around it. No model signals are sent."""
+    meta = instance._meta
+    fields = [field for field in meta.concrete_fields if field is not meta.auto_field]
+    values = [
+        field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
+    ]
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    instance.pk = row[0]
+    instance._state.adding, instance._state.db = False, connection.alias
+    return True
 
 
 def is_prefetched(instance: Model, name: str) -> bool:

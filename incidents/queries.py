@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
+from django.db import connection
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from governance import rows
+from governance.models import AISystem
 from governance.permissions import can, restrict
 from governance.roles import Action
 from incidents.models import (
@@ -17,6 +21,7 @@ from incidents.models import (
     IncidentRoleKind,
     TimelineEntry,
 )
+from releases.models import Environment
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -30,10 +35,43 @@ def incident_to_act_on(pk: int, user: User) -> Incident:
     """One incident for an action on it, 404 unless `user` may see its system. Asked of the
     user's role grants, which the request reads once and the action's own permission check
     then reuses, instead of a subquery of every system the user can see."""
-    incident = get_object_or_404(Incident.objects.select_related("system"), pk=pk)
-    if not can(user, Action.VIEW, incident.system):
+    incident = incident_row(pk)
+    if incident is None or not can(user, Action.VIEW, incident.system):
         raise Http404("No incident matches the given query.")
     return incident
+
+
+def incident_row(pk: int, *, lock: bool = False) -> Incident | None:
+    """The incident with its system and environment, in one statement; `lock` takes its row
+    lock for the caller's transaction (FOR NO KEY UPDATE: rows that merely reference the
+    incident, such as the timeline entries a rollback worker writes meanwhile, are not held
+    up, and two such transactions cannot deadlock over a referenced row)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_incident_sql(lock), [pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    incident, system, environment = rows.instances(row, Incident, AISystem, Environment)
+    incident.system, incident.environment = system, environment
+    if environment is not None and environment.system_id == system.pk:
+        environment.system = system  # the same row: joined once
+    return incident
+
+
+# Written out: every action on an incident reads it, then locks it, before anything else
+# (the ROLL BACK NOW press among them), and compiling these reads through the ORM cost more
+# than running them (bench/rollback_latency.py).
+@functools.cache
+def _incident_sql(lock: bool) -> str:
+    return f"""
+SELECT {rows.columns(Incident, "incident")}, {rows.columns(AISystem, "system")},
+    {rows.columns(Environment, "environment")}
+FROM incidents_incident AS incident
+JOIN governance_aisystem AS system ON system.id = incident.system_id
+LEFT JOIN releases_environment AS environment ON environment.id = incident.environment_id
+WHERE incident.id = %s
+{"FOR NO KEY UPDATE OF incident" if lock else ""}
+"""
 
 
 def current_commander() -> Prefetch:

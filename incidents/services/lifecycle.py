@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from governance import rows
-from governance.models import AISystem
 from governance.people import display_name
 from governance.permissions import can, require
 from governance.roles import Action
@@ -25,6 +22,7 @@ from incidents.models import (
     Source,
     Stage,
 )
+from incidents.queries import incident_row
 from incidents.services.timeline import record
 from releases.content import release_content
 from releases.models import Environment, RollbackPlan
@@ -33,6 +31,8 @@ from releases.services.plans import plan_state
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+
+    from governance.models import AISystem
 
 ORDER = list(Stage.values)
 # Leaving a stage (forward) stamps when that part of the response was done.
@@ -46,37 +46,13 @@ REOPENABLE_FROM = (Stage.REVIEW, Stage.CLOSED)
 
 
 def _lock(incident: Incident) -> Incident:
-    """The incident, locked for this transaction and read afresh, with its system and
-    environment."""
-    # One writer at a time per incident: stage moves and role changes read-then-write.
-    # FOR NO KEY UPDATE (as every lock here): rows that merely reference the incident, such
-    # as the timeline entries a rollback worker writes meanwhile, are not held up, and two
-    # such transactions cannot deadlock over a referenced row.
-    with connection.cursor() as cursor:
-        cursor.execute(_lock_sql(), [incident.pk])
-        row = cursor.fetchone()
-    if row is None:
+    """The incident read afresh and locked for this transaction, with its system and
+    environment: one writer at a time per incident (stage moves and role changes read, then
+    write)."""
+    locked = incident_row(incident.pk, lock=True)
+    if locked is None:
         raise Incident.DoesNotExist(f"Incident {incident.pk} does not exist.")
-    locked, system, environment = rows.instances(row, Incident, AISystem, Environment)
-    locked.system, locked.environment = system, environment
-    if environment is not None and environment.system_id == system.pk:
-        environment.system = system  # the same row: joined once
     return locked
-
-
-# Written out: every action on an incident waits on this read, and compiling it through the
-# ORM cost more than running it (the ROLL BACK NOW press among them; bench/rollback_latency.py).
-@functools.cache
-def _lock_sql() -> str:
-    return f"""
-SELECT {rows.columns(Incident, "incident")}, {rows.columns(AISystem, "system")},
-    {rows.columns(Environment, "environment")}
-FROM incidents_incident AS incident
-JOIN governance_aisystem AS system ON system.id = incident.system_id
-LEFT JOIN releases_environment AS environment ON environment.id = incident.environment_id
-WHERE incident.id = %s
-FOR NO KEY UPDATE OF incident
-"""
 
 
 def _check_choice(value: str, choices: type, field: str) -> None:

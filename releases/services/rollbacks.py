@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Value
 from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
@@ -267,7 +267,7 @@ def request_rollback(
             raise ValidationError(
                 {"to_release": f"{target.version} was never live in {environment.name}."}
             )
-    return _record_request(
+    request = _record_request(
         actor=actor,
         environment=environment,
         from_release=live_release,
@@ -279,11 +279,21 @@ def request_rollback(
         drill=drill,
         attach=attach,
     )
+    if request is not None:
+        return request, True
+    # A concurrent press recorded its request first: the unique indexes decided.
+    existing = _active_request(environment)
+    if existing is None:  # the winner finished already, or its key was this one
+        raise ValidationError(
+            f"Another rollback of {environment.name} was recorded meanwhile; press again to "
+            "see where it stands."
+        )
+    return existing, False
 
 
-# Everything above only reads, and refuses by raising: the writes need no savepoint of their
-# own (two round trips a press would wait on). Inside a caller's transaction they are part of
-# it; a refusal raised before them leaves that transaction usable.
+# Everything above only reads, and refuses by raising; below, a press that lost the race
+# writes nothing and returns None. So the writes need no savepoint (the two round trips a
+# press would wait on): inside a caller's transaction they are simply part of it.
 @transaction.atomic(savepoint=False)
 def _record_request(
     *,
@@ -297,29 +307,24 @@ def _record_request(
     propose: bool,
     drill: bool,
     attach: Callable[[RollbackRequest], None] | None,
-) -> tuple[RollbackRequest, bool]:
+) -> RollbackRequest | None:
     now = timezone.now()
-    status = RollbackStatus.PROPOSED if propose else RollbackStatus.REQUESTED
-    try:
-        with transaction.atomic():  # the partial unique index decides concurrent presses
-            request = RollbackRequest.objects.create(
-                environment=environment,
-                from_release=from_release,
-                to_release=to_release,
-                status=status,
-                reason=reason,
-                idempotency_key=idempotency_key,
-                requested_by=actor,
-                trigger=trigger,
-                is_drill=drill,
-                requested_at=now,
-                enqueued_at=None if propose else now,
-            )
-    except IntegrityError:
-        existing = _active_request(environment)
-        if existing is None:  # the winner finished already, or the key was taken meanwhile
-            raise
-        return existing, False
+    request = RollbackRequest(
+        environment=environment,
+        from_release=from_release,
+        to_release=to_release,
+        status=RollbackStatus.PROPOSED if propose else RollbackStatus.REQUESTED,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        requested_by=actor,
+        trigger=trigger,
+        is_drill=drill,
+        requested_at=now,
+        enqueued_at=None if propose else now,
+    )
+    # The partial unique index (one active request per environment) decides concurrent presses.
+    if not rows.insert_unless_taken(request):
+        return None
     if not propose:  # first after commit: the rollback goes out before any notice
         transaction.on_commit(lambda: enqueue(request.pk))
     if attach is not None:
@@ -340,7 +345,7 @@ def _record_request(
         f"{what} back {environment.name} from {from_release.version} to {to_release.version} "
         f"{verb} by {who}: {request.reason}",
     )
-    return request, True
+    return request
 
 
 @transaction.atomic
@@ -412,8 +417,9 @@ def execute_rollback(*, request_id: int) -> RollbackRequest:
 
 def _run(request: RollbackRequest) -> RollbackRequest:
     backend = backend_for(request.environment)
-    if request.attempts == 1 or not ForensicRecord.objects.filter(request=request).exists():
-        _keep_forensics(request, *_before_the_change(request, backend))
+    kept_before = request.attempts > 1 and ForensicRecord.objects.filter(request=request).exists()
+    if not kept_before and not _keep_forensics(request, *_before_the_change(request, backend)):
+        return RollbackRequest.objects.get(pk=request.pk)  # another run kept it and calls
     _load_stacks(request)  # read already, unless the evidence was kept by an earlier run
     result = backend.rollback(
         from_release=request.from_release,
@@ -627,7 +633,8 @@ def _side_thread_of(pid: int) -> ThreadPoolExecutor:
 @transaction.atomic
 def _keep_forensics(
     request: RollbackRequest, backend_state: BackendStatus, context: dict[str, Any]
-) -> None:
+) -> bool:
+    """Keep the evidence; False if another run kept it first (nothing written)."""
     state = {
         "live_version": backend_state.live_version,
         "candidate_version": backend_state.candidate_version,
@@ -636,16 +643,18 @@ def _keep_forensics(
         "detail": backend_state.detail,
     }
     digest = hashlib.sha256(canonical_json({"backend": state, "context": context}).encode())
-    # The claim's lease keeps a second run away. Should a stalled run outlive its lease
-    # while another keeps the record, the unique request refuses this one; the sweep runs
-    # the request again once the lease is over, and that run finds the record kept.
-    ForensicRecord.objects.create(
+    record = ForensicRecord(
         request=request,
         captured_at=timezone.now(),
         backend_state=state,
         context=context,
         digest=digest.hexdigest(),
     )
+    # The claim's lease keeps a second run away. Should a stalled run outlive its lease while
+    # another keeps the record, the unique request refuses this one, which stops before the
+    # backend call: the other run calls. (Written out: the call waits on this insert.)
+    if not rows.insert_unless_taken(record):
+        return False
     audit.record_event(
         actor=None,
         action="rollback.forensics_kept",
@@ -653,6 +662,7 @@ def _keep_forensics(
         system=request.environment.system,
         after={"digest": digest.hexdigest(), "live_version": state["live_version"]},
     )
+    return True
 
 
 @transaction.atomic

@@ -72,3 +72,37 @@ def test_the_last_owner_cannot_be_revoked(owner, fraud):
 def test_superusers_see_every_system(fraud, other_system):
     admin = UserFactory(is_superuser=True)
     assert set(visible_systems(admin)) == {fraud, other_system}
+
+
+@pytest.mark.django_db
+def test_the_written_out_roles_read_answers_as_the_grants_queryset(owner, fraud):
+    # permissions._held reads a user's roles on a system in written-out SQL; the pages'
+    # filters use the ORM's _grants_of. One rule, two forms: they must agree for grants to
+    # users, to groups, to both, and to other systems only.
+    from governance import permissions
+
+    other = services.create_system(
+        actor=owner, name="Loan scoring", slug="loans", intended_purpose="Scores loans.",
+        risk_category="high",
+    )  # fmt: skip
+    responders, leads, idle = (Group.objects.create(name=n) for n in ("resp", "leads", "idle"))
+    services.grant_role(actor=owner, system=fraud, role=Role.RESPONDER, group=responders)
+    services.grant_role(actor=owner, system=fraud, role=Role.ONCALL_LEAD, group=leads)
+    services.grant_role(actor=owner, system=other, role=Role.VIEWER, group=leads)
+    direct, grouped, both, elsewhere, none = (UserFactory() for _ in range(5))
+    services.grant_role(actor=owner, system=fraud, role=Role.ROLLBACK_OWNER, user=direct)
+    grouped.groups.add(responders, idle)
+    both.groups.add(leads)
+    services.grant_role(actor=owner, system=fraud, role=Role.VIEWER, user=both)
+    services.grant_role(actor=owner, system=other, role=Role.OWNER, user=elsewhere)
+    none.groups.add(idle)
+
+    for user in (direct, grouped, both, elsewhere, none):
+        for system in (fraud, other):
+            roles = (
+                permissions._grants_of(user).filter(system=system).values_list("role", flat=True)
+            )
+            expected = frozenset(a.value for r in set(roles) for a in ROLE_ACTIONS[Role(r)])
+            assert permissions._held(user, system) == expected, (user, system)
+    assert permissions._held(both, fraud) >= {a.value for a in ROLE_ACTIONS[Role.ONCALL_LEAD]}
+    assert permissions._held(none, fraud) == frozenset()

@@ -69,3 +69,20 @@ def test_prefetched_components_are_read_without_a_query(draft, django_assert_num
     assert rows.is_prefetched(release, "components")
     with django_assert_num_queries(0):
         assert list(release.components.all()) == components
+
+
+def test_an_insert_that_a_unique_constraint_refuses_writes_nothing_and_ends_no_transaction(
+    fraud,
+):
+    taken = AISystem(name="Another", slug=fraud.slug, intended_purpose="x", risk_category="high")
+    assert rows.insert_unless_taken(taken) is False
+    assert taken.pk is None and taken._state.adding
+    assert AISystem.objects.filter(name="Another").count() == 0  # the transaction goes on
+
+    fresh = AISystem(name="Another", slug="another", intended_purpose="x", risk_category="high")
+    assert rows.insert_unless_taken(fresh) is True
+
+    stored = AISystem.objects.get(pk=fresh.pk)
+    assert (stored.slug, stored.risk_category) == ("another", "high")
+    assert stored.created_at is not None and stored.created_at == fresh.created_at  # auto_now_add
+    assert not fresh._state.adding

@@ -178,11 +178,10 @@ def test_a_press_reads_and_writes_a_fixed_number_of_rows(
     # presser's grants; the incident's lock; one statement for the environment's active
     # rollback, its live release, the plan's target (else the last known good) and whether
     # that was live here; then the request, its link, the timeline entry and two audit
-    # events. Four are savepoints and their releases: the test's transaction
-    # holds the press's (in production the transaction itself) and the insert's, which lets a
-    # press that lost the race read the winner.
+    # events. Two are a savepoint and its release: the test's transaction holds the press's
+    # (in production the transaction itself).
     client.force_login(rollback_owner)
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(13):
         response = client.post(f"/incidents/{incident.pk}/rollback/", {"reason": "Review rate 3x"})
     assert response.status_code == 302
 

@@ -170,6 +170,25 @@ def test_fifty_concurrent_presses_make_one_request(settings, successor, producti
 
 
 @pytest.mark.django_db
+def test_a_run_that_finds_the_evidence_kept_by_another_run_stops_before_the_call(
+    successor, live_release, production, rollback_owner
+):
+    # A run that stalled past its lease while another run took over and kept the evidence:
+    # the unique record refuses this run's evidence, and it leaves the call to the other.
+    request, _ = ask(rollback_owner, production)
+    ForensicRecord.objects.create(
+        request=request, captured_at=timezone.now(), backend_state={}, context={}, digest="0" * 64
+    )
+
+    run = rollbacks.execute_rollback(request_id=request.pk)
+
+    assert run.status == RollbackStatus.RUNNING  # the other run's to finish
+    assert ForensicRecord.objects.get(request=request).digest == "0" * 64
+    assert rollbacks.live_deployment(production).release == successor  # nothing was called
+    assert not AuditEvent.objects.filter(action="rollback.forensics_kept").exists()
+
+
+@pytest.mark.django_db
 def test_a_release_rolled_back_is_never_the_next_target(
     successor, live_release, production, rollback_owner
 ):
