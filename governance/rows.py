@@ -1,10 +1,12 @@
 """Model instances from the row of a written-out statement, as `select_related` builds them.
 
-For the few statements written out on the rollback path (what a press and a worker wait on
-is mostly the ORM compiling SQL, more than running it): the statement selects each model's
-columns with `columns`, and `instances` cuts its row into model instances, converting each
-value as the ORM would (JSON, encrypted fields). `prefetched` leaves rows read that way
-where `prefetch_related` would have; `insert_unless_taken` inserts without a savepoint.
+For the few statements written out where someone waits on them (a ROLL BACK NOW press, the
+rollback worker before its backend call, an incident action's read and lock): there, the
+ORM's compiling of a statement cost more than running it (bench/rollback_latency.py). The
+statement selects each model's columns with `columns`; `instances` cuts its row into model
+instances, converting each value as the ORM would (JSON, encrypted fields); `prefetched`
+leaves related rows read that way where `prefetch_related` would; `insert_unless_taken`
+inserts without the savepoint that surviving a unique conflict otherwise takes.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Model
-from django.db.models.expressions import Col
+from django.db.models.expressions import Col, DatabaseDefault
 
 
 def columns(model: type[Model], alias: str) -> str:
@@ -55,20 +57,30 @@ def prefetched(instance: Model, name: str, related: list[Any]) -> None:
     cache[name] = queryset
 
 
+def is_prefetched(instance: Model, name: str) -> bool:
+    return name in instance.__dict__.get("_prefetched_objects_cache", {})
+
+
 def insert_unless_taken(instance: Model) -> bool:
     """Insert the unsaved `instance` unless a unique constraint or index already holds its
     values: True and the instance saved, or False and nothing written. The conflict ends
     the statement, not the transaction (ON CONFLICT DO NOTHING), so unlike catching the
-    IntegrityError of save() it needs no savepoint around it. No model signals are sent."""
+    IntegrityError of save() it needs no savepoint around it. No model signals are sent, and
+    what the database fills in (db_default) is not read back."""
     meta = instance._meta
     fields = [field for field in meta.concrete_fields if field is not meta.auto_field]
-    values = [
-        field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
-    ]
+    placeholders, values = [], []
+    for field in fields:
+        value = field.pre_save(instance, add=True)
+        if isinstance(value, DatabaseDefault):  # db_default: the database fills it in
+            placeholders.append("DEFAULT")
+        else:
+            placeholders.append("%s")
+            values.append(field.get_db_prep_save(value, connection))
     quote = connection.ops.quote_name
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"VALUES ({', '.join(placeholders)}) "
         f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
     )
     with connection.cursor() as cursor:
@@ -79,10 +91,6 @@ def insert_unless_taken(instance: Model) -> bool:
     instance.pk = row[0]
     instance._state.adding, instance._state.db = False, connection.alias
     return True
-
-
-def is_prefetched(instance: Model, name: str) -> bool:
-    return name in instance.__dict__.get("_prefetched_objects_cache", {})
 
 
 Converter = Callable[[Any, Col, Any], Any]

@@ -507,8 +507,7 @@ def _load_stacks(request: RollbackRequest) -> None:
     releases = [
         release
         for release in (request.from_release, request.to_release)
-        if release is not None
-        and "components" not in getattr(release, "_prefetched_objects_cache", {})
+        if release is not None and not rows.is_prefetched(release, "components")
     ]
     if not releases:
         return
