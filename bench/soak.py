@@ -37,9 +37,11 @@ The fault phase does the same while it restarts the Redis broker twice, SIGKILLs
 Celery worker (its whole process group, as the kernel's OOM killer or a node loss would) in
 the middle of a rollback (after the backend applied it, before the worker recorded it) and
 starts a new one as a supervisor would, and restarts PostgreSQL once (down for a few
-seconds each time). While PostgreSQL is down a request that needs it gets a 503 with
-Retry-After (a JSON body under /api/, the error page elsewhere); that is the correct answer
-during the outage window (from the stop to a few seconds after the start), a 500 never is.
+seconds each time). In both phases a worker that ends by itself is started again, as its
+supervisor would in production, and its exit is reported. While PostgreSQL is down a request
+that needs it gets a 503 with Retry-After (a JSON body under /api/, the error page
+elsewhere); that is the correct answer during the outage window (from the stop to a few
+seconds after the start), a 500 never is.
 
 After each phase, bounded: every rollback request settles (none left requested or running;
 each succeeded, or failed with its reason), every environment whose press was answered as
@@ -63,6 +65,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -254,6 +257,8 @@ class Stack:
         self.server: subprocess.Popen | None = None
         self.receiver: WebhookReceiver | None = None
         self.workers_started = 0
+        self.worker_exits: list[tuple[float, str]] = []  # ended by itself: when, what
+        self.worker_lock = threading.Lock()  # the supervisor and kill_worker take turns
         self.faults: list[tuple[float, float, str]] = []  # (start, end) monotonic, what
         self.outages: list[tuple[float, float]] = []  # PostgreSQL down: 503s are fine here
 
@@ -266,6 +271,18 @@ class Stack:
 
         self.workers_started += 1
         self.worker = start_worker(self.env, settings.ROLLBACK_QUEUE, self.worker_log)
+
+    def supervise_worker(self) -> None:
+        """A worker that ended by itself is started again, as its supervisor would in
+        production (docker compose's restart policy); the exit is reported with the faults."""
+        with self.worker_lock:
+            if self.worker is None or self.worker.poll() is None:
+                return
+            code, log = self.worker.returncode, self.worker_log.name
+            what = f"worker exited by itself (code {code}, see {log})"
+            self.worker_exits.append((time.monotonic(), what))
+            self.start_worker()
+        print(f"  {what}; started a new one", flush=True)
 
     def start_beat(self) -> None:
         args = [
@@ -309,12 +326,13 @@ class Stack:
             time.sleep(0.02)
         held = "mid-rollback" if self.receiver.in_flight else "with no rollback in flight"
         started = time.monotonic()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.worker.pid, signal.SIGKILL)  # the worker and its pool, mid-task
-        self.worker.wait()
-        self.receiver.delay(0)
-        time.sleep(down)  # the supervisor notices, then starts a new one
-        self.start_worker()
+        with self.worker_lock:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.worker.pid, signal.SIGKILL)  # the worker and its pool, mid-task
+            self.worker.wait()
+            self.receiver.delay(0)
+            time.sleep(down)  # the supervisor notices, then starts a new one
+            self.start_worker()
         self.faults.append(
             (started, time.monotonic(), f"worker SIGKILLed {held}, a new one up ({down:g} s down)")
         )
@@ -578,9 +596,14 @@ async def run_phase(
                 flush=True,
             )
 
+    async def supervise() -> None:
+        while time.monotonic() < until:
+            await asyncio.sleep(min(0.5, max(0.0, until - time.monotonic())))
+            await asyncio.to_thread(stack.supervise_worker)
+
     cpu = time.process_time()
     tasks = [asyncio.create_task(c.run(until)) for c in clients]
-    helpers = [asyncio.create_task(progress())]
+    helpers = [asyncio.create_task(progress()), asyncio.create_task(supervise())]
     if faults:
         helpers.append(asyncio.create_task(inject()))
     await asyncio.gather(*tasks, *helpers)
@@ -725,6 +748,9 @@ def report(
     for at, (since, until, what) in enumerate(sorted(stack.faults)):
         if since >= started:
             print(f"fault {at + 1}: {since - started:6.1f} s to {until - started:6.1f} s  {what}")
+    exits = [(at, what) for at, what in stack.worker_exits if started <= at <= ended]
+    for at, what in exits:  # a supervisor restarts it in production; still worth a look
+        print(f"at {at - started:6.1f} s: {what}; a new one started, as a supervisor would")
     print(
         f"rollbacks: {tally.presses} presses ({tally.fresh} on a fresh environment), "
         f"{out.rollbacks} requests: {out.succeeded} succeeded, {out.failed} failed "
@@ -775,7 +801,8 @@ def report(
         f"presses={tally.presses} rollbacks={out.rollbacks} succeeded={out.succeeded} "
         f"failed={out.failed} retried={out.attempts_over_one} replays={out.replays} "
         f"lost={out.lost} doubled={out.doubled} stuck={out.stuck} "
-        f"faults={sum(1 for f in stack.faults if f[0] >= started)} chain={out.chain} "
+        f"faults={sum(1 for f in stack.faults if f[0] >= started)} "
+        f"worker_exits={len(exits)} chain={out.chain} "
         f"ok={int(not problems)}",
         flush=True,
     )
