@@ -367,7 +367,7 @@ def _rollback_rows(environments: list[Environment]) -> dict[int, dict[str, Any]]
         live = environment.live  # type: ignore[attr-defined]
         request = latest.get(environment.pk)
         active = request is not None and request.is_active
-        target = None if active or live is None else rollbacks.rollback_target(environment, live)
+        target = None if active or live is None else rollbacks.rollback_target(environment)
         rows[environment.pk] = {"latest": request, "active": active, "target": target}
     return rows
 

@@ -338,8 +338,8 @@ def _rollback_panel(
     )
     rollback = link.request if link else None
     target = None
-    if incident.environment is not None and incident.is_open:
-        target = rollbacks.rollback_target(incident.environment, live)
+    if incident.environment is not None and incident.is_open and live is not None:
+        target = rollbacks.rollback_target(incident.environment)
     can_press = Action.REQUEST_ROLLBACK in actions
     return {
         "rollback": rollback,

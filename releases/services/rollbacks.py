@@ -54,7 +54,6 @@ from releases.models import (
     Release,
     ReleaseComponent,
     ReleaseStatus,
-    RollbackPlan,
     RollbackRequest,
     RollbackStatus,
 )
@@ -78,36 +77,12 @@ def live_deployment(environment: Environment) -> Deployment | None:
     )
 
 
-def rollback_target(environment: Environment, live: Release | None) -> Release | None:
-    """The release to put back: the target of the live release's plan for this environment,
-    else the last other release that was live here and was not itself rolled back (the last
-    known good)."""
-    if live is None:
-        return None
-    return _planned_target(environment, live) or _last_known_good(environment, live)
-
-
-def _planned_target(environment: Environment, live: Release) -> Release | None:
-    # A press reads the same plan target in its one statement (_press_facts_sql).
-    plan = (
-        RollbackPlan.objects.filter(release=live, environment=environment)
-        .select_related("target_release")
-        .first()
-    )
-    return plan.target_release if plan is not None else None
-
-
-def _last_known_good(environment: Environment, live: Release) -> Release | None:
-    # A press reads the same last known good in its one statement (_press_facts_sql).
-    earlier = (
-        Deployment.objects.filter(environment=environment, ended_at__isnull=False)
-        .exclude(release=live)
-        .exclude(release__status=ReleaseStatus.ROLLED_BACK)  # known bad: never a target
-        .select_related("release")
-        .order_by("-started_at", "-id")
-        .first()
-    )
-    return earlier.release if earlier else None
+def rollback_target(environment: Environment) -> Release | None:
+    """The release a rollback would put back: the target of the live release's plan for
+    this environment, else the last other release that was live here and was not itself
+    rolled back (the last known good). None when nothing is live, or nothing came before.
+    The press decides by the same statement."""
+    return _press_facts(environment, None).target
 
 
 def _active_request(environment: Environment) -> RollbackRequest | None:
@@ -166,7 +141,7 @@ def _press_facts(environment: Environment, to_release: Release | None) -> _Press
 # finishes meanwhile is either still active here or already the live deployment, never
 # neither). Written out rather than six ORM reads, which the presser waits on: each costs
 # about a millisecond of compiling and a round trip (measured in bench/rollback_latency.py).
-# The plan target and the last known good are the rules of `rollback_target` (the pages).
+# The pages ask it too (`rollback_target`): one statement holds the rule of the target.
 @functools.cache
 def _press_facts_sql() -> str:
     named = "COALESCE(%(target)s, plan.target_release_id)"
@@ -219,8 +194,8 @@ def request_rollback(
     `actor` None is a trigger of the rollback plan (its evidence in `trigger`); people need
     the request-rollback role (rollback owners, on-call leads). While a request of the
     environment is active, or moments after one succeeded, that one is returned and nothing
-    new is recorded. `propose`
-    records it for a rollback owner to confirm instead of running it. `attach` runs right
+    new is recorded. `propose` records it for a rollback owner to confirm instead of running
+    it. `attach` runs right
     after the request is written, in the same transaction (the incidents app links it).
     """
     system = environment.system
@@ -534,7 +509,7 @@ def _lease_kept(request_id: int) -> Iterator[None]:
     short: a worker that dies stops renewing, and the sweep takes its run over within one
     lease, however long a live run's backend takes."""
     done = threading.Event()
-    keeping = _lease_keepers_of(os.getpid()).submit(_renew_lease, request_id, done)
+    keeping = _threads("rollback-lease", 64).submit(_renew_lease, request_id, done)
     try:
         yield
     finally:
@@ -542,12 +517,18 @@ def _lease_kept(request_id: int) -> Iterator[None]:
         keeping.result()
 
 
+def _threads(name: str, most: int) -> ThreadPoolExecutor:
+    """This process's threads for one kind of side work: kept for the process's life, since
+    starting a thread per run cost the run a quarter of a millisecond before its backend
+    call. Keyed by process, as the backends' HTTP clients: a forked pool process starts its
+    own. The lease keepers: one per run, more only where a process runs rollbacks side by
+    side; the status read: one."""
+    return _threads_of(os.getpid(), name, most)
+
+
 @functools.cache
-def _lease_keepers_of(pid: int) -> ThreadPoolExecutor:
-    # Threads kept for the process's life (a forked pool process starts its own): starting
-    # one per run cost the run a quarter of a millisecond before its backend call. One per
-    # run at a time; more than one only where a process runs rollbacks side by side.
-    return ThreadPoolExecutor(max_workers=64, thread_name_prefix="rollback-lease")
+def _threads_of(pid: int, name: str, most: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=most, thread_name_prefix=name)
 
 
 def _renew_lease(request_id: int, done: threading.Event) -> None:
@@ -613,20 +594,10 @@ def _before_the_change(
     if not backend.status_is_remote:
         return backend.status(), rollback_hooks.collected(request)
     # The context carries the request id into the backend's log lines.
-    reading = _side_thread().submit(contextvars.copy_context().run, backend.status)
+    reading = _threads("rollback-status", 1).submit(contextvars.copy_context().run, backend.status)
     context = rollback_hooks.collected(request)
     _load_stacks(request)  # what the call sends, read while the backend answers
     return reading.result(), context
-
-
-def _side_thread() -> ThreadPoolExecutor:
-    return _side_thread_of(os.getpid())
-
-
-@functools.cache
-def _side_thread_of(pid: int) -> ThreadPoolExecutor:
-    # Per process, as the backends' HTTP clients: a forked pool process starts its own.
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollback-status")
 
 
 @transaction.atomic
