@@ -155,11 +155,12 @@ def _plan(actor, release, environment, owner) -> None:  # type: ignore[no-untype
 
 def _go_live(actor, release, environment):  # type: ignore[no-untyped-def]
     """Promote to general release, then apply the step as the Celery worker would."""
-    from releases import services, tasks
+    from releases import services
     from releases.models import StepStatus
+    from releases.services import rollouts
 
     # No broker here: the on-commit enqueue is skipped, and the step applied right after.
-    with mock.patch.object(tasks.apply_rollout_step, "delay"):
+    with mock.patch.object(rollouts, "send_step"):
         step = services.promote_release(
             actor=actor, release=release, environment=environment, stage="general_release",
             traffic_percent=100,

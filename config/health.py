@@ -9,8 +9,9 @@ redirect (SECURE_REDIRECT_EXEMPT), and say nothing about the failure beyond the 
 check and the exception class; the details go to the log.
 
 The probe is bounded: the broker gets BROKER_TIMEOUT, the workers WORKER_TIMEOUT, and the
-worker check is skipped when the broker is down (it could only time out), so /readyz
-answers within about 3 s, plus the database's connect_timeout if the database hangs.
+worker check is skipped when the broker is down or hung (it could only time out), so
+/readyz answers within 2 s whatever the broker does, plus the database's connect_timeout
+if the database hangs.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Seconds to wait for the broker and for the first worker's pong; a probe must answer well
-# within the prober's own timeout.
-BROKER_TIMEOUT = 2.0
-WORKER_TIMEOUT = 1.0
+# within the prober's own timeout, and together within 2 s.
+BROKER_TIMEOUT = 1.0
+WORKER_TIMEOUT = 0.8
 
 
 class NoWorkerAnswered(Exception):

@@ -28,6 +28,7 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.urls import reverse
 
+from config import handoff
 from governance.people import person_label
 from governance.permissions import people_of
 from governance.roles import Action
@@ -44,7 +45,6 @@ NOTIFIED_EVENTS = frozenset({"proposed", "requested", "succeeded", "failed"})
 SLACK_TIMEOUT_SECONDS = 5.0
 SLACK_TEXT_LIMIT = 3000  # characters in a section's or context element's text
 SLACK_BUTTON_LIMIT = 75  # characters on a button
-PUBLISH_TIMEOUT_SECONDS = 1  # to reach the broker after a step commits (see send_notices)
 
 EVENT_EMOJI = {
     "proposed": ":hourglass_flowing_sand:",
@@ -116,34 +116,23 @@ def notify_people(request: RollbackRequest, event: str, message: str) -> None:
         logger.exception("rollback %s: the %s notices were not scheduled", request.pk, event)
 
 
-def send_notices(request_id: int, event: str, message: str) -> bool:
-    """Hand one task per channel to the broker. Bounded like the rollback's own enqueue, and
-    tighter: this runs right after the rollback is handed over, in the same moment after the
-    commit, and a broker that is down must cost the notice, not the presser's time."""
+def send_notices(request_id: int, event: str, message: str) -> None:
+    """Hand one task per channel to the broker, after the rollback's own task (the same
+    sending thread keeps their order), so a broker that is down or hung costs the notice's
+    timeliness, never the presser's time."""
     from releases.notification_tasks import email_rollback_notice, post_rollback_to_slack
 
     tasks = [email_rollback_notice]
     if settings.ROLLBACK_SLACK_WEBHOOK_URL:
         tasks.append(post_rollback_to_slack)
-    try:
-        with email_rollback_notice.app.pool.acquire(
-            block=True, timeout=PUBLISH_TIMEOUT_SECONDS
-        ) as connection:
-            connection.ensure_connection(
-                max_retries=1, interval_start=0, timeout=PUBLISH_TIMEOUT_SECONDS
-            )
-            for task in tasks:
-                task.apply_async(
-                    (request_id, event, message),
-                    queue=settings.ROLLBACK_NOTIFY_QUEUE,
-                    connection=connection,
-                    retry=False,
-                    countdown=settings.ROLLBACK_NOTICE_DELAY_SECONDS,
-                )
-    except Exception:  # kombu raises several kinds; all mean "not sent now"
-        logger.warning("rollback %s: %s notices not sent (broker unavailable)", request_id, event)
-        return False
-    return True
+    for task in tasks:
+        handoff.send(
+            task,
+            (request_id, event, message),
+            queue=settings.ROLLBACK_NOTIFY_QUEUE,
+            countdown=settings.ROLLBACK_NOTICE_DELAY_SECONDS,
+            label=f"rollback {request_id}: {event} notices",
+        )
 
 
 # --- what people read ---------------------------------------------------------------------------

@@ -3,6 +3,8 @@ worker answer)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import time
 
@@ -80,6 +82,39 @@ def test_readyz_names_the_broker_when_it_is_down(client, tmp_path):
     assert body["checks"]["broker"].startswith("error")
     assert body["checks"]["worker"] == "skipped: broker unavailable"  # not waited for
     assert str(dead) not in response.content.decode()  # no infrastructure details leak
+
+
+@pytest.fixture(params=["hung", "silent"])
+def unanswering_broker(request, empty_broker, tmp_path):
+    """A broker that takes connections and never answers: Redis stopped by SIGSTOP (wedged
+    or partitioned), or a plain listener that never says a word."""
+    if request.param == "hung":
+        pid = int((tmp_path / "redis" / "redis.pid").read_text())
+        os.kill(pid, signal.SIGSTOP)
+        yield empty_broker
+        os.kill(pid, signal.SIGCONT)
+        return
+    path = tmp_path / "silent.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(16)
+    yield f"redis+socket://{path}"
+    listener.close()
+
+
+@pytest.mark.django_db
+def test_readyz_answers_within_two_seconds_when_the_broker_never_answers(
+    client, unanswering_broker
+):
+    started = time.monotonic()
+    with override_settings(CELERY_BROKER_URL=unanswering_broker):
+        response = client.get("/readyz")
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["broker"]
+    assert response.json()["checks"]["worker"] == "skipped: broker unavailable"
+    assert elapsed < 2
 
 
 @pytest.mark.django_db

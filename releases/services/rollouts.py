@@ -9,7 +9,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from config import handoff
 from governance import audit
+from governance.limits import ERROR, shorten
 from governance.permissions import require
 from governance.roles import Action
 from releases.backends import BackendError, backend_for
@@ -84,8 +86,14 @@ def promote_release(
         after={"release": release.version, "environment": environment.slug, "stage": stage,
                "traffic_percent": str(traffic), "idempotency_key": str(step.idempotency_key)},
     )  # fmt: skip
-    transaction.on_commit(lambda: apply_rollout_step_task.delay(step.pk))
+    transaction.on_commit(lambda: send_step(step.pk))
     return step
+
+
+def send_step(step_id: int) -> None:
+    """Hand the step to the broker from this process's sending thread (config.handoff):
+    the promotion answers whatever the broker does."""
+    handoff.send(apply_rollout_step_task, (step_id,), label=f"rollout step {step_id}")
 
 
 def apply_rollout_step(*, step_id: int) -> RolloutStep:
@@ -125,7 +133,7 @@ def _finish(step_id: int, *, response: dict | None = None, error: str = "") -> R
     release, environment, now = step.release, step.environment, timezone.now()
     step.applied_at = now
     if error:
-        step.status, step.error = StepStatus.FAILED, error
+        step.status, step.error = StepStatus.FAILED, shorten(error, ERROR)
         step.save(update_fields=["status", "error", "applied_at"])
         audit.record_event(
             actor=None, action="rollout.failed", obj=step, system=release.system,

@@ -466,7 +466,8 @@ def test_a_broker_that_is_down_costs_the_notices_not_the_rollback(
     def broker_down(*args: Any, **kwargs: Any) -> None:
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(email_rollback_notice, "apply_async", broker_down)
+    for task in (email_rollback_notice, post_rollback_to_slack):
+        monkeypatch.setattr(task, "apply_async", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         request = press(rollback_owner, production)
 
