@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)  ## create .venv and install the pinned dependencies
 
 .PHONY: run
-run: $(STAMP)  ## serve on http://127.0.0.1:8000 with embedded PostgreSQL, Redis, a worker and beat
+run: $(STAMP)  ## serve on http://127.0.0.1:8000: gunicorn, a worker and beat (supervised), embedded PostgreSQL and Redis
 	$(BIN)/python -m config.run
 
 # The MLflow backend's tests run a real MLflow server. Every mlflow release pins an older
@@ -46,8 +46,9 @@ mlflow-deps: $(MLFLOW)  ## a virtualenv with the MLflow server the backend tests
 test: $(STAMP) $(MLFLOW) lint  ## lint, then the whole suite on real PostgreSQL, Redis, Celery, MLflow
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# `make test` fuzzes every API operation as every role with 3 examples each; this draws
-# FUZZ_EXAMPLES (default 50: 450 an operation over the 9 personas; ~12 min), `timeout` bounds it.
+# `make test` fuzzes every API operation as every role, an outsider and nobody (no credentials)
+# with 5 examples each and every schemathesis check; this draws FUZZ_EXAMPLES (default 50: 500
+# an operation over the 10 personas), `timeout` bounds it.
 FUZZ_EXAMPLES ?= 50
 .PHONY: fuzz
 fuzz: $(STAMP)  ## schemathesis over every API operation as every role, FUZZ_EXAMPLES (50) each

@@ -110,6 +110,17 @@ BENCHMARKS = {
             ),
         ),
         Benchmark(
+            "press_burst.py",
+            "200 ROLL BACK NOW presses at once against `make run` (10 environments, 7 roles).",
+            targets=(
+                Target("resets", "<=", 0, "presses whose connection was reset"),
+                Target("server_errors", "<=", 0, "presses answered 5xx (503 included)"),
+                Target("backend_calls_max", "<=", 1, "rollback calls per environment, most"),
+                Target("backend_calls_min", ">=", 1, "rollback calls per environment, fewest"),
+            ),
+            shown=("burst_s", "db_sessions_max", "accepted", "repeated", "forbidden", "not_found"),
+        ),
+        Benchmark(
             "rollback_latency.py",
             "ROLL BACK NOW: the press to the backend's rollback call, against a bare task.",
             targets=(

@@ -1,6 +1,6 @@
 """Failsafe settings. Every value comes from the environment; defaults are the safe ones.
 
-DEBUG is off unless the embedded runner (`make run`) or the caller turns it on.
+DEBUG is off unless the caller turns it on (`make run` too serves with it off).
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "governance.middleware.RequestIdMiddleware",
     "governance.middleware.LoginRequiredMiddleware",
+    # After it: a NUL in a page's form is the 400 page, and so is an error from input.
+    "config.errors.RefuseUnusableInput",
     # Last: it turns a request axes marked as locked out into the lockout page.
     "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -91,12 +93,33 @@ SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", default=[])
 # --- database and broker -------------------------------------------------------------
 # DATABASE_URL or DATABASE_URL_FILE; `make run` and `make test` set it for the embedded one.
 DATABASES = {"default": environ.Env.db_url_config(env_secret("DATABASE_URL"))}
-DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if env_bool("DB_POOL", default=True):
+    # Each process keeps its own pool (psycopg_pool) of at most DB_POOL_MAX_SIZE connections:
+    # however many threads a burst wakes, a process never opens more, so the processes of a
+    # deployment together stay below PostgreSQL's max_connections (README: Configuration).
+    # A request that waits DB_POOL_TIMEOUT seconds for a connection gets 503 with Retry-After
+    # (config/errors.py). Connections are kept by the pool, not by Django: CONN_MAX_AGE 0.
+    _pool = {
+        "min_size": env_int("DB_POOL_MIN_SIZE", default=2),
+        "max_size": env_int("DB_POOL_MAX_SIZE", default=8),
+        "timeout": env_int("DB_POOL_TIMEOUT", default=5),
+    }
+    if not 0 <= _pool["min_size"] <= _pool["max_size"] or _pool["max_size"] < 1:
+        raise ImproperlyConfigured("DB_POOL_MIN_SIZE must be between 0 and DB_POOL_MAX_SIZE (>= 1)")
+    if _pool["timeout"] < 1:
+        raise ImproperlyConfigured("DB_POOL_TIMEOUT must be at least 1 second")
+    if env_int("DB_CONN_MAX_AGE", default=0):
+        raise ImproperlyConfigured("DB_CONN_MAX_AGE applies only with DB_POOL=false")
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = _pool
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", default=60)
 if env_bool("DB_PREPARED_STATEMENTS", default=True):
     # Parameters bound by the server, so a statement a connection runs again (the same ORM
     # query with other values) is prepared after its fifth run: PostgreSQL stops parsing and
     # planning it each time, which halves the database's CPU on the rollback path (measured).
+    # The pool hands out the same connections again, with the statements they prepared.
     # Off behind a pooler that cannot keep prepared statements (PgBouncer in transaction
     # mode before 1.21, or without max_prepared_statements).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -151,6 +174,21 @@ ROLLBACK_QUEUE = os.environ.get("ROLLBACK_QUEUE", "celery")
 ROLLBACK_BACKOFF_SECONDS = 1  # exponential backoff factor, full jitter, capped at 60 s
 # A passed rollback drill meets the "rollback path ready" gate criterion for this long.
 ROLLBACK_DRILL_DAYS = env_int("ROLLBACK_DRILL_DAYS", default=30)
+
+# --- alerts and incidents (incidents/services/alerts.py; the README on the alert intake) --
+# One post to the alert intake: more alerts or bytes are refused whole with a 413 (set
+# Alertmanager's max_alerts to at most ALERT_PAYLOAD_MAX_ALERTS: it then truncates instead).
+ALERT_PAYLOAD_MAX_ALERTS = env_int("ALERT_PAYLOAD_MAX_ALERTS", default=500)
+ALERT_PAYLOAD_MAX_BYTES = env_int("ALERT_PAYLOAD_MAX_BYTES", default=1_048_576)
+# New incidents one alert token may declare a minute; beyond, its alerts join one "storm"
+# incident and the system's owners are told. 0: no bound.
+ALERT_NEW_INCIDENTS_PER_MINUTE = env_int("ALERT_NEW_INCIDENTS_PER_MINUTE", default=20)
+if ALERT_PAYLOAD_MAX_ALERTS < 1 or ALERT_PAYLOAD_MAX_BYTES < 1:
+    raise ImproperlyConfigured(
+        "ALERT_PAYLOAD_MAX_ALERTS and ALERT_PAYLOAD_MAX_BYTES must be 1 or more"
+    )
+if ALERT_NEW_INCIDENTS_PER_MINUTE < 0:
+    raise ImproperlyConfigured("ALERT_NEW_INCIDENTS_PER_MINUTE must be 0 (no bound) or more")
 
 # --- evidence packs --------------------------------------------------------------------
 # The Ed25519 private key (PKCS#8 PEM: `openssl genpkey -algorithm ed25519`) that signs each
@@ -276,7 +314,15 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # DRF's parsers, refusing what no operation can use: JSON nested deeper than 32, NUL and
+    # lone surrogates (a 400 that says so, not a 500 from the decoder or the database).
+    "DEFAULT_PARSER_CLASSES": [
+        "governance.api.parsers.JSONParser",
+        "governance.api.parsers.FormParser",
+        "governance.api.parsers.MultiPartParser",
+    ],
+    # django-filter's, with booleans that refuse `?open=banana` (400) instead of ignoring it.
+    "DEFAULT_FILTER_BACKENDS": ["governance.api.filtering.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "governance.api.pagination.LimitOffsetWithCeiling",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -294,7 +340,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "governance.api.schema.document_errors",  # 400, 401, 403, 404 as they are shaped
+        "governance.api.schema.document_errors",  # 400-404, 413, 415, 429 as they are shaped
     ],
     "ENUM_NAME_OVERRIDES": {
         "GateCriterionEnum": "releases.models.GateCriterion",
@@ -308,8 +354,8 @@ SPECTACULAR_SETTINGS = {
 # --- logs and metrics ----------------------------------------------------------------------
 # LOG_FORMAT json: one JSON object a line (timestamp, level, logger, message, request_id,
 # actor; task_id and task_name in Celery tasks) for a log pipeline. text: for a terminal.
-# Default: text with DEBUG (`make run`), json without (production). Celery workers log the
-# same way (config/celery.py keeps Celery from replacing this configuration).
+# Default: text with DEBUG, json without (production; `make run` asks for text). Celery
+# workers log the same way (config/celery.py keeps Celery from replacing this configuration).
 LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("text" if DEBUG else "json")
 if LOG_FORMAT not in ("json", "text"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'text', not {LOG_FORMAT!r}")

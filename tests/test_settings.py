@@ -100,3 +100,98 @@ def test_prepared_statements_can_be_turned_off_for_a_pooler():
     off = _manage("shell", "-c", show, env=_production_env(DB_PREPARED_STATEMENTS="false"))
     assert "'prepare_threshold': 5" in on.stdout, on.stderr
     assert "prepare_threshold" not in off.stdout and off.returncode == 0, off.stderr
+
+
+_SHOW_POOL = (
+    "from django.conf import settings; d = settings.DATABASES['default'];"
+    " print(d['CONN_MAX_AGE'], d['OPTIONS'].get('pool'))"
+)
+
+
+def test_connections_come_from_a_bounded_pool_in_each_process():
+    default = _manage("shell", "-c", _SHOW_POOL, env=_production_env())
+    sized = _manage("shell", "-c", _SHOW_POOL, env=_production_env(
+        DB_POOL_MIN_SIZE="1", DB_POOL_MAX_SIZE="4", DB_POOL_TIMEOUT="2",
+    ))  # fmt: skip
+    off = _manage("shell", "-c", _SHOW_POOL, env=_production_env(DB_POOL="false"))
+
+    # CONN_MAX_AGE 0: the pool keeps the connections (Django refuses a pool with it set)
+    last = [result.stdout.strip().splitlines()[-1] for result in (default, sized, off)]
+    assert last[0] == "0 {'min_size': 2, 'max_size': 8, 'timeout': 5}", default.stderr
+    assert last[1] == "0 {'min_size': 1, 'max_size': 4, 'timeout': 2}"
+    assert last[2] == "60 None"  # DB_POOL=false: Django's persistent connections instead
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"DB_POOL_MIN_SIZE": "9"},  # above the maximum of 8
+        {"DB_POOL_MAX_SIZE": "0"},
+        {"DB_POOL_TIMEOUT": "0"},
+        {"DB_CONN_MAX_AGE": "60"},  # persistent connections are the pool's, not Django's
+    ],
+)
+def test_pool_settings_that_cannot_work_stop_start_up(setting):
+    result = _manage("check", env=_production_env(**setting))
+
+    assert result.returncode != 0
+    assert next(iter(setting)) in result.stderr
+
+
+# Twelve "requests" on four threads, each handing its connection back as Django does when a
+# response is sent, then the same query in six more; prints the sessions they ran on and how
+# many statements PostgreSQL prepared for that query.
+POOLED_REQUESTS = """
+import threading
+
+import django
+
+django.setup()
+from django.contrib.auth.models import User
+from django.db import connection
+
+sessions, barrier = set(), threading.Barrier(4)
+
+
+def requests():
+    barrier.wait()
+    for _ in range(3):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid() FROM pg_sleep(0.05)")
+            sessions.add(cursor.fetchone()[0])
+        connection.close()
+
+
+threads = [threading.Thread(target=requests) for _ in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+for pk in range(6):
+    list(User.objects.filter(pk=pk).values_list("username"))
+    connection.close()
+with connection.cursor() as cursor:
+    cursor.execute(
+        "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+        ['SELECT "auth_user"."username" % FROM "auth_user" WHERE "auth_user"."id" = $1'],
+    )
+    print(len(sessions), cursor.fetchone()[0])
+"""
+
+
+@pytest.mark.django_db
+def test_threads_share_the_pooled_connection_and_its_prepared_statements():
+    # A pool of one: every request runs on that one session, and a statement run again in
+    # later requests is prepared on it (the pool keeps what a connection prepared).
+    from tests.conftest import worker_database_url
+
+    env = _production_env(
+        DATABASE_URL=worker_database_url(), DB_POOL_MIN_SIZE="0", DB_POOL_MAX_SIZE="1",
+    )  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", POOLED_REQUESTS], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "1"]  # one session; the query prepared on it
