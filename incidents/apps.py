@@ -16,6 +16,7 @@ class IncidentsConfig(AppConfig):
         from incidents.services.rollback import (
             incident_cited,
             incident_evidence,
+            incident_served,
             record_rollback_step,
             war_room_link,
         )
@@ -29,6 +30,7 @@ class IncidentsConfig(AppConfig):
         rollback_hooks.on_rollback(record_rollback_step)
         rollback_hooks.collect_forensics(incident_evidence)
         rollback_hooks.describe_citation(incident_cited)
+        rollback_hooks.describe_served(incident_served)  # tags, annotations, webhook body
         notifications.link_rollbacks(war_room_link)
 
         register(Section("Incidents", "incidents:incident-list", "/incidents/", order=30))

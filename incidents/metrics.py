@@ -5,7 +5,8 @@ that were detected in the period. Each timing counts only the incidents whose st
 an incident still waiting for containment does not pull the median to zero or to infinity.
 
 - acknowledge: `acknowledged_at` (a commander took the incident, or it first moved stage)
-- contain: `contained_at` (left the containment stage)
+- contain: `contained_at`, the first of: a containment action marked done, leaving the
+  containment stage, the rollback done (`incidents.services.lifecycle.mark_contained`)
 - roll back: `rolled_back_at` (a rollback for the incident was verified, or it left the
   rollback stage; a skipped rollback has no stamp)
 - resolve: `recovered_at` (left the recovery stage); an incident whose recovery stage was

@@ -47,6 +47,11 @@ def live_release_at(environment: Environment, when: datetime) -> Release | None:
 
 
 def live_release(environment: Environment) -> Release | None:
+    """The release live in `environment` now: its open deployment period's. Read from the
+    prefetch of `with_live` when the environment came through it, else in one query."""
+    prefetched: list[Deployment] | None = getattr(environment, OPEN_PERIODS, None)
+    if prefetched is not None:
+        return prefetched[0].release if prefetched else None
     period = (
         Deployment.objects.filter(environment=environment, ended_at__isnull=True)
         .select_related("release")
@@ -55,18 +60,26 @@ def live_release(environment: Environment) -> Release | None:
     return period.release if period else None
 
 
+OPEN_PERIODS = "open_periods"  # where `with_live` puts an environment's open period
+
+
+def with_live(environments: QuerySet[Environment]) -> QuerySet[Environment]:
+    """`environments` with what is live in each (its open deployment period and release) in
+    one more query for all of them, however many: `live_release` then reads it."""
+    return environments.prefetch_related(
+        Prefetch(
+            "deployments",
+            queryset=Deployment.objects.filter(ended_at__isnull=True).select_related("release"),
+            to_attr=OPEN_PERIODS,
+        )
+    )
+
+
 def environments_with_live(system_id: int) -> list[Environment]:
-    """The system's environments, each with `.live` set to its open deployment (or None)."""
-    open_periods = Prefetch(
-        "deployments",
-        queryset=Deployment.objects.filter(ended_at__isnull=True).select_related("release"),
-        to_attr="open_periods",
-    )
-    environments: list[Environment] = list(
-        Environment.objects.filter(system_id=system_id).prefetch_related(open_periods)
-    )
+    """The system's environments, each with `.live` set to its live release (or None)."""
+    environments = list(with_live(Environment.objects.filter(system_id=system_id)))
     for environment in environments:
-        environment.live = environment.open_periods[0].release if environment.open_periods else None  # type: ignore[attr-defined]
+        environment.live = live_release(environment)  # type: ignore[attr-defined]
     return environments
 
 

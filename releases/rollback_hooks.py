@@ -9,6 +9,7 @@ last timeline entries to the forensic record before the backend is called.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,9 +19,36 @@ if TYPE_CHECKING:
 Listener = Callable[["RollbackRequest", str, str], None]
 Collector = Callable[["RollbackRequest"], dict[str, Any]]
 
+
+@dataclass(frozen=True)
+class Served:
+    """The incident a rollback serves, as the deployment backends record it."""
+
+    reference: str  # "INC-42"
+    title: str
+    url: str  # its war room: a path on this site
+
+
+Describer = Callable[["RollbackRequest"], Served | None]
+
 _listeners: list[Listener] = []
 _collectors: list[Collector] = []
 _citers: list[Collector] = []
+_describers: list[Describer] = []
+
+
+def describe_served(describer: Describer) -> None:
+    """What the deployment backend should record of the incident a rollback serves."""
+    if describer not in _describers:
+        _describers.append(describer)
+
+
+def served(request: RollbackRequest) -> Served | None:
+    for describer in _describers:
+        found = describer(request)
+        if found is not None:
+            return found
+    return None
 
 
 def describe_citation(citer: Collector) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -11,6 +11,7 @@ from django.utils import timezone
 from governance import audit
 from governance.permissions import require
 from governance.roles import Action
+from incidents.metrics import humanise_minutes
 from incidents.models import (
     ContainmentAction,
     ContainmentKind,
@@ -20,7 +21,7 @@ from incidents.models import (
     Pin,
     TimelineEntry,
 )
-from incidents.services.lifecycle import _lock
+from incidents.services.lifecycle import _lock, mark_contained
 from incidents.services.timeline import record
 
 if TYPE_CHECKING:
@@ -64,7 +65,11 @@ def request_containment(
 def set_containment_status(
     *, actor: User, action: ContainmentAction, status: str
 ) -> ContainmentAction:
-    """Mark a containment action done, or undo it once it is no longer needed."""
+    """Mark a containment action done, or undo it once it is no longer needed.
+
+    The first action done contains the incident, unless something contained it before
+    (`lifecycle.mark_contained`): its time is the incident's `contained_at`, stamped in the
+    same transaction and said in the same timeline entry. An undo changes no stamp."""
     incident = _lock(action.incident)
     require(actor, Action.RESPOND_INCIDENT, incident.system)
     action = ContainmentAction.objects.select_for_update(no_key=True, of=("self",)).get(
@@ -76,20 +81,30 @@ def set_containment_status(
         )
     before = action.status
     action.status = status
+    now = timezone.now()
+    contained = False
     if status == ContainmentStatus.DONE:
-        action.done_by, action.done_at = actor, timezone.now()
+        action.done_by, action.done_at = actor, now
+        contained = incident.is_open and mark_contained(incident, now)
     else:
-        action.undone_at = timezone.now()
+        action.undone_at = now
     action.save()
+    body = f"{action.get_kind_display()}: {action.target} ({status})."
+    after: dict[str, Any] = {"status": status}
+    if contained:
+        incident.save(update_fields=["contained_at", "skipped_stages"])
+        minutes = (now - incident.detected_at).total_seconds() / 60
+        body += f" Contained, {humanise_minutes(max(minutes, 0))} after detection."
+        after["contained_at"] = now.isoformat()
     record(
         incident,
         actor=actor,
         kind=EntryKind.CONTAINMENT,
         action=f"incident.containment_{status}",
-        body=f"{action.get_kind_display()}: {action.target} ({status}).",
-        data={"containment": action.pk, "status": status},
+        body=body,
+        data={"containment": action.pk, "status": status, "contained": contained},
         before={"status": before},
-        after={"status": status},
+        after=after,
     )
     return action
 

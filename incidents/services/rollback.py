@@ -14,6 +14,7 @@ from incidents.services.lifecycle import _lock, reach_rollback_stage
 from incidents.services.timeline import record
 from releases.models import RollbackRequest
 from releases.notifications import Link
+from releases.rollback_hooks import Served
 from releases.services import rollbacks
 
 if TYPE_CHECKING:
@@ -31,11 +32,16 @@ def request_rollback(
     idempotency_key: str | None = None,
     trigger: dict[str, Any] | None = None,
     propose: bool = False,
+    further: bool = False,
+    expected_from: str | None = None,
+    expected_target: str | None = None,
 ) -> tuple[RollbackRequest, bool]:
     """Roll the incident's environment back to the plan's target; (request, created).
 
     The one service behind the war room's button, the API and the plan's triggers. A second
-    press while a rollback of the environment is active returns that rollback.
+    press while a rollback of the environment is active returns that rollback. Past a
+    release a verified rollback put back only with `further`; a press whose `expected_*`
+    releases no longer hold is refused (see `releases.services.rollbacks.request_rollback`).
     """
     incident = _lock(incident)
     if incident.environment is None:
@@ -53,6 +59,9 @@ def request_rollback(
         idempotency_key=idempotency_key,
         trigger=trigger,
         propose=propose,
+        further=further,
+        expected_from=expected_from,
+        expected_target=expected_target,
         attach=link,
     )
 
@@ -141,6 +150,14 @@ def incident_cited(request: RollbackRequest) -> dict[str, Any]:
     if incident is None:
         return {}
     return {"incident": incident.pk, "incident_title": incident.title}
+
+
+def incident_served(request: RollbackRequest) -> Served | None:
+    """For the deployment backends: the incident a rollback serves, to record beside it."""
+    incident = _incident_of(request)
+    if incident is None:
+        return None
+    return Served(f"INC-{incident.pk}", incident.title, incident.get_absolute_url())
 
 
 def war_room_link(request: RollbackRequest) -> Link | None:

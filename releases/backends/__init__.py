@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from releases.backends.base import BackendError, BackendResult, BackendStatus, DeploymentBackend
+from releases.backends.base import (
+    BackendError,
+    BackendResult,
+    BackendStatus,
+    DeploymentBackend,
+    RollbackContext,
+)
 
 if TYPE_CHECKING:
     from releases.backends.base import BackendFactory
@@ -30,6 +36,7 @@ __all__ = [
     "BackendResult",
     "BackendStatus",
     "DeploymentBackend",
+    "RollbackContext",
     "backend_for",
     "register",
 ]

@@ -44,11 +44,16 @@ Rollback, as `kubectl argo rollouts abort` then `undo` do it:
    the stable ReplicaSet at once;
 3. undo: a JSON patch replacing `/spec/template` with the target ReplicaSet's template
    (its `rollouts-pod-template-hash` label removed), with the idempotency key added to the
-   Rollout's annotations in the same patch. When the target is the stable ReplicaSet the
-   controller skips the steps (and clears the abort); otherwise Failsafe waits up to
-   `observe_seconds` for the controller to observe the change and promotes fully, so the
-   old version does not sit paused at a canary step. If the controller is slower, the call
-   fails transiently and the retry (same key) finishes the promotion.
+   Rollout's annotations in the same patch, and why: `failsafe.io/rollback-reason` (the
+   reason the presser typed, or the plan's trigger), `failsafe.io/rollback-requested-by`
+   and `failsafe.io/rollback-incident` ("INC-42 <title>"; removed when this rollback serves
+   no incident). These go on the Rollout's own metadata, never the pod template (which
+   would make a new ReplicaSet), so `kubectl describe rollout` shows the last rollback's.
+   When the target is the stable ReplicaSet the controller skips the steps (and clears the
+   abort); otherwise Failsafe waits up to `observe_seconds` for the controller to observe
+   the change and promotes fully, so the old version does not sit paused at a canary step.
+   If the controller is slower, the call fails transiently and the retry (same key)
+   finishes the promotion.
 
 A call whose key is among the applied keys is a replay: it changes nothing except finishing
 that promotion (and nothing at all if the template has since moved on).
@@ -88,7 +93,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from releases.backends.base import BackendError, BackendResult, BackendStatus
+from releases.backends.base import BackendError, BackendResult, BackendStatus, RollbackContext
 from releases.backends.http import MAX_MESSAGE_CHARS, json_of, summary, text_message
 from releases.models import ComponentKind, RolloutStage
 
@@ -97,6 +102,10 @@ if TYPE_CHECKING:
 
 RELEASE_ANNOTATION = "failsafe.io/release"
 KEYS_ANNOTATION = "failsafe.io/idempotency-keys"
+REASON_ANNOTATION = "failsafe.io/rollback-reason"
+REQUESTED_BY_ANNOTATION = "failsafe.io/rollback-requested-by"
+INCIDENT_ANNOTATION = "failsafe.io/rollback-incident"
+MAX_ANNOTATION_CHARS = 2000  # a reason is prose; the Rollout's annotations share 256 KiB
 REVISION_ANNOTATION = "rollout.argoproj.io/revision"
 HASH_LABEL = "rollouts-pod-template-hash"
 KEYS_KEPT = 20
@@ -258,7 +267,12 @@ class ArgoRolloutsBackend:
         )  # fmt: skip
 
     def rollback(
-        self, *, from_release: Release | None, to_release: Release, idempotency_key: str
+        self,
+        *,
+        from_release: Release | None,
+        to_release: Release,
+        idempotency_key: str,
+        context: RollbackContext,
     ) -> BackendResult:
         target_version = to_release.version
         rollout = self._get_rollout()
@@ -292,7 +306,7 @@ class ArgoRolloutsBackend:
         rollout = self._patch_json(
             [
                 {"op": "replace", "path": "/spec/template", "value": restored},
-                self._key_op(rollout, idempotency_key),
+                *self._rollback_annotation_ops(rollout, idempotency_key, context),
             ],
             what=f"undo to {target_version}",
         )
@@ -409,6 +423,21 @@ class ArgoRolloutsBackend:
         return _annotation_op(
             "/metadata", rollout.get("metadata"), KEYS_ANNOTATION, json.dumps(keys)
         )
+
+    def _rollback_annotation_ops(
+        self, rollout: dict[str, Any], key: str, context: RollbackContext
+    ) -> list[dict[str, Any]]:
+        """The applied key and why the rollback happened, on the Rollout's own annotations."""
+        incident = None
+        if context.incident:
+            incident = " ".join(filter(None, (context.incident, context.incident_title)))
+        values: dict[str, str | None] = {
+            REASON_ANNOTATION: context.reason,
+            REQUESTED_BY_ANNOTATION: context.asked_by,
+            INCIDENT_ANNOTATION: incident,
+        }
+        clipped = {k: v[:MAX_ANNOTATION_CHARS] if v else None for k, v in values.items()}
+        return [self._key_op(rollout, key), *_annotation_ops(rollout.get("metadata"), clipped)]
 
     def _target_replica_set(self, rollout: dict[str, Any], version: str) -> dict[str, Any]:
         candidates = [
@@ -599,6 +628,22 @@ def _annotation_op(
     if metadata.get("annotations") is None:
         return {"op": "add", "path": f"{metadata_path}/annotations", "value": {key: value}}
     return {"op": "add", "path": _pointer(f"{metadata_path}/annotations", key), "value": value}
+
+
+def _annotation_ops(
+    metadata: dict[str, Any] | None, values: dict[str, str | None]
+) -> list[dict[str, Any]]:
+    """JSON-patch operations setting the Rollout's annotations `values` (after `_key_op`,
+    which makes sure the annotations exist); a None removes an annotation that is there."""
+    present = _annotations({"metadata": metadata})
+    operations = []
+    for key, value in values.items():
+        if value is not None:
+            operations.append({"op": "add", "path": _pointer("/metadata/annotations", key),
+                               "value": value})  # fmt: skip
+        elif key in present:
+            operations.append({"op": "remove", "path": _pointer("/metadata/annotations", key)})
+    return operations
 
 
 def _stable_hash(status: dict[str, Any]) -> str:

@@ -3,6 +3,12 @@
 A backend makes a deployment change real somewhere else (a webhook receiver, MLflow's
 registry, Argo Rollouts, or the local stand-in). It must treat a repeated call with the
 same idempotency key as the same call: re-delivered tasks rely on that.
+
+A rollback also carries its `RollbackContext`: why (the reason the presser typed, or the
+plan's trigger), on whose word, and for which incident. Every backend that keeps a record
+on its side writes it there (MLflow tags, Argo annotations, the webhook's body), so the
+serving platform's own history says why its model changed. It is a required argument: a
+caller cannot forget it.
 """
 
 from __future__ import annotations
@@ -40,6 +46,40 @@ class BackendStatus:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RollbackContext:
+    """Why a rollback happens and on whose word, as the rollback service knows it."""
+
+    reason: str  # as the presser typed it, or as the plan's trigger stated it
+    requested_by: str  # "Rob Stone (rob)", or "rollback plan" for a trigger of the plan
+    confirmed_by: str | None = None  # who confirmed a proposal of the plan
+    incident: str | None = None  # the incident it serves: "INC-42"
+    incident_title: str | None = None
+    incident_url: str | None = None  # its war room, absolute
+    request_id: int | None = None  # Failsafe's rollback record
+    drill: bool = False
+
+    def as_payload(self) -> dict[str, Any]:
+        """As JSON for a receiver: every field, null where there is nothing to say."""
+        return {
+            "reason": self.reason,
+            "requested_by": self.requested_by,
+            "confirmed_by": self.confirmed_by,
+            "incident": self.incident,
+            "incident_title": self.incident_title,
+            "incident_url": self.incident_url,
+            "request_id": self.request_id,
+            "drill": self.drill,
+        }
+
+    @property
+    def asked_by(self) -> str:
+        """Who asked, in one line: "Rob Stone (rob)", "rollback plan, confirmed by …"."""
+        if self.confirmed_by:
+            return f"{self.requested_by}, confirmed by {self.confirmed_by}"
+        return self.requested_by
+
+
 class DeploymentBackend(Protocol):
     # True when `status` only talks to the network (no database, no lazy model access): the
     # rollback worker then reads it on a second thread while it reads its evidence from the
@@ -51,7 +91,12 @@ class DeploymentBackend(Protocol):
     ) -> BackendResult: ...
 
     def rollback(
-        self, *, from_release: Release | None, to_release: Release, idempotency_key: str
+        self,
+        *,
+        from_release: Release | None,
+        to_release: Release,
+        idempotency_key: str,
+        context: RollbackContext,
     ) -> BackendResult: ...
 
     def status(self) -> BackendStatus: ...

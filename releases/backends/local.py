@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
-from releases.backends.base import BackendResult, BackendStatus
+from releases.backends.base import BackendResult, BackendStatus, RollbackContext
 from releases.models import LocalDeploymentState, RolloutStage
 
 if TYPE_CHECKING:
@@ -57,8 +57,15 @@ class LocalBackend:
         )  # fmt: skip
 
     def rollback(
-        self, *, from_release: Release | None, to_release: Release, idempotency_key: str
+        self,
+        *,
+        from_release: Release | None,
+        to_release: Release,
+        idempotency_key: str,
+        context: RollbackContext,
     ) -> BackendResult:
+        # The context is Failsafe's own record already (the request, its timeline, the audit
+        # trail): the stand-in keeps only what is deployed.
         return self._apply(
             idempotency_key, live_version=to_release.version, candidate_version="",
             stage=RolloutStage.GENERAL_RELEASE, traffic_percent=100,

@@ -20,8 +20,11 @@ Rollback (and a deploy at general release) moves the alias:
 
 1. read the alias (`GET registered-models/alias`) to record which version it left;
 2. read the target version (`GET model-versions/get`): it must exist and be READY;
-3. tag the target version `failsafe.release=<release version>` and
-   `failsafe.rollback_reason` (plus `failsafe.incident`, `failsafe.replaced_version`);
+3. tag the target version `failsafe.release=<release version>`,
+   `failsafe.rollback_reason` (the reason the presser typed, or the plan's trigger),
+   `failsafe.rollback_requested_by` (who asked, and who confirmed a proposal),
+   `failsafe.incident` (the incident it serves: "INC-42 <title>"; removed when a later
+   change serves none) and `failsafe.replaced_version`;
 4. point the alias at it (`POST registered-models/alias`);
 5. tag it `failsafe.idempotency_key=<key>`, last, so the key marks a finished change.
 
@@ -49,13 +52,12 @@ other 4xx are permanent, with MLflow's `error_code` and `message`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from releases.backends.base import BackendError, BackendResult, BackendStatus
+from releases.backends.base import BackendError, BackendResult, BackendStatus, RollbackContext
 from releases.backends.http import (
     MAX_MESSAGE_CHARS,
     json_of,
@@ -73,6 +75,9 @@ TAG_RELEASE = "failsafe.release"
 TAG_IDEMPOTENCY_KEY = "failsafe.idempotency_key"
 TAG_REASON = "failsafe.rollback_reason"
 TAG_INCIDENT = "failsafe.incident"
+TAG_REQUESTED_BY = "failsafe.rollback_requested_by"
+# Said of one change only: a later change that has nothing to say of them removes them.
+CHANGE_TAGS = (TAG_INCIDENT, TAG_REQUESTED_BY)
 TAG_REPLACED = "failsafe.replaced_version"
 MAX_TAG_VALUE_CHARS = 5000  # MLflow's limit on a model-version tag value
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -197,18 +202,18 @@ class MlflowBackend:
         from_release: Release | None,
         to_release: Release,
         idempotency_key: str,
-        context: Mapping[str, Any] | None = None,
+        context: RollbackContext,
     ) -> BackendResult:
-        """Point the alias back at `to_release`'s version. `context` may carry a `reason`
-        and an `incident` (reference or title) to tag the version with."""
-        context = context or {}
-        reason = str(context.get("reason") or "").strip() or (
+        """Point the alias back at `to_release`'s version, tagged with why, on whose word
+        and for which incident (`context`)."""
+        reason = context.reason.strip() or (
             f"Rollback from {from_release.version if from_release else 'an unknown release'} "
             f"to {to_release.version}."
         )
-        tags = {TAG_REASON: reason}
-        if context.get("incident"):
-            tags[TAG_INCIDENT] = str(context["incident"])
+        tags = {TAG_REASON: reason, TAG_REQUESTED_BY: context.asked_by}
+        if context.incident:
+            title = f" {context.incident_title}" if context.incident_title else ""
+            tags[TAG_INCIDENT] = f"{context.incident}{title}"
         return self._point_alias(
             release=to_release, version=self.model_version(to_release),
             idempotency_key=idempotency_key, tags=tags, what="rollback",
@@ -274,6 +279,10 @@ class MlflowBackend:
             tags[TAG_REPLACED] = previous
         for key, value in tags.items():
             self._set_tag(version, key, value, what=what)
+        # An earlier change's incident or requester would be read as this change's.
+        for key in CHANGE_TAGS:
+            if key not in tags and key in _tags(target):
+                self._delete_tag(version, key, what=what)
         self._call(
             "POST", "registered-models/alias",
             body={"name": self.model_name, "alias": self.alias, "version": version},
@@ -289,6 +298,16 @@ class MlflowBackend:
                   "value": value[:MAX_TAG_VALUE_CHARS]},
             what=f"{what} (tagging version {version} {key})",
         )  # fmt: skip
+
+    def _delete_tag(self, version: str, key: str, *, what: str) -> None:
+        response = self._request(
+            "DELETE", "model-versions/delete-tag",
+            body={"name": self.model_name, "version": version, "key": key},
+            what=f"{what} (removing tag {key} of version {version})",
+        )  # fmt: skip
+        if response.status_code == 404:
+            return  # gone already: a repeated step
+        self._json_or_raise(response, what=f"{what} (removing tag {key} of version {version})")
 
     # Reading the registry
 

@@ -7,7 +7,10 @@ Configuration, per environment:
                        "timeout_seconds": 5}            # optional, per connect/read/write
     backend_secrets = {"signing_secret": "…"}           # encrypted at rest
 
-Deploy and rollback POST a JSON body to `url`; status GETs `status_url`. Each request carries
+Deploy and rollback POST a JSON body to `url`; status GETs `status_url`. A rollback's body
+also says why, on whose word and for which incident (`"rollback": {"reason",
+"requested_by", "confirmed_by", "incident", "incident_title", "incident_url", "request_id",
+"drill"}`); a deploy's has `"rollback": null`. Each request carries
 `X-Failsafe-Timestamp` (unix seconds) and `X-Failsafe-Signature: v1=<hex>`, the HMAC-SHA256
 of `f"{timestamp}.{raw body}"` with the signing secret (GETs sign an empty body). Deploy and
 rollback also carry `Idempotency-Key`: a retried task sends the same key, and the receiver
@@ -46,7 +49,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from releases.backends.base import BackendError, BackendResult, BackendStatus
+from releases.backends.base import BackendError, BackendResult, BackendStatus, RollbackContext
 from releases.backends.http import (
     MAX_MESSAGE_CHARS,
     json_of,
@@ -189,16 +192,23 @@ class WebhookBackend:
         return self._send(
             action="deploy", release=release, from_release=None, stage=stage,
             traffic_percent=float(traffic_percent), idempotency_key=idempotency_key,
+            context=None,
         )  # fmt: skip
 
     def rollback(
-        self, *, from_release: Release | None, to_release: Release, idempotency_key: str
+        self,
+        *,
+        from_release: Release | None,
+        to_release: Release,
+        idempotency_key: str,
+        context: RollbackContext,
     ) -> BackendResult:
         # A rollback puts the target back at general release, all traffic: the same end state
         # a deploy to general release reaches, so receivers can share the code path.
         return self._send(
             action="rollback", release=to_release, from_release=from_release,
             stage="general_release", traffic_percent=100.0, idempotency_key=idempotency_key,
+            context=context,
         )  # fmt: skip
 
     def status(self) -> BackendStatus:
@@ -230,6 +240,7 @@ class WebhookBackend:
         stage: str,
         traffic_percent: float,
         idempotency_key: str,
+        context: RollbackContext | None,
     ) -> BackendResult:
         timestamp = int(time.time())
         body = json.dumps(
@@ -242,6 +253,7 @@ class WebhookBackend:
                 "stage": stage,
                 "traffic_percent": traffic_percent,
                 "idempotency_key": idempotency_key,
+                "rollback": context.as_payload() if context is not None else None,
                 "sent_at": datetime.fromtimestamp(timestamp, UTC).isoformat(),
             },
             sort_keys=True,

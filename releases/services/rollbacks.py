@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -33,10 +33,11 @@ from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from config import handoff
 from governance import audit, rows
 from governance.audit.hashing import canonical_json
 from governance.models import AISystem
-from governance.people import display_name
+from governance.people import display_name, person_label
 from governance.permissions import require
 from governance.roles import Action
 from releases import rollback_hooks
@@ -45,6 +46,7 @@ from releases.backends import (
     BackendResult,
     BackendStatus,
     DeploymentBackend,
+    RollbackContext,
     backend_for,
 )
 from releases.models import (
@@ -63,6 +65,8 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
+
+PLAN = "rollback plan"  # who asked, for a rollback a trigger of the plan asked for
 
 
 # --- what a rollback would do ---------------------------------------------------------------
@@ -83,6 +87,36 @@ def rollback_target(environment: Environment) -> Release | None:
     rolled back (the last known good). None when nothing is live, or nothing came before.
     The press decides by the same statement."""
     return _press_facts(environment, None).target
+
+
+@dataclass(frozen=True)
+class RollbackChoice:
+    """What pressing would do in an environment, for a page to show and send back.
+
+    `further`: a verified rollback put the live release back, so ROLL BACK NOW has done its
+    work; a press goes past that release only when it says so (`request_rollback(further=
+    True)`), from `live` to `target`. Pages show these releases and post them back as
+    `expected_from`/`expected_target`, so what a person confirms is what happens.
+    """
+
+    live: Release | None
+    target: Release | None
+    put_back_by: int | None  # the verified rollback that put `live` back
+    put_back_at: datetime | None
+    put_back_from: str | None  # the version it replaced
+
+    @property
+    def further(self) -> bool:
+        return self.put_back_by is not None
+
+
+def rollback_choice(environment: Environment) -> RollbackChoice:
+    """The live release, the target and whether going there is rolling back further: read
+    by the press's own statement."""
+    facts = _press_facts(environment, None)
+    return RollbackChoice(
+        facts.live, facts.target, facts.put_back_by, facts.put_back_at, facts.put_back_from
+    )
 
 
 def _active_request(environment: Environment) -> RollbackRequest | None:
@@ -116,6 +150,9 @@ class _PressFacts:
     live_via: str | None  # how the live release got there: "rollout" or "rollback"
     named: bool  # the caller or the plan names the target (else: the last known good)
     target_was_live: bool  # the named target was live in the environment once
+    put_back_by: int | None  # the verified rollback (not a drill) that put the live one back
+    put_back_at: datetime | None
+    put_back_from: str | None
     live: Release | None
     target: Release | None  # the named target, else the last known good
 
@@ -129,19 +166,24 @@ def _press_facts(environment: Environment, to_release: Release | None) -> _Press
                 "active": RollbackStatus.active(),
                 "target": to_release.pk if to_release is not None else None,
                 "rolled_back": ReleaseStatus.ROLLED_BACK,
+                "succeeded": RollbackStatus.SUCCEEDED,
             },
         )
         row = cursor.fetchone()
-    active_id, live_via, named, target_was_live = row[:4]
-    live, target = rows.instances(row[4:], Release, Release)
-    return _PressFacts(active_id, live_via, named, target_was_live, live, target)
+    active_id, live_via, named, target_was_live, put_back_by, put_back_at, put_back_from = row[:7]
+    live, target = rows.instances(row[7:], Release, Release)
+    return _PressFacts(
+        active_id, live_via, named, target_was_live, put_back_by, put_back_at, put_back_from,
+        live, target,
+    )  # fmt: skip
 
 
 # What a press decides on, read in one statement (so from one snapshot: a rollback that
 # finishes meanwhile is either still active here or already the live deployment, never
 # neither). Written out rather than six ORM reads, which the presser waits on: each costs
 # about a millisecond of compiling and a round trip (measured in bench/rollback_latency.py).
-# The pages ask it too (`rollback_target`): one statement holds the rule of the target.
+# The pages ask it too (`rollback_choice`): one statement holds the rule of the target, and
+# of when a press would go past a release a rollback put back.
 @functools.cache
 def _press_facts_sql() -> str:
     named = "COALESCE(%(target)s, plan.target_release_id)"
@@ -153,11 +195,22 @@ SELECT
     {named} IS NOT NULL AS named,
     EXISTS (SELECT 1 FROM releases_deployment
             WHERE environment_id = %(environment)s AND release_id = {named}) AS target_was_live,
+    put_back.id, put_back.finished_at, put_back.from_version,
     {rows.columns(Release, "live_release")},
     {rows.columns(Release, "target")}
 FROM (SELECT 1) AS one
 LEFT JOIN releases_deployment AS live
     ON live.environment_id = %(environment)s AND live.ended_at IS NULL
+LEFT JOIN LATERAL (
+    SELECT done.id, done.finished_at, replaced.version AS from_version
+    FROM releases_rollbackrequest AS done
+    LEFT JOIN releases_release AS replaced ON replaced.id = done.from_release_id
+    WHERE live.via = 'rollback' AND done.environment_id = %(environment)s
+        AND done.status = %(succeeded)s AND NOT done.is_drill
+        AND done.to_release_id = live.release_id AND done.finished_at >= live.started_at
+    ORDER BY done.finished_at DESC, done.id DESC
+    LIMIT 1
+) AS put_back ON TRUE
 LEFT JOIN releases_release AS live_release ON live_release.id = live.release_id
 LEFT JOIN releases_rollbackplan AS plan
     ON plan.release_id = live.release_id AND plan.environment_id = %(environment)s
@@ -187,6 +240,9 @@ def request_rollback(
     trigger: dict[str, Any] | None = None,
     propose: bool = False,
     drill: bool = False,
+    further: bool = False,
+    expected_from: str | None = None,
+    expected_target: str | None = None,
     attach: Callable[[RollbackRequest], None] | None = None,
 ) -> tuple[RollbackRequest, bool]:
     """Record a rollback of `environment` and schedule it; return (request, created).
@@ -197,6 +253,13 @@ def request_rollback(
     new is recorded. `propose` records it for a rollback owner to confirm instead of running
     it. `attach` runs right
     after the request is written, in the same transaction (the incidents app links it).
+
+    Once a verified rollback has put the live release back, a press goes past that release
+    only with `further` (or a `to_release` named): pressed twice in a hurry, ROLL BACK NOW
+    never rolls back past the known-good release, and neither does a trigger. `further`
+    where no rollback put the live release back is refused too. `expected_from` and
+    `expected_target` are the versions the presser was shown: a press whose releases no
+    longer hold (the page was out of date) is refused and changes nothing.
     """
     system = environment.system
     if actor is not None:
@@ -224,10 +287,24 @@ def request_rollback(
         raise ValidationError(
             f"Nothing is live in {environment.name}: there is nothing to roll back."
         )
-    if facts.live_via == "rollback":
+    if facts.live_via == "rollback" and not further:
         just_done = _just_done(environment, live_release.pk)
         if just_done is not None:  # a late press of the same button: that rollback is the answer
             return just_done, False
+    if expected_from is not None and expected_from != live_release.version:
+        raise _out_of_date(
+            "expected_from", f"{live_release.version} is live now, not {expected_from}"
+        )
+    if further and facts.put_back_by is None:
+        raise ValidationError(
+            {
+                "further": f"{live_release.version} is live in {environment.name}, but no "
+                "rollback put it back: there is nothing to roll back further from. ROLL BACK "
+                "NOW rolls it back."
+            }
+        )
+    if facts.put_back_by is not None and not further and to_release is None:
+        raise _put_back_already(facts, live_release)
     target = to_release or facts.target
     if target is None:
         raise ValidationError(
@@ -242,6 +319,10 @@ def request_rollback(
             raise ValidationError(
                 {"to_release": f"{target.version} was never live in {environment.name}."}
             )
+    if expected_target is not None and expected_target != target.version:
+        raise _out_of_date(
+            "expected_target", f"this press would put {target.version} live, not {expected_target}"
+        )
     request = _record_request(
         actor=actor,
         environment=environment,
@@ -264,6 +345,29 @@ def request_rollback(
             "see where it stands."
         )
     return existing, False
+
+
+def _out_of_date(field: str, what: str) -> ValidationError:
+    return ValidationError(
+        {field: f"The page was out of date: {what}. Nothing was done; look again, then press."}
+    )
+
+
+def _put_back_already(facts: _PressFacts, live: Release) -> ValidationError:
+    """A plain press after a verified rollback: ROLL BACK NOW has done its work."""
+    # As the pages show it (TIME_ZONE is UTC, as they say).
+    at = f"{timezone.localtime(facts.put_back_at):%H:%M} UTC" if facts.put_back_at else "earlier"
+    done = f"{live.version} is live: the rollback at {at} put it back"
+    if facts.put_back_from:
+        done += f" in place of {facts.put_back_from}"
+    if facts.target is None:
+        return ValidationError({"further": f"{done}; no earlier release is left to roll back to."})
+    return ValidationError(
+        {
+            "further": f"{done}. ROLL BACK NOW does not go past it: to put "
+            f"{facts.target.version} live instead, roll back further."
+        }
+    )
 
 
 # Everything above only reads, and refuses by raising; below, a press that lost the race
@@ -353,23 +457,19 @@ def dismiss_rollback(*, actor: User, request: RollbackRequest, reason: str) -> R
     return request
 
 
-def enqueue(request_id: int) -> bool:
-    """Hand the request to the broker. A broker that is down is not the presser's problem:
-    the request stays recorded and the sweep sends it when the broker is back."""
+def enqueue(request_id: int) -> None:
+    """Hand the request to the broker, from this process's sending thread: the press answers
+    whatever the broker does. A broker that is down or hung is not the presser's problem:
+    the request stays recorded, the thread keeps trying, and the sweep re-sends it anyway
+    if this process dies first."""
     from releases.tasks import execute_rollback
 
-    try:
-        # Bounded: a press must answer at once, broker or not (kombu would otherwise keep
-        # reconnecting for minutes).
-        with execute_rollback.app.pool.acquire(block=True, timeout=2) as connection:
-            connection.ensure_connection(max_retries=1, interval_start=0, timeout=2)
-            execute_rollback.apply_async(
-                (request_id,), queue=settings.ROLLBACK_QUEUE, connection=connection, retry=False
-            )
-    except Exception:  # kombu raises several kinds; all mean "not sent now"
-        logger.warning("rollback %s not enqueued (broker unavailable); the sweep will", request_id)
-        return False
-    return True
+    handoff.send(
+        execute_rollback,
+        (request_id,),
+        queue=settings.ROLLBACK_QUEUE,
+        label=f"rollback {request_id}",
+    )
 
 
 # --- running (the Celery task calls these) ----------------------------------------------------
@@ -400,6 +500,7 @@ def _run(request: RollbackRequest) -> RollbackRequest:
         from_release=request.from_release,
         to_release=request.to_release,
         idempotency_key=request.idempotency_key,
+        context=rollback_context(request),  # read already too, as the stacks
     )
     _record_call(request, result)
     deadline = time.monotonic() + settings.ROLLBACK_VERIFY_SECONDS
@@ -597,7 +698,25 @@ def _before_the_change(
     reading = _threads("rollback-status", 1).submit(contextvars.copy_context().run, backend.status)
     context = rollback_hooks.collected(request)
     _load_stacks(request)  # what the call sends, read while the backend answers
+    rollback_context(request)  # and who asked, for which incident (kept on the request)
     return reading.result(), context
+
+
+def rollback_context(request: RollbackRequest) -> RollbackContext:
+    """Why, on whose word and for which incident: what the backend records beside the change.
+    Its reads (the people, the incident's link) stay cached on `request`."""
+    served = rollback_hooks.served(request)
+    requester, confirmer = request.requested_by, request.confirmed_by  # no query for a None
+    return RollbackContext(
+        reason=request.reason,
+        requested_by=person_label(requester) if requester else PLAN,
+        confirmed_by=person_label(confirmer) if confirmer else None,
+        incident=served.reference if served else None,
+        incident_title=served.title if served else None,
+        incident_url=settings.SITE_URL + served.url if served else None,
+        request_id=request.pk,
+        drill=request.is_drill,
+    )
 
 
 @transaction.atomic
@@ -713,15 +832,12 @@ def sweep_rollbacks() -> int:
     stale = now - timedelta(seconds=settings.ROLLBACK_REQUEUE_SECONDS)
     waiting = RollbackRequest.objects.filter(status=RollbackStatus.REQUESTED, enqueued_at__lt=stale)
     orphaned = RollbackRequest.objects.filter(status=RollbackStatus.RUNNING, lease_until__lt=Now())
-    sent = 0
-    for request_id in [
-        *waiting.values_list("pk", flat=True),
-        *orphaned.values_list("pk", flat=True),
-    ]:
-        if enqueue(request_id):
-            RollbackRequest.objects.filter(pk=request_id).update(enqueued_at=timezone.now())
-            sent += 1
-    return sent
+    resend = [*waiting.values_list("pk", flat=True), *orphaned.values_list("pk", flat=True)]
+    # Stamped before it is handed over: the next sweep leaves it alone for a requeue period.
+    RollbackRequest.objects.filter(pk__in=resend).update(enqueued_at=timezone.now())
+    for request_id in resend:
+        enqueue(request_id)
+    return len(resend)
 
 
 # --- helpers --------------------------------------------------------------------------------

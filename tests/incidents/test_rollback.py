@@ -3,11 +3,16 @@ step on its timeline, the incident's state in the forensic record."""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import pytest
+import time_machine
+from django.utils import timezone
 
 from incidents import services
 from incidents.models import EntryKind, IncidentRollback, Stage
-from releases.models import ForensicRecord, RollbackRequest, RollbackStatus
+from releases.models import Deployment, ForensicRecord, RollbackRequest, RollbackStatus
 from releases.services import rollbacks
 
 pytestmark = pytest.mark.django_db
@@ -74,13 +79,16 @@ def test_a_verified_rollback_puts_an_incident_still_detecting_in_the_rollback_st
 
     incident.refresh_from_db()
     assert incident.stage == Stage.ROLLBACK
-    assert incident.skipped_stages == [Stage.CONTAINMENT]
+    # Nothing contained it before: the verified rollback did (mark_contained), so containment
+    # counts as done then, not as skipped.
+    assert incident.skipped_stages == []
+    assert incident.contained_at == incident.rolled_back_at
     assert incident.acknowledged_at == acknowledged  # the worker acknowledges nothing
     assert incident.rolled_back_at >= RollbackRequest.objects.get().finished_at
     moved = incident.timeline.filter(kind=EntryKind.STAGE).get()
     assert (moved.actor, moved.actor_name) == (None, "rollback worker")
     assert moved.body == (
-        f"Moved to Rollback. Skipped: Containment. {live_release.version} is live again."
+        f"Moved to Rollback. {live_release.version} is live again. Contained by the rollback."
     )
 
 
@@ -100,6 +108,7 @@ def test_a_rollback_leaves_an_incident_in_or_past_the_rollback_stage_where_it_is
     assert incident.timeline.filter(kind=EntryKind.STAGE).count() == 1  # the lead's move
     if stamped:  # the verified rollback is when that part of the response was done
         assert incident.rolled_back_at >= RollbackRequest.objects.get().finished_at
+        assert incident.contained_at == incident.rolled_back_at  # and it contained it
     else:
         assert incident.rolled_back_at is None
 
@@ -245,3 +254,113 @@ def test_the_evidence_keeps_the_newest_alerts_and_the_last_entries_in_order(
     assert context["incident"] == {
         "id": incident.pk, "title": incident.title, "severity": incident.severity,
     }  # fmt: skip
+
+
+# --- after a verified rollback ------------------------------------------------------------
+
+
+@pytest.fixture
+def earlier(make_release, production, live_release):
+    """1.9.0, live in production before 2.0.0: what rolling back past 2.0.0 puts back."""
+    release = make_release("1.9.0")
+    came = Deployment.objects.get(environment=production, release=live_release).started_at
+    Deployment.objects.create(
+        environment=production, release=release, started_at=came - timedelta(days=30),
+        ended_at=came, via="rollout",
+    )  # fmt: skip
+    return release
+
+
+def verified(incident, actor):  # type: ignore[no-untyped-def]
+    request, _ = services.request_rollback(actor=actor, incident=incident, reason="Review 3x")
+    return rollbacks.execute_rollback(request_id=request.pk)
+
+
+def later():  # type: ignore[no-untyped-def]
+    """Past the moments after a success in which a late press gets that rollback back."""
+    return time_machine.travel(timezone.now() + timedelta(hours=1), tick=False)
+
+
+def confirm_of(page: str, summary: str) -> str:
+    """The text of the confirmation that opens under `summary`."""
+    match = re.search(rf"{re.escape(summary)}</summary>(.*?)</form>", page, re.S)
+    assert match, f"no confirmation under {summary!r}"
+    return re.sub(r"<[^>]+>", "", match.group(1))
+
+
+def test_after_a_verified_rollback_the_war_room_says_what_is_live_and_does_not_rearm(
+    client, incident, live_release, earlier, rollback_owner, viewer
+):
+    done = verified(incident, rollback_owner)
+    at = timezone.localtime(done.finished_at).strftime("%H:%M")
+    client.force_login(rollback_owner)
+    page = client.get(incident.get_absolute_url()).content.decode()
+    poll = client.get(f"/incidents/{incident.pk}/live/?v=stale&after=0").content.decode()
+    for shown in (page, poll):  # the page and the partial its poll swaps in
+        assert 'data-testid="rollback-now"' not in shown and "Confirm: roll back to" not in shown
+        assert "Live: <strong" in shown and ">2.0.0</strong> — the plan's rollback target" in shown
+        assert f"put back by the rollback at {at} UTC" in shown
+        summary = "Roll back further: 2.0.0 → 1.9.0"
+        assert summary in shown
+        confirm = confirm_of(shown, summary)
+        assert "Puts 1.9.0 live in Production, replacing 2.0.0" in confirm
+        assert "Confirm: roll back further to 1.9.0" in confirm
+        assert 'name="expected_from" value="2.0.0"' in shown
+        assert 'name="expected_target" value="1.9.0"' in shown
+    client.force_login(viewer)
+    page = client.get(incident.get_absolute_url()).content.decode()
+    assert "the plan's rollback target" in page
+    assert "Roll back further" not in page and 'name="further"' not in page
+    assert 'data-testid="rollback-now"' not in page and "disabled>ROLL BACK NOW" not in page
+
+
+def test_with_nothing_earlier_the_war_room_says_so_and_offers_nothing(
+    client, incident, live_release, rollback_owner
+):
+    verified(incident, rollback_owner)
+    client.force_login(rollback_owner)
+    page = client.get(incident.get_absolute_url()).content.decode()
+    assert "the plan's rollback target" in page and "Nothing earlier to roll back to" in page
+    assert 'data-testid="rollback-now"' not in page and "Roll back further" not in page
+
+
+def test_the_war_room_goes_further_only_when_asked_and_never_on_a_stale_page(
+    client, incident, live_release, earlier, rollback_owner
+):
+    done = verified(incident, rollback_owner)
+    client.force_login(rollback_owner)
+    url = f"/incidents/{incident.pk}/rollback/"
+    with later():
+        plain = client.post(url, {"reason": "again"})
+    assert plain.status_code == 400 and "roll back further" in plain.content.decode()
+    stale = {"reason": "x", "further": "on", "expected_from": "2.1.0", "expected_target": "2.0.0"}
+    refused = client.post(url, stale)
+    assert refused.status_code == 400 and "out of date" in refused.content.decode()
+    assert RollbackRequest.objects.count() == 1
+
+    seen = {"expected_from": "2.0.0", "expected_target": "1.9.0"}
+    pressed = client.post(url, {"reason": "Still 3x on 2.0.0", "further": "on", **seen})
+    assert pressed.status_code == 302
+    further = RollbackRequest.objects.exclude(pk=done.pk).get()
+    assert (further.from_release, further.to_release) == (live_release, earlier)
+    assert further.incident_link.incident == incident
+    entry = incident.timeline.filter(kind=EntryKind.ROLLBACK).order_by("-id").first()
+    assert "from 2.0.0 to 1.9.0" in entry.body
+
+
+def test_the_incidents_api_goes_further_only_when_asked(
+    client, incident, live_release, earlier, oncall_lead
+):
+    verified(incident, oncall_lead)
+    client.force_login(oncall_lead)
+    url = f"/api/incidents/{incident.pk}/rollback/"
+    with later():
+        refused = client.post(url, {"reason": "again"}, content_type="application/json")
+    assert refused.status_code == 400 and "roll back further" in refused.json()["further"][0]
+    stale = {"reason": "x", "further": True, "expected_target": "1.8.0"}
+    refused = client.post(url, stale, content_type="application/json")
+    assert refused.status_code == 400 and list(refused.json()) == ["expected_target"]
+    body = {"reason": "x", "further": True, "expected_from": "2.0.0", "expected_target": "1.9.0"}
+    further = client.post(url, body, content_type="application/json")
+    assert further.status_code == 202, further.content
+    assert (further.json()["from_release"], further.json()["to_release"]) == ("2.0.0", "1.9.0")

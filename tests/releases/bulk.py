@@ -15,6 +15,8 @@ from releases.models import (
     Approval,
     ComponentKind,
     Decision,
+    Deployment,
+    Environment,
     GateCheck,
     GateCriterion,
     Release,
@@ -85,3 +87,16 @@ def bulk_approvals(release, approvers) -> None:  # type: ignore[no-untyped-def]
         )
         for approver in approvers
     )
+
+
+def bulk_environments(system, live, count: int) -> list[Environment]:  # type: ignore[no-untyped-def]
+    """`count` environments of `system`, each with `live` (a release) live in it."""
+    environments = Environment.objects.bulk_create(
+        Environment(system=system, name=f"Bulk {n}", slug=f"bulk-{n}")
+        for n in (next(_counter) for _ in range(count))
+    )
+    Deployment.objects.bulk_create(
+        Deployment(environment=environment, release=live, started_at=timezone.now(), via="rollout")
+        for environment in environments
+    )
+    return environments

@@ -20,13 +20,25 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from releases.backends.argo import ArgoRolloutsBackend
-from releases.backends.base import BackendError
+from releases.backends.argo import (
+    INCIDENT_ANNOTATION,
+    REASON_ANNOTATION,
+    REQUESTED_BY_ANNOTATION,
+    ArgoRolloutsBackend,
+)
+from releases.backends.base import BackendError, RollbackContext
 from releases.models import BackendType, RolloutStage
 from tests.fixtures.releases import stack
 
 CONTRACTS = Path(__file__).parent / "contracts" / "argo"
 TOKEN = "test-service-account-token"
+# What the rollback service passes: the presser's reason, who pressed, the incident served.
+CONTEXT = RollbackContext(
+    reason="Review rate above 2.5 % for 15 minutes.",
+    requested_by="Rob Stone (rob)",
+    incident="INC-42",
+    incident_title="Review rate tripled",
+)
 
 
 class ContractServer:
@@ -175,11 +187,11 @@ def test_it_aborts_the_canary_and_restores_the_stable_template(argo, release_of)
 
     result = backend.rollback(
         from_release=release_of("2.0.0"), to_release=release_of("1.9.0"),
-        idempotency_key="rollback-7",
+        idempotency_key="rollback-7", context=CONTEXT,
     )  # fmt: skip
     state = backend.status()
 
-    server.assert_complete()
+    server.assert_complete()  # the undo's patch annotated the Rollout with why: see below
     assert result.accepted
     assert result.detail == {
         "namespace": "fraud",
@@ -200,14 +212,47 @@ def test_it_aborts_the_canary_and_restores_the_stable_template(argo, release_of)
 
 def test_it_undoes_a_promoted_release_and_promotes_the_older_one_fully(argo, release_of):
     backend, server = argo("rollback_promoted_undo_promote.json")
+    by_the_plan = RollbackContext(
+        reason="p95_latency_ms > 300 for 5 min", requested_by="rollback plan",
+        confirmed_by="Rob Stone (rob)",
+    )  # fmt: skip
 
     result = backend.rollback(
         from_release=release_of("2.0.0"), to_release=release_of("1.9.0"),
-        idempotency_key="rollback-8",
+        idempotency_key="rollback-8", context=by_the_plan,
     )  # fmt: skip
 
-    server.assert_complete()
+    server.assert_complete()  # an earlier rollback's incident annotation removed, see below
     assert result.detail["aborted"] is False and result.detail["promoted_full"] is True
+
+
+def annotations_patched(contract: str) -> dict[str, str | None]:
+    """What the contract's undo sets on the Rollout's annotations (None: removed)."""
+    exchanges = json.loads((CONTRACTS / contract).read_text())["exchanges"]
+    [undo] = [e["request"]["body"] for e in exchanges if isinstance(e["request"].get("body"), list)]
+    prefix = "/metadata/annotations/"
+    return {
+        op["path"].removeprefix(prefix).replace("~1", "/"): op.get("value")
+        for op in undo
+        if op["path"].startswith(prefix)
+    }
+
+
+def test_the_undo_annotates_the_rollout_with_the_reason_the_requester_and_the_incident():
+    assert annotations_patched("rollback_canary_abort_undo.json") == {
+        "failsafe.io/idempotency-keys": '["deploy-2.0.0-shadow", "rollback-7"]',
+        REASON_ANNOTATION: "Review rate above 2.5 % for 15 minutes.",
+        REQUESTED_BY_ANNOTATION: "Rob Stone (rob)",
+        INCIDENT_ANNOTATION: "INC-42 Review rate tripled",
+    }
+    assert annotations_patched("rollback_promoted_undo_promote.json") == {
+        "failsafe.io/idempotency-keys": (
+            '["deploy-2.0.0-shadow", "deploy-2.0.0-general", "rollback-8"]'
+        ),
+        REASON_ANNOTATION: "p95_latency_ms > 300 for 5 min",
+        REQUESTED_BY_ANNOTATION: "rollback plan, confirmed by Rob Stone (rob)",
+        INCIDENT_ANNOTATION: None,  # the earlier rollback's, removed
+    }
 
 
 def test_a_replayed_rollback_changes_nothing(argo, release_of):
@@ -215,7 +260,7 @@ def test_a_replayed_rollback_changes_nothing(argo, release_of):
 
     result = backend.rollback(
         from_release=release_of("2.0.0"), to_release=release_of("1.9.0"),
-        idempotency_key="rollback-7",
+        idempotency_key="rollback-7", context=CONTEXT,
     )  # fmt: skip
 
     server.assert_complete()
@@ -228,7 +273,7 @@ def test_a_release_without_a_replica_set_is_a_permanent_error(argo, release_of):
     with pytest.raises(BackendError) as error:
         backend.rollback(
             from_release=release_of("2.0.0"), to_release=release_of("1.7.0"),
-            idempotency_key="rollback-9",
+            idempotency_key="rollback-9", context=CONTEXT,
         )  # fmt: skip
 
     server.assert_complete()
@@ -302,7 +347,7 @@ def test_a_403_is_a_permanent_error_and_stops_the_rollback(argo, release_of):
     with pytest.raises(BackendError) as error:
         backend.rollback(
             from_release=release_of("2.0.0"), to_release=release_of("1.9.0"),
-            idempotency_key="rollback-7",
+            idempotency_key="rollback-7", context=CONTEXT,
         )  # fmt: skip
 
     server.assert_complete()  # and no undo after the refused abort

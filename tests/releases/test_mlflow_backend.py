@@ -10,20 +10,32 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from releases.backends.base import BackendError
+from governance.people import person_label
+from incidents import services as incidents
+from releases import services
+from releases.backends.base import BackendError, RollbackContext
 from releases.backends.mlflow import (
     TAG_IDEMPOTENCY_KEY,
     TAG_INCIDENT,
     TAG_REASON,
     TAG_RELEASE,
     TAG_REPLACED,
+    TAG_REQUESTED_BY,
     MlflowBackend,
 )
-from releases.models import BackendType, ComponentKind, RolloutStage
+from releases.models import BackendType, ComponentKind, RollbackStatus, RolloutStage
+from releases.services import rollbacks
 from tests.fixtures.mlflow_server import free_port
-from tests.fixtures.releases import stack
+from tests.fixtures.releases import go_live, pass_every_gate, stack
 
 ALIAS = "champion"
+# What the rollback service passes: the presser's reason, who pressed, the incident served.
+CONTEXT = RollbackContext(
+    reason="Review rate above 2.5 % for 15 minutes.",
+    requested_by="Rob Stone (rob)",
+    incident="INC-42",
+    incident_title="Review rate tripled",
+)
 
 
 @pytest.fixture
@@ -90,7 +102,7 @@ def test_it_rolls_back_by_moving_the_alias_and_tagging_the_version(
 
     result = backend.rollback(
         from_release=live_two, to_release=target, idempotency_key="rollback-key-1",
-        context={"reason": "Review rate above 2.5 % for 15 minutes.", "incident": "INC-42"},
+        context=CONTEXT,
     )  # fmt: skip
 
     assert result.accepted
@@ -107,7 +119,8 @@ def test_it_rolls_back_by_moving_the_alias_and_tagging_the_version(
     assert mlflow_server.tags(model, "1") == {
         TAG_RELEASE: "1.9.0",
         TAG_REASON: "Review rate above 2.5 % for 15 minutes.",
-        TAG_INCIDENT: "INC-42",
+        TAG_REQUESTED_BY: "Rob Stone (rob)",
+        TAG_INCIDENT: "INC-42 Review rate tripled",
         TAG_REPLACED: "2",
         TAG_IDEMPOTENCY_KEY: "rollback-key-1",
     }
@@ -115,17 +128,98 @@ def test_it_rolls_back_by_moving_the_alias_and_tagging_the_version(
     assert mlflow_server.tags(model, "2")[TAG_RELEASE] == "2.0.0"
 
 
-def test_a_rollback_without_context_gives_a_reason_of_its_own(
+@pytest.fixture
+def gone_live(  # type: ignore[no-untyped-def]
+    backend, release_of, model_owner, release_manager, second_approver, production, rollback_owner
+):
+    """A release of model version n taken through the whole flow (gates, plan, two approvals)
+    to general release in production, which moves the alias in MLflow."""
+
+    def make(version: str, model_version: int):  # type: ignore[no-untyped-def]
+        release = release_of(version, model_version)
+        pass_every_gate(release, model_owner)
+        services.save_rollback_plan(
+            actor=model_owner, release=release, environment=production, owners=[rollback_owner],
+            mode="manual", cooldown_minutes=30, triggers=[],
+        )  # fmt: skip
+        services.submit_release(actor=model_owner, release=release)
+        for approver in (release_manager, second_approver):
+            services.record_approval(
+                actor=approver, release=release, decision="approve", comment="ok"
+            )
+        go_live(release, release_manager, production)
+        return release
+
+    return make
+
+
+def test_the_rollback_service_tags_the_version_with_the_pressers_reason_and_the_incident(
+    mlflow_server, model, gone_live, fraud, production, oncall_lead, rollback_owner
+):
+    gone_live("1.9.0", 1)
+    gone_live("2.0.0", 2)
+    assert mlflow_server.alias_version(model, ALIAS) == "2"
+    incident = incidents.declare_incident(
+        actor=oncall_lead, system=fraud, environment=production, title="Review rate tripled",
+        severity="sev1", category="drift",
+    )  # fmt: skip
+    request, _ = incidents.request_rollback(
+        actor=rollback_owner, incident=incident, reason="Review rate 3x since 2.0.0 went out."
+    )
+
+    assert rollbacks.execute_rollback(request_id=request.pk).status == RollbackStatus.SUCCEEDED
+
+    assert mlflow_server.alias_version(model, ALIAS) == "1"
+    assert mlflow_server.tags(model, "1") == {
+        TAG_RELEASE: "1.9.0",
+        TAG_REASON: "Review rate 3x since 2.0.0 went out.",
+        TAG_REQUESTED_BY: person_label(rollback_owner),
+        TAG_INCIDENT: f"INC-{incident.pk} Review rate tripled",
+        TAG_REPLACED: "2",
+        TAG_IDEMPOTENCY_KEY: request.idempotency_key,
+    }
+
+
+def test_a_later_change_for_no_incident_leaves_no_earlier_incident_on_the_version(
     mlflow_server, model, backend, release_of, live_two
 ):
-    backend.rollback(from_release=live_two, to_release=release_of("1.9.0", 1), idempotency_key="k")
+    target = release_of("1.9.0", 1)
+    backend.rollback(
+        from_release=live_two, to_release=target, idempotency_key="k-1", context=CONTEXT
+    )
+    backend.deploy(
+        release=live_two, stage=RolloutStage.GENERAL_RELEASE, traffic_percent=100,
+        idempotency_key="deploy-2.0.0-again",
+    )  # fmt: skip
+    by_the_plan = RollbackContext(reason="p95_latency_ms > 300 for 5 min", requested_by="plan")
+
+    backend.rollback(
+        from_release=live_two, to_release=target, idempotency_key="k-2", context=by_the_plan
+    )
+
+    tags = mlflow_server.tags(model, "1")
+    assert tags[TAG_REASON] == "p95_latency_ms > 300 for 5 min"
+    assert tags[TAG_REQUESTED_BY] == "plan"
+    assert TAG_INCIDENT not in tags
+    assert mlflow_server.alias_version(model, ALIAS) == "1"
+
+
+def test_a_blank_reason_is_replaced_by_one_that_names_both_releases(
+    mlflow_server, model, backend, release_of, live_two
+):
+    backend.rollback(
+        from_release=live_two, to_release=release_of("1.9.0", 1), idempotency_key="k",
+        context=RollbackContext(reason=" ", requested_by="plan"),
+    )  # fmt: skip
 
     assert mlflow_server.tags(model, "1")[TAG_REASON] == "Rollback from 2.0.0 to 1.9.0."
 
 
 def test_a_replayed_rollback_changes_nothing(mlflow_server, model, backend, release_of, live_two):
     target = release_of("1.9.0", 1)
-    backend.rollback(from_release=live_two, to_release=target, idempotency_key="rollback-key-1")
+    backend.rollback(
+        from_release=live_two, to_release=target, idempotency_key="rollback-key-1", context=CONTEXT
+    )
     # A write the replay would redo if it were not recognised as one:
     mlflow_server.call(
         "POST", "model-versions/set-tag",
@@ -133,7 +227,7 @@ def test_a_replayed_rollback_changes_nothing(mlflow_server, model, backend, rele
     )  # fmt: skip
 
     replay = backend.rollback(
-        from_release=live_two, to_release=target, idempotency_key="rollback-key-1"
+        from_release=live_two, to_release=target, idempotency_key="rollback-key-1", context=CONTEXT
     )
 
     assert replay.accepted and replay.detail["replayed"] is True
@@ -145,14 +239,16 @@ def test_a_late_replay_does_not_undo_a_later_change(
     mlflow_server, model, backend, release_of, live_two
 ):
     target = release_of("1.9.0", 1)
-    backend.rollback(from_release=live_two, to_release=target, idempotency_key="rollback-key-1")
+    backend.rollback(
+        from_release=live_two, to_release=target, idempotency_key="rollback-key-1", context=CONTEXT
+    )
     backend.deploy(
         release=release_of("2.1.0", 3), stage=RolloutStage.GENERAL_RELEASE, traffic_percent=100,
         idempotency_key="deploy-2.1.0",
     )  # fmt: skip
 
     replay = backend.rollback(
-        from_release=live_two, to_release=target, idempotency_key="rollback-key-1"
+        from_release=live_two, to_release=target, idempotency_key="rollback-key-1", context=CONTEXT
     )
 
     assert replay.detail["replayed"] is True
@@ -168,7 +264,10 @@ def test_a_rollback_interrupted_before_its_key_was_written_is_completed(
     )
 
     result = backend.rollback(
-        from_release=live_two, to_release=release_of("1.9.0", 1), idempotency_key="k-2"
+        from_release=live_two,
+        to_release=release_of("1.9.0", 1),
+        idempotency_key="k-2",
+        context=CONTEXT,
     )
 
     assert result.detail["replayed"] is False
@@ -178,7 +277,12 @@ def test_a_rollback_interrupted_before_its_key_was_written_is_completed(
 
 def test_status_reports_the_release_the_alias_points_at(backend, release_of, live_two):
     before = backend.status()
-    backend.rollback(from_release=live_two, to_release=release_of("1.9.0", 1), idempotency_key="k")
+    backend.rollback(
+        from_release=live_two,
+        to_release=release_of("1.9.0", 1),
+        idempotency_key="k",
+        context=CONTEXT,
+    )
     after = backend.status()
 
     assert before.live_version == "2.0.0"
@@ -237,7 +341,10 @@ def test_an_unknown_model_version_is_a_permanent_error(
 ):
     with pytest.raises(BackendError) as error:
         backend.rollback(
-            from_release=live_two, to_release=release_of("1.0.0", 99), idempotency_key="k"
+            from_release=live_two,
+            to_release=release_of("1.0.0", 99),
+            idempotency_key="k",
+            context=CONTEXT,
         )
 
     assert error.value.transient is False
@@ -270,7 +377,9 @@ def test_a_release_that_names_no_version_of_the_model_is_a_permanent_error(
     release = release_of("2.0.0", uri=uri.format(model=model), model_version_field=version)
 
     with pytest.raises(BackendError) as error:
-        backend.rollback(from_release=None, to_release=release, idempotency_key="k")
+        backend.rollback(
+            from_release=None, to_release=release, idempotency_key="k", context=CONTEXT
+        )
 
     assert error.value.transient is False and problem in str(error.value)
 
@@ -283,7 +392,10 @@ def test_a_server_that_is_down_is_a_transient_error(production, model, release_o
     for call in (
         backend.status,
         lambda: backend.rollback(
-            from_release=None, to_release=release_of("1.9.0", 1), idempotency_key="k"
+            from_release=None,
+            to_release=release_of("1.9.0", 1),
+            idempotency_key="k",
+            context=CONTEXT,
         ),
     ):
         with pytest.raises(BackendError) as error:

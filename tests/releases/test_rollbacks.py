@@ -261,3 +261,172 @@ def test_a_runs_lease_is_renewed_without_ever_waiting_for_its_row(
     done.set()
     holder.join()
     assert RollbackRequest.objects.get(pk=request.pk).lease_until == renewed
+
+
+# --- after a verified rollback: the plan's target is live, going further is asked by name ----
+
+
+@pytest.fixture
+def earlier(make_release, production, live_release):
+    """1.9.0, live in production before 2.0.0: what rolling back past 2.0.0 puts back."""
+    release = make_release("1.9.0")
+    came = Deployment.objects.get(environment=production, release=live_release).started_at
+    Deployment.objects.create(
+        environment=production, release=release, started_at=came - timedelta(days=30),
+        ended_at=came, via="rollout",
+    )  # fmt: skip
+    return release
+
+
+def rolled_back(actor, environment):  # type: ignore[no-untyped-def]
+    request, _ = ask(actor, environment)
+    return rollbacks.execute_rollback(request_id=request.pk)
+
+
+def later():  # type: ignore[no-untyped-def]
+    """Past the moments after a success in which a late press gets that rollback back."""
+    return time_machine.travel(timezone.now() + timedelta(hours=1), tick=False)
+
+
+@pytest.mark.django_db
+def test_after_a_verified_rollback_the_choice_is_to_go_further(
+    successor, live_release, earlier, production, rollback_owner
+):
+    before = rollbacks.rollback_choice(production)
+    assert (before.live, before.target, before.further) == (successor, live_release, False)
+    done = rolled_back(rollback_owner, production)
+
+    choice = rollbacks.rollback_choice(production)
+    assert (choice.live, choice.target, choice.further) == (live_release, earlier, True)
+    assert choice.put_back_by == done.pk and choice.put_back_at == done.finished_at
+    assert choice.put_back_from == successor.version
+
+
+@pytest.mark.django_db
+def test_a_plain_press_after_a_verified_rollback_never_goes_past_it(
+    successor, live_release, earlier, production, rollback_owner, oncall_lead
+):
+    done = rolled_back(rollback_owner, production)
+    late, created = ask(oncall_lead, production)  # moments later: that rollback is the answer
+    assert late == done and not created
+    with later():
+        with pytest.raises(ValidationError, match="roll back further") as refused:
+            ask(oncall_lead, production)
+        assert refused.value.message_dict.keys() == {"further"}
+        assert f"{live_release.version} is live" in str(refused.value)
+        trigger = {"metric": "review_rate", "value": "3.1"}
+        with pytest.raises(ValidationError, match="roll back further"):  # nor does the plan
+            rollbacks.request_rollback(
+                actor=None, environment=production, reason="trigger", trigger=trigger
+            )
+    assert RollbackRequest.objects.count() == 1
+    assert rollbacks.live_deployment(production).release == live_release
+
+
+@pytest.mark.django_db
+def test_rolling_back_further_is_asked_by_name_and_names_both_releases(
+    successor, live_release, earlier, production, rollback_owner, oncall_lead
+):
+    rolled_back(rollback_owner, production)
+    further, created = ask(
+        oncall_lead, production, further=True,
+        expected_from=live_release.version, expected_target=earlier.version,
+    )  # fmt: skip
+    assert created and (further.from_release, further.to_release) == (live_release, earlier)
+    event = AuditEvent.objects.filter(action="rollback.requested").order_by("-id").first()
+    assert (event.after["from_release"], event.after["to_release"]) == ("2.0.0", "1.9.0")
+    rollbacks.execute_rollback(request_id=further.pk)
+    assert rollbacks.live_deployment(production).release == earlier
+    assert Release.objects.get(pk=live_release.pk).status == ReleaseStatus.ROLLED_BACK
+
+
+@pytest.mark.django_db
+def test_a_press_whose_releases_no_longer_hold_is_refused_and_changes_nothing(
+    successor, live_release, earlier, production, rollback_owner
+):
+    # The page said 2.1.0 → 2.0.0; another press has put 2.0.0 back since.
+    seen = {"expected_from": successor.version, "expected_target": live_release.version}
+    rolled_back(rollback_owner, production)
+    with pytest.raises(ValidationError, match="out of date") as refused:
+        ask(rollback_owner, production, further=True, **seen)
+    assert refused.value.message_dict.keys() == {"expected_from"}
+    assert "2.0.0 is live now, not 2.1.0" in str(refused.value)
+    # A further press clicked twice: the second finds 1.9.0 live, not the 2.0.0 it named.
+    seen = {"expected_from": live_release.version, "expected_target": earlier.version}
+    first, _ = ask(rollback_owner, production, further=True, **seen)
+    rollbacks.execute_rollback(request_id=first.pk)
+    with pytest.raises(ValidationError, match="out of date"):
+        ask(rollback_owner, production, further=True, **seen)
+    with pytest.raises(ValidationError, match="No earlier release"):  # 1.9.0 was the first
+        ask(rollback_owner, production, further=True, expected_from="1.9.0")
+    assert RollbackRequest.objects.count() == 2
+    assert rollbacks.live_deployment(production).release == earlier
+
+
+@pytest.mark.django_db
+def test_a_stale_target_is_refused_before_anything_is_written(
+    successor, live_release, earlier, production, rollback_owner
+):
+    with pytest.raises(ValidationError, match="out of date") as refused:
+        ask(rollback_owner, production, expected_from="2.1.0", expected_target="1.9.0")
+    assert refused.value.message_dict.keys() == {"expected_target"}
+    assert "would put 2.0.0 live, not 1.9.0" in str(refused.value)
+    assert not RollbackRequest.objects.exists()
+    assert not AuditEvent.objects.filter(action__startswith="rollback.").exists()
+
+
+@pytest.mark.django_db
+def test_further_is_refused_where_no_rollback_put_the_live_release_back(
+    successor, live_release, production, rollback_owner
+):
+    with pytest.raises(ValidationError, match="no rollback put it back") as refused:
+        ask(rollback_owner, production, further=True)
+    assert refused.value.message_dict.keys() == {"further"}
+    assert not RollbackRequest.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_environments_page_offers_to_go_further_only_by_name(
+    client, successor, live_release, earlier, production, rollback_owner, viewer
+):
+    done = rolled_back(rollback_owner, production)
+    url = f"/systems/{production.system.slug}/environments/"
+    client.force_login(rollback_owner)
+    page = client.get(url).content.decode()
+    assert "ROLL BACK NOW" not in page
+    at = timezone.localtime(done.finished_at).strftime("%H:%M")
+    assert f'Live: <strong class="mono">2.0.0</strong> — put back by the rollback at {at}' in page
+    assert "Roll back further: 2.0.0 → 1.9.0" in page
+    assert 'Puts <strong class="mono">1.9.0</strong> live in Production, replacing' in page
+    assert 'name="expected_target" value="1.9.0"' in page
+    client.force_login(viewer)
+    assert "Roll back further" not in client.get(url).content.decode()
+
+    client.force_login(rollback_owner)
+    press = f"{url}{production.pk}/rollback/"
+    with later():
+        plain = client.post(press, {"reason": "again"}, follow=True)
+        assert "roll back further" in plain.content.decode()
+    seen = {"expected_from": "2.0.0", "expected_target": "1.9.0"}
+    assert client.post(press, {"reason": "Still 3x", "further": "on", **seen}).status_code == 302
+    further = RollbackRequest.objects.exclude(pk=done.pk).get()
+    assert (further.from_release, further.to_release) == (live_release, earlier)
+
+
+@pytest.mark.django_db
+def test_the_environments_api_goes_further_only_when_asked(
+    client, successor, live_release, earlier, production, rollback_owner
+):
+    rolled_back(rollback_owner, production)
+    client.force_login(rollback_owner)
+    url = f"/api/environments/{production.pk}/rollback/"
+    with later():
+        refused = client.post(url, {"reason": "x"}, content_type="application/json")
+    assert refused.status_code == 400 and "further" in refused.json()
+    stale = {"reason": "x", "further": True, "expected_target": "1.8.0"}
+    refused = client.post(url, stale, content_type="application/json")
+    assert refused.status_code == 400 and "expected_target" in refused.json()
+    body = {"reason": "1.9.0 was the last good", "further": True, "expected_from": "2.0.0"}
+    further = client.post(url, body, content_type="application/json")
+    assert further.status_code == 202, further.content
+    assert (further.json()["from_release"], further.json()["to_release"]) == ("2.0.0", "1.9.0")

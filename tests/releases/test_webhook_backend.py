@@ -18,12 +18,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from releases.backends import BackendError
+from governance.people import person_label
+from incidents import services as incidents
+from releases.backends import BackendError, RollbackContext
 from releases.backends.webhook import WebhookBackend, sign, verify
-from releases.models import BackendType, ComponentKind, Release
+from releases.models import BackendType, ComponentKind, Release, RollbackStatus
+from releases.services import rollbacks
 from tests.conftest import worker_database_url
 
 SECRET = "whsec-test-0123456789"
+CONTEXT = RollbackContext(reason="Review rate tripled", requested_by="Rob Stone (rob)")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -128,8 +132,8 @@ def test_the_body_follows_the_contract(backend, webhook_receiver, production, re
 
     body = webhook_receiver.calls[0].json
     assert set(body) == {"action", "system", "environment", "release", "from_release", "stage",
-                         "traffic_percent", "idempotency_key", "sent_at"}  # fmt: skip
-    assert body["action"] == "deploy"
+                         "traffic_percent", "idempotency_key", "rollback", "sent_at"}  # fmt: skip
+    assert body["action"] == "deploy" and body["rollback"] is None
     assert (body["system"], body["environment"]) == ("fraud", production.slug)
     assert body["from_release"] is None
     assert (body["stage"], body["traffic_percent"]) == ("general_release", 100.0)
@@ -150,7 +154,9 @@ def test_a_rollback_names_both_releases_and_makes_the_target_live(
 ):
     webhook_receiver.set_live("2.0.0")
 
-    result = backend.rollback(from_release=release, to_release=previous, idempotency_key="rb-1")
+    result = backend.rollback(
+        from_release=release, to_release=previous, idempotency_key="rb-1", context=CONTEXT
+    )
 
     assert result.accepted
     body = webhook_receiver.calls[0].json
@@ -158,12 +164,46 @@ def test_a_rollback_names_both_releases_and_makes_the_target_live(
     assert body["release"]["version"] == "1.0.0"
     assert body["from_release"]["version"] == "2.0.0"
     assert (body["stage"], body["traffic_percent"]) == ("general_release", 100.0)
+    assert body["rollback"] == CONTEXT.as_payload()
     assert webhook_receiver.live_version == "1.0.0"
     assert webhook_receiver.applied["rb-1"].from_version == "2.0.0"
 
 
+def test_a_rollback_from_an_incident_tells_the_receiver_why_who_asked_and_for_which_incident(
+    settings, webhook_receiver, successor, live_release, production, fraud, oncall_lead,
+    rollback_owner,
+):  # fmt: skip
+    settings.SITE_URL = "https://failsafe.example.com"
+    webhook_receiver.configure(production)
+    webhook_receiver.set_live(successor.version)
+    incident = incidents.declare_incident(
+        actor=oncall_lead, system=fraud, environment=production, title="Review rate tripled",
+        severity="sev1", category="drift",
+    )  # fmt: skip
+    request, _ = incidents.request_rollback(
+        actor=rollback_owner, incident=incident, reason="Review rate 3x since 2.1.0 went out."
+    )
+
+    assert rollbacks.execute_rollback(request_id=request.pk).status == RollbackStatus.SUCCEEDED
+
+    [call] = [call for call in webhook_receiver.calls if call.action == "rollback"]
+    assert call.json["rollback"] == {
+        "reason": "Review rate 3x since 2.1.0 went out.",
+        "requested_by": person_label(rollback_owner),
+        "confirmed_by": None,
+        "incident": f"INC-{incident.pk}",
+        "incident_title": "Review rate tripled",
+        "incident_url": f"https://failsafe.example.com/incidents/{incident.pk}/",
+        "request_id": request.pk,
+        "drill": False,
+    }
+    assert call.json["release"]["version"] == live_release.version
+
+
 def test_a_rollback_without_a_from_release_sends_null(backend, webhook_receiver, previous):
-    backend.rollback(from_release=None, to_release=previous, idempotency_key="rb-1")
+    backend.rollback(
+        from_release=None, to_release=previous, idempotency_key="rb-1", context=CONTEXT
+    )
 
     assert webhook_receiver.calls[0].json["from_release"] is None
     assert webhook_receiver.live_version == "1.0.0"
@@ -174,7 +214,9 @@ def test_a_replayed_key_is_answered_with_the_original_result_and_not_applied_twi
 ):
     first = backend.deploy(release=release, stage="general_release", traffic_percent=100,
                            idempotency_key="key-1")  # fmt: skip
-    backend.rollback(from_release=release, to_release=previous, idempotency_key="rb-1")
+    backend.rollback(
+        from_release=release, to_release=previous, idempotency_key="rb-1", context=CONTEXT
+    )
     again = backend.deploy(release=release, stage="general_release", traffic_percent=100,
                            idempotency_key="key-1")  # fmt: skip
 
