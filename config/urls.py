@@ -37,5 +37,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-# A database outage answers 503 with Retry-After, not 500 (config/errors.py).
+# A database outage answers 503 with Retry-After, not 500; on the API a request Django
+# cannot read is JSON, a body over the limit 413 (config/errors.py).
+handler400 = "config.errors.bad_request"
 handler500 = "config.errors.server_error"

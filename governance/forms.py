@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.urls import reverse_lazy
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
+from governance.limits import NAME, PROSE
 from governance.models import AISystem, RiskCategory
-from governance.people import person_label
-from governance.permissions import systems_with_a_role
+from governance.people import SEARCH_MIN_CHARS, person_label, resolve_person
+from governance.permissions import people_sharing_a_system, systems_with_a_role
 from governance.roles import Role
 from governance.services import API_TOKEN_EXPIRY_DAYS, API_TOKEN_NAME_LENGTH
 
@@ -16,32 +22,113 @@ class UserChoiceField(forms.ModelMultipleChoiceField):
         return person_label(obj)
 
 
-class SingleUserChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj) -> str:  # type: ignore[no-untyped-def]
-        return person_label(obj)
+class PersonInput(forms.TextInput):
+    """A username or email typed in full; after SEARCH_MIN_CHARS characters the people search
+    (governance:people-search) lists a few matches below it, and choosing one fills it in
+    (static/js/failsafe.js). Not a <datalist>: Chromium draws its popup with inline styles,
+    which the Content-Security-Policy refuses."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(
+            {
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "minlength": SEARCH_MIN_CHARS,
+                "placeholder": "username or email",
+                "hx-get": reverse_lazy("governance:people-search"),
+                "hx-trigger": "input changed delay:300ms",
+                "hx-swap": "innerHTML",
+                **(attrs or {}),
+            }
+        )
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        options = f"{context['widget']['attrs'].get('id', name)}-options"
+        context["widget"]["attrs"].update({"hx-target": f"#{options}", "aria-controls": options})
+        return context
+
+    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> SafeString:
+        field = super().render(name, value, attrs, renderer)
+        input_id = (attrs or {}).get("id", name)
+        return format_html(
+            '{}<div class="person-options" id="{}-options" data-person-options="{}" '
+            'aria-live="polite"></div>',
+            field,
+            input_id,
+            input_id,
+        )
+
+
+class PersonField(forms.CharField):
+    """One active person, named by their exact username or email: nobody is listed."""
+
+    widget = PersonInput
+    default_error_messages = {"unknown": "Nobody active has that username or email."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 254)
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> Any:
+        text = super().clean(value)
+        if not text:
+            return None
+        person = resolve_person(text)
+        if person is None:
+            raise forms.ValidationError(self.error_messages["unknown"], code="unknown")
+        return person
 
 
 class SystemForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=NAME)
     slug = forms.SlugField(
         max_length=80,
         required=False,
         help_text="Used in URLs. Leave empty to derive it from the name.",
     )
     intended_purpose = forms.CharField(
+        max_length=PROSE,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="What the system decides, for whom, and where it is used.",
     )
     risk_category = forms.ChoiceField(choices=RiskCategory.choices, label="EU AI Act risk category")
+    # Only people who share a system with the one filling the form are listed (and the
+    # current owners); anyone else is added by their exact username or email.
     owners = UserChoiceField(
-        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        queryset=get_user_model().objects.none(),
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 6}),
         help_text="Owners edit this entry and manage roles. You are always one on creation.",
     )
+    add_owner = PersonField(
+        required=False,
+        label="Add an owner",
+        help_text="Their exact username or email; people you share a system with are listed above.",
+    )
+
+    def __init__(self, *args: Any, actor: Any, system: AISystem | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.system = system
+        offered = people_sharing_a_system(actor)
+        if system is not None:
+            owners = system.role_grants.filter(role=Role.OWNER, user__isnull=False)
+            offered = offered | get_user_model().objects.filter(pk__in=owners.values("user"))
+        field = self.fields["owners"]
+        assert isinstance(field, forms.ModelMultipleChoiceField)
+        field.queryset = offered.distinct().order_by("first_name", "last_name", "username")
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        extra = data.pop("add_owner", None)
+        if extra is not None:
+            data["owners"] = [*data.get("owners", []), extra]
+        if self.system is not None and not data.get("owners") and "owners" not in self.errors:
+            self.add_error("owners", "A system needs at least one owner.")
+        return data
 
     @classmethod
-    def for_system(cls, system: AISystem, data=None) -> SystemForm:  # type: ignore[no-untyped-def]
+    def for_system(cls, system: AISystem, *, actor: Any, data=None) -> SystemForm:  # type: ignore[no-untyped-def]
         owners = system.role_grants.filter(role=Role.OWNER, user__isnull=False).values_list(
             "user_id", flat=True
         )
@@ -52,21 +139,16 @@ class SystemForm(forms.Form):
             "risk_category": system.risk_category,
             "owners": list(owners),
         }
-        form = cls(data=data, initial=initial)
+        form = cls(data=data, initial=initial, actor=actor, system=system)
         form.fields["slug"].required = True
         form.fields["slug"].help_text = "Used in URLs and the API; changing it breaks old links."
-        form.fields["owners"].required = True
         form.fields["owners"].help_text = "Owners edit this entry and manage roles."
         return form
 
 
 class RoleGrantForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
-    user = SingleUserChoiceField(
-        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
-        required=False,
-        empty_label="— a user —",
-    )
+    user = PersonField(required=False)
     group = forms.ModelChoiceField(
         queryset=Group.objects.order_by("name"), required=False, empty_label="— or a group —"
     )

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from governance.limits import NAME, PROSE, length_checks
 from governance.roles import Action, Role
 
 
@@ -26,9 +27,11 @@ class RiskCategory(models.TextChoices):
 class AISystem(models.Model):
     """A product or use case in the inventory. Permissions are granted per system."""
 
-    name = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=NAME, unique=True)
     slug = models.SlugField(max_length=80, unique=True)
-    intended_purpose = models.TextField()
+    intended_purpose = models.TextField(
+        max_length=PROSE, help_text="What the system decides, for whom, and where it is used."
+    )
     risk_category = models.CharField(max_length=16, choices=RiskCategory.choices)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -41,6 +44,7 @@ class AISystem(models.Model):
         verbose_name = "AI system"
         # view/change come with Django's defaults; the rest are the system's own actions.
         permissions = [(a.value, a.label) for a in Action if a not in (Action.VIEW, Action.CHANGE)]
+        constraints = length_checks("aisystem", {"intended_purpose": PROSE})
 
     def __str__(self) -> str:
         return self.name

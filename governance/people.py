@@ -35,3 +35,54 @@ def names_of(usernames: Iterable[str]) -> list[str]:
     users = get_user_model().objects.filter(username__in=usernames)
     known = {user.get_username(): display_name(user) for user in users}
     return [known.get(username, username) for username in usernames]
+
+
+# A person-picker never lists everyone: it offers those who share a system with the one
+# choosing (governance.permissions.people_sharing_a_system), matched on a few typed
+# characters, and anyone else only on their exact username or email.
+SEARCH_MIN_CHARS = 3
+SEARCH_LIMIT = 8
+
+
+def find_people(actor: User, query: str) -> list[User]:
+    """At most SEARCH_LIMIT people for a picker: those sharing a system with `actor` whose
+    name or username contains `query`, and whoever has exactly that username or email.
+    Nothing for fewer than SEARCH_MIN_CHARS characters."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    from governance.permissions import people_sharing_a_system
+
+    query = query.strip()
+    if len(query) < SEARCH_MIN_CHARS or "\x00" in query:
+        return []
+    known = people_sharing_a_system(actor).filter(
+        Q(username__icontains=query)
+        | Q(first_name__icontains=query)
+        | Q(last_name__icontains=query)
+    )
+    exact = get_user_model().objects.filter(
+        Q(username__iexact=query) | Q(email__iexact=query), is_active=True
+    )
+    ids = [*exact.values_list("pk", flat=True)[:SEARCH_LIMIT], *known.values_list("pk", flat=True)]
+    ids = list(dict.fromkeys(ids))[:SEARCH_LIMIT]
+    found = get_user_model().objects.filter(pk__in=ids)
+    return sorted(found, key=lambda user: (display_name(user).lower(), user.get_username()))
+
+
+def resolve_person(value: str) -> User | None:
+    """The one active person whose username or email is exactly `value` (any case)."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    value = value.strip()
+    if not value or "\x00" in value:
+        return None
+    users = list(
+        get_user_model().objects.filter(
+            Q(username__iexact=value) | Q(email__iexact=value), is_active=True
+        )[:2]
+    )
+    if len(users) == 2:  # an email two accounts share: only the username tells them apart
+        users = [u for u in users if u.get_username().lower() == value.lower()]
+    return users[0] if len(users) == 1 else None

@@ -220,3 +220,32 @@ def people_of(system: AISystem, action: Action | None = None) -> QuerySet[User]:
         .distinct()
         .order_by("first_name", "last_name", "username")
     )
+
+
+def people_sharing_a_system(user: AnyUser) -> QuerySet[User]:
+    """Active people holding a role (directly or through a group) on a system where `user`
+    holds one: the only people a choice of people lists to them. Anyone else is found by
+    typing their exact username or email (governance.people.find_people). Superusers too:
+    seeing every system is not knowing every person."""
+    if not user.is_authenticated or not user.is_active:
+        return get_user_model().objects.none()
+    grants = RoleGrant.objects.filter(system__in=systems_with_a_role(user).values("pk"))
+    return (
+        get_user_model()
+        .objects.filter(
+            Q(pk__in=grants.filter(user__isnull=False).values("user"))
+            | Q(pk__in=grants.filter(group__isnull=False).values("group__user")),
+            is_active=True,
+        )
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def may_choose_people(user: AnyUser) -> bool:
+    """Whether a person-picker is of use to `user`: they may register a system or decide who
+    holds a role on one. Anyone else gets no answer from the people search."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.has_perm("governance.add_aisystem"):
+        return True
+    return visible_systems(user, Action.MANAGE_ROLES).exists()

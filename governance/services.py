@@ -31,6 +31,7 @@ from governance.tokens import (
     new_secret,
     prefix_of,
 )
+from governance.validators import check_value
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -61,6 +62,12 @@ def _check_unique(*, name: str, slug: str, exclude_pk: int | None = None) -> Non
         raise ValidationError(errors)
 
 
+def _check_text(**values: str) -> None:
+    """The inventory entry's text within the model's caps (the API and forms check it too)."""
+    for field, value in values.items():
+        check_value(AISystem, field, value)
+
+
 @transaction.atomic
 def create_system(
     *,
@@ -76,6 +83,7 @@ def create_system(
         raise PermissionDenied("You may not register AI systems.")
     if limited_to() is not None:
         raise PermissionDenied("An API token acts on its one system: it cannot register another.")
+    _check_text(name=name, intended_purpose=intended_purpose)
     slug = slug or slugify(name)[:80]
     if not slug:
         raise ValidationError({"slug": "Give a slug of letters, digits and hyphens."})
@@ -112,6 +120,7 @@ def update_system(
     """Edit the inventory entry. Owners, if given, replace the current owner grants."""
     system = AISystem.objects.select_for_update(no_key=True, of=("self",)).get(pk=system.pk)
     require(actor, Action.CHANGE, system)
+    _check_text(name=name, intended_purpose=intended_purpose)
     if risk_category not in RiskCategory.values:
         raise ValidationError({"risk_category": "Choose a valid EU AI Act risk category."})
     _check_unique(name=name, slug=slug, exclude_pk=system.pk)

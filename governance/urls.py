@@ -26,6 +26,7 @@ urlpatterns = [
         name="evidence-question",
     ),
     path("audit/", views.audit_list, name="audit-list"),
+    path("people/search/", views.people_search, name="people-search"),
     path("api-tokens/", views.api_token_list, name="api-tokens"),
     path("api-tokens/new/", views.api_token_create, name="api-token-create"),
     path("api-tokens/<int:token_id>/revoke/", views.api_token_revoke, name="api-token-revoke"),

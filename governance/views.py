@@ -18,7 +18,13 @@ from governance.forms import ApiTokenForm, RoleGrantForm, SystemForm
 from governance.http import AuthenticatedHttpRequest
 from governance.models import AISystem, ApiToken, ApiTokenStatus
 from governance.navigation import system_links
-from governance.permissions import allowed_actions, get_system_or_404, visible_systems
+from governance.people import find_people
+from governance.permissions import (
+    allowed_actions,
+    get_system_or_404,
+    may_choose_people,
+    visible_systems,
+)
 from governance.roles import ROLE_DESCRIPTIONS, Action, Role
 
 AUDIT_PAGE_SIZE = 50
@@ -64,7 +70,7 @@ def system_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 def system_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not request.user.has_perm("governance.add_aisystem"):
         raise PermissionDenied("You may not register AI systems.")
-    form = SystemForm(request.POST or None)
+    form = SystemForm(request.POST or None, actor=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             system = services.create_system(actor=request.user, **form.cleaned_data)
@@ -101,7 +107,7 @@ def system_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def system_edit(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     system = get_system_or_404(request.user, slug, Action.CHANGE)
-    form = SystemForm.for_system(system, data=request.POST or None)
+    form = SystemForm.for_system(system, actor=request.user, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             system = services.update_system(actor=request.user, system=system, **form.cleaned_data)
@@ -175,6 +181,25 @@ def role_revoke(request: AuthenticatedHttpRequest, slug: str, grant_id: int) -> 
         # The actor gave up ownership: the panel they were looking at may no longer be theirs.
         return HttpResponseClientRedirect(system.get_absolute_url())
     return _roles_panel(request, system, form)
+
+
+# The inputs that ask the people search: htmx sends the typed text under the input's name.
+PERSON_INPUTS = ("q", "user", "add_owner")
+
+
+@require_GET
+def people_search(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """A few people matching what was typed, as <option>s for a person input's datalist:
+    those sharing a system with the user, and anyone by exact username or email
+    (governance.people.find_people). Only for those who may register a system or manage
+    roles; fewer than SEARCH_MIN_CHARS characters find nobody."""
+    if not may_choose_people(request.user):
+        raise PermissionDenied("Only those who register systems or manage roles pick people.")
+    term = next((request.GET[name] for name in PERSON_INPUTS if request.GET.get(name)), "")
+    people = find_people(request.user, term[:254])
+    response = render(request, "governance/_people_options.html", {"people": people})
+    add_never_cache_headers(response)
+    return response
 
 
 @require_GET

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 
+from governance.limits import COMMENT, NAME, NOTE, POST
 from governance.models import AISystem
 from governance.people import display_name
 from governance.permissions import visible_systems
@@ -35,12 +36,13 @@ class DeclareForm(forms.Form):
         empty_label="Not tied to one environment",
         help_text="The release live there now is captured into the incident.",
     )
-    title = forms.CharField(max_length=200, help_text="What is wrong, in a few words.")
+    title = forms.CharField(max_length=NAME, help_text="What is wrong, in a few words.")
     severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.SEV2)
     category = forms.ChoiceField(choices=Category.choices)
     source = forms.ChoiceField(choices=Source.choices, initial=Source.USER_REPORT)
     summary = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=COMMENT,
         required=False,
         help_text="What you see, since when, who reported it.",
     )
@@ -59,12 +61,12 @@ class DeclareForm(forms.Form):
 
 class StageForm(forms.Form):
     stage = forms.ChoiceField(choices=Stage.choices)
-    reason = forms.CharField(max_length=2000, required=False)
+    reason = forms.CharField(max_length=NOTE, required=False)
 
 
 class SeverityForm(forms.Form):
     severity = forms.ChoiceField(choices=Severity.choices)
-    reason = forms.CharField(max_length=2000)
+    reason = forms.CharField(max_length=NOTE)
 
 
 class RoleForm(forms.Form):
@@ -80,7 +82,7 @@ class RoleForm(forms.Form):
 
 
 class PostForm(forms.Form):
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=10_000)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=POST)
     kind = forms.ChoiceField(
         choices=[(EntryKind.NOTE, "Note"), (EntryKind.STATUS_UPDATE, "Status update")],
         initial=EntryKind.NOTE,
@@ -160,9 +162,13 @@ class IncidentListFilter(django_filters.FilterSet):
 
 
 class RollbackForm(forms.Form):
-    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(max_length=NOTE, widget=forms.Textarea(attrs={"rows": 2}))
+    # What the confirmation named: the service refuses the press if it no longer holds.
+    further = forms.BooleanField(required=False)
+    expected_from = forms.CharField(max_length=64, required=False)
+    expected_target = forms.CharField(max_length=64, required=False)
 
 
 class RollbackDecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[("confirm", "Confirm"), ("dismiss", "Dismiss")])
-    reason = forms.CharField(max_length=2000, required=False)
+    reason = forms.CharField(max_length=NOTE, required=False)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 
+from governance.limits import PROSE
 from governance.people import person_label
 from incidents.models import ActionItem, ActionItemStatus
 from incidents.services.postmortem import POSTMORTEM_FIELDS
@@ -41,7 +42,7 @@ POSTMORTEM_PROMPTS: dict[str, tuple[str, str]] = {
 }
 
 # Generous, but a bound: a pasted log belongs in the evidence, not in the review.
-POSTMORTEM_MAX_LENGTH = 20_000
+POSTMORTEM_MAX_LENGTH = PROSE
 
 
 class PostMortemForm(forms.Form):

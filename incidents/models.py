@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from governance.limits import COMMENT, NAME, PROSE, length_checks
 from governance.models import AISystem
 from governance.people import display_name
 from releases.models import Environment, Release, RollbackPlan, RollbackRequest
@@ -70,8 +71,8 @@ class Incident(models.Model):
     environment = models.ForeignKey(
         Environment, null=True, blank=True, on_delete=models.PROTECT, related_name="incidents"
     )
-    title = models.CharField(max_length=200)
-    summary = models.TextField(blank=True)
+    title = models.CharField(max_length=NAME)
+    summary = models.TextField(max_length=COMMENT, blank=True)
     severity = models.CharField(max_length=4, choices=Severity.choices)
     category = models.CharField(max_length=24, choices=Category.choices)
     source = models.CharField(max_length=16, choices=Source.choices)
@@ -99,6 +100,15 @@ class Incident(models.Model):
     plan_snapshot = models.JSONField(default=dict, blank=True)
     # Alerts with this fingerprint join the incident while it is open.
     fingerprint = models.CharField(max_length=128, blank=True)
+    # Alertmanager's group (the SHA-256 of its groupKey): every alert of the group joins the
+    # incident while it is open (incidents.services.alerts).
+    group_key = models.CharField(max_length=64, blank=True)
+    # The alert token whose alert declared it; `is_storm`: it takes the alerts that would
+    # have opened incidents beyond the token's rate (ALERT_NEW_INCIDENTS_PER_MINUTE).
+    alert_token = models.ForeignKey(
+        "AlertToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
+    )
+    is_storm = models.BooleanField(default=False)
     # EU AI Act Art. 73 serious incidents.
     is_serious = models.BooleanField(default=False)
     harm_category = models.CharField(max_length=32, choices=HarmCategory.choices, blank=True)
@@ -113,7 +123,16 @@ class Incident(models.Model):
         indexes = [
             models.Index(fields=["system", "stage"], name="incident_system_stage"),
             models.Index(fields=["system", "fingerprint"], name="incident_fingerprint"),
+            models.Index(
+                fields=["system", "group_key"],
+                condition=~Q(group_key=""),
+                name="incident_alert_group",
+            ),
+            models.Index(
+                fields=["alert_token"], condition=Q(is_storm=True), name="incident_alert_storm"
+            ),
         ]
+        constraints = length_checks("incident", {"summary": COMMENT})
 
     def __str__(self) -> str:
         return f"INC-{self.pk} {self.title}"
@@ -200,12 +219,14 @@ class TimelineEntry(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     actor_name = models.CharField(max_length=150)
-    body = models.TextField()
+    # Composed by the services from what people typed (a post is at most POST) and names.
+    body = models.TextField(max_length=PROSE)
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["occurred_at", "id"]
         indexes = [models.Index(fields=["incident", "id"], name="timeline_incident_id")]
+        constraints = length_checks("timelineentry", {"body": PROSE})
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.body[:60]}"
@@ -314,6 +335,10 @@ class AlertToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # The incidents its alerts declared in the current minute (from `window_started_at`),
+    # counted under this row's lock: ALERT_NEW_INCIDENTS_PER_MINUTE bounds them.
+    window_started_at = models.DateTimeField(null=True, blank=True)
+    window_declared = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
@@ -322,24 +347,42 @@ class AlertToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
 
+POSTMORTEM_SECTIONS = (
+    "summary",
+    "impact",
+    "root_cause_code",
+    "root_cause_model",
+    "root_cause_data",
+    "contributing_factors",
+    "detection_gaps",
+    "went_well",
+    "went_badly",
+)
+
+
 class PostMortem(models.Model):
     """Blameless review of an incident. Publishing it closes the incident."""
 
     incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="postmortem")
-    summary = models.TextField(blank=True)
-    impact = models.TextField(blank=True, help_text="Who or what was affected, and for how long")
-    root_cause_code = models.TextField(blank=True)
-    root_cause_model = models.TextField(blank=True)
-    root_cause_data = models.TextField(blank=True)
-    contributing_factors = models.TextField(blank=True)
-    detection_gaps = models.TextField(blank=True)
-    went_well = models.TextField(blank=True)
-    went_badly = models.TextField(blank=True)
+    summary = models.TextField(max_length=PROSE, blank=True)
+    impact = models.TextField(
+        max_length=PROSE, blank=True, help_text="Who or what was affected, and for how long"
+    )
+    root_cause_code = models.TextField(max_length=PROSE, blank=True)
+    root_cause_model = models.TextField(max_length=PROSE, blank=True)
+    root_cause_data = models.TextField(max_length=PROSE, blank=True)
+    contributing_factors = models.TextField(max_length=PROSE, blank=True)
+    detection_gaps = models.TextField(max_length=PROSE, blank=True)
+    went_well = models.TextField(max_length=PROSE, blank=True)
+    went_badly = models.TextField(max_length=PROSE, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     published_at = models.DateTimeField(null=True, blank=True)
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+
+    class Meta:
+        constraints = length_checks("postmortem", dict.fromkeys(POSTMORTEM_SECTIONS, PROSE))
 
     def __str__(self) -> str:
         return f"post-mortem of INC-{self.incident_id}"
@@ -353,7 +396,7 @@ class ActionItemStatus(models.TextChoices):
 
 class ActionItem(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="action_items")
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=NAME)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from celery import shared_task
 
+# The rollback notices' bounded retries (about five minutes in all): an email, as theirs.
+from releases.notification_tasks import (
+    NOTICE_BACKOFF_MAX_SECONDS,
+    NOTICE_BACKOFF_SECONDS,
+    NOTICE_MAX_RETRIES,
+)
+
 
 @shared_task(name="incidents.tasks.evaluate_rollback_triggers", ignore_result=True)
 def evaluate_rollback_triggers() -> int:
@@ -12,3 +19,47 @@ def evaluate_rollback_triggers() -> int:
     from incidents.services.triggers import evaluate_open_incidents
 
     return evaluate_open_incidents()
+
+
+@shared_task(
+    name="incidents.tasks.email_unmatched_environment",
+    autoretry_for=(OSError,),  # smtplib's errors, refused connections and timeouts
+    retry_backoff=NOTICE_BACKOFF_SECONDS,
+    retry_backoff_max=NOTICE_BACKOFF_MAX_SECONDS,
+    retry_jitter=True,
+    max_retries=NOTICE_MAX_RETRIES,
+    ignore_result=True,
+)
+def email_unmatched_environment(incident_id: int, label: str, value: str) -> str:
+    """Tell the system's owners an alert left an incident without an environment."""
+    from incidents import notifications
+    from incidents.models import Incident
+
+    try:
+        sent = notifications.email_unmatched_environment(
+            incident_id=incident_id, label=label, value=value
+        )
+    except Incident.DoesNotExist:
+        return "missing"  # a message older than its database (tests, restores)
+    return f"sent to {sent}" if sent else "nobody to tell"
+
+
+@shared_task(
+    name="incidents.tasks.email_alert_storm",
+    autoretry_for=(OSError,),  # smtplib's errors, refused connections and timeouts
+    retry_backoff=NOTICE_BACKOFF_SECONDS,
+    retry_backoff_max=NOTICE_BACKOFF_MAX_SECONDS,
+    retry_jitter=True,
+    max_retries=NOTICE_MAX_RETRIES,
+    ignore_result=True,
+)
+def email_alert_storm(incident_id: int) -> str:
+    """Tell the system's owners that an alert token's alerts now join a storm incident."""
+    from incidents import notifications
+    from incidents.models import Incident
+
+    try:
+        sent = notifications.email_alert_storm(incident_id=incident_id)
+    except Incident.DoesNotExist:
+        return "missing"  # a message older than its database (tests, restores)
+    return f"sent to {sent}" if sent else "nobody to tell"

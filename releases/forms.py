@@ -7,8 +7,14 @@ from typing import Any, cast
 from django import forms
 from django.contrib.auth import get_user_model
 
+from governance.limits import COMMENT, NAME, NOTE, PROSE
 from governance.models import AISystem
 from governance.people import person_label
+from governance.validators import (
+    validate_artefact_uri,
+    validate_backend_config,
+    validate_evidence_uri,
+)
 from releases.models import (
     MODEL_CARD_FIELDS,
     BackendType,
@@ -39,7 +45,7 @@ class ReleaseForm(forms.Form):
 
     system = forms.ModelChoiceField(queryset=AISystem.objects.none(), empty_label=None)
     version = forms.CharField(max_length=64)
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(max_length=NAME)
     change_categories = forms.MultipleChoiceField(
         choices=ChangeCategory.choices,
         required=False,
@@ -54,11 +60,14 @@ class ReleaseForm(forms.Form):
             self.fields[name] = forms.CharField(
                 label=name.replace("_", " ").capitalize(),
                 help_text=CARD_HELP[name],
+                max_length=PROSE,
                 widget=forms.Textarea(attrs={"rows": 3}),
             )
         for kind in ComponentKind:
             self.fields[f"{kind.value}_version"] = forms.CharField(max_length=100, label="Version")
-            self.fields[f"{kind.value}_uri"] = forms.CharField(max_length=500, label="URI")
+            self.fields[f"{kind.value}_uri"] = forms.CharField(
+                max_length=500, label="URI", validators=[validate_artefact_uri]
+            )
             self.fields[f"{kind.value}_digest"] = forms.CharField(
                 max_length=71, label="sha256", widget=forms.TextInput(attrs={"class": "mono"})
             )
@@ -119,13 +128,20 @@ class GateCheckForm(forms.Form):
         empty_value=None,
         label="Attestation",
     )
-    evidence_uri = forms.CharField(max_length=500, label="Evidence link")
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    evidence_uri = forms.CharField(
+        max_length=500,
+        label="Evidence link",
+        validators=[validate_evidence_uri],
+        help_text="https://, s3://, gs:// or a page of this site.",
+    )
+    note = forms.CharField(
+        required=False, max_length=NOTE, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class ApprovalForm(forms.Form):
     decision = forms.ChoiceField(choices=Decision.choices, widget=forms.RadioSelect)
-    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    comment = forms.CharField(max_length=COMMENT, widget=forms.Textarea(attrs={"rows": 3}))
     # The return of a rolled-back release: the rollback (and incident) the decision answers.
     cites_rollback = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
@@ -161,6 +177,7 @@ class RollbackPlanForm(forms.Form):
     cooldown_minutes = forms.IntegerField(min_value=0, max_value=7 * 24 * 60, initial=30)
     triggers = forms.CharField(
         required=False,
+        max_length=NOTE,
         widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
         help_text="One per line: metric comparison threshold window, e.g. "
         "“p95_latency_ms > 300 5” (5 minutes).",
@@ -240,7 +257,8 @@ class EnvironmentForm(forms.Form):
         required=False,
         label="Backend settings",
         widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
-        help_text="JSON: URLs, model names, namespaces. Nothing secret here.",
+        help_text="JSON: URLs (http or https), model names, namespaces. Nothing secret here.",
+        validators=[validate_backend_config],
     )
     backend_secrets = JSONObjectField(
         required=False,
@@ -259,5 +277,9 @@ class GatePolicyForm(forms.Form):
 
 
 class EnvironmentRollbackForm(forms.Form):
-    reason = forms.CharField(max_length=2000)
+    reason = forms.CharField(max_length=NOTE)
     drill = forms.BooleanField(required=False)
+    # What the confirmation named: the service refuses the press if it no longer holds.
+    further = forms.BooleanField(required=False)
+    expected_from = forms.CharField(max_length=64, required=False)
+    expected_target = forms.CharField(max_length=64, required=False)

@@ -13,7 +13,13 @@ from django.urls import reverse
 from django.utils import timezone
 from encrypted_fields.fields import EncryptedJSONField
 
+from governance.limits import COMMENT, ERROR, NAME, NOTE, PROSE, length_checks
 from governance.models import AISystem
+from governance.validators import (
+    validate_artefact_uri,
+    validate_backend_config,
+    validate_evidence_uri,
+)
 
 
 class ComponentKind(models.TextChoices):
@@ -67,7 +73,7 @@ class Release(models.Model):
 
     system = models.ForeignKey(AISystem, on_delete=models.PROTECT, related_name="releases")
     version = models.CharField(max_length=64)
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=NAME)
     status = models.CharField(
         max_length=20, choices=ReleaseStatus.choices, default=ReleaseStatus.DRAFT
     )
@@ -78,13 +84,13 @@ class Release(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     # The model card.
-    what_changed = models.TextField()
-    why = models.TextField()
-    data_used = models.TextField()
-    channels_tested = models.TextField()
-    expected_benefits = models.TextField()
-    known_risks = models.TextField()
-    rollback_trigger = models.TextField()
+    what_changed = models.TextField(max_length=PROSE)
+    why = models.TextField(max_length=PROSE)
+    data_used = models.TextField(max_length=PROSE)
+    channels_tested = models.TextField(max_length=PROSE)
+    expected_benefits = models.TextField(max_length=PROSE)
+    known_risks = models.TextField(max_length=PROSE)
+    rollback_trigger = models.TextField(max_length=PROSE)
     change_categories = ArrayField(
         models.CharField(max_length=32, choices=ChangeCategory.choices), default=list, blank=True
     )
@@ -95,6 +101,7 @@ class Release(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["system", "version"], name="release_unique_version"),
+            *length_checks("release", dict.fromkeys(MODEL_CARD_FIELDS, PROSE)),
         ]
         indexes = [models.Index(fields=["system", "status"], name="release_system_status")]
 
@@ -118,7 +125,12 @@ class ReleaseComponent(models.Model):
     release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="components")
     kind = models.CharField(max_length=20, choices=ComponentKind.choices)
     version = models.CharField(max_length=100)
-    uri = models.CharField(max_length=500)
+    uri = models.CharField(
+        max_length=500,
+        validators=[validate_artefact_uri],
+        help_text="Where the artefact lives: https://, s3://, gs://, models:/, runs:/, "
+        "pypi://, docker:// or oci://.",
+    )
     digest = models.CharField(max_length=64, help_text="sha256 of the artefact, hex")
 
     class Meta:
@@ -179,8 +191,13 @@ class GateCheck(models.Model):
     target = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
     unit = models.CharField(max_length=20, blank=True)
     passed = models.BooleanField()
-    evidence_uri = models.CharField(max_length=500)
-    note = models.TextField(blank=True)
+    evidence_uri = models.CharField(
+        max_length=500,
+        validators=[validate_evidence_uri],
+        help_text="The report, dashboard or notebook: https://, s3://, gs:// "
+        "or a page of this site.",
+    )
+    note = models.TextField(max_length=NOTE, blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -201,6 +218,7 @@ class GateCheck(models.Model):
         indexes = [
             models.Index(fields=["release", "criterion", "-recorded_at"], name="gatecheck_latest")
         ]
+        constraints = length_checks("gatecheck", {"note": NOTE})
 
     def __str__(self) -> str:
         return f"{self.get_criterion_display()}: {'pass' if self.passed else 'fail'}"
@@ -223,7 +241,7 @@ class Approval(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     decision = models.CharField(max_length=20, choices=Decision.choices)
-    comment = models.TextField()
+    comment = models.TextField(max_length=COMMENT)
     release_digest = models.CharField(max_length=64)
     decided_at = models.DateTimeField(auto_now_add=True)
     # A rolled-back release comes back only through new approvals that cite the rollback
@@ -249,6 +267,7 @@ class Approval(models.Model):
                 condition=Q(cites_rollback__isnull=False),
                 name="reapproval_one_per_approver",
             ),
+            *length_checks("approval", {"comment": COMMENT}),
         ]
 
     def __str__(self) -> str:
@@ -277,7 +296,10 @@ class Environment(models.Model):
     backend_type = models.CharField(
         max_length=20, choices=BackendType.choices, default=BackendType.LOCAL
     )
-    backend_config = models.JSONField(default=dict, blank=True)  # URLs, names: nothing secret
+    # URLs, names: nothing secret. Every "…url"/"…uri" key is an http(s) URL.
+    backend_config = models.JSONField(
+        default=dict, blank=True, validators=[validate_backend_config]
+    )
     backend_secrets = EncryptedJSONField(default=dict, blank=True)  # never shown, never exported
 
     class Meta:
@@ -366,10 +388,11 @@ class RolloutStep(models.Model):
     requested_at = models.DateTimeField(auto_now_add=True)
     applied_at = models.DateTimeField(null=True, blank=True)
     backend_response = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
+    error = models.TextField(max_length=ERROR, blank=True)
 
     class Meta:
         ordering = ["requested_at", "id"]
+        constraints = length_checks("rolloutstep", {"error": ERROR})
 
     def __str__(self) -> str:
         return f"{self.release} → {self.get_stage_display()} in {self.environment.slug}"
@@ -456,7 +479,7 @@ class RollbackRequest(models.Model):
     status = models.CharField(
         max_length=10, choices=RollbackStatus.choices, default=RollbackStatus.REQUESTED
     )
-    reason = models.TextField()
+    reason = models.TextField(max_length=NOTE)
     idempotency_key = models.CharField(max_length=64, unique=True)
     # People, or None when a trigger of the plan asked (mode "automatic" or a proposal).
     requested_by = models.ForeignKey(
@@ -474,11 +497,12 @@ class RollbackRequest(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     backend_response = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
+    error = models.TextField(max_length=ERROR, blank=True)
 
     class Meta:
         ordering = ["-requested_at", "-id"]
         constraints = [
+            *length_checks("rollbackrequest", {"reason": NOTE, "error": ERROR}),
             models.UniqueConstraint(
                 fields=["environment"],
                 condition=Q(status__in=["proposed", "requested", "running"]),

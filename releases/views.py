@@ -353,7 +353,9 @@ def _environments_page(
 
 
 def _rollback_rows(environments: list[Environment]) -> dict[int, dict[str, Any]]:
-    """Per environment: the latest rollback and, when none is active, what one would do."""
+    """Per environment: the latest rollback and, when none is active, what one would do
+    (`choice`: after a verified rollback, rolling back further; its releases are both the
+    ones shown and the ones the press sends back)."""
     latest: dict[int, RollbackRequest] = {}
     requests = RollbackRequest.objects.filter(environment__in=environments).select_related(
         "to_release", "from_release"
@@ -367,8 +369,8 @@ def _rollback_rows(environments: list[Environment]) -> dict[int, dict[str, Any]]
         live = environment.live  # type: ignore[attr-defined]
         request = latest.get(environment.pk)
         active = request is not None and request.is_active
-        target = None if active or live is None else rollbacks.rollback_target(environment)
-        rows[environment.pk] = {"latest": request, "active": active, "target": target}
+        choice = None if active or live is None else rollbacks.rollback_choice(environment)
+        rows[environment.pk] = {"latest": request, "active": active, "choice": choice}
     return rows
 
 
@@ -384,16 +386,21 @@ def environment_rollback(
         messages.error(request, "Say why you roll back: it goes to the audit trail.")
         return redirect("releases:system-environments", slug=system.slug)
     try:
+        data = form.cleaned_data
         rollback, created = rollbacks.request_rollback(
             actor=request.user,
             environment=environment,
-            reason=form.cleaned_data["reason"],
-            drill=form.cleaned_data["drill"],
+            reason=data["reason"],
+            drill=data["drill"],
+            further=data["further"],
+            expected_from=data["expected_from"] or None,
+            expected_target=data["expected_target"] or None,
         )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
         what = "Drill" if rollback.is_drill else "Rollback"
+        what += " further" if created and data["further"] else ""
         state = "requested" if created else f"already {rollback.get_status_display().lower()}"
         messages.success(
             request,

@@ -1,78 +1,64 @@
 """Schemathesis against the API's own OpenAPI schema, as every persona, over every operation.
 
 Each generated request (valid and invalid input alike) is sent to the WSGI app in-process,
-authenticated by HTTP Basic as each persona in turn (the alert intake: by the system's alert
-token). Whatever it sends, the API must answer:
+authenticated by HTTP Basic as each persona in turn, and with no credentials at all (the
+alert intake: by the system's alert token). Every check schemathesis has runs on each
+answer, and ours; the API must answer:
 
 - never a 5xx;
 - every 4xx as JSON (Content-Type application/json, a body that parses);
-- only status codes the schema documents, each with a body and Content-Type that conform
-  to it (the common errors are documented by governance/api/schema.py);
+- only status codes the schema documents, each with a body, headers and Content-Type that
+  conform to it (the common errors are documented by governance/api/schema.py);
+- input the schema refuses (a wrong type, an unknown choice, an empty or malformed query
+  value) with a 4xx, never as if it had not been sent (negative_data_rejection); input it
+  allows with a 2xx, or a 400 that says in words what the schema cannot (a slug naming no
+  object, a state that forbids the change; positive_data_acceptance);
+- without credentials, or with wrong ones, nothing but a 401 (ignored_auth); a method the
+  operation lacks, a 405 with Allow (unsupported_method, allow_header_conformance);
 - a refused or invalid request changes nothing (no audit event is written).
 
-The bounded run (`make test`) draws FUZZ_EXAMPLES (default 3) examples per operation and
+The bounded run (`make test`) draws FUZZ_EXAMPLES (default 5) examples per operation and
 persona, derandomized, so CI sees the same cases every time; `make fuzz` raises the count.
+Body fields that name objects (`environment`, `owners`, `system`…) get real ones half of
+the time (`flatmap_body`), as path parameters do, so a request gets past "no such object".
 
-Database: pytest-django's `db`, not `transactional_db`, on purpose. Nothing ever commits: the
-world is built once per module inside an outer transaction, each request runs in a savepoint
-rolled back afterwards (every case starts from the same world, and a case that registers,
-approves or revokes cannot change what the next one sees), and the Celery tasks services
-schedule with `transaction.on_commit` are never sent to the suite's broker.
+Database: see tests/api_world.py (one world per module, a savepoint rolled back per request).
 
 Lockout: the personas always send their right password, and a successful Basic sign-in
-clears the failures of that username and address (LockoutBasicAuthentication); any
-AccessAttempt row a request writes is rolled back with its savepoint besides. Schemathesis
-is told not to generate credentials of its own (`with-security-parameters = false`).
+clears the failures of that username and address (LockoutBasicAuthentication); the wrong
+credentials ignored_auth sends, and any AccessAttempt row a request writes, are rolled back
+with the world. Schemathesis is told not to generate credentials of its own
+(`with-security-parameters = false`).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
+import re
+from collections import Counter, defaultdict
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, cast
+from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
-from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import close_old_connections, transaction
-from django.test import override_settings
+from django.db import transaction
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.checks import CHECKS as BUILT_IN_CHECKS
+from schemathesis.checks import load_all_checks
 
-from tests.factories import PASSWORD
+from tests.api_world import REAL, USERNAMES, basic_auth, world  # noqa: F401 (fixture)
 from tests.matrix import ROLE_HOLDERS
 
-if TYPE_CHECKING:
-    from django.contrib.auth.models import User
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "3"))
-
-# Every role on the system, and a signed-in user holding none (who must get 404s, not 500s).
-PERSONAS = [*ROLE_HOLDERS, "outsider"]
-USERNAMES = {
-    "owner": "registrar",
-    "release_manager": "ravi",
-    "model_owner": "mona",
-    "rollback_owner": "rob",
-    "oncall_lead": "olga",
-    "responder": "rhea",
-    "compliance": "carl",
-    "viewer": "vic",
-    "outsider": "charlie",
-}
+# Every role on the system, a signed-in user holding none (who must get 404s, not 500s),
+# and nobody: no credentials at all (401 everywhere, whatever the request holds).
+PERSONAS = [*ROLE_HOLDERS, "outsider", "anonymous"]
 ALERT_INTAKE = r"^/api/alerts/"
-
-# Real ids and slugs for the path parameters, per path prefix; filled in by `world`.
-REAL: dict[str, dict[str, list[Any]]] = {}
 
 
 def _load_schema() -> Any:
@@ -92,6 +78,15 @@ def _load_schema() -> Any:
             # Explicit examples and fuzzing; the coverage phase's exhaustive boundary cases
             # would cost minutes per persona (stateful testing needs a running server).
             "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
+            # Input the schema allows may still be refused, in words, by what the schema
+            # cannot say: a slug that names no environment, a state that forbids the change,
+            # a URL of another scheme, NUL. That is the 400 every operation documents
+            # (governance/api/schema.py); a 5xx stays a failure (not_a_server_error).
+            "checks": {
+                "positive_data_acceptance": {
+                    "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "413", "429"]
+                }
+            },
         }
     )
     schema = schemathesis.openapi.from_dict(
@@ -131,6 +126,33 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> An
     return st.integers(0, 3).flatmap(lambda n: st.just(path_parameters) if n == 3 else chosen)
 
 
+# Real values for the body fields that name objects of the world, so that a generated body
+# gets past "no such environment" to the code behind it (how a missing optional field is
+# found: PUT rollback-plan without `cooldown_minutes` was a 500 only with a real environment
+# and real owners). Each field keeps what schemathesis generated half of the time.
+REAL_FIELDS: dict[str, list[Any]] = {
+    "system": ["fraud", "hidden"],
+    "environment": ["production", "staging"],
+    "owners": [["rob"], ["rob", "vic"]],
+    "user": ["vic", "rob"],
+    "target_release": ["0.9.0", "1.0.0"],
+    "to_release": ["0.9.0"],
+}
+
+
+@schema.hook
+def flatmap_body(context: Any, body: Any) -> Any:
+    if not isinstance(body, dict):
+        return st.just(body)
+    named = [name for name in REAL_FIELDS if name in body]
+    if not named:
+        return st.just(body)
+    chosen = st.fixed_dictionaries(
+        {name: st.one_of(st.just(body[name]), st.sampled_from(REAL_FIELDS[name])) for name in named}
+    )
+    return chosen.map(lambda values: {**body, **values})
+
+
 def client_errors_are_json(ctx: Any, response: Any, case: Any) -> None:
     """A 4xx tells the caller what was wrong, as JSON: never an HTML page or an empty body."""
     if not 400 <= response.status_code < 500:
@@ -145,163 +167,22 @@ def client_errors_are_json(ctx: Any, response: Any, case: Any) -> None:
         raise AssertionError(f"{response.status_code} body is not JSON: {error}") from None
 
 
-CHECKS = [
-    not_a_server_error,
-    client_errors_are_json,
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-]
-
-
-def _user(username: str) -> User:
-    from tests.factories import UserFactory
-
-    return cast("User", UserFactory(username=username))
-
-
-def build_world() -> dict[str, Any]:
-    """Every persona holding its role on `fraud`, releases in every state, a release live in
-    production, a proposed rollback, an open incident with a containment: built through the
-    services, as the fixtures of tests/conftest.py and tests/fixtures/releases.py do."""
-    from django.contrib.auth.models import Permission
-
-    from governance import services as governance
-    from governance.models import AuditEvent
-    from governance.roles import Role
-    from incidents import services as incidents
-    from incidents.services.tokens import create_alert_token
-    from releases import services
-    from releases.services import rollbacks
-    from tests.conftest import PERSONA_ROLES
-    from tests.fixtures.releases import CARD, go_live, pass_every_gate, rollbacks_held, stack
-
-    add_system = Permission.objects.get(
-        codename="add_aisystem", content_type__app_label="governance"
-    )
-    registrar = _user(USERNAMES["owner"])
-    registrar.user_permissions.add(add_system)
-    fraud = governance.create_system(
-        actor=registrar,
-        name="Card fraud screening",
-        slug="fraud",
-        intended_purpose="Scores card payments.",
-        risk_category="high",
-    )
-    stranger = _user("stranger")
-    stranger.user_permissions.add(add_system)
-    governance.create_system(
-        actor=stranger,
-        name="Hidden system",
-        slug="hidden",
-        intended_purpose="Nobody here may see it.",
-        risk_category="minimal",
-    )
-    people = {"owner": registrar}
-    for persona, role in PERSONA_ROLES.items():
-        if persona == "owner":
-            continue
-        people[persona] = _user(USERNAMES[persona])
-        governance.grant_role(actor=registrar, system=fraud, role=role, user=people[persona])
-    people["outsider"] = _user(USERNAMES["outsider"])
-    second = _user("rita")
-    governance.grant_role(actor=registrar, system=fraud, role=Role.RELEASE_MANAGER, user=second)
-    author, manager = people["model_owner"], people["release_manager"]
-
-    production = services.create_environment(
-        actor=registrar, system=fraud, name="Production", is_production=True
-    )
-    staging = services.create_environment(actor=registrar, system=fraud, name="Staging")
-
-    def release(version: str, *, gates: bool = True, submit: bool = False, approve: bool = False):  # type: ignore[no-untyped-def]
-        made = services.create_release(
-            actor=author, system=fraud, version=version, title=f"Fraud model {version}",
-            card=CARD, components=stack(version), change_categories=["major_dataset_refresh"],
-        )  # fmt: skip
-        if gates:
-            pass_every_gate(made, author)
-            services.save_rollback_plan(
-                actor=author, release=made, environment=production,
-                owners=[people["rollback_owner"]], mode="auto_propose", cooldown_minutes=30,
-                triggers=[{"metric": "review_rate", "comparison": "gt", "threshold": "2.5",
-                           "window_minutes": 15}],
-            )  # fmt: skip
-        if submit:
-            services.submit_release(actor=author, release=made)
-        if approve:
-            for approver in (manager, second):
-                services.record_approval(
-                    actor=approver, release=made, decision="approve", comment="ok"
-                )
-        made.refresh_from_db()
-        return made
-
-    earlier = release("0.9.0", submit=True, approve=True)
-    go_live(earlier, manager, production)
-    live = release("1.0.0", submit=True, approve=True)
-    go_live(live, manager, production)
-    approved = release("2.0.0", submit=True, approve=True)
-    submitted = release("3.0.0", submit=True)
-    ready = release("4.0.0")
-    draft = release("5.0.0", gates=False)
-
-    # A proposed rollback (a trigger fired under auto_propose), for confirm and dismiss.
-    with rollbacks_held():
-        proposed, _created = rollbacks.request_rollback(
-            actor=None, environment=production, reason="Review rate 3x",
-            trigger={"metric": "review_rate", "value": "7.5"}, propose=True,
-        )  # fmt: skip
-    incident = incidents.declare_incident(
-        actor=people["oncall_lead"], system=fraud, environment=production,
-        title="Review rate tripled", severity="sev2", category="performance",
-    )  # fmt: skip
-    containment = incidents.request_containment(
-        actor=people["responder"], incident=incident, kind="disable_feature", target="velocity"
-    )
-    _token, secret = create_alert_token(actor=registrar, system=fraud, name="Alertmanager")
-
-    REAL.clear()
-    REAL.update(
-        {
-            "/api/releases/": {"id": [draft.pk, ready.pk, submitted.pk, approved.pk, live.pk]},
-            "/api/environments/": {"id": [production.pk, staging.pk]},
-            "/api/rollbacks/": {"id": [proposed.pk]},
-            "/api/incidents/": {"id": [incident.pk], "containment_id": [containment.pk]},
-            "/api/audit-events/": {
-                "id": list(AuditEvent.objects.order_by("-pk").values_list("pk", flat=True)[:5])
-            },
-            "/api/systems/": {
-                "slug": ["fraud", "fraud", "hidden"],
-                "grant_id": list(fraud.role_grants.values_list("pk", flat=True)),
-            },
-        }
-    )
-    return {"alert_token": secret}
-
-
-@pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker) -> Iterator[dict[str, Any]]:
-    """Built once for the module, in a transaction rolled back at its end."""
-    from governance.evidence import sign
-
-    # The request cycle must not close the test's connection: Django's own test client
-    # disconnects the same receivers.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    test_settings = override_settings(
-        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
-        # Evidence packs are signed: without a key the export is a (documented) 503.
-        EVIDENCE_SIGNING_KEY=sign.generate_private_pem().decode(),
-    )
-    test_settings.enable()
-    try:
-        with django_db_blocker.unblock(), transaction.atomic():
-            yield build_world()
-            transaction.set_rollback(True)
-    finally:
-        test_settings.disable()
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
+load_all_checks()
+# Known, open: input these accept that the schema says they should refuse, so the one check
+# that says so is left out for them (and only it). The evidence questions: the schema lists
+# every question's inputs for every question, and a question ignores one it does not take
+# (`?at=` to "approval"). The timeline: unknown query parameters beside a valid `after`. A
+# grant's DELETE: a `grant_id` outside its documented pattern that still names the grant.
+# A rollback's dismissal: DRF's CharField takes a number for text (`"reason": 80617451`), as
+# every text field of the API does. A rollback pressed from an incident: a multipart body
+# whose `reason` the schema calls too short is taken (not reproduced outside the run yet).
+NEGATIVE_DATA_ACCEPTED = re.compile(
+    r"/evidence/questions/\{key\}/$|/incidents/\{id\}/timeline/$|/roles/\{grant_id\}/$"
+    r"|/rollbacks/\{id\}/dismiss/$|/incidents/\{id\}/rollback/$"
+)
+# Every check schemathesis has (the stateful ones, use_after_free and the like, look at the
+# responses of a sequence of calls and pass over single ones), and ours.
+CHECKS = [*BUILT_IN_CHECKS.get_all(), client_errors_are_json]
 
 
 # `db` is not reset between examples, and needs not be: each request runs in a savepoint of
@@ -309,38 +190,63 @@ def world(django_db_setup, django_db_blocker) -> Iterator[dict[str, Any]]:
 ONE_WORLD = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def _basic(username: str) -> dict[str, str]:
-    token = base64.b64encode(f"{username}:{PASSWORD}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
+# Per persona: responses, 5xx among them, and failed checks; written for the closing note of
+# a run (test-artifacts/api-fuzz-totals.json) and shown at the end of the module.
+TOTALS: dict[str, Counter[str]] = defaultdict(Counter)
 
 
-def _send(case: Any, headers: dict[str, str]) -> Any:
-    """Call the app in a savepoint rolled back afterwards; a refusal must leave no audit event."""
+@pytest.fixture(scope="module", autouse=True)
+def totals(artifacts_dir: Path) -> Iterator[None]:
+    yield
+    (artifacts_dir / "api-fuzz-totals.json").write_text(
+        json.dumps({"examples": EXAMPLES, "personas": TOTALS}, indent=2) + "\n"
+    )
+    for persona, counts in TOTALS.items():
+        print(f"\n{persona}: {dict(counts)}", end="")
+
+
+def _send_and_check(case: Any, headers: dict[str, str], persona: str) -> None:
+    """Call the app and run the checks in a savepoint rolled back afterwards (the checks call
+    it again: without credentials, with wrong ones, with another method); a refusal must
+    leave no audit event."""
     from governance.models import AuditEvent
 
     with transaction.atomic():
         before = AuditEvent.objects.count()
         response = case.call(headers=headers)
+        TOTALS[persona]["responses"] += 1
+        TOTALS[persona]["5xx"] += response.status_code >= 500
         if 400 <= response.status_code < 500:
             written = AuditEvent.objects.count() - before
             assert written == 0, (
                 f"{case.method} {case.formatted_path} answered {response.status_code} "
                 f"but wrote {written} audit event(s)"
             )
-        transaction.set_rollback(True)
-    return response
+        open_problem = NEGATIVE_DATA_ACCEPTED.search(case.operation.path)
+        excluded = [BUILT_IN_CHECKS.get_by_names(["negative_data_rejection"])[0]]
+        try:
+            case.validate_response(
+                response,
+                checks=CHECKS,
+                excluded_checks=excluded if open_problem else None,
+                headers=headers,
+            )
+        except Exception:  # schemathesis' FailureGroup, or an assertion
+            TOTALS[persona]["failed checks"] += 1
+            raise
+        finally:
+            transaction.set_rollback(True)
 
 
 @schema.exclude(path_regex=ALERT_INTAKE).parametrize()
 @pytest.mark.parametrize("persona", PERSONAS)
 @ONE_WORLD
-def test_api_as_each_persona(case, persona, world, db):  # type: ignore[no-untyped-def]
-    response = _send(case, _basic(USERNAMES[persona]))
-    case.validate_response(response, checks=CHECKS)
+def test_api_as_each_persona(case, persona, world, db):  # type: ignore[no-untyped-def]  # noqa: F811
+    headers = {} if persona == "anonymous" else basic_auth(USERNAMES[persona])
+    _send_and_check(case, headers, persona)
 
 
 @schema.include(path_regex=ALERT_INTAKE).parametrize()
 @ONE_WORLD
-def test_alert_intake(case, world, db):  # type: ignore[no-untyped-def]
-    response = _send(case, {"Authorization": f"Bearer {world['alert_token']}"})
-    case.validate_response(response, checks=CHECKS)
+def test_alert_intake(case, world, db):  # type: ignore[no-untyped-def]  # noqa: F811
+    _send_and_check(case, {"Authorization": f"Bearer {world['alert_token']}"}, "alert token")

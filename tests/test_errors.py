@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from unittest import mock
 
 import pytest
@@ -59,3 +62,56 @@ def test_it_answers_503_when_the_session_cannot_be_read(viewer):
     assert b"Unavailable for a moment" in page.content
     assert api.status_code == 503
     assert api["Retry-After"] == str(RETRY_AFTER_SECONDS)
+
+
+# A pool of one connection, held by the main thread: a request on another thread waits
+# DB_POOL_TIMEOUT (1 s) for it, then gets its answer. Prints status, Retry-After and body.
+BUSY_POOL = """
+import json
+import threading
+
+import django
+
+django.setup()
+from django.db import connection
+from django.test import Client
+
+connection.ensure_connection()  # the pool's only connection, held until the end
+answers = []
+
+
+def ask(path):
+    client = Client(raise_request_exception=False)
+    client.cookies["sessionid"] = "a-session-to-look-up-in-the-database"
+    response = client.get(path, HTTP_AUTHORIZATION="Basic bm9ib2R5OnNlY3JldA==")  # nobody
+    answers.append([response.status_code, response.get("Retry-After"), response.content.decode()])
+
+
+for path in ("/api/systems/", "/releases/"):
+    thread = threading.Thread(target=ask, args=(path,))
+    thread.start()
+    thread.join()
+print(json.dumps(answers))
+"""
+
+
+@pytest.mark.django_db
+def test_a_request_that_waits_too_long_for_a_pooled_connection_gets_503():
+    # Every connection of the process's pool busy for DB_POOL_TIMEOUT: a burst beyond what the
+    # database may serve at once is told to come back (psycopg_pool.PoolTimeout), never a 500.
+    from tests.conftest import worker_database_url
+
+    env = dict(
+        os.environ, DATABASE_URL=worker_database_url(), ALLOWED_HOSTS="testserver",
+        DB_POOL_MIN_SIZE="0", DB_POOL_MAX_SIZE="1", DB_POOL_TIMEOUT="1", LOG_LEVEL="CRITICAL",
+    )  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", BUSY_POOL], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 0, result.stderr
+    [(api, api_retry, api_body), (page, page_retry, page_body)] = json.loads(result.stdout)
+    assert (api, api_retry) == (503, str(RETRY_AFTER_SECONDS))
+    assert json.loads(api_body) == {"detail": "The database is busy. Try again shortly."}
+    assert (page, page_retry) == (503, str(RETRY_AFTER_SECONDS))
+    assert "Unavailable for a moment" in page_body

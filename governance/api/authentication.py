@@ -34,6 +34,11 @@ class LockoutBasicAuthentication(BasicAuthentication):
     def authenticate_credentials(
         self, userid: str, password: str, request: Any = None
     ) -> tuple[Any, None]:
+        if "\x00" in userid or "\x00" in password:
+            # No account has one (forms refuse it), and PostgreSQL refuses it in a query: the
+            # lockout's own lookup raised DataError, a 500 to anyone. Wrong credentials, then,
+            # answered before any query (nor counted: there is no username to count them by).
+            raise AuthenticationFailed("Invalid username/password.")
         try:
             user, auth = super().authenticate_credentials(userid, password, request)
         except AuthenticationFailed:

@@ -1,4 +1,6 @@
-"""The OpenAPI schema documents the errors every operation may answer, as they are shaped.
+"""The OpenAPI schema documents the errors every operation may answer, as they are shaped:
+401, 403 and 404 everywhere; 400 where there is input; 413 and 415 where there is a body;
+429 where HTTP Basic is a way in (the sign-in lockout's answer).
 
 Operations that document an error themselves (the evidence questions say which input they
 refuse) keep their own words; the rest get the common ones, so a client generated from the
@@ -8,6 +10,8 @@ schema knows a 403 or a 404 is an answer, not a surprise.
 from __future__ import annotations
 
 from typing import Any
+
+from django.conf import settings
 
 ERROR_SCHEMA = "Error"
 ERROR = {
@@ -37,6 +41,15 @@ UNREADABLE = (
     "A body the operation cannot read: a Content-Type other than those of its request body "
     "(or none)."
 )
+LOCKED_OUT = (
+    "Too many failed HTTP Basic sign-ins for this username from your address (the sign-in "
+    "lockout): `Retry-After` says in how many seconds to try again."
+)
+TOO_LARGE = "A body larger than the {limit} bytes the API reads (DATA_UPLOAD_MAX_MEMORY_SIZE)."
+RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds until the lockout ends", "schema": {"type": "integer"}}
+}
+BASIC_AUTH = "basicAuth"  # LockoutBasicScheme's name: the way in the lockout guards
 HTTP_METHODS = ("get", "put", "patch", "post", "delete")
 
 
@@ -61,7 +74,12 @@ def _document(method: str, operation: dict[str, Any], reference: dict[str, str])
         errors["400"] = INVALID
     if "requestBody" in operation:  # DRF answers 415 before any parser reads the body
         errors["415"] = UNREADABLE
+        errors["413"] = TOO_LARGE.format(limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    if any(BASIC_AUTH in requirement for requirement in operation.get("security", [])):
+        errors["429"] = LOCKED_OUT
     responses = operation.setdefault("responses", {})
     for status, description in errors.items():
         documented = responses.setdefault(status, {"description": description})
         documented.setdefault("content", {"application/json": {"schema": reference}})
+    if "429" in errors:
+        responses["429"].setdefault("headers", RETRY_AFTER)

@@ -65,7 +65,11 @@ class SystemViewSet(
         return super().update(request, *args, **kwargs)
 
     @extend_schema(responses=RoleGrantSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="roles", pagination_class=None)
+    # The whole list, unfiltered: no page, and none of the systems' filters (the schema would
+    # document them, and they would be ignored).
+    @action(
+        detail=True, methods=["get"], url_path="roles", pagination_class=None, filter_backends=[]
+    )
     def roles(self, request: Request, slug: str, format: str | None = None) -> Response:
         """Everyone holding a role on the system."""
         system = self.get_object()

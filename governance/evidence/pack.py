@@ -5,13 +5,18 @@ size, the system, the period, the audit chain's segment and head) is generated l
 every digest is known, and signed with Ed25519 in `manifest.sig` beside it. Everything is
 read in one REPEATABLE READ snapshot, so the files agree with each other and with the chain
 head the manifest cites, however long the download takes.
+
+What can fail beyond reading rows (the answers, the control mapping, the report in HTML and
+PDF) is built in that snapshot before the first byte (`EvidencePack.prepare`), so a failure
+there is an error the caller can still answer with, never a ZIP cut short. It is held while
+the files stream: its size follows the period's releases and incidents, not its audit events.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -94,28 +99,41 @@ def _snapshot() -> Iterator[None]:
     with transaction.atomic():
         with connection.cursor() as cursor:
             # READ ONLY: an export reads the record, it never changes it (the export's own
-            # audit event is written after, by on_complete).
+            # audit event is written after, by on_complete or on_failure).
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield
 
 
 @dataclass
 class EvidencePack:
-    """Iterate it for the ZIP's bytes. `on_complete` runs once the last byte is produced."""
+    """`prepare()` it, then iterate it for the ZIP's bytes.
+
+    `prepare()` opens the snapshot and builds, before any byte exists, every part that is not a
+    plain copy of rows: the counts, the auditor's answers, the control mapping and the report
+    in HTML and PDF. Whatever fails there fails while the caller can still answer with an
+    error instead of a ZIP. Iterating then streams the files from the same snapshot.
+    `on_complete` runs once the last byte is produced; `on_failure` if the stream breaks after
+    it began (the bytes sent cannot be taken back, but the failure is told).
+    """
 
     system: AISystem
     period: PackPeriod
     exported_by: str
     key: Ed25519PrivateKey
     on_complete: Callable[[EvidencePack], None] | None = None
+    on_failure: Callable[[EvidencePack, BaseException], None] | None = None
     files: list[PackFile] = field(default_factory=list)
     segment: ChainSegment | None = None
     generated_at: str = ""
     manifest_sha256: str = ""
     answers: dict[str, Any] = field(default_factory=dict)
     mapping: list[dict[str, Any]] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)  # per section, counted in `prepare`
     report: Any = None  # the report's content, built once for the HTML and the PDF
+    report_html: bytes = b""
+    report_pdf: bytes = b""
     manifest_bytes: bytes = b""
+    _stream: Generator[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
     def filename(self) -> str:
@@ -124,18 +142,67 @@ class EvidencePack:
             f"-{self.period.last_day:%Y%m%d}.zip"
         )
 
+    def prepare(self) -> None:
+        """Open the snapshot and build everything that can fail. Raises what went wrong; the
+        snapshot is closed again then.
+
+        Otherwise the snapshot stays open on this thread's connection, past the view's return,
+        until the last byte: the response closes the pack however the download ends, and a
+        pack dropped unread closes when it is collected (its generator's `with` exits)."""
+        if self._stream is not None:
+            return
+        stream = self._run()
+        next(stream)  # runs up to the first yield: prepared, inside the open snapshot
+        self._stream = stream
+
     def __iter__(self) -> Iterator[bytes]:
+        self.prepare()
+        assert self._stream is not None
+        return self._stream
+
+    def close(self) -> None:
+        """Give the snapshot back: a response closed before (or without) being read."""
+        if self._stream is not None:
+            self._stream.close()
+
+    def _run(self) -> Generator[bytes]:
         # Events written but not sealed yet get their place in the chain first (as verify does).
         seal_pending(chain_name(self.system.pk))
-        with _snapshot():
-            self.generated_at = timezone.now().isoformat()
-            self.segment = chain_segment(self.system, self.period)
-            # No level given: one given would also apply to (and warn about) the stored file.
-            archive = ZipStream(compress_type=ZIP_DEFLATED)
-            self._add_files(archive)
-            yield from archive
+        started = False
+        try:
+            with _snapshot():
+                self._prepare()
+                yield b""  # prepared: nothing has been sent
+                started = True
+                # No level given: one given would also apply to (and warn about) the stored
+                # file.
+                archive = ZipStream(compress_type=ZIP_DEFLATED)
+                self._add_files(archive)
+                yield from archive
+        except Exception as error:
+            if started and self.on_failure is not None:
+                self.on_failure(self, error)
+            raise
         if self.on_complete is not None:
             self.on_complete(self)
+
+    def _prepare(self) -> None:
+        from governance.evidence import report
+        from governance.evidence.pack_answers import answers, mapping
+
+        self.generated_at = timezone.now().isoformat()
+        self.segment = chain_segment(self.system, self.period)
+        # Counted from the rows the files will hold, in the same snapshot: the report's figures
+        # are known before the files stream, and a section that cannot be read fails here.
+        self.rows = {
+            section.name: sum(1 for _ in section.rows(self.system, self.period))
+            for section in pack_sections.sections()
+        }
+        self.answers = answers(self.system, self.period)
+        self.mapping = mapping(self.system, self.period)
+        self.report = report.report_content(self)
+        self.report_html = report.render_html(self)
+        self.report_pdf = report.render_pdf(self)
 
     # --- the files, in the order they are written -------------------------------------------
 
@@ -147,8 +214,6 @@ class EvidencePack:
         return entry
 
     def _add_files(self, archive: ZipStream) -> None:
-        from governance.evidence import report
-
         self._file(archive, "README.txt", None, _lazy(self._readme))
         for section in pack_sections.sections():
             self._add_section(archive, section)
@@ -161,8 +226,8 @@ class EvidencePack:
         )
         self._file(archive, "controls.json", None, _lazy(self._controls))
         self._file(archive, "questions.json", None, _lazy(self._questions))
-        self._file(archive, "report.html", None, _lazy(lambda: report.render_html(self)))
-        self._file(archive, "report.pdf", None, _lazy(lambda: report.render_pdf(self)))
+        self._file(archive, "report.html", None, [self.report_html])
+        self._file(archive, "report.pdf", None, [self.report_pdf])
         # Last: by now every file above has streamed and its digest is known.
         manifest = _lazy(self._manifest)
         archive.add(manifest, MANIFEST)
@@ -195,12 +260,8 @@ class EvidencePack:
     # --- generated files ---------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
-        """Rows per section, known once the sections have streamed (for the report)."""
-        counts = {
-            f.path[:-5]: f.rows
-            for f in self.files
-            if f.path.endswith(".json") and f.rows is not None
-        }
+        """Rows per section and the audit events, known once prepared (for the report)."""
+        counts = dict(self.rows)
         if self.segment is not None:
             counts["audit_events"] = self.segment.events
         return counts
@@ -215,15 +276,9 @@ class EvidencePack:
         ).encode()
 
     def _questions(self) -> bytes:
-        from governance.evidence.pack_answers import answers
-
-        self.answers = answers(self.system, self.period)
         return (dumps(self.answers, indent=2) + "\n").encode()
 
     def _controls(self) -> bytes:
-        from governance.evidence.pack_answers import mapping
-
-        self.mapping = mapping(self.system, self.period)
         return (dumps({"controls": self.mapping}, indent=2) + "\n").encode()
 
     def manifest(self) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from governance.evidence.pack_period import parse_period
-from governance.evidence.pack_services import export_evidence_pack
-from governance.evidence.pack_views import pack_response
+from governance.evidence.pack_services import EvidenceExportFailed, export_evidence_pack
+from governance.evidence.pack_views import FAILED, pack_response
 from governance.evidence.sign import SigningKeyMissing
 from governance.http import api_actor
 from governance.permissions import get_system_or_404
@@ -21,6 +21,14 @@ from governance.roles import Action
 class ServiceUnavailable(exceptions.APIException):
     status_code = 503
     default_code = "unavailable"
+
+
+class ExportFailed(exceptions.APIException):
+    """The server could not make the pack (a fault of its own, not of the request): a 500 with
+    a JSON body, sent before any byte of a ZIP."""
+
+    status_code = 500
+    default_code = "export_failed"
 
 
 class EvidencePackView(APIView):
@@ -35,7 +43,10 @@ class EvidencePackView(APIView):
             "report in HTML and PDF, `manifest.json` (each file's sha256 and size, the chain's "
             "first and last hash and its head) and `manifest.sig`, the manifest's Ed25519 "
             "signature (base64). Check it with `manage.py verify_evidence`. The period is whole "
-            "UTC days, both included. The export is recorded in the audit trail."
+            "UTC days, both included. The export is recorded in the audit trail. Everything "
+            "that can fail is built before the first byte: an export that fails answers "
+            "500 with a JSON `detail`, never a partial ZIP, and is recorded as "
+            "`evidence.export_failed`."
         ),
         parameters=[
             OpenApiParameter(
@@ -56,6 +67,10 @@ class EvidencePackView(APIView):
             400: OpenApiResponse(description="The period is missing, malformed or inverted."),
             403: OpenApiResponse(description="You may see the system but not export evidence."),
             404: OpenApiResponse(description="No such system, or not one you may see."),
+            500: OpenApiResponse(
+                description="The pack could not be made; nothing was sent. Recorded in the "
+                "audit trail as `evidence.export_failed`."
+            ),
             503: OpenApiResponse(description="No signing key is configured on the server."),
         },
     )
@@ -66,4 +81,7 @@ class EvidencePackView(APIView):
             pack = export_evidence_pack(actor=api_actor(request), system=system, period=period)
         except SigningKeyMissing as error:
             raise ServiceUnavailable(str(error)) from None
+        except EvidenceExportFailed:
+            request_id = getattr(request, "request_id", "")
+            raise ExportFailed(f"{FAILED} Request id: {request_id}.") from None
         return pack_response(pack)

@@ -389,7 +389,7 @@ def report_content(pack: EvidencePack) -> ReportContent:
 
 
 def render_html(pack: EvidencePack) -> bytes:
-    content = report_content(pack)
+    content = pack.report if pack.report is not None else report_content(pack)
     pack.report = content
     charts = [
         (chart, svg_bars(chart.points, unit=chart.unit, title=chart.title))

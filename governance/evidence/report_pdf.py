@@ -2,11 +2,19 @@
 
 The standard PDF fonts cover Latin-1 (cp1252) only: other characters are spelled out or
 replaced, so nothing renders as an empty box.
+
+Any text, of any length, must lay out: a table row cannot be taller than a page (reportlab
+raises LayoutError), so a cell whose text would make its row tall shows its opening words and
+continues in a numbered note below the table, where the text flows from page to page. Text
+flows as paragraphs of at most CHUNK characters, since reportlab wraps a paragraph's remainder
+again at each page break (one long paragraph costs its length times its pages); a word longer
+than a line is cut across lines.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
@@ -17,6 +25,7 @@ from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     CondPageBreak,
@@ -43,6 +52,7 @@ RULE = colors.HexColor("#d0d5dd")
 STRIPE = colors.HexColor("#f5f7fa")
 MARGIN = 18 * mm
 WIDTH = A4[0] - 2 * MARGIN
+TEXT_WIDTH = WIDTH - 12  # inside the frame's padding
 
 BODY = ParagraphStyle("body", fontName="Helvetica", fontSize=9, leading=12.5, textColor=INK)
 SMALL = ParagraphStyle("small", parent=BODY, fontSize=7.6, leading=9.6)
@@ -60,6 +70,16 @@ CAPTION = ParagraphStyle("caption", parent=SMALL, fontName="Helvetica-Bold", tex
                          spaceBefore=4, spaceAfter=2)  # fmt: skip
 
 REPLACEMENTS = {"≥": ">=", "≤": "<=", "→": "->", "←": "<-", "≠": "!=", "✓": "yes", "✗": "no"}
+# Control characters other than line breaks and tabs draw nothing sensible and upset the
+# paragraph parser.
+CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+# Text flows in paragraphs of at most this many characters (see the module's docstring).
+CHUNK = 1500
+# A cell longer than this, or whose row it would make taller than CELL_HEIGHT, moves to a note.
+CELL_CHARS = 600
+CELL_HEIGHT = 150.0  # points: under a quarter of the frame, so any row fits on a page
+PADDING = 4  # left and right, in a table cell
 
 
 def latin(value: Any) -> str:
@@ -67,42 +87,159 @@ def latin(value: Any) -> str:
     out = str(value)
     for char, spelled in REPLACEMENTS.items():
         out = out.replace(char, spelled)
+    out = CONTROLS.sub("?", out.replace("\r\n", "\n").replace("\r", "\n"))
     return out.encode("cp1252", "replace").decode("cp1252")
 
 
-def para(value: Any, style: ParagraphStyle = BODY) -> Paragraph:
-    return Paragraph(escape(latin(value)), style)
+def breakable(text: str, style: ParagraphStyle, width: float) -> str:
+    """`text` with each word wider than `width` cut into pieces that each fill a line.
+
+    reportlab would cut such a word itself, but measures every prefix of it to do so: a word
+    of n characters costs n² measurements (minutes for a long URL or a run of CJK, here drawn
+    as "?"). Cut here, it costs one measurement per character.
+    """
+    width -= 1  # a point to spare: a piece that just fits is never cut again
+    if width <= 0:
+        return text
+    widths: dict[str, float] = {}
+
+    def measure(char: str) -> float:
+        if char not in widths:
+            widths[char] = stringWidth(char, style.fontName, style.fontSize)
+        return widths[char]
+
+    out = []
+    for word in re.split(r"( +|\n)", text):
+        if len(word) * style.fontSize * 1.1 <= width:  # no cp1252 glyph is wider than 1.1 em
+            out.append(word)
+            continue
+        pieces, start, used = [], 0, 0.0
+        for index, char in enumerate(word):
+            step = measure(char)
+            if used + step > width and index > start:
+                pieces.append(word[start:index])
+                start, used = index, 0.0
+            used += step
+        pieces.append(word[start:])
+        out.append(" ".join(pieces))
+    return "".join(out)
+
+
+def para(value: Any, style: ParagraphStyle = BODY, width: float = TEXT_WIDTH) -> Paragraph:
+    """One paragraph of short text; its line breaks kept."""
+    text = breakable(latin(value), style, width)
+    return Paragraph(escape(text).replace("\n", "<br/>"), style)
+
+
+def chunks(text: str, size: int = CHUNK) -> list[str]:
+    """`text` in pieces of at most `size` characters: at its line breaks, then at the last
+    space before `size`, else (one long word) at `size` itself."""
+    pieces = []
+    for line in text.split("\n"):
+        while len(line) > size:
+            cut = line.rfind(" ", size // 2, size + 1)
+            cut = cut if cut > 0 else size
+            pieces.append(line[:cut])
+            line = line[cut:].lstrip(" ")
+        if line.strip():
+            pieces.append(line)
+    return pieces
+
+
+def flowing(value: Any, style: ParagraphStyle = BODY, width: float = TEXT_WIDTH) -> list[Flowable]:
+    """Text of any length as paragraphs that split across pages in linear time."""
+    pieces = chunks(breakable(latin(value), style, width))
+    if not pieces:
+        return [Paragraph("", style)]
+    flowables: list[Flowable] = [Paragraph(escape(piece), style) for piece in pieces]
+    return flowables
+
+
+def excerpt(text: str, length: int) -> str:
+    """The opening words of `text`, at most `length` characters, cut at a space if one is near."""
+    flat = " ".join(text.split())
+    if len(flat) <= length:
+        return flat
+    cut = flat.rfind(" ", length // 2, length)
+    return flat[: cut if cut > 0 else length].rstrip()
+
+
+class Notes:
+    """The full text of cells too long for their table, numbered, set below the table."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[int, str, str]] = []
+
+    def cell(self, value: Any, style: ParagraphStyle, width: float, label: str) -> Paragraph:
+        text, inner = latin(value), width - 2 * PADDING
+        if len(text) <= CELL_CHARS:
+            cell = para(text, style, inner)
+            if cell.wrap(inner, 10_000)[1] <= CELL_HEIGHT:
+                return cell
+        number = len(self.entries) + 1
+        self.entries.append((number, label, text))
+        pointer = f"(continued in note {number} below)"
+        for length in (200, 80, 24, 0):  # as much of the start as the column has room for
+            opening = excerpt(text, length)
+            cell = para(f"{opening} … {pointer}" if opening else pointer, style, inner)
+            if cell.wrap(inner, 10_000)[1] <= CELL_HEIGHT:
+                return cell
+        return cell
+
+    def flowables(self) -> list[Flowable]:
+        story: list[Flowable] = []
+        for number, label, text in self.entries:
+            story.append(para(f"Note {number}: {label}", CAPTION))
+            story += flowing(text, SMALL)
+        return story
 
 
 def _table(table: ReportTableType) -> list[Flowable]:
     widths = table.widths or [1.0] * len(table.headers)
     total = sum(widths)
     col_widths = [WIDTH * w / total for w in widths]
-    data = [[para(h, CELL_HEAD) for h in table.headers]]
-    data += [[para(cell, SMALL) for cell in row] for row in table.rows]
-    grid = Table(data, colWidths=col_widths, repeatRows=1)
+    notes = Notes()
+    data = [[para(h, CELL_HEAD, w - 2 * PADDING) for h, w in zip(table.headers, col_widths,
+                                                                 strict=True)]]  # fmt: skip
+    where = f" ({excerpt(latin(table.caption), 120)})" if table.caption else ""
+    for number, row in enumerate(table.rows, start=1):
+        data.append([
+            notes.cell(cell, SMALL, col_widths[i],
+                       f"{table.headers[i]} of {excerpt(latin(row[0]), 80)}{where}" if i
+                       else f"{table.headers[i]} in row {number}{where}")
+            for i, cell in enumerate(row)
+        ])  # fmt: skip
+    # splitInRow: the notes keep every row shorter than a page; should one not be, it is split
+    # between pages rather than refused.
+    grid = Table(data, colWidths=col_widths, repeatRows=1, splitInRow=1)
     style = [
         ("BACKGROUND", (0, 0), (-1, 0), INK),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE),
         ("TOPPADDING", (0, 0), (-1, -1), 3),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-        ("LEFTPADDING", (0, 0), (-1, -1), 4),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+        ("LEFTPADDING", (0, 0), (-1, -1), PADDING),
+        ("RIGHTPADDING", (0, 0), (-1, -1), PADDING),
     ]
     style += [("BACKGROUND", (0, i), (-1, i), STRIPE) for i in range(2, len(data), 2)]
     grid.setStyle(TableStyle(style))
     flowables: list[Flowable] = []
     if table.caption:
-        flowables.append(para(table.caption, CAPTION))
+        flowables += flowing(table.caption, CAPTION)
     flowables.append(grid)
+    flowables += notes.flowables()
     flowables.append(Spacer(1, 4))
     return flowables
 
 
-def _pairs(pairs: list[tuple[str, str]], *, mono: bool = False) -> Table:
-    data = [[para(k, CAPTION), para(v, MONO if mono else BODY)] for k, v in pairs]
-    grid = Table(data, colWidths=[WIDTH * 0.28, WIDTH * 0.72])
+def _pairs(pairs: list[tuple[str, str]], *, mono: bool = False) -> list[Flowable]:
+    notes = Notes()
+    widths = [WIDTH * 0.28, WIDTH * 0.72]
+    data = [
+        [para(k, CAPTION, widths[0] - 6), notes.cell(v, MONO if mono else BODY, widths[1], k)]
+        for k, v in pairs
+    ]
+    grid = Table(data, colWidths=widths, splitInRow=1)
     grid.setStyle(TableStyle([
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE),
@@ -110,7 +247,16 @@ def _pairs(pairs: list[tuple[str, str]], *, mono: bool = False) -> Table:
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
         ("LEFTPADDING", (0, 0), (-1, -1), 0),
     ]))  # fmt: skip
-    return grid
+    return [grid, *notes.flowables()]
+
+
+def fit(text: str, width: float, font: str, size: float) -> str:
+    """`text` shortened with an ellipsis to `width` points (a page header has one line)."""
+    if stringWidth(text, font, size) <= width:
+        return text
+    while text and stringWidth(text + "…", font, size) > width:
+        text = text[: max(0, min(len(text) - 1, int(len(text) * 0.9)))]
+    return text + "…"
 
 
 def _figures(figures: list[tuple[str, str]]) -> Table:
@@ -202,7 +348,10 @@ def _page_decorations(subtitle: str) -> type[Canvas]:
             self.drawString(MARGIN, height - 10 * mm, "Failsafe evidence pack")
             self.setFont("Helvetica", 8)
             self.setFillColor(MUTED)
-            self.drawRightString(width - MARGIN, height - 10 * mm, latin(subtitle))
+            self.drawRightString(
+                width - MARGIN, height - 10 * mm,
+                fit(latin(subtitle), WIDTH - 40 * mm, "Helvetica", 8),
+            )  # fmt: skip
             self.setStrokeColor(RULE)
             self.setLineWidth(0.5)
             self.line(MARGIN, 12 * mm, width - MARGIN, 12 * mm)
@@ -217,23 +366,23 @@ def _page_decorations(subtitle: str) -> type[Canvas]:
 
 def pdf_document(report: ReportContent, *, subtitle: str) -> bytes:
     story: list[Flowable] = [
-        para(report.title, TITLE),
+        *flowing(report.title, TITLE),
         Spacer(1, 2),
         para(f"Compliance evidence for the period {subtitle.split(' · ')[-1]}", SUBTITLE),
         Spacer(1, 8),
-        _pairs(report.facts),
+        *_pairs(report.facts),
         Spacer(1, 8),
         _figures(report.figures),
         para("1. The auditor's questions", H1),
     ]
     for number, block in enumerate(report.questions, start=1):
         story.append(CondPageBreak(40 * mm))
-        story.append(para(f"1.{number} {block.title}", H2))
+        story += flowing(f"1.{number} {block.title}", H2)
         if block.summary:
-            story.append(para(block.summary, ParagraphStyle("q", parent=SMALL, textColor=MUTED)))
+            story += flowing(block.summary, ParagraphStyle("q", parent=SMALL, textColor=MUTED))
             story.append(Spacer(1, 3))
         for item in block.items:
-            story += _table(item) if isinstance(item, ReportTableType) else [para(item)]
+            story += _table(item) if isinstance(item, ReportTableType) else flowing(item)
     if not report.questions:
         story.append(para("No questions were answered for this period."))
     story.append(para("2. Incidents and rollbacks in figures", H1))
@@ -250,7 +399,7 @@ def pdf_document(report: ReportContent, *, subtitle: str) -> bytes:
         "each event names the hash of the one before it. The verifier recomputes every hash "
         "from the first to the last below.", SMALL))  # fmt: skip
     story.append(Spacer(1, 3))
-    story.append(_pairs(report.chain, mono=True))
+    story += _pairs(report.chain, mono=True)
     if report.controls is not None:
         story.append(para("5. Control mapping", H1))
         story += _table(report.controls)

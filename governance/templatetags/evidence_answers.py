@@ -6,6 +6,8 @@ from datetime import date, datetime, timedelta
 
 from django import template
 
+from governance.validators import is_linkable
+
 register = template.Library()
 
 
@@ -30,4 +32,4 @@ def last_day(end: datetime) -> date:
 def is_web_link(uri: str) -> bool:
     """Whether evidence recorded as a URI is safe to link (http, https or a path of the app);
     anything else (s3://, javascript:) is shown as text."""
-    return str(uri).startswith(("https://", "http://", "/"))
+    return is_linkable(uri)

@@ -13,6 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
 from governance import people
+from governance.validators import is_linkable
 
 register = template.Library()
 
@@ -42,6 +43,13 @@ def breakable(value: Any) -> SafeString:
     in a narrow column, never inside a word or a version number."""
     escaped = str(conditional_escape(value))
     return mark_safe(_SEPARATOR.sub(r"\1<wbr>", escaped))  # noqa: S308  (escaped above)
+
+
+@register.filter
+def linkable(value: Any) -> bool:
+    """Whether a stored URI may be rendered as a link (http, https or a page of this site);
+    anything else (s3://, javascript:) is shown as text."""
+    return is_linkable(value)
 
 
 @register.filter

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from governance.limits import COMMENT, NAME, NOTE, POST
 from incidents.models import (
     ActionItem,
     Category,
@@ -77,8 +78,10 @@ class IncidentSerializer(serializers.ModelSerializer):
 class DeclareSerializer(serializers.Serializer):
     system = serializers.SlugField()
     environment = serializers.SlugField(required=False, allow_blank=True)
-    title = serializers.CharField(max_length=200)
-    summary = serializers.CharField(required=False, allow_blank=True, default="")
+    title = serializers.CharField(max_length=NAME)
+    summary = serializers.CharField(
+        max_length=COMMENT, required=False, allow_blank=True, default=""
+    )
     severity = serializers.ChoiceField(choices=Severity.choices)
     category = serializers.ChoiceField(choices=Category.choices)
     source = serializers.ChoiceField(choices=Source.choices, default=Source.USER_REPORT)  # type: ignore[assignment]
@@ -86,12 +89,12 @@ class DeclareSerializer(serializers.Serializer):
 
 class StageSerializer(serializers.Serializer):
     stage = serializers.ChoiceField(choices=Stage.choices)
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = serializers.CharField(max_length=NOTE, required=False, allow_blank=True, default="")
 
 
 class SeveritySerializer(serializers.Serializer):
     severity = serializers.ChoiceField(choices=Severity.choices)
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=NOTE)
 
 
 class RoleAssignmentSerializer(serializers.Serializer):
@@ -104,7 +107,7 @@ class UpdateSerializer(serializers.Serializer):
         choices=[(EntryKind.NOTE, "Note"), (EntryKind.STATUS_UPDATE, "Status update")],
         default=EntryKind.NOTE,
     )
-    body = serializers.CharField(max_length=10_000)
+    body = serializers.CharField(max_length=POST)
 
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
@@ -163,3 +166,40 @@ class ActionItemSerializer(serializers.ModelSerializer):
         data = super().to_representation(item)
         data["owner"] = item.owner.username if item.owner else None
         return data
+
+
+class AlertRecordedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    incident = serializers.IntegerField(
+        allow_null=True, help_text="The incident it declared or joined; null if none"
+    )
+    environment = serializers.CharField(
+        allow_null=True, help_text="Slug of the environment its labels named; null if none"
+    )
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What went wrong with its labels, e.g. an environment label that matched "
+        "no environment (the alert then has none and its incident cannot be rolled back)",
+    )
+
+
+class AlertsRecordedSerializer(serializers.Serializer):
+    alerts = AlertRecordedSerializer(many=True)
+
+
+class AlertPayloadRefusedSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="The field, then what is wrong with it")
+    field = serializers.CharField(
+        required=False,
+        help_text='Where: "alerts[3].startsAt", "alerts[0].labels.team", "name"; "" for the '
+        "payload as a whole; absent when the body is not JSON at all",
+    )
+
+
+class AlertPayloadTooLargeSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    limit = serializers.ChoiceField(choices=["alerts", "bytes"], help_text="Which limit")
+    maximum = serializers.IntegerField(help_text="What one post may hold")
+    received = serializers.IntegerField(help_text="What this one held")

@@ -128,7 +128,9 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         parameters=[OpenApiParameter("after", int, description="entries after this id")],
         responses=TimelineEntrySerializer(many=True),
     )
-    @action(detail=True, methods=["get"], pagination_class=None)  # the whole list, not a page
+    # The whole list, not a page, and none of the incidents' filters (documented, they would
+    # be ignored).
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def timeline(self, request: Request, pk: str) -> Response:
         """The timeline, oldest first; pass ?after=<last id> to poll for what is new."""
         try:
@@ -180,7 +182,9 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"])
     def rollback(self, request: Request, pk: str) -> Response:
         """ROLL BACK NOW: the incident's environment back to the plan's target. 202 with the
-        new request; 200 with the one already active (a second press changes nothing)."""
+        new request; 200 with the one already active (a second press changes nothing).
+        After a verified rollback, going past the release it put back takes `further`;
+        `expected_from`/`expected_target` refuse a press made on an out-of-date view."""
         incident = self.get_object()
         if not can(api_actor(request), Action.REQUEST_ROLLBACK, incident.system):
             raise PermissionDenied("Only rollback owners and on-call leads roll back.")
@@ -190,6 +194,9 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             incident=incident,
             reason=data.get("reason", ""),
             idempotency_key=data.get("idempotency_key") or None,
+            further=data.get("further", False),
+            expected_from=data.get("expected_from"),
+            expected_target=data.get("expected_target"),
         )
         code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
         return Response(RollbackRequestSerializer(rollback).data, status=code)

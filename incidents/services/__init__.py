@@ -2,9 +2,14 @@
 
 from incidents.services.alerts import (
     AlertPayloadError,
+    AlertPayloadTooLarge,
+    check_size,
+    check_text,
     ingest_alert,
     parse_alertmanager,
     parse_generic,
+    receive_alert,
+    receive_alerts,
 )
 from incidents.services.containment import pin_entry, request_containment, set_containment_status
 from incidents.services.lifecycle import (
@@ -26,9 +31,12 @@ from incidents.services.rollback import request_rollback
 
 __all__ = [
     "AlertPayloadError",
+    "AlertPayloadTooLarge",
     "add_action_item",
     "assign_role",
     "change_severity",
+    "check_size",
+    "check_text",
     "classify_serious",
     "declare_incident",
     "ingest_alert",
@@ -38,6 +46,8 @@ __all__ = [
     "pin_entry",
     "post_update",
     "publish_postmortem",
+    "receive_alert",
+    "receive_alerts",
     "record_report_sent",
     "release_role",
     "request_containment",

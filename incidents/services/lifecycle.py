@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from governance.limits import COMMENT, NAME, shorten
 from governance.people import display_name
 from governance.permissions import can, require
 from governance.roles import Action
@@ -43,6 +44,27 @@ DONE_WHEN_LEAVING = {
     Stage.REVIEW: "reviewed_at",
 }
 REOPENABLE_FROM = (Stage.REVIEW, Stage.CLOSED)
+
+
+def mark_contained(incident: Incident, at: datetime) -> bool:
+    """The one rule of when an incident was contained (`contained_at`), which the war room's
+    lifecycle, the post-mortem, the dashboard's time to contain and the evidence all read:
+    the first of
+
+    - its first containment action marked done (`set_containment_status`);
+    - leaving the containment stage forward (a lead says containment is done);
+    - its rollback done: a verified rollback for it, or leaving the rollback stage forward
+      (the release that did harm is gone: nothing is left to contain).
+
+    Set once, never moved: undoing an action later, or a second one, changes nothing. A
+    containment stage passed over before is then no longer skipped: it was done, just not
+    as a stage. The caller holds the incident's lock, saves it and says so on the timeline.
+    True when this call set it."""
+    if incident.contained_at is not None:
+        return False
+    incident.contained_at = at
+    incident.skipped_stages = [s for s in incident.skipped_stages if s != Stage.CONTAINMENT]
+    return True
 
 
 def _lock(incident: Incident) -> Incident:
@@ -85,6 +107,12 @@ def declare_incident(
     _check_choice(source, Source, "source")
     if not title.strip():
         raise ValidationError({"title": "Say in a few words what is wrong."})
+    if actor is None:  # monitoring's words are cut to fit, never refused: the alert must page
+        title, summary = shorten(title.strip(), NAME), shorten(summary.strip(), COMMENT)
+    elif len(title.strip()) > NAME or len(summary.strip()) > COMMENT:
+        raise ValidationError(
+            {"summary": f"Keep the title under {NAME} and the summary under {COMMENT} characters."}
+        )
     if environment is not None and environment.system_id != system.pk:
         raise ValidationError({"environment": "Choose an environment of this system."})
     detected_at = detected_at or timezone.now()
@@ -233,13 +261,26 @@ def reach_rollback_stage(incident: Incident, *, version: str) -> None:
     if not incident.is_open or current > rollback:
         return
     incident.rolled_back_at = incident.rolled_back_at or timezone.now()
-    if current == rollback:
-        incident.save(update_fields=["rolled_back_at"])
+    if current < rollback:
+        # _enter counts the verified rollback as the containment, if nothing contained it.
+        _enter(
+            incident, Stage.ROLLBACK, actor=None, reason=f"{version} is live again.",
+            machine="rollback worker",
+        )  # fmt: skip
         return
-    _enter(
-        incident, Stage.ROLLBACK, actor=None, reason=f"{version} is live again.",
-        machine="rollback worker",
-    )  # fmt: skip
+    contained = mark_contained(incident, incident.rolled_back_at)
+    incident.save(update_fields=["rolled_back_at", "contained_at", "skipped_stages"])
+    if contained:  # in the rollback stage already: no stage entry says it
+        record(
+            incident,
+            actor=None,
+            kind=EntryKind.CONTAINMENT,
+            action="incident.contained",
+            body=f"Contained by the rollback: {version} is live again.",
+            data={"contained_at": _iso(incident.contained_at), "by": "rollback"},
+            after={"contained_at": _iso(incident.contained_at)},
+            actor_name="rollback worker",
+        )
 
 
 def _enter(
@@ -250,13 +291,26 @@ def _enter(
     current, target = ORDER.index(incident.stage), ORDER.index(stage)
     reopening = target < current
     before = {"stage": incident.stage}
+    was_contained = incident.contained_at
     now = timezone.now()
-    skipped = [] if reopening else ORDER[current + 1 : target]
+    passed_over = [] if reopening else ORDER[current + 1 : target]
+    contained_by_rollback = False
     if not reopening:
+        # A rollback done (verified, or its stage left before) contained it, if nothing did.
+        if incident.rolled_back_at is not None:
+            contained_by_rollback = mark_contained(incident, incident.rolled_back_at)
         for passed in ORDER[current:target]:
             stamp = DONE_WHEN_LEAVING.get(Stage(passed))
-            if stamp and passed not in skipped and getattr(incident, stamp) is None:
+            if not stamp or passed in passed_over or getattr(incident, stamp) is not None:
+                continue
+            if stamp == "contained_at":
+                mark_contained(incident, now)
+            else:
                 setattr(incident, stamp, now)
+        if incident.rolled_back_at is not None and not contained_by_rollback:
+            contained_by_rollback = mark_contained(incident, incident.rolled_back_at)
+    # A stage passed over whose part is done (containment, by an action) is not skipped.
+    skipped = [name for name in passed_over if not _done(incident, name)]
     skipped_ever = set(incident.skipped_stages) | set(skipped)
     incident.skipped_stages = [name for name in ORDER if name in skipped_ever]
     if reopening:
@@ -271,6 +325,11 @@ def _enter(
         body += f" Skipped: {', '.join(Stage(s).label for s in skipped)}."
     if reason.strip():
         body += f" {reason.strip()}"
+    if contained_by_rollback:
+        body += " Contained by the rollback."
+    after: dict[str, Any] = {"stage": stage, "skipped": skipped}
+    if incident.contained_at != was_contained:
+        after["contained_at"] = _iso(incident.contained_at)
     record(
         incident,
         actor=actor,
@@ -279,10 +338,20 @@ def _enter(
         body=body,
         data={"from": before["stage"], "to": stage, "skipped": skipped},
         before=before,
-        after={"stage": stage, "skipped": skipped},
+        after=after,
         actor_name=machine,
     )
     return incident
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _done(incident: Incident, stage: str) -> bool:
+    """Is this stage's part of the response done already (its stamp set)?"""
+    stamp = DONE_WHEN_LEAVING.get(Stage(stage))
+    return stamp is not None and getattr(incident, stamp) is not None
 
 
 @transaction.atomic

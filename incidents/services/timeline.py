@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils import timezone
 
 from governance import audit
+from governance.limits import PROSE, shorten
 from incidents.models import Incident, TimelineEntry
 
 if TYPE_CHECKING:
@@ -26,7 +27,9 @@ def record(
     actor_name: str = "monitoring",
 ) -> TimelineEntry:
     """One timeline entry and its audit event, in the caller's transaction. Without an
-    actor, `actor_name` says which machine it was."""
+    actor, `actor_name` says which machine it was. A body composed from an alert's words is
+    cut to fit the field (what people post is refused beyond its own cap before this)."""
+    body = shorten(body, PROSE)
     entry = TimelineEntry.objects.create(
         incident=incident,
         kind=kind,

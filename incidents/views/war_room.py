@@ -60,7 +60,7 @@ from incidents.models import (
 from incidents.reporting import reporting_clock
 from incidents.services.lifecycle import ORDER, REOPENABLE_FROM
 from releases.content import release_content
-from releases.models import ComponentKind, Release, RollbackMode
+from releases.models import ComponentKind, Release, RollbackMode, RollbackStatus
 from releases.queries import live_release
 from releases.services import rollbacks
 
@@ -121,9 +121,11 @@ def _version(incident_pk: int, request: AuthenticatedHttpRequest) -> str:
     return f"{system_version(system_id, request.user)}:{minute}"
 
 
-def _token(version: str) -> str:
-    # Signed: only a page this viewer was given can ask "anything new?" and get a bare 204.
-    return salted_hmac("incidents.live", version).hexdigest()[:24]
+def _token(version: str, request: AuthenticatedHttpRequest) -> str:
+    # Signed, and for this viewer: only a page they were given (so one whose render checked
+    # their access) can ask "anything new?" and get a bare 204. A change of their roles is a
+    # change of the version, so the token does not outlive their access.
+    return salted_hmac("incidents.live", f"{version}:{request.user.pk}").hexdigest()[:24]
 
 
 @require_GET
@@ -139,25 +141,27 @@ def war_room(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def live(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    """The poll: 204 while nothing changed, else the changed panels and the new entries."""
+    """The poll: 204 while nothing changed, else the changed panels and the new entries.
+    Access first, then the parameters: someone who may not see the incident gets 404
+    whatever they send, as for an incident that does not exist."""
     version = _version(pk, request)
-    if constant_time_compare(request.GET.get("v", ""), _token(version)):
+    if constant_time_compare(request.GET.get("v", ""), _token(version, request)):
         return HttpResponse(status=204)
+    incident = queries.incident_detail(pk, request.user)
     after = _entry_id(request, "after")
     if after is None:
         return HttpResponseBadRequest("`after` must be a timeline entry id.")
-    incident = queries.incident_detail(pk, request.user)
     context = _context(request, incident, version, after=after)
     return render(request, "incidents/_live.html", context)
 
 
 @require_GET
 def earlier_entries(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    """The page of timeline entries before `before`, newest first."""
+    """The page of timeline entries before `before`, newest first (access first, as `live`)."""
+    incident = queries.incident_detail(pk, request.user)
     before = _entry_id(request, "before")
     if before is None:
         return HttpResponseBadRequest("`before` must be a timeline entry id.")
-    incident = queries.incident_detail(pk, request.user)
     entries = list(_entries(incident).filter(id__lt=before).order_by("-id")[: TIMELINE_PAGE + 1])
     context = {
         "incident": incident,
@@ -225,7 +229,7 @@ def _context(
         if clock
         else None,
         "now": now,
-        "token": _token(version),
+        "token": _token(version, request),
         "poll_seconds": POLL_SECONDS,
         "people": list(people_of(incident.system)) if can_lead else [],
         "role_kinds": IncidentRoleKind.choices,
@@ -256,12 +260,15 @@ def _stage_track(incident: Incident) -> list[dict[str, Any]]:
     current = ORDER.index(incident.stage)
     track = []
     for index, (value, label) in enumerate(Stage.choices):
-        if value in incident.skipped_stages and index != current:
-            state = "skipped"
-        elif index < current:
-            state = "done"
-        elif index == current:
+        # Containment is the one part done outside its stage (an action marked done, a
+        # rollback): once `contained_at` is set it is done, wherever the incident stands.
+        contained = value == Stage.CONTAINMENT and incident.contained_at is not None
+        if index == current:
             state = "current"
+        elif value in incident.skipped_stages and not contained:
+            state = "skipped"
+        elif index < current or contained:
+            state = "done"
         else:
             state = "todo"
         track.append({"value": value, "label": label, "state": state, "at": stamps[value]})
@@ -330,21 +337,32 @@ def _release_sides(incident: Incident, now_live: Release | None) -> dict[str, An
 def _rollback_panel(
     incident: Incident, actions: frozenset[Action], live: Release | None
 ) -> dict[str, Any]:
-    """The ROLL BACK NOW button: what it would do, who may press it, and the latest run."""
+    """The ROLL BACK NOW button: what it would do, who may press it, and the latest run.
+
+    After a verified rollback the button is not armed again: the panel says what is live,
+    and going past it is its own action ("Roll back further"). What either confirmation
+    names comes from one read, `choice`, and goes back with the press, which the service
+    refuses if it no longer holds."""
     link = (
         IncidentRollback.objects.filter(incident=incident)
         .select_related("request__from_release", "request__to_release", "request__requested_by")
         .first()
     )
     rollback = link.request if link else None
-    target = None
+    choice = None
     if incident.environment is not None and incident.is_open and live is not None:
-        target = rollbacks.rollback_target(incident.environment)
+        choice = rollbacks.rollback_choice(incident.environment)
+    plan = incident.rollback_plan
     can_press = Action.REQUEST_ROLLBACK in actions
     return {
         "rollback": rollback,
         "rollback_live": live,
-        "rollback_target": target,
+        "rollback_choice": choice,
+        # The release a verified rollback put back is the one the incident's plan named.
+        "rollback_live_is_plan_target": choice is not None
+        and choice.live is not None
+        and plan is not None
+        and plan.target_release_id == choice.live.pk,
         "can_roll_back": can_press,
         "rollback_pressers": []
         if can_press
@@ -504,12 +522,23 @@ def report_sent(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def rollback_now(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     def roll_back(incident: Incident, data: dict) -> str:
-        rollback, created = services.request_rollback(
-            actor=request.user, incident=incident, reason=data["reason"]
-        )
+        try:
+            rollback, created = services.request_rollback(
+                actor=request.user,
+                incident=incident,
+                reason=data["reason"],
+                further=data["further"],
+                expected_from=data["expected_from"] or None,
+                expected_target=data["expected_target"] or None,
+            )
+        except ValidationError as error:  # whole sentences about the releases: shown as such
+            raise ValidationError(error.messages) from error
+        to = rollback.to_release.version
+        if not created and rollback.status == RollbackStatus.SUCCEEDED:
+            return f"{to} is live already: rollback #{rollback.pk} put it back."
         if not created:
-            return f"A rollback to {rollback.to_release.version} is already {rollback.status}."
-        return f"Rolling back to {rollback.to_release.version}: requested."
+            return f"A rollback to {to} is already {rollback.get_status_display().lower()}."
+        return f"Rolling back{' further' if data['further'] else ''} to {to}: requested."
 
     form = RollbackForm(request.POST)
     return _act(request, pk, form, roll_back, Action.REQUEST_ROLLBACK, anchor="release")

@@ -6,6 +6,8 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from governance.api.serializers import SlugRelatedField
+from governance.limits import NAME, NOTE, PROSE
+from releases import queries
 from releases.gates import evaluate, policy_for
 from releases.models import (
     MODEL_CARD_FIELDS,
@@ -49,13 +51,13 @@ class ComponentSerializer(serializers.ModelSerializer):
 
 
 class ModelCardSerializer(serializers.Serializer):
-    what_changed = serializers.CharField()
-    why = serializers.CharField()
-    data_used = serializers.CharField()
-    channels_tested = serializers.CharField()
-    expected_benefits = serializers.CharField()
-    known_risks = serializers.CharField()
-    rollback_trigger = serializers.CharField()
+    what_changed = serializers.CharField(max_length=PROSE)
+    why = serializers.CharField(max_length=PROSE)
+    data_used = serializers.CharField(max_length=PROSE)
+    channels_tested = serializers.CharField(max_length=PROSE)
+    expected_benefits = serializers.CharField(max_length=PROSE)
+    known_risks = serializers.CharField(max_length=PROSE)
+    rollback_trigger = serializers.CharField(max_length=PROSE)
 
 
 class ReleaseWriteSerializer(serializers.Serializer):
@@ -63,7 +65,7 @@ class ReleaseWriteSerializer(serializers.Serializer):
 
     system = serializers.SlugField(help_text="The AI system's slug", required=False)
     version = serializers.CharField(max_length=64, required=False)
-    title = serializers.CharField(max_length=200)
+    title = serializers.CharField(max_length=NAME)
     card = ModelCardSerializer()
     components = ComponentSerializer(many=True)
     change_categories = serializers.ListField(
@@ -143,6 +145,13 @@ class RollbackPlanSerializer(serializers.ModelSerializer):
         slug_field="username", many=True, queryset=get_user_model().objects.filter(is_active=True)
     )
     mode = serializers.ChoiceField(choices=RollbackMode.choices)
+    # Optional, so the default is given here: validated data then always holds it.
+    cooldown_minutes = serializers.IntegerField(
+        min_value=0,
+        max_value=7 * 24 * 60,
+        default=RollbackPlan._meta.get_field("cooldown_minutes").default,
+        help_text="Minutes, from 0 to a week; omitted: the default",
+    )
     triggers = TriggerSerializer(many=True)
     written_by: serializers.SlugRelatedField = Username(slug_field="username", read_only=True)
 
@@ -284,7 +293,9 @@ class EnvironmentSerializer(serializers.ModelSerializer):
         help_text="Write-only: stored encrypted, never returned",
     )
     backend_secrets_set = serializers.SerializerMethodField()
-    live_release = serializers.SerializerMethodField()
+    live_release = serializers.SerializerMethodField(
+        help_text="Version of the release live there now; null when nothing is"
+    )
 
     class Meta:
         model = Environment
@@ -306,7 +317,8 @@ class EnvironmentSerializer(serializers.ModelSerializer):
         return sorted(environment.backend_secrets or {})
 
     def get_live_release(self, environment: Environment) -> str | None:
-        live = getattr(environment, "live", None)
+        # The list and the detail read it from their prefetch (`queries.with_live`).
+        live = queries.live_release(environment)
         return live.version if live else None
 
 
@@ -371,13 +383,34 @@ class RollbackRequestSerializer(serializers.ModelSerializer):
 
 
 class RollbackAskSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(max_length=NOTE)
     idempotency_key = serializers.CharField(max_length=64, required=False, allow_blank=True)
     to_release = serializers.CharField(
         required=False, help_text="version; default: the plan's target, else the last one live"
     )
     drill = serializers.BooleanField(default=False)
+    further = serializers.BooleanField(
+        default=False,
+        help_text=(
+            "Roll back past the release a verified rollback put back live. Without it, a "
+            "press then goes no further: moments after that rollback it answers 200 with it "
+            "(a late second press), later 400 with the message under `further`. With it "
+            "where no rollback put the live release back: 400. Retry with the same "
+            "`idempotency_key`, not a new press: each press of `further` goes one more back."
+        ),
+    )
+    expected_from = serializers.CharField(
+        max_length=64,
+        required=False,
+        help_text="version you saw live; if another one is live now: 400, nothing done",
+    )
+    expected_target = serializers.CharField(
+        max_length=64,
+        required=False,
+        help_text="version you saw as the target; if the press would put another one live: "
+        "400, nothing done",
+    )
 
 
 class RollbackDismissSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(max_length=NOTE)

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from governance.api.validation import object_id, validated
 from governance.http import api_actor
-from governance.permissions import get_system_or_404, restrict
+from governance.permissions import get_system_or_404, require, restrict
 from governance.roles import Action
 from releases import queries, services
 from releases.api.serializers import (
@@ -151,8 +151,10 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(request=RollbackPlanSerializer, responses=RollbackPlanSerializer)
     @action(detail=True, methods=["put"], url_path="rollback-plan")
     def rollback_plan(self, request: Request, pk: str) -> Response:
-        """Write or replace the draft's rollback plan."""
+        """Write or replace the draft's rollback plan (model owners). Without
+        `cooldown_minutes`, the default cooldown."""
         release = self.get_object()
+        require(api_actor(request), Action.REGISTER_RELEASE, release.system)  # then the body
         data = validated(RollbackPlanSerializer, request.data, release=release)
         plan = services.save_rollback_plan(
             actor=api_actor(request),
@@ -182,7 +184,8 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return Response(RolloutStepSerializer(step).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses=ReleaseSerializer(many=True))
-    @action(detail=False, methods=["get"], url_path="approval-queue")
+    # Not the releases' filters: documented, they would be ignored.
+    @action(detail=False, methods=["get"], url_path="approval-queue", filter_backends=[])
     def approval_queue(self, request: Request) -> Response:
         """Releases in review waiting for your decision."""
         releases = queries.approval_queue(api_actor(request)).prefetch_related(
@@ -204,7 +207,10 @@ class EnvironmentViewSet(
     filterset_fields = ["system__slug", "is_production"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return restrict(Environment.objects.select_related("system"), api_actor(self.request))
+        environments = restrict(
+            Environment.objects.select_related("system"), api_actor(self.request)
+        )
+        return queries.with_live(environments)  # live_release, in one query for the page
 
     def create(self, request: Request) -> Response:
         """Add an environment to a system (system owners)."""
@@ -222,9 +228,10 @@ class EnvironmentViewSet(
         return Response(EnvironmentSerializer(environment).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, pk: str, partial: bool = False) -> Response:  # type: ignore[override]
-        """Change an environment; omit backend_secrets to keep the stored ones."""
+        """Change an environment (PUT: every required field, as documented; PATCH: those
+        given); omit backend_secrets to keep the stored ones."""
         environment = self.get_object()
-        data = validated(EnvironmentSerializer, request.data, partial=True)
+        data = validated(EnvironmentSerializer, request.data, partial=partial)
         data.pop("system", None)  # an environment never moves to another system
         environment = services.update_environment(
             actor=api_actor(request),
@@ -247,7 +254,9 @@ class EnvironmentViewSet(
     @action(detail=True, methods=["post"])
     def rollback(self, request: Request, pk: str) -> Response:
         """ROLL BACK NOW for this environment (or a drill, outside production). 202 with the
-        new request; 200 with the one already active (a second press changes nothing)."""
+        new request; 200 with the one already active (a second press changes nothing).
+        After a verified rollback, going past the release it put back takes `further`;
+        `expected_from`/`expected_target` refuse a press made on an out-of-date view."""
         environment = self.get_object()
         data = validated(RollbackAskSerializer, request.data)
         target = None
@@ -267,6 +276,9 @@ class EnvironmentViewSet(
             to_release=target,
             idempotency_key=data.get("idempotency_key") or None,
             drill=data["drill"],
+            further=data["further"],
+            expected_from=data.get("expected_from"),
+            expected_target=data.get("expected_target"),
         )
         code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
         return Response(RollbackRequestSerializer(rollback).data, status=code)

@@ -12,6 +12,7 @@ from guardian.shortcuts import get_users_with_perms
 from governance import audit
 from governance.permissions import require
 from governance.roles import Action
+from governance.validators import check_value
 from releases import rollback_hooks
 from releases.content import content_digest
 from releases.gates import evaluate, policy_for
@@ -120,6 +121,7 @@ def record_approval(
         raise ValidationError({"decision": f"Unknown decision {decision!r}."})
     if not comment.strip():
         raise ValidationError({"comment": "Say why: the comment is part of the record."})
+    check_value(Approval, "comment", comment.strip())
     digest = content_digest(release)
     if digest != release.content_digest:
         # The database refuses edits of a submitted release; this catches anything that slipped by.

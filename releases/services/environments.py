@@ -11,6 +11,7 @@ from django.utils.text import slugify
 from governance import audit
 from governance.permissions import require
 from governance.roles import Action
+from governance.validators import validate_backend_config
 from releases.models import BackendType, Environment
 
 if TYPE_CHECKING:
@@ -37,6 +38,11 @@ def _validate(*, backend_type: str, backend_config: Any, backend_secrets: Any) -
         errors["backend_type"] = f"Unknown backend type {backend_type!r}."
     if not isinstance(backend_config, dict):
         errors["backend_config"] = "Backend settings are a JSON object."
+    else:
+        try:
+            validate_backend_config(backend_config)
+        except ValidationError as error:
+            errors["backend_config"] = " ".join(error.messages)
     if not isinstance(backend_secrets, dict) or not all(
         isinstance(v, str) for v in backend_secrets.values()
     ):

@@ -14,6 +14,7 @@ from django.db import transaction
 from governance import audit
 from governance.permissions import can, require
 from governance.roles import Action
+from governance.validators import check_value
 from releases.gates import MINIMUM_APPROVALS, default_policy
 from releases.models import Comparison, GateCheck, GateCriterion, GatePolicy, Release, ReleaseStatus
 from releases.services.drills import drill_possible
@@ -66,6 +67,8 @@ def record_gate_check(
         raise ValidationError({"criterion": f"Unknown criterion {criterion!r}."})
     if not evidence_uri.strip():
         raise ValidationError({"evidence_uri": "Link the evidence (report, dashboard, notebook)."})
+    check_value(GateCheck, "evidence_uri", evidence_uri.strip())
+    check_value(GateCheck, "note", note.strip())
     if criterion == GateCriterion.ROLLBACK_READY and drill_possible(system):
         raise ValidationError(
             {

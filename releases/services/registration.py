@@ -14,6 +14,7 @@ from governance import audit
 from governance.models import RiskCategory
 from governance.permissions import require
 from governance.roles import Action
+from governance.validators import check_value
 from releases.content import content_digest, release_content
 from releases.gates import evaluate, policy_for
 from releases.models import (
@@ -51,8 +52,14 @@ def _clean_components(components: Iterable[dict[str, Any]]) -> list[dict[str, st
         if not _SHA256.match(digest):
             errors.append(f"{label}: the digest must be a sha256 in hex (64 characters).")
         for name in ("version", "uri"):
-            if not str(component.get(name, "")).strip():
+            value = str(component.get(name, "")).strip()
+            if not value:
                 errors.append(f"{label}: give a {name}.")
+                continue
+            try:
+                check_value(ReleaseComponent, name, value)
+            except ValidationError as error:
+                errors.extend(f"{label} {name}: {message}" for message in error.messages)
         by_kind[kind] = {
             "kind": kind,
             "version": str(component.get("version", "")).strip(),
@@ -75,6 +82,11 @@ def _clean_card(
     for name, value in cleaned.items():
         if not value:
             errors[name] = "The model card needs this."
+            continue
+        try:
+            check_value(Release, name, value)
+        except ValidationError as error:
+            errors[name] = " ".join(error.messages)
     categories = sorted(set(categories))
     unknown = [c for c in categories if c not in ChangeCategory.values]
     if unknown:
@@ -106,6 +118,8 @@ def create_release(
         raise ValidationError({"version": "Give the release a version."})
     if not title:
         raise ValidationError({"title": "Give the release a title."})
+    check_value(Release, "version", version)
+    check_value(Release, "title", title)
     if Release.objects.filter(system=system, version=version).exists():
         raise ValidationError({"version": f"{system.name} already has a release {version}."})
     stack = _clean_components(components)
@@ -144,6 +158,7 @@ def update_release(
         )
     if not title.strip():
         raise ValidationError({"title": "Give the release a title."})
+    check_value(Release, "title", title.strip())
     stack = _clean_components(components)
     card, categories = _clean_card(card, change_categories)
     before = _snapshot(release)

@@ -41,6 +41,18 @@
     }
   });
   // htmx answers 4xx with form fragments that carry the field errors: swap them in.
+  // A person found by the people search (governance:people-search): choosing one puts their
+  // username in the input the list belongs to, and closes the list.
+  document.addEventListener("click", function (event) {
+    var option = event.target.closest("[data-person]");
+    if (!option) { return; }
+    var list = option.closest("[data-person-options]");
+    var input = list && document.getElementById(list.getAttribute("data-person-options"));
+    if (!input) { return; }
+    input.value = option.getAttribute("data-person");
+    list.innerHTML = "";
+    input.focus();
+  });
   document.addEventListener("htmx:beforeSwap", function (event) {
     if (event.detail.xhr.status === 400 || event.detail.xhr.status === 409) {
       event.detail.shouldSwap = true;

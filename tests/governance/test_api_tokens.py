@@ -494,7 +494,7 @@ def test_a_change_made_with_a_token_names_the_token_in_the_trail(client, owner, 
     )  # fmt: skip
     assert by_token.status_code == 201
     client.force_login(owner)  # the same person on a page, right after: no token in play
-    by_page = client.post("/systems/fraud/roles/", {"role": "viewer", "user": second.pk})
+    by_page = client.post("/systems/fraud/roles/", {"role": "viewer", "user": second.username})
     assert by_page.status_code == 302
     seal_pending(chain_name(fraud.pk))
 

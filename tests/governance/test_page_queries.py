@@ -55,11 +55,11 @@ def test_htmx_posts_carry_the_csrf_token_from_the_page(owner, fraud):
     newcomer = UserFactory(username="nadia")
 
     refused = client.post(
-        "/systems/fraud/roles/", {"role": "viewer", "user": newcomer.pk},
+        "/systems/fraud/roles/", {"role": "viewer", "user": newcomer.username},
         headers={"HX-Request": "true"},
     )  # fmt: skip
     accepted = client.post(
-        "/systems/fraud/roles/", {"role": "viewer", "user": newcomer.pk},
+        "/systems/fraud/roles/", {"role": "viewer", "user": newcomer.username},
         headers={"HX-Request": "true", "X-CSRFToken": token},
     )  # fmt: skip
 

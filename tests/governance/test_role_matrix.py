@@ -33,7 +33,10 @@ ROUTES = [
     Route("edit form", "GET", "/systems/fraud/edit/", OWNERS),
     Route("edit", "POST", "/systems/fraud/edit/", OWNERS, ok=302, data=EDIT),
     Route("grant", "POST", "/systems/fraud/roles/", OWNERS, ok=302,
-          data={"role": "viewer", "user": "@outsider"}),
+          data={"role": "viewer", "user": "charlie"}),
+    # Who may pick people: those who register systems or manage roles on any system (the
+    # owner, and the matrix's outsider, who owns another system); it is not about fraud.
+    Route("people search", "GET", "/people/search/?q=charlie", OWNERS, outsider=200),
     Route("revoke", "POST", "/systems/fraud/roles/{grant}/revoke/", OWNERS, ok=302),
     Route("audit page", "GET", "/audit/", EVERYONE),
     Route("evidence pack form", "GET", "/systems/fraud/evidence-pack/", EXPORTERS),

@@ -78,8 +78,9 @@ class Alertmanager:
     def logs(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
 
-    def deliver_to(self, webhook_url: str, token: str) -> None:
-        """Route every alert to `webhook_url` with `token` as the bearer credentials."""
+    def deliver_to(self, webhook_url: str, token: str, **webhook: Any) -> None:
+        """Route every alert to `webhook_url` with `token` as the bearer credentials (and
+        `webhook`'s further settings, e.g. max_alerts)."""
         config = _route(
             [
                 {
@@ -88,6 +89,7 @@ class Alertmanager:
                     "http_config": {
                         "authorization": {"type": "Bearer", "credentials": token},
                     },
+                    **webhook,
                 }
             ]
         )
@@ -215,3 +217,43 @@ def test_alertmanager_fires_then_resolves_one_incident_on_the_live_release(
         ("alertmanager", "firing", incident.pk),
         ("alertmanager", "resolved", incident.pk),
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_alertmanager_sends_a_group_as_one_incident_truncated_to_its_max_alerts(
+    alertmanager, live_server, owner, fraud, production
+):
+    _, secret = create_alert_token(actor=owner, system=fraud, name="Alertmanager")
+    alertmanager.deliver_to(live_server.url + WEBHOOK_PATH, secret, max_alerts=3)
+
+    starts_at = datetime.now(UTC)
+    alertmanager.post_alerts(
+        [
+            {
+                "labels": {
+                    "alertname": "NodeDown",
+                    "severity": "critical",
+                    "environment": "production",
+                    "instance": f"node-{n}",
+                },
+                "annotations": {"summary": f"node-{n} is down"},
+                "startsAt": _rfc3339(starts_at),
+                "endsAt": _rfc3339(starts_at + timedelta(hours=1)),
+            }
+            for n in range(5)
+        ]
+    )
+    incident = wait_for(
+        lambda: Incident.objects.filter(
+            system=fraud, timeline__data__truncated__isnull=False
+        ).first(),
+        "Alertmanager's notification of the group, truncated, declared no incident",
+        alertmanager,
+    )
+    time.sleep(SETTLE)  # a further incident would land in here
+
+    assert list(Incident.objects.filter(system=fraud)) == [incident]
+    assert incident.group_key and incident.severity == "sev1"
+    fingerprints = set(incident.alerts.values_list("fingerprint", flat=True))
+    assert len(fingerprints) == 3  # max_alerts; the other two are counted, not sent
+    assert incident.timeline.get(data__truncated=2).body.startswith("Alertmanager left 2 alerts")

@@ -10,8 +10,9 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from governance.audit.context import current_credential
 from governance.evidence.pack_period import parse_period
-from governance.evidence.pack_services import export_evidence_pack
+from governance.evidence.pack_services import EvidenceExportFailed, export_evidence_pack
 from governance.evidence.sign import SigningKeyMissing
 from governance.models import AISystem
 
@@ -32,6 +33,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, system: str, first: str, last: str, output: str,  # type: ignore[no-untyped-def]
                username: str | None = None, **options) -> None:  # fmt: skip
+        # The audit trail tells an export made at the server from one made through the API.
+        credential = current_credential.set("manage.py export_evidence")
+        try:
+            self._export(system, first, last, output, username)
+        finally:
+            current_credential.reset(credential)
+
+    def _export(self, system: str, first: str, last: str, output: str,
+                username: str | None) -> None:  # fmt: skip
         try:
             target = AISystem.objects.get(slug=system)
         except AISystem.DoesNotExist:
@@ -48,6 +58,11 @@ class Command(BaseCommand):
             raise CommandError("; ".join(error.messages)) from None
         except (PermissionDenied, SigningKeyMissing) as error:
             raise CommandError(str(error)) from None
+        except EvidenceExportFailed as error:
+            raise CommandError(
+                f"the evidence pack could not be made, nothing was written ({error.reason}); "
+                "the failure is recorded in the audit trail as evidence.export_failed"
+            ) from None
 
         if output == "-":
             for chunk in pack:

@@ -1,0 +1,301 @@
+"""Hostile input is a 4xx, never a 5xx, and changes nothing: on every API operation, every form.
+
+Every operation of the OpenAPI schema gets, in each of its body fields and query parameters,
+the values a security tester sends first: NUL, a lone surrogate, impossible dates, numbers
+beyond any column, a 100,000-character string, the wrong types; and JSON nested 10,000
+deep as the whole body. Every form page of the role matrix (tests/route_matrix.py) gets the
+same in each of its fields and in the query. Whatever the answer, it is not a 5xx; on the API
+a 4xx is JSON; and a refused request wrote no audit event.
+
+What answers it is one place per layer: the API's parsers (governance/api/parsers.py) and
+exception handler (governance/api/errors.py), the filter backend (governance/api/filtering.py),
+and for pages config.errors.RefuseUnusableInput; config.errors.refused_input says what
+counts as an error of the input.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from django.db import transaction
+from django.test import Client
+
+from tests.api_world import REAL, USERNAMES, basic_auth, world  # noqa: F401 (fixture)
+
+DEEP = "[" * 10_000 + "]" * 10_000
+LONG = "x" * 100_000
+# Each is put in every field at once (and every query parameter).
+VALUES: dict[str, Any] = {
+    "nul": "a\x00b",
+    "lone surrogate": "\ud800",
+    "impossible date": "2026-13-45T00:00:00Z",
+    "year zero": "0000-01-01T00:00:00Z",
+    "huge number": 10**30,
+    "huge float": 1e308,
+    "long string": LONG,
+    "a list": ["a\x00", {"b": None}],
+    "an object": {"a": [1, "\x00"]},
+    "a boolean": True,
+    "null": None,
+}
+WHOLE_BODIES: dict[str, str] = {
+    "10,000 deep": DEEP,
+    "10,000 deep in a field": '{"name": ' + DEEP + "}",
+    "a list": "[]",
+    "a string": '"x"',
+    "a number": "1e400",
+    "NaN": "NaN",
+    "not JSON": "{",
+}
+QUERY_VALUES = {
+    "nul": "a%00b",
+    "lone surrogate": "%ED%A0%80",
+    "impossible date": "2026-13-45T00:00:00Z",
+    "year zero": "0000-01-01",
+    "huge number": "1" + "0" * 30,
+    "long string": "x" * 5_000,
+    "banana": "banana",
+}
+
+
+def _operations() -> list[tuple[str, str, dict[str, Any]]]:
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.renderers import OpenApiJsonRenderer
+
+    raw = SchemaGenerator().get_schema(request=None, public=True)
+    schema = json.loads(OpenApiJsonRenderer().render(raw))
+    components = schema["components"]["schemas"]
+    operations = []
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method not in ("get", "put", "patch", "post", "delete"):
+                continue
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            fields: list[str] = []
+            if body:
+                reference = body["schema"].get("$ref", "")
+                fields = list(
+                    components.get(reference.rsplit("/", 1)[-1], {}).get("properties", {})
+                )
+            query = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
+            operations.append(
+                (method.upper(), path, {"body": body is not None, "fields": fields, "query": query})
+            )
+    return operations
+
+
+OPERATIONS = _operations()
+BODY_OPERATIONS = [op for op in OPERATIONS if op[2]["body"]]
+QUERY_OPERATIONS = [op for op in OPERATIONS if op[2]["query"]]
+
+
+def _path(path: str) -> str:
+    """The path with the world's first real object for each parameter."""
+    real = next((names for prefix, names in REAL.items() if path.startswith(prefix)), {})
+    for name, values in real.items():
+        path = path.replace("{" + name + "}", str(values[0]))
+    return path.replace("{key}", "who-approved").replace("{slug}", "fraud")
+
+
+SUPERUSER = "root"
+
+
+@pytest.fixture(scope="module")
+def sweep_world(world, django_db_blocker):  # noqa: F811
+    """The world, and a superuser: every permission check lets it through, so the hostile
+    values reach the validation and the services of every operation, not only a 403."""
+    from tests.factories import UserFactory
+
+    with django_db_blocker.unblock():
+        UserFactory(username=SUPERUSER, is_superuser=True, is_staff=True)
+    return world
+
+
+def _headers(path: str, built: dict[str, Any], username: str = SUPERUSER) -> dict[str, str]:
+    if path.startswith("/api/alerts/"):
+        return {"HTTP_AUTHORIZATION": f"Bearer {built['alert_token']}"}
+    return {"HTTP_AUTHORIZATION": basic_auth(username)["Authorization"]}
+
+
+def _call(method: str, path: str, headers: dict[str, str], body: str | None = None) -> Any:
+    """In a savepoint rolled back afterwards; a refusal must have written no audit event."""
+    from governance.models import AuditEvent
+
+    client = Client(raise_request_exception=False)
+    with transaction.atomic():
+        before = AuditEvent.objects.count()
+        kwargs: dict[str, Any] = dict(headers)
+        if body is not None:
+            kwargs.update(data=body, content_type="application/json")
+        response = getattr(client, method.lower())(path, **kwargs)
+        written = AuditEvent.objects.count() - before if response.status_code >= 400 else 0
+        transaction.set_rollback(True)
+    return response, written
+
+
+def _problems(method: str, path: str, what: str, response: Any, written: int) -> list[str]:
+    problems = []
+    status = response.status_code
+    if status >= 500:
+        problems.append(f"{method} {path} with {what}: {status}")
+    elif status >= 400 and response.get("Content-Type", "").split(";")[0] != "application/json":
+        problems.append(f"{method} {path} with {what}: {status} as {response['Content-Type']}")
+    if written:
+        problems.append(f"{method} {path} with {what}: {status} but wrote {written} event(s)")
+    return problems
+
+
+# ---- the API -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "shape"), BODY_OPERATIONS, ids=[f"{m} {p}" for m, p, _ in BODY_OPERATIONS]
+)
+def test_every_body_field_takes_hostile_values_without_a_5xx(sweep_world, db, method, path, shape):
+    target, headers, problems = _path(path), _headers(path, sweep_world), []
+    fields = shape["fields"] or ["name"]
+    for name, value in VALUES.items():
+        body = json.dumps({field: value for field in fields})  # \ud800 stays an escape
+        problems += _problems(method, target, name, *_call(method, target, headers, body))
+    for name, body in WHOLE_BODIES.items():
+        problems += _problems(method, target, name, *_call(method, target, headers, body))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "shape"), QUERY_OPERATIONS, ids=[f"{m} {p}" for m, p, _ in QUERY_OPERATIONS]
+)
+def test_every_query_parameter_takes_hostile_values_without_a_5xx(
+    sweep_world, db, method, path, shape
+):
+    target, headers, problems = _path(path), _headers(path, sweep_world), []
+    for name, value in QUERY_VALUES.items():
+        query = "&".join(f"{parameter}={value}" for parameter in shape["query"])
+        problems += _problems(
+            method, f"{target}?{query}", name, *_call(method, f"{target}?{query}", headers)
+        )
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("username", [SUPERUSER, USERNAMES["viewer"], USERNAMES["outsider"]])
+def test_json_nested_10000_deep_is_a_4xx_on_every_json_endpoint(sweep_world, db, username):
+    for method, path, _shape in BODY_OPERATIONS:
+        response, _ = _call(method, _path(path), _headers(path, sweep_world, username), DEEP)
+        # 403/404 where access is checked first (a viewer's, an outsider's), else 400
+        assert response.status_code in (400, 403, 404), (method, path, response.content[:200])
+        if response.status_code == 400:
+            assert "nests deeper than 32 levels" in response.json()["detail"], (method, path)
+
+
+def test_json_nested_beyond_the_bound_is_refused_and_within_it_read(world, db):  # noqa: F811
+    headers = _headers("/api/systems/", world)
+    deep = json.dumps({"name": "x", "risk_category": "minimal", "intended_purpose": [[[["x"]]]]})
+    assert _call("POST", "/api/systems/", headers, deep)[0].status_code == 400  # a type error
+    too_deep = '{"name": ' + "[" * 32 + "]" * 32 + "}"
+    response, _ = _call("POST", "/api/systems/", headers, too_deep)
+    assert response.json() == {"detail": "The body nests deeper than 32 levels."}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("a\x00b", "NUL"), ("\ud800", "lone surrogate")],
+    ids=["nul", "lone surrogate"],
+)
+def test_unstorable_text_anywhere_in_a_body_is_a_400_that_names_it(world, db, text, message):  # noqa: F811
+    headers = _headers("/api/systems/", world)
+    body = json.dumps({"name": "Churn", "risk_category": "minimal", "extra": {"deep": [text]}})
+    response, _ = _call("POST", "/api/systems/", headers, body)
+    assert response.status_code == 400
+    [said] = response.json()["extra"]  # by the top-level field it is in
+    assert message in said
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])
+def test_a_body_over_the_upload_limit_is_a_413_json(world, db, settings, content_type):  # noqa: F811
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    client = Client(raise_request_exception=False)
+    headers = _headers("/api/systems/", world)
+    body = json.dumps({"name": "x" * 2000}) if "json" in content_type else "name=" + "x" * 2000
+
+    response = client.post("/api/systems/", body, content_type=content_type, **headers)
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The body is larger than the 1000 bytes accepted."}
+
+
+def test_a_request_django_cannot_read_on_the_api_is_json(world, db, settings):  # noqa: F811
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 3
+    client = Client(raise_request_exception=False)
+    body = "&".join(f"f{i}=1" for i in range(10))
+
+    response = client.post(
+        "/api/systems/",
+        body,
+        content_type="application/x-www-form-urlencoded",
+        **_headers("/api/systems/", world),
+    )
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [b"regis\x00trar:password", b"registrar:pass\x00word", b"\x00:\x00"],
+    ids=["username", "password", "both"],
+)
+def test_a_nul_in_basic_credentials_is_a_401_before_any_query(
+    world,  # noqa: F811
+    db,
+    django_assert_num_queries,
+    credentials,
+):
+    client = Client(raise_request_exception=False)
+    header = "Basic " + base64.b64encode(credentials).decode()
+
+    with django_assert_num_queries(0):
+        response = client.get("/api/systems/", HTTP_AUTHORIZATION=header)
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid username/password."}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/api/incidents/?open=banana",
+        "/api/environments/?is_production=banana",
+        "/api/rollbacks/?is_drill=maybe",
+        "/api/incidents/?severity=sev9",
+        "/api/systems/?risk_category=banana",
+    ],
+)
+def test_a_filter_value_that_cannot_be_read_is_a_400(world, db, query):  # noqa: F811
+    response, _ = _call("GET", query, _headers(query, world))
+
+    assert response.status_code == 400, response.content
+    assert quote(query.split("?")[1].split("=")[0]) in response.json()
+
+
+@pytest.mark.parametrize("value", ["true", "false", "True", "0", "1"])
+def test_a_boolean_filter_reads_true_and_false(world, db, value):  # noqa: F811
+    assert (
+        _call("GET", f"/api/incidents/?open={value}", _headers("/api/", world))[0].status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"Bearer fsk_\x00", b"Bearer \xff\xfe", b"Basic \x00", b"Basic bm90IGJhc2U2NA=="],
+    ids=["nul token", "not utf-8", "nul basic", "no colon"],
+)
+def test_a_malformed_credential_is_a_401(world, db, header):  # noqa: F811
+    response, _ = _call("GET", "/api/systems/", {"HTTP_AUTHORIZATION": header.decode("latin-1")})
+
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/json"
