@@ -52,7 +52,7 @@ test: $(STAMP) $(MLFLOW) lint  ## lint, then the whole suite on real PostgreSQL,
 FUZZ_EXAMPLES ?= 50
 .PHONY: fuzz
 fuzz: $(STAMP)  ## schemathesis over every API operation as every role, FUZZ_EXAMPLES (50) each
-	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) timeout --signal=TERM --kill-after=60 30m \
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_NEGATIVE_DATA=1 timeout --signal=TERM --kill-after=60 30m \
 		$(BIN)/python -m pytest tests/test_api_fuzz.py -q $(PYTEST_ARGS)
 
 .PHONY: lint

@@ -20,9 +20,13 @@ from django.utils.deconstruct import deconstructible
 WEB = ("http", "https")
 # Evidence lives on web pages (dashboards, reports, notebooks) or in object stores.
 EVIDENCE = (*WEB, "s3", "gs")
-# An artefact of the stack: a registry (MLflow's models:/ and runs:/), a bucket, a package
-# index or an image registry.
-ARTEFACT = (*WEB, "s3", "gs", "models", "runs", "pypi", "docker", "oci")
+# An artefact of the stack: a registry (MLflow's models:/ and runs:/), a bucket (S3, GCS,
+# Azure, Databricks), a package index, an image registry, a Hugging Face repository, or a
+# commit of a repository (a threshold policy or an SDK often lives in git).
+ARTEFACT = (
+    *WEB, "s3", "gs", "abfss", "dbfs", "models", "runs", "pypi", "docker", "oci", "hf", "git",
+    "git+https", "git+ssh",
+)  # fmt: skip
 
 # Nothing a browser or a person could misread: no whitespace, no control characters.
 _UNPRINTABLE = re.compile(r"[\s\x00-\x1f\x7f]")

@@ -128,8 +128,8 @@ class ReleaseComponent(models.Model):
     uri = models.CharField(
         max_length=500,
         validators=[validate_artefact_uri],
-        help_text="Where the artefact lives: https://, s3://, gs://, models:/, runs:/, "
-        "pypi://, docker:// or oci://.",
+        help_text="Where the artefact lives: https://, s3://, gs://, abfss://, dbfs:/, models:/, "
+        "runs:/, pypi://, docker://, oci://, hf://, git://, git+https:// or git+ssh://.",
     )
     digest = models.CharField(max_length=64, help_text="sha256 of the artefact, hex")
 

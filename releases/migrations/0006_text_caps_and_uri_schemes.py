@@ -87,12 +87,29 @@ class Migration(migrations.Migration):
             model_name="releasecomponent",
             name="uri",
             field=models.CharField(
-                help_text="Where the artefact lives: https://, s3://, gs://, models:/, runs:/, "
-                "pypi://, docker:// or oci://.",
+                help_text="Where the artefact lives: https://, s3://, gs://, abfss://, dbfs:/, "
+                "models:/, runs:/, pypi://, docker://, oci://, hf://, git://, git+https:// or "
+                "git+ssh://.",
                 max_length=500,
                 validators=[
                     governance.validators.UriValidator(
-                        ("http", "https", "s3", "gs", "models", "runs", "pypi", "docker", "oci")
+                        (
+                            "http",
+                            "https",
+                            "s3",
+                            "gs",
+                            "abfss",
+                            "dbfs",
+                            "models",
+                            "runs",
+                            "pypi",
+                            "docker",
+                            "oci",
+                            "hf",
+                            "git",
+                            "git+https",
+                            "git+ssh",
+                        )
                     )
                 ],
             ),
