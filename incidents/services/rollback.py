@@ -139,8 +139,13 @@ def incident_evidence(request: RollbackRequest) -> dict[str, Any]:
         cursor.execute(_EVIDENCE_SQL, {"request": request.pk, "entries": FORENSIC_ENTRIES})
         row = cursor.fetchone()
     if row is None:
+        request._served_incident = None  # type: ignore[attr-defined]
         return {}
     evidence: dict[str, Any] = json.loads(row[0])
+    # What the backend call names next (incident_served), from this read: no second one
+    # between the claim and the call.
+    incident = Incident(pk=evidence["incident"]["id"], title=evidence["incident"]["title"])
+    request._served_incident = _served(incident)  # type: ignore[attr-defined]
     return evidence
 
 
@@ -153,10 +158,16 @@ def incident_cited(request: RollbackRequest) -> dict[str, Any]:
 
 
 def incident_served(request: RollbackRequest) -> Served | None:
-    """For the deployment backends: the incident a rollback serves, to record beside it."""
+    """For the deployment backends: the incident a rollback serves, to record beside it
+    (read with the forensic evidence when that ran first)."""
+    if hasattr(request, "_served_incident"):
+        served: Served | None = request._served_incident
+        return served
     incident = _incident_of(request)
-    if incident is None:
-        return None
+    return None if incident is None else _served(incident)
+
+
+def _served(incident: Incident) -> Served:
     return Served(f"INC-{incident.pk}", incident.title, incident.get_absolute_url())
 
 

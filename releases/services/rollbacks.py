@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection, connections, transaction
 from django.db.models import Value
@@ -520,7 +521,8 @@ def _run(request: RollbackRequest) -> RollbackRequest:
 
 def _claim(request_id: int) -> RollbackRequest | None:
     """Take the request for this run, or None if it is finished or another run holds it;
-    with its environment, system and both releases loaded (what the backends need).
+    with its environment, system, both releases and its requester loaded (what the backends
+    need).
 
     No transaction around it: the conditional update is atomic on its own, and what is
     read with it only serves this run (a run that dies after it leaves a lease that runs
@@ -543,12 +545,13 @@ def _claim(request_id: int) -> RollbackRequest | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    request, environment, system, from_release, to_release = rows.instances(
-        row, RollbackRequest, Environment, AISystem, Release, Release
+    request, environment, system, from_release, to_release, requester = rows.instances(
+        row, RollbackRequest, Environment, AISystem, Release, Release, get_user_model()
     )
     environment.system = system
     request.environment = environment
     request.from_release, request.to_release = from_release, to_release
+    request.requested_by = requester  # named beside the change (rollback_context)
     return request
 
 
@@ -567,12 +570,14 @@ WITH claimed AS (
 )
 SELECT {rows.columns(RollbackRequest, "claimed")}, {rows.columns(Environment, "environment")},
     {rows.columns(AISystem, "system")}, {rows.columns(Release, "from_release")},
-    {rows.columns(Release, "to_release")}
+    {rows.columns(Release, "to_release")}, {rows.columns(get_user_model(), "requester")}
 FROM claimed
 JOIN releases_environment AS environment ON environment.id = claimed.environment_id
 JOIN governance_aisystem AS system ON system.id = environment.system_id
 LEFT JOIN releases_release AS from_release ON from_release.id = claimed.from_release_id
 JOIN releases_release AS to_release ON to_release.id = claimed.to_release_id
+LEFT JOIN {get_user_model()._meta.db_table} AS requester
+    ON requester.id = claimed.requested_by_id
 """
 
 
