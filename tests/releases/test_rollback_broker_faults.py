@@ -26,14 +26,13 @@ import httpx
 import pytest
 
 from governance import services as governance
-from releases import services
 from releases.models import RollbackRequest, RollbackStatus
 from tests.conftest import start_worker, stop_worker, worker_database_url
-from tests.fixtures.releases import go_live, pass_every_gate
+from tests.fixtures.releases import REGIONS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ENVIRONMENTS = 20
+ENVIRONMENTS = REGIONS
 QUEUE = "broker-fault-test"
 ANSWER_SECONDS = 2.0  # each press, whatever the broker does
 COMPLETE_SECONDS = 10.0  # all twenty, once the broker is back
@@ -146,26 +145,9 @@ def stop_web(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def regions(  # type: ignore[no-untyped-def]
-    owner, fraud, production, live_release, make_release, model_owner, release_manager,
-    second_approver, rollback_owner, webhook_receiver,
-):  # fmt: skip
-    """2.0.0 then 2.1.0 live in twenty environments, each on the webhook receiver."""
-    newer = make_release("2.1.0")
-    pass_every_gate(newer, model_owner)
-    services.save_rollback_plan(
-        actor=model_owner, release=newer, environment=production, owners=[rollback_owner],
-        mode="manual", cooldown_minutes=30, triggers=[],
-    )  # fmt: skip
-    services.submit_release(actor=model_owner, release=newer)
-    for approver in (release_manager, second_approver):
-        services.record_approval(actor=approver, release=newer, decision="approve", comment="ok")
-    environments = []
-    for n in range(ENVIRONMENTS):
-        environment = services.create_environment(actor=owner, system=fraud, name=f"Region {n}")
-        go_live(live_release, release_manager, environment)
-        go_live(newer, release_manager, environment)
-        environments.append(webhook_receiver.configure(environment))
+def regions(twenty_regions, webhook_receiver):  # type: ignore[no-untyped-def]
+    """The twenty regions, each deploying through the webhook receiver."""
+    environments = [webhook_receiver.configure(e) for e in twenty_regions]
     webhook_receiver.set_live("2.1.0")
     return environments
 

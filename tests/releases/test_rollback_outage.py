@@ -13,14 +13,13 @@ from pathlib import Path
 import pytest
 
 from config.embedded import EmbeddedRedis
-from releases import services
 from releases.models import RollbackRequest, RollbackStatus
 from tests.conftest import start_worker, stop_worker, worker_database_url
-from tests.fixtures.releases import go_live, pass_every_gate
+from tests.fixtures.releases import REGIONS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ENVIRONMENTS = 20
+ENVIRONMENTS = REGIONS
 QUEUE = "rollback-outage-test"
 
 # What a web process does on a press, and what beat does on a sweep: run in processes of
@@ -63,39 +62,15 @@ def run(script: str, broker: str, *args: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-@pytest.fixture
-def twenty_environments(  # type: ignore[no-untyped-def]
-    owner, fraud, production, live_release, make_release, model_owner, release_manager,
-    second_approver, rollback_owner,
-):  # fmt: skip
-    """2.0.0 then 2.1.0 went live in twenty environments: each can roll back to 2.0.0."""
-    newer = make_release("2.1.0")
-    pass_every_gate(newer, model_owner)
-    services.save_rollback_plan(
-        actor=model_owner, release=newer, environment=production, owners=[rollback_owner],
-        mode="manual", cooldown_minutes=30, triggers=[],
-    )  # fmt: skip
-    services.submit_release(actor=model_owner, release=newer)
-    for approver in (release_manager, second_approver):
-        services.record_approval(actor=approver, release=newer, decision="approve", comment="ok")
-    environments = []
-    for n in range(ENVIRONMENTS):
-        environment = services.create_environment(actor=owner, system=fraud, name=f"Region {n}")
-        go_live(live_release, release_manager, environment)
-        go_live(newer, release_manager, environment)
-        environments.append(environment)
-    return environments
-
-
 def test_presses_while_the_broker_is_down_all_complete_after_the_sweep(
-    tmp_path: Path, artifacts_dir, twenty_environments, rollback_owner
+    tmp_path: Path, artifacts_dir, twenty_regions, rollback_owner
 ):
     broker = EmbeddedRedis.start(tmp_path / "broker", persist=False)
     url = broker.url()
     worker = start_worker(artifacts_dir / "worker-outage.log", queues=QUEUE, CELERY_BROKER_URL=url)
     try:
         broker.stop()  # the outage
-        ids = json.dumps([e.pk for e in twenty_environments])
+        ids = json.dumps([e.pk for e in twenty_regions])
         answers = json.loads(run(PRESS, url, rollback_owner.get_username(), ids))
         assert len(answers) == ENVIRONMENTS
         assert all(status == "requested" and created for _, status, created in answers)
