@@ -5,8 +5,6 @@ past it is a separate action with a confirmation of its own."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from playwright.sync_api import expect
 
@@ -17,18 +15,6 @@ from releases.models import Deployment
 pytestmark = pytest.mark.browser
 
 BACKEND_SECONDS = 5  # the local backend's latency: long enough to watch the run
-
-
-@pytest.fixture
-def earlier(make_release, production, live_release):  # type: ignore[no-untyped-def]
-    """1.9.0, live in production before 2.0.0: what rolling back past 2.0.0 puts back."""
-    release = make_release("1.9.0")
-    came = Deployment.objects.get(environment=production, release=live_release).started_at
-    Deployment.objects.create(
-        environment=production, release=release, started_at=came - timedelta(days=30),
-        ended_at=came, via="rollout",
-    )  # fmt: skip
-    return release
 
 
 def test_the_oncall_lead_rolls_back_and_watches_it_verified_live(  # type: ignore[no-untyped-def]

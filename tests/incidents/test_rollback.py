@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.models import EntryKind, IncidentRollback, Stage
-from releases.models import Deployment, ForensicRecord, RollbackRequest, RollbackStatus
+from releases.models import ForensicRecord, RollbackRequest, RollbackStatus
 from releases.services import rollbacks
 
 pytestmark = pytest.mark.django_db
@@ -257,18 +257,6 @@ def test_the_evidence_keeps_the_newest_alerts_and_the_last_entries_in_order(
 
 
 # --- after a verified rollback ------------------------------------------------------------
-
-
-@pytest.fixture
-def earlier(make_release, production, live_release):
-    """1.9.0, live in production before 2.0.0: what rolling back past 2.0.0 puts back."""
-    release = make_release("1.9.0")
-    came = Deployment.objects.get(environment=production, release=live_release).started_at
-    Deployment.objects.create(
-        environment=production, release=release, started_at=came - timedelta(days=30),
-        ended_at=came, via="rollout",
-    )  # fmt: skip
-    return release
 
 
 def verified(incident, actor):  # type: ignore[no-untyped-def]

@@ -266,18 +266,6 @@ def test_a_runs_lease_is_renewed_without_ever_waiting_for_its_row(
 # --- after a verified rollback: the plan's target is live, going further is asked by name ----
 
 
-@pytest.fixture
-def earlier(make_release, production, live_release):
-    """1.9.0, live in production before 2.0.0: what rolling back past 2.0.0 puts back."""
-    release = make_release("1.9.0")
-    came = Deployment.objects.get(environment=production, release=live_release).started_at
-    Deployment.objects.create(
-        environment=production, release=release, started_at=came - timedelta(days=30),
-        ended_at=came, via="rollout",
-    )  # fmt: skip
-    return release
-
-
 def rolled_back(actor, environment):  # type: ignore[no-untyped-def]
     request, _ = ask(actor, environment)
     return rollbacks.execute_rollback(request_id=request.pk)
