@@ -133,6 +133,17 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+if CELERY_BROKER_URL.startswith(("redis", "rediss")):
+    # A Redis that stops answering without closing the connection (hung, partitioned, a
+    # listener that never speaks) must not hold a worker or beat for ever: every blocking
+    # command gives up after socket_timeout, and a consumer's overdue BRPOP is dropped and
+    # made anew within brpop_timeout + 2 x health_check_interval (about 11 s, not 51).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_timeout": 10,
+        "socket_connect_timeout": 5,
+        "socket_keepalive": True,
+        "health_check_interval": 5,
+    }
 # Celery's Django fixup closes the database connection around every task unless told to
 # reuse it; config/celery.py applies CONN_MAX_AGE instead, as Django does per request.
 CELERY_DB_REUSE_MAX = 1_000_000

@@ -108,10 +108,12 @@ class SilentListener:
                 self.accepted.append(conn)
 
     def close(self) -> None:
+        # The accepting thread ends first, so no connection it accepts escapes the closing.
+        self.server.shutdown(socket.SHUT_RDWR)
         self.server.close()
+        self.thread.join(timeout=5)
         for conn in self.accepted:
             conn.close()
-        self.thread.join(timeout=5)
 
 
 def start_web(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
