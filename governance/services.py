@@ -68,6 +68,14 @@ def _check_text(**values: str) -> None:
         check_value(AISystem, field, value)
 
 
+def check_may_register_system(actor: User) -> None:
+    """Registering a system is a global right, and no API token's (tokens are per system)."""
+    if not actor.has_perm("governance.add_aisystem"):
+        raise PermissionDenied("You may not register AI systems.")
+    if limited_to() is not None:
+        raise PermissionDenied("An API token acts on its one system: it cannot register another.")
+
+
 @transaction.atomic
 def create_system(
     *,
@@ -79,10 +87,7 @@ def create_system(
     owners: Iterable[User] = (),
 ) -> AISystem:
     """Register an AI system; the creator and the named owners hold the owner role on it."""
-    if not actor.has_perm("governance.add_aisystem"):
-        raise PermissionDenied("You may not register AI systems.")
-    if limited_to() is not None:
-        raise PermissionDenied("An API token acts on its one system: it cannot register another.")
+    check_may_register_system(actor)
     _check_text(name=name, intended_purpose=intended_purpose)
     slug = slug or slugify(name)[:80]
     if not slug:

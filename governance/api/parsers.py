@@ -1,6 +1,9 @@
-"""The API's parsers: what a body may hold before any view sees it.
+"""The API's parser: what a body may hold before any view sees it.
 
-DRF's parsers hand on whatever the JSON or form encodes, and three kinds of it are never
+The API reads JSON only: a form's values are all text, and reading them would mean guessing
+which were meant as numbers or booleans (governance/api/types.py refuses the wrong JSON type
+instead); any other Content-Type is a 415. DRF's parser hands on whatever the JSON encodes,
+and three kinds of it are never
 usable here and failed deep inside: JSON nested thousands deep (RecursionError from the
 decoder, or later from whatever walks the data), NUL (PostgreSQL stores no NUL in text or
 jsonb: a DataError at the first query), and lone surrogates (`"\\ud800"`, which no UTF-8
@@ -96,17 +99,3 @@ class JSONParser(parsers.JSONParser):
             raise ParseError(f"The body nests deeper than {MAX_DEPTH} levels.") from None
         refuse_unstorable(data)
         return data
-
-
-class FormParser(parsers.FormParser):
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        data = super().parse(stream, media_type, parser_context)
-        refuse_unstorable(data)
-        return data
-
-
-class MultiPartParser(parsers.MultiPartParser):
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        parsed = super().parse(stream, media_type, parser_context)
-        refuse_unstorable(parsed.data)
-        return parsed

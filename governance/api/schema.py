@@ -1,5 +1,6 @@
 """The OpenAPI schema documents the errors every operation may answer, as they are shaped:
-401, 403 and 404 everywhere; 400 where there is input; 413 and 415 where there is a body;
+401, 403, 404 and 400 everywhere (any operation refuses a query parameter it does not take);
+413 and 415 where there is a body;
 429 where HTTP Basic is a way in (the sign-in lockout's answer).
 
 Operations that document an error themselves (the evidence questions say which input they
@@ -34,8 +35,8 @@ REFUSED = {
     "404": "No such object, or not one of a system you may see (named in the path or the body).",
 }
 INVALID = (
-    "Input the operation cannot use, by field, or a state of the object that does not allow "
-    "it, in words (`detail`)."
+    "Input the operation cannot use, by field (a query parameter it does not take, too), or "
+    "a state of the object that does not allow it, in words (`detail`)."
 )
 UNREADABLE = (
     "A body the operation cannot read: a Content-Type other than those of its request body "
@@ -69,9 +70,7 @@ def document_errors(
 
 def _document(method: str, operation: dict[str, Any], reference: dict[str, str]) -> None:
     errors = dict(REFUSED)
-    reads_query = any(parameter["in"] == "query" for parameter in operation.get("parameters", []))
-    if method != "get" or reads_query:  # a service refuses a change; a filter, a bad value
-        errors["400"] = INVALID
+    errors["400"] = INVALID  # a service refuses a change; a filter a bad value; any, a stray name
     if "requestBody" in operation:  # DRF answers 415 before any parser reads the body
         errors["415"] = UNREADABLE
         errors["413"] = TOO_LARGE.format(limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
@@ -83,3 +82,25 @@ def _document(method: str, operation: dict[str, Any], reference: dict[str, str])
         documented.setdefault("content", {"application/json": {"schema": reference}})
     if "429" in errors:
         responses["429"].setdefault("headers", RETRY_AFTER)
+
+
+def request_bodies(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: request bodies as governance/api/types.py reads
+    them. No key but the documented fields (`additionalProperties: false`); a decimal may be
+    a JSON number (`0.912`) or the string DRF answers with (`"0.912000"`). Answers keep the
+    string, exact to the stored places."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if not name.endswith("Request"):  # COMPONENT_SPLIT_REQUEST's request components
+            continue
+        if component.get("type") == "object" and "properties" in component:
+            component["additionalProperties"] = False
+        for field, schema in component.get("properties", {}).items():
+            if schema.get("format") == "decimal" and schema.get("type") == "string":
+                nullable = schema.pop("nullable", False)
+                component["properties"][field] = {
+                    "oneOf": [{"type": "number"}, schema],
+                    **({"nullable": True} if nullable else {}),
+                }
+    return result

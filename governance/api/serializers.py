@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from rest_framework import serializers
 
+from governance.api import types as api_types
 from governance.models import AISystem, AuditEvent, RiskCategory, RoleGrant
 from governance.roles import Role
 
@@ -20,7 +21,7 @@ class SlugRelatedField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
-class SystemSerializer(serializers.ModelSerializer):
+class SystemSerializer(api_types.ModelSerializer):
     slug = serializers.SlugField(max_length=80, required=False)
     owners = SlugRelatedField(
         many=True,
@@ -52,7 +53,7 @@ class SystemSerializer(serializers.ModelSerializer):
         return data
 
 
-class RoleGrantSerializer(serializers.ModelSerializer):
+class RoleGrantSerializer(api_types.ModelSerializer):
     role = serializers.ChoiceField(choices=Role.choices)
     user = SlugRelatedField(
         slug_field="username",
@@ -78,7 +79,7 @@ class RoleGrantSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(api_types.ModelSerializer):
     system: serializers.SlugRelatedField = serializers.SlugRelatedField(
         slug_field="slug",
         read_only=True,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import URLPattern, re_path
@@ -14,15 +14,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from governance import queries, services
+from governance.api.access import AccessFirst
 from governance.api.serializers import AuditEventSerializer, RoleGrantSerializer, SystemSerializer
 from governance.filters import AuditEventFilter, SystemFilter
 from governance.http import api_actor
 from governance.models import AISystem
-from governance.permissions import get_system_or_404, require
+from governance.permissions import get_system_or_404
 from governance.roles import Action
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class SystemViewSet(
+    AccessFirst,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -34,12 +39,28 @@ class SystemViewSet(
     serializer_class = SystemSerializer
     filterset_class = SystemFilter
     lookup_field = "slug"
+    required_actions = {
+        "create": Action.CHANGE,  # and the global right to register systems: check_access
+        "update": Action.CHANGE,
+        "partial_update": Action.CHANGE,
+        "grant_role": Action.MANAGE_ROLES,
+        "revoke_role": Action.MANAGE_ROLES,
+    }
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return queries.systems_for(api_actor(self.request))
 
-    def get_object(self) -> AISystem:
+    def read_object(self) -> AISystem:
         return get_system_or_404(self.request.user, self.kwargs["slug"])
+
+    def system_of(self, obj: AISystem) -> AISystem:
+        return obj
+
+    def check_access(self, actor: User, needed: tuple[Action, ...]) -> None:
+        if self.action == "create":
+            services.check_may_register_system(actor)
+        else:
+            super().check_access(actor, needed)
 
     def perform_create(self, serializer: SystemSerializer) -> None:  # type: ignore[override]
         serializer.instance = services.create_system(
@@ -59,11 +80,6 @@ class SystemViewSet(
             owners=data.get("owners"),
         )
 
-    def update(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
-        # Refuse before validating, so a viewer learns "forbidden", not "invalid".
-        require(request.user, Action.CHANGE, self.get_object())
-        return super().update(request, *args, **kwargs)
-
     @extend_schema(responses=RoleGrantSerializer(many=True))
     # The whole list, unfiltered: no page, and none of the systems' filters (the schema would
     # document them, and they would be ignored).
@@ -79,7 +95,7 @@ class SystemViewSet(
     @roles.mapping.post
     def grant_role(self, request: Request, slug: str, format: str | None = None) -> Response:
         """Grant a role to a user or a group (system owners only)."""
-        system = get_system_or_404(request.user, slug, Action.MANAGE_ROLES)
+        system = self.get_object()
         serializer = RoleGrantSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         grant = services.grant_role(
@@ -93,7 +109,7 @@ class SystemViewSet(
         self, request: Request, slug: str, grant_id: str, format: str | None = None
     ) -> Response:
         """Revoke a role grant (system owners only)."""
-        system = get_system_or_404(request.user, slug, Action.MANAGE_ROLES)
+        system = self.get_object()
         grant = system.role_grants.filter(pk=int(grant_id)).first()
         if grant is None:
             raise Http404("No such role grant.")

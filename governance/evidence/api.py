@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance.api import types as api_types
 from governance.evidence import controls
 from governance.evidence import questions as registry
 from governance.evidence.kinds import EvidenceKind
@@ -76,14 +77,14 @@ FrameworkField = _inline_enum(["eu_ai_act", "nist_ai_rmf", "iso_42001"])
 StatusField = _inline_enum(list(controls.Status.LABELS))
 
 
-class EvidenceHeldSerializer(serializers.Serializer):
+class EvidenceHeldSerializer(api_types.Serializer):
     kind = EvidenceKindField()
     label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
     count = serializers.IntegerField(help_text="Records of this kind held for the period.")
     link = serializers.CharField(help_text="Where a person can see them (an app path), or ''.")
 
 
-class ControlCoverageSerializer(serializers.Serializer):
+class ControlCoverageSerializer(api_types.Serializer):
     framework = FrameworkField()
     framework_name = serializers.CharField()
     citation = serializers.CharField(help_text="The framework's reference document.")
@@ -101,7 +102,7 @@ class ControlCoverageSerializer(serializers.Serializer):
     )
 
 
-class CoverageSerializer(serializers.Serializer):
+class CoverageSerializer(api_types.Serializer):
     system = serializers.SlugField()
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
@@ -175,6 +176,7 @@ class EvidenceQuestionView(APIView):
         question = registry.get_question(key)
         if question is None:
             raise Http404("No such question.")
+        registry.refuse_inputs_not_taken(request.query_params, question.inputs)
         params = registry.parse_params(request.query_params, question.inputs)
         answer = question.answer(system, params)
         return Response(

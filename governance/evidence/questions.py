@@ -35,6 +35,11 @@ ENVIRONMENT_AT = "environment_at"  # ?environment=<slug>&at=<ISO 8601 datetime>
 RELEASE = "release"  # ?release=<version>
 PERIOD = "period"  # ?start=<date or datetime>&end=<date or datetime>
 INPUTS = (ENVIRONMENT_AT, RELEASE, PERIOD)
+PARAMETERS = {
+    ENVIRONMENT_AT: ("environment", "at"),
+    RELEASE: ("release",),
+    PERIOD: ("start", "end"),
+}
 
 DEFAULT_PERIOD_DAYS = 90
 
@@ -200,6 +205,23 @@ def parse_params(query: Mapping[str, str], inputs: tuple[str, ...] = INPUTS) -> 
     if errors:
         raise ValidationError(errors)
     return Params(**values)
+
+
+def refuse_inputs_not_taken(query: Mapping[str, str], inputs: tuple[str, ...]) -> None:
+    """An input of another question is refused (ValidationError), not answered as if it had
+    not been sent: `?at=` to a question about one release would otherwise look heeded."""
+    taken = sorted(name for group in inputs for name in PARAMETERS[group])
+    others = [
+        name
+        for group in INPUTS
+        for name in PARAMETERS[group]
+        if name in query and name not in taken
+    ]
+    if others:
+        takes = ", ".join(taken) or "no input"
+        raise ValidationError(
+            {name: f"This question does not take {name} (it takes {takes})." for name in others}
+        )
 
 
 def period_of(params: Params, *, now: datetime | None = None) -> tuple[datetime, datetime]:

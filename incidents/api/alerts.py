@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from governance.api.authentication import bearer_secret
 from governance.api.parsers import MAX_DEPTH, refuse_unstorable
+from governance.api.query import DocumentedQueryOnly
 from governance.tokens import act_with
 from incidents.api.serializers import (
     AlertPayloadRefusedSerializer,
@@ -77,7 +78,7 @@ class AlertJSONParser(parsers.JSONParser):
 
 class AlertIntakeView(APIView):
     authentication_classes = [AlertTokenAuthentication]
-    permission_classes = [HasAlertToken]
+    permission_classes = [HasAlertToken, DocumentedQueryOnly]
     parser_classes = [AlertJSONParser]
     parse = staticmethod(parse_generic)
 

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance.api import types as api_types
 from governance.api.validation import validated
 from governance.http import api_actor
 from governance.permissions import visible_systems
@@ -19,7 +20,7 @@ from incidents.models import Severity
 # ---- input ---------------------------------------------------------------------------------
 
 
-class MetricsQuerySerializer(serializers.Serializer):
+class MetricsQuerySerializer(api_types.Serializer):
     """`period` (days) or `from`/`to` (dates, inclusive); a missing `to` is today, a missing
     `from` is `period` (default 90) days before `to`."""
 
@@ -53,14 +54,14 @@ class MetricsQuerySerializer(serializers.Serializer):
 # ---- output --------------------------------------------------------------------------------
 
 
-class TimingSerializer(serializers.Serializer):
+class TimingSerializer(api_types.Serializer):
     count = serializers.IntegerField(help_text="Incidents with this stamp set")
     median_minutes = serializers.FloatField(source="median", allow_null=True)
     mean_minutes = serializers.FloatField(source="mean", allow_null=True)
     p90_minutes = serializers.FloatField(source="p90", allow_null=True)
 
 
-class SliceSerializer(serializers.Serializer):
+class SliceSerializer(api_types.Serializer):
     count = serializers.IntegerField(help_text="Incidents detected in the period")
     acknowledge = TimingSerializer(help_text="Detection to acknowledged_at")
     contain = TimingSerializer(help_text="Detection to contained_at")
@@ -83,13 +84,13 @@ class BreakdownSerializer(SystemSliceSerializer):
     severity = serializers.ChoiceField(choices=Severity.choices)
 
 
-class WeekSerializer(serializers.Serializer):
+class WeekSerializer(api_types.Serializer):
     week = serializers.DateField(source="start", help_text="The Monday")
     count = serializers.IntegerField()
     resolve_median_minutes = serializers.FloatField(source="resolve_median", allow_null=True)
 
 
-class PeriodSerializer(serializers.Serializer):
+class PeriodSerializer(api_types.Serializer):
     days = serializers.IntegerField(allow_null=True, help_text="Null for explicit dates")
 
     def get_fields(self) -> dict[str, serializers.Field]:
@@ -99,7 +100,7 @@ class PeriodSerializer(serializers.Serializer):
         return fields
 
 
-class IncidentMetricsSerializer(serializers.Serializer):
+class IncidentMetricsSerializer(api_types.Serializer):
     period = PeriodSerializer()
     system = serializers.CharField(source="system.slug", allow_null=True)
     severity = serializers.ChoiceField(choices=Severity.choices, allow_null=True)

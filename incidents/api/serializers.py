@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from governance.api import types as api_types
 from governance.limits import COMMENT, NAME, NOTE, POST
 from incidents.models import (
     ActionItem,
@@ -22,7 +23,7 @@ from incidents.reporting import reporting_clock
 from incidents.services.postmortem import POSTMORTEM_FIELDS
 
 
-class IncidentSerializer(serializers.ModelSerializer):
+class IncidentSerializer(api_types.ModelSerializer):
     system: serializers.SlugRelatedField = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -75,7 +76,7 @@ class IncidentSerializer(serializers.ModelSerializer):
         return clock.deadline.isoformat() if clock else None
 
 
-class DeclareSerializer(serializers.Serializer):
+class DeclareSerializer(api_types.Serializer):
     system = serializers.SlugField()
     environment = serializers.SlugField(required=False, allow_blank=True)
     title = serializers.CharField(max_length=NAME)
@@ -87,22 +88,22 @@ class DeclareSerializer(serializers.Serializer):
     source = serializers.ChoiceField(choices=Source.choices, default=Source.USER_REPORT)  # type: ignore[assignment]
 
 
-class StageSerializer(serializers.Serializer):
+class StageSerializer(api_types.Serializer):
     stage = serializers.ChoiceField(choices=Stage.choices)
     reason = serializers.CharField(max_length=NOTE, required=False, allow_blank=True, default="")
 
 
-class SeveritySerializer(serializers.Serializer):
+class SeveritySerializer(api_types.Serializer):
     severity = serializers.ChoiceField(choices=Severity.choices)
     reason = serializers.CharField(max_length=NOTE)
 
 
-class RoleAssignmentSerializer(serializers.Serializer):
+class RoleAssignmentSerializer(api_types.Serializer):
     role = serializers.ChoiceField(choices=IncidentRoleKind.choices)
     user = serializers.CharField(help_text="username")
 
 
-class UpdateSerializer(serializers.Serializer):
+class UpdateSerializer(api_types.Serializer):
     kind = serializers.ChoiceField(
         choices=[(EntryKind.NOTE, "Note"), (EntryKind.STATUS_UPDATE, "Status update")],
         default=EntryKind.NOTE,
@@ -110,7 +111,7 @@ class UpdateSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=POST)
 
 
-class TimelineEntrySerializer(serializers.ModelSerializer):
+class TimelineEntrySerializer(api_types.ModelSerializer):
     pinned = serializers.SerializerMethodField()
 
     class Meta:
@@ -122,7 +123,7 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
         return hasattr(entry, "pin")
 
 
-class ContainmentSerializer(serializers.ModelSerializer):
+class ContainmentSerializer(api_types.ModelSerializer):
     kind = serializers.ChoiceField(choices=ContainmentKind.choices)
 
     class Meta:
@@ -131,30 +132,30 @@ class ContainmentSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "status", "requested_at", "done_at", "undone_at"]
 
 
-class ContainmentStatusSerializer(serializers.Serializer):
+class ContainmentStatusSerializer(api_types.Serializer):
     status = serializers.ChoiceField(choices=[("done", "Done"), ("undone", "Undone")])
 
 
-class SeriousSerializer(serializers.Serializer):
+class SeriousSerializer(api_types.Serializer):
     harm_category = serializers.ChoiceField(choices=HarmCategory.choices)
     aware_at = serializers.DateTimeField(required=False)
     involves_death = serializers.BooleanField(default=False)
     widespread_infringement = serializers.BooleanField(default=False)
 
 
-class ReportSentSerializer(serializers.Serializer):
+class ReportSentSerializer(api_types.Serializer):
     complete = serializers.BooleanField()
     sent_at = serializers.DateTimeField(required=False)
 
 
-class PostMortemSerializer(serializers.ModelSerializer):
+class PostMortemSerializer(api_types.ModelSerializer):
     class Meta:
         model = PostMortem
         fields = [*POSTMORTEM_FIELDS, "published_at"]
         read_only_fields = ["published_at"]
 
 
-class ActionItemSerializer(serializers.ModelSerializer):
+class ActionItemSerializer(api_types.ModelSerializer):
     owner = serializers.CharField(required=False, allow_null=True, help_text="username")
 
     class Meta:
@@ -168,7 +169,7 @@ class ActionItemSerializer(serializers.ModelSerializer):
         return data
 
 
-class AlertRecordedSerializer(serializers.Serializer):
+class AlertRecordedSerializer(api_types.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     status = serializers.CharField()
@@ -185,11 +186,11 @@ class AlertRecordedSerializer(serializers.Serializer):
     )
 
 
-class AlertsRecordedSerializer(serializers.Serializer):
+class AlertsRecordedSerializer(api_types.Serializer):
     alerts = AlertRecordedSerializer(many=True)
 
 
-class AlertPayloadRefusedSerializer(serializers.Serializer):
+class AlertPayloadRefusedSerializer(api_types.Serializer):
     detail = serializers.CharField(help_text="The field, then what is wrong with it")
     field = serializers.CharField(
         required=False,
@@ -198,7 +199,7 @@ class AlertPayloadRefusedSerializer(serializers.Serializer):
     )
 
 
-class AlertPayloadTooLargeSerializer(serializers.Serializer):
+class AlertPayloadTooLargeSerializer(api_types.Serializer):
     detail = serializers.CharField()
     limit = serializers.ChoiceField(choices=["alerts", "bytes"], help_text="Which limit")
     maximum = serializers.IntegerField(help_text="What one post may hold")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,9 +11,10 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from governance.api.access import AccessFirst
 from governance.api.validation import object_id, validated
 from governance.http import api_actor
-from governance.permissions import can, get_system_or_404
+from governance.permissions import get_system_or_404
 from governance.roles import Action
 from incidents import queries, services
 from incidents.api.serializers import (
@@ -33,7 +33,7 @@ from incidents.api.serializers import (
     UpdateSerializer,
 )
 from incidents.models import Incident, PostMortem, Severity, Stage
-from releases.api.serializers import RollbackAskSerializer, RollbackRequestSerializer
+from releases.api.serializers import IncidentRollbackAskSerializer, RollbackRequestSerializer
 from releases.models import Environment
 
 
@@ -64,20 +64,39 @@ def _user(username: str | None):  # type: ignore[no-untyped-def]
     return user
 
 
-class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class IncidentViewSet(
+    AccessFirst, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Incidents of the systems you hold a role on."""
 
     serializer_class = IncidentSerializer
     filterset_class = IncidentFilter
+    required_actions = {
+        "create": Action.LEAD_INCIDENT,
+        "stage": Action.LEAD_INCIDENT,
+        "severity": Action.LEAD_INCIDENT,
+        "roles": Action.LEAD_INCIDENT,
+        "post_update": Action.RESPOND_INCIDENT,  # a status update: the commander or scribe
+        "containments": Action.RESPOND_INCIDENT,
+        "containment_status": Action.RESPOND_INCIDENT,
+        "rollback": Action.REQUEST_ROLLBACK,
+        "serious": Action.LEAD_INCIDENT,
+        "reports": Action.LEAD_INCIDENT,
+        "save_postmortem": Action.RESPOND_INCIDENT,
+        "action_items": Action.RESPOND_INCIDENT,
+        "publish": Action.LEAD_INCIDENT,
+    }
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return queries.incidents_for(api_actor(self.request))
 
-    def get_object(self) -> Incident:
+    def read_object(self) -> Incident:
         return queries.incident_detail(object_id(self.kwargs["pk"]), api_actor(self.request))
 
     def _ok(self, incident: Incident, code: int = status.HTTP_200_OK) -> Response:
-        return Response(IncidentSerializer(self.get_object()).data, status=code)
+        """The incident as it is now, after the action."""
+        fresh = queries.incident_detail(incident.pk, api_actor(self.request))
+        return Response(IncidentSerializer(fresh).data, status=code)
 
     @extend_schema(request=DeclareSerializer, responses={201: IncidentSerializer})
     def create(self, request: Request) -> Response:
@@ -93,7 +112,6 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         incident = services.declare_incident(
             actor=api_actor(request), system=system, environment=environment, **data
         )
-        self.kwargs["pk"] = incident.pk
         return self._ok(incident, status.HTTP_201_CREATED)
 
     @extend_schema(request=StageSerializer, responses=IncidentSerializer)
@@ -176,7 +194,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response(ContainmentSerializer(containment).data)
 
     @extend_schema(
-        request=RollbackAskSerializer,
+        request=IncidentRollbackAskSerializer,
         responses={202: RollbackRequestSerializer, 200: RollbackRequestSerializer},
     )
     @action(detail=True, methods=["post"])
@@ -186,9 +204,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         After a verified rollback, going past the release it put back takes `further`;
         `expected_from`/`expected_target` refuse a press made on an out-of-date view."""
         incident = self.get_object()
-        if not can(api_actor(request), Action.REQUEST_ROLLBACK, incident.system):
-            raise PermissionDenied("Only rollback owners and on-call leads roll back.")
-        data = validated(RollbackAskSerializer, request.data, partial=True)
+        data = validated(IncidentRollbackAskSerializer, request.data)
         rollback, created = services.request_rollback(
             actor=api_actor(request),
             incident=incident,

@@ -5,6 +5,7 @@ from typing import Any, ClassVar, cast
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from governance.api import types as api_types
 from governance.api.serializers import SlugRelatedField
 from governance.limits import NAME, NOTE, PROSE
 from releases import queries
@@ -39,7 +40,7 @@ def _scope(serializer: serializers.Serializer, name: str, queryset: Any) -> None
     cast(serializers.RelatedField, serializer.fields[name]).queryset = queryset
 
 
-class ComponentSerializer(serializers.ModelSerializer):
+class ComponentSerializer(api_types.ModelSerializer):
     kind = serializers.ChoiceField(choices=ComponentKind.choices)
     digest = serializers.CharField(
         max_length=71, help_text="sha256 in hex (a sha256: prefix is allowed)"
@@ -50,7 +51,7 @@ class ComponentSerializer(serializers.ModelSerializer):
         fields = ["kind", "version", "uri", "digest"]
 
 
-class ModelCardSerializer(serializers.Serializer):
+class ModelCardSerializer(api_types.Serializer):
     what_changed = serializers.CharField(max_length=PROSE)
     why = serializers.CharField(max_length=PROSE)
     data_used = serializers.CharField(max_length=PROSE)
@@ -60,7 +61,7 @@ class ModelCardSerializer(serializers.Serializer):
     rollback_trigger = serializers.CharField(max_length=PROSE)
 
 
-class ReleaseWriteSerializer(serializers.Serializer):
+class ReleaseWriteSerializer(api_types.Serializer):
     """The input of registering or editing a draft release."""
 
     system = serializers.SlugField(help_text="The AI system's slug", required=False)
@@ -73,7 +74,7 @@ class ReleaseWriteSerializer(serializers.Serializer):
     )
 
 
-class GateCheckSerializer(serializers.ModelSerializer):
+class GateCheckSerializer(api_types.ModelSerializer):
     recorded_by: serializers.SlugRelatedField = Username(slug_field="username", read_only=True)
     criterion = serializers.ChoiceField(choices=GateCriterion.choices)
     comparison = serializers.ChoiceField(choices=Comparison.choices)
@@ -103,7 +104,7 @@ class GateCheckSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "passed", "recorded_by", "recorded_at"]
 
 
-class ApprovalSerializer(serializers.ModelSerializer):
+class ApprovalSerializer(api_types.ModelSerializer):
     approver: serializers.SlugRelatedField = Username(slug_field="username", read_only=True)
     decision = serializers.ChoiceField(choices=Decision.choices)
     cites_rollback = serializers.IntegerField(
@@ -122,7 +123,7 @@ class ApprovalSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "approver", "release_digest", "decided_at"]
 
 
-class TriggerSerializer(serializers.ModelSerializer):
+class TriggerSerializer(api_types.ModelSerializer):
     comparison = serializers.ChoiceField(choices=Comparison.choices[:4])
 
     class Meta:
@@ -130,7 +131,7 @@ class TriggerSerializer(serializers.ModelSerializer):
         fields = ["metric", "comparison", "threshold", "window_minutes"]
 
 
-class RollbackPlanSerializer(serializers.ModelSerializer):
+class RollbackPlanSerializer(api_types.ModelSerializer):
     environment: serializers.SlugRelatedField = SlugRelatedField(
         slug_field="slug", queryset=Environment.objects.all()
     )
@@ -176,7 +177,7 @@ class RollbackPlanSerializer(serializers.ModelSerializer):
             _scope(self, "target_release", Release.objects.filter(system=release.system_id))
 
 
-class RolloutStepSerializer(serializers.ModelSerializer):
+class RolloutStepSerializer(api_types.ModelSerializer):
     environment: serializers.SlugRelatedField = SlugRelatedField(
         slug_field="slug", queryset=Environment.objects.all()
     )
@@ -213,7 +214,7 @@ class RolloutStepSerializer(serializers.ModelSerializer):
             _scope(self, "environment", Environment.objects.filter(system=release.system_id))
 
 
-class ReleaseSerializer(serializers.ModelSerializer):
+class ReleaseSerializer(api_types.ModelSerializer):
     """A release as read: stack, card, gate state, approvals, plan and rollout."""
 
     system: serializers.SlugRelatedField = serializers.SlugRelatedField(
@@ -283,7 +284,7 @@ class SystemSlugField(serializers.SlugField):
         return value.slug
 
 
-class EnvironmentSerializer(serializers.ModelSerializer):
+class EnvironmentSerializer(api_types.ModelSerializer):
     system = SystemSlugField(help_text="The AI system's slug (set on creation)")
     backend_type = serializers.ChoiceField(choices=BackendType.choices, default=BackendType.LOCAL)
     backend_secrets = serializers.DictField(
@@ -322,7 +323,7 @@ class EnvironmentSerializer(serializers.ModelSerializer):
         return live.version if live else None
 
 
-class GatePolicySerializer(serializers.ModelSerializer):
+class GatePolicySerializer(api_types.ModelSerializer):
     required_criteria = serializers.ListField(
         child=serializers.ChoiceField(choices=GateCriterion.choices)
     )
@@ -335,11 +336,11 @@ class GatePolicySerializer(serializers.ModelSerializer):
         extra_kwargs: ClassVar[dict[str, Any]] = {"approvals_required": {"required": True}}
 
 
-class LiveAtSerializer(serializers.Serializer):
+class LiveAtSerializer(api_types.Serializer):
     at = serializers.DateTimeField(required=False, help_text="Defaults to now")
 
 
-class RollbackRequestSerializer(serializers.ModelSerializer):
+class RollbackRequestSerializer(api_types.ModelSerializer):
     environment: serializers.SlugRelatedField = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -382,7 +383,7 @@ class RollbackRequestSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RollbackAskSerializer(serializers.Serializer):
+class RollbackAskSerializer(api_types.Serializer):
     reason = serializers.CharField(max_length=NOTE)
     idempotency_key = serializers.CharField(max_length=64, required=False, allow_blank=True)
     to_release = serializers.CharField(
@@ -412,5 +413,15 @@ class RollbackAskSerializer(serializers.Serializer):
     )
 
 
-class RollbackDismissSerializer(serializers.Serializer):
+class IncidentRollbackAskSerializer(RollbackAskSerializer):
+    """ROLL BACK NOW from an incident: its environment, to the plan's target; no drill."""
+
+    reason = serializers.CharField(
+        max_length=NOTE, required=False, allow_blank=True, help_text="default: the incident's"
+    )
+    to_release = None  # type: ignore[assignment]
+    drill = None  # type: ignore[assignment]
+
+
+class RollbackDismissSerializer(api_types.Serializer):
     reason = serializers.CharField(max_length=NOTE)

@@ -11,9 +11,11 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from governance.api.access import AccessFirst
 from governance.api.validation import object_id, validated
 from governance.http import api_actor
-from governance.permissions import get_system_or_404, require, restrict
+from governance.models import AISystem
+from governance.permissions import get_system_or_404, restrict
 from governance.roles import Action
 from releases import queries, services
 from releases.api.serializers import (
@@ -45,10 +47,21 @@ class ReleaseFilter(filters.FilterSet):
         fields = ["system", "status"]
 
 
-class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ReleaseViewSet(
+    AccessFirst, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Releases of the systems you hold a role on."""
 
     filterset_class = ReleaseFilter
+    required_actions = {
+        "create": Action.REGISTER_RELEASE,
+        "update": Action.REGISTER_RELEASE,
+        "submit": Action.REGISTER_RELEASE,
+        "gate_checks": (Action.REGISTER_RELEASE, Action.APPROVE_RELEASE),
+        "approvals": Action.APPROVE_RELEASE,
+        "rollback_plan": Action.REGISTER_RELEASE,
+        "promotions": Action.PROMOTE_RELEASE,
+    }
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return restrict(queries.releases_with_stack(), api_actor(self.request)).prefetch_related(
@@ -68,7 +81,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def list(self, request: Request) -> Response:
         return self._page_of(self.filter_queryset(self.get_queryset()))
 
-    def get_object(self) -> Release:
+    def read_object(self) -> Release:
         return queries.release_detail(object_id(self.kwargs["pk"]), api_actor(self.request))
 
     def _detail(self, release: Release, code: int = status.HTTP_200_OK) -> Response:
@@ -154,7 +167,6 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         """Write or replace the draft's rollback plan (model owners). Without
         `cooldown_minutes`, the default cooldown."""
         release = self.get_object()
-        require(api_actor(request), Action.REGISTER_RELEASE, release.system)  # then the body
         data = validated(RollbackPlanSerializer, request.data, release=release)
         plan = services.save_rollback_plan(
             actor=api_actor(request),
@@ -195,6 +207,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
 
 class EnvironmentViewSet(
+    AccessFirst,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -205,6 +218,12 @@ class EnvironmentViewSet(
 
     serializer_class = EnvironmentSerializer
     filterset_fields = ["system__slug", "is_production"]
+    required_actions = {
+        "create": Action.CHANGE,
+        "update": Action.CHANGE,
+        "partial_update": Action.CHANGE,
+        "rollback": Action.REQUEST_ROLLBACK,
+    }
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         environments = restrict(
@@ -324,12 +343,16 @@ class GatePolicyViewSet(viewsets.ViewSet):
 
 
 class RollbackRequestViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    AccessFirst, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """Rollback requests and how they went; confirm or dismiss what a trigger proposed."""
 
     serializer_class = RollbackRequestSerializer
     filterset_fields = ["status", "environment__system__slug", "is_drill"]
+    required_actions = {"confirm": Action.REQUEST_ROLLBACK, "dismiss": Action.REQUEST_ROLLBACK}
+
+    def system_of(self, obj: RollbackRequest) -> AISystem:
+        return obj.environment.system
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         requests = RollbackRequest.objects.select_related(

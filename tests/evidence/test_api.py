@@ -68,6 +68,8 @@ def test_the_coverage_as_json(api):
         ("questions/monitoring/?release=9.9.9", "release"),
         ("questions/monitoring/?start=2026-10-31&end=2026-10-01", "end"),
         ("questions/rollback_plan/?release=9.9.9", "release"),
+        ("questions/approval/?release=1.1.0&at=2026-10-15T12:00:00Z", "at"),  # not its input
+        ("questions/live/?environment=production&start=2026-10-01", "start"),
         ("coverage/?start=2026-10-31&end=2026-10-01", "end"),
         ("coverage/?start=whenever", "start"),
         ("?end=2026-02-30", "end"),

@@ -1,5 +1,7 @@
 """The database refuses to rewrite the audit tables, in words, on each of them: no UPDATE,
-DELETE or TRUNCATE (the sealing of an event aside: tests/governance/test_audit_chain.py)."""
+DELETE or TRUNCATE (the sealing of an event aside: tests/governance/test_audit_chain.py);
+nor TRUNCATE of the other append-only tables (the timeline, the forensic records, the
+releases, whose rows their own triggers guard)."""
 
 from __future__ import annotations
 
@@ -44,8 +46,17 @@ def test_the_checkpoint_table_refuses_a_rewrite_with_the_append_only_message(che
     _refused(sql, match=rf"{APPEND_ONLY}: (UPDATE|DELETE) on governance_auditcheckpoint refused")
 
 
-@pytest.mark.parametrize("table", ["governance_auditevent", "governance_auditcheckpoint"])
-def test_truncate_of_an_audit_table_is_refused(checkpointed, table):
+@pytest.mark.parametrize(
+    "table",
+    [
+        "governance_auditevent",
+        "governance_auditcheckpoint",
+        "incidents_timelineentry",
+        "releases_forensicrecord",
+        "releases_release",
+    ],
+)
+def test_truncate_of_an_append_only_table_is_refused(checkpointed, table):
     _refused(f"TRUNCATE {table} CASCADE", match=rf"{APPEND_ONLY}: TRUNCATE on {table} refused")
 
 

@@ -26,7 +26,7 @@ ROUTES = [
         "/api/incidents/",
         LEADS,
         ok=201,
-        outsider=404,
+        outsider=403,  # leads no incident anywhere: refused before the body names a system
         data={"system": "fraud", "title": "t", "severity": "sev3", "category": "bias"},
     ),
     api("stage", "POST", INCIDENT + "stage/", LEADS, data={"stage": "containment"}),

@@ -91,7 +91,7 @@ def dashboard_page_contain(client) -> str:  # type: ignore[no-untyped-def]
 def evidence_contained_at(client, incident) -> str | None:  # type: ignore[no-untyped-def]
     with at(60):
         response = client.get(
-            "/api/systems/fraud/evidence/questions/monitoring/?from=2026-03-01&to=2026-03-31"
+            "/api/systems/fraud/evidence/questions/monitoring/?start=2026-03-01&end=2026-03-31"
         )
     assert response.status_code == 200, response.content
     [row] = [i for i in response.json()["answer"]["incidents"] if i["id"] == incident.pk]

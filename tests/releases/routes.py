@@ -95,7 +95,10 @@ ROUTES = [
     *PAGES,
     Route("list", "GET", "/api/releases/", EVERYONE, api=True),
     Route("approval queue", "GET", "/api/releases/approval-queue/", EVERYONE, api=True),
-    Route("register", "POST", "/api/releases/", MODEL_OWNERS, ok=201, api=True, data=NEW),
+    # The outsider registers releases nowhere: refused before the body names a system.
+    Route(
+        "register", "POST", "/api/releases/", MODEL_OWNERS, ok=201, outsider=403, api=True, data=NEW
+    ),
     Route("detail", "GET", "/api/releases/{draft}/", SEERS, api=True),
     Route("edit draft", "PUT", "/api/releases/{draft}/", MODEL_OWNERS, api=True, data=EDIT),
     Route(
