@@ -235,8 +235,8 @@ def test_json_nested_10000_deep_is_a_4xx_on_every_json_endpoint(sweep_world, db,
             assert "nests deeper than 32 levels" in response.json()["detail"], (method, path)
 
 
-def test_json_nested_beyond_the_bound_is_refused_and_within_it_read(world, db):  # noqa: F811
-    headers = _headers("/api/systems/", world)
+def test_json_nested_beyond_the_bound_is_refused_and_within_it_read(sweep_world, db):
+    headers = _headers("/api/systems/", sweep_world)
     deep = json.dumps({"name": "x", "risk_category": "minimal", "intended_purpose": [[[["x"]]]]})
     assert _call("POST", "/api/systems/", headers, deep)[0].status_code == 400  # a type error
     too_deep = '{"name": ' + "[" * 32 + "]" * 32 + "}"
@@ -249,8 +249,8 @@ def test_json_nested_beyond_the_bound_is_refused_and_within_it_read(world, db): 
     [("a\x00b", "NUL"), ("\ud800", "lone surrogate")],
     ids=["nul", "lone surrogate"],
 )
-def test_unstorable_text_anywhere_in_a_body_is_a_400_that_names_it(world, db, text, message):  # noqa: F811
-    headers = _headers("/api/systems/", world)
+def test_unstorable_text_anywhere_in_a_body_is_a_400_that_names_it(sweep_world, db, text, message):
+    headers = _headers("/api/systems/", sweep_world)
     body = json.dumps({"name": "Churn", "risk_category": "minimal", "extra": {"deep": [text]}})
     response, _ = _call("POST", "/api/systems/", headers, body)
     assert response.status_code == 400
@@ -258,10 +258,10 @@ def test_unstorable_text_anywhere_in_a_body_is_a_400_that_names_it(world, db, te
     assert message in said
 
 
-def test_a_body_over_the_upload_limit_is_a_413_json(world, db, settings):  # noqa: F811
+def test_a_body_over_the_upload_limit_is_a_413_json(sweep_world, db, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     client = Client(raise_request_exception=False)
-    headers = _headers("/api/systems/", world)
+    headers = _headers("/api/systems/", sweep_world)
     body = json.dumps({"name": "x" * 2000})
 
     response = client.post("/api/systems/", body, content_type="application/json", **headers)
@@ -273,13 +273,13 @@ def test_a_body_over_the_upload_limit_is_a_413_json(world, db, settings):  # noq
 @pytest.mark.parametrize(
     "content_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""]
 )
-def test_a_body_that_is_not_json_is_a_415_json(world, db, content_type):  # noqa: F811
+def test_a_body_that_is_not_json_is_a_415_json(sweep_world, db, content_type):
     """A form's values are all text: the API would have to guess which were numbers."""
     client = Client(raise_request_exception=False)
     body = "name=Churn&risk_category=minimal&intended_purpose=x"
 
     response = client.post(
-        "/api/systems/", body, content_type=content_type, **_headers("/api/systems/", world)
+        "/api/systems/", body, content_type=content_type, **_headers("/api/systems/", sweep_world)
     )
 
     assert response.status_code == 415
@@ -318,17 +318,17 @@ def test_a_nul_in_basic_credentials_is_a_401_before_any_query(
         "/api/systems/?risk_category=banana",
     ],
 )
-def test_a_filter_value_that_cannot_be_read_is_a_400(world, db, query):  # noqa: F811
-    response, _ = _call("GET", query, _headers(query, world))
+def test_a_filter_value_that_cannot_be_read_is_a_400(sweep_world, db, query):
+    response, _ = _call("GET", query, _headers(query, sweep_world))
 
     assert response.status_code == 400, response.content
     assert quote(query.split("?")[1].split("=")[0]) in response.json()
 
 
 @pytest.mark.parametrize("value", ["true", "false", "True", "0", "1"])
-def test_a_boolean_filter_reads_true_and_false(world, db, value):  # noqa: F811
+def test_a_boolean_filter_reads_true_and_false(sweep_world, db, value):
     assert (
-        _call("GET", f"/api/incidents/?open={value}", _headers("/api/", world))[0].status_code
+        _call("GET", f"/api/incidents/?open={value}", _headers("/api/", sweep_world))[0].status_code
         == 200
     )
 
@@ -338,7 +338,7 @@ def test_a_boolean_filter_reads_true_and_false(world, db, value):  # noqa: F811
     [b"Bearer fsk_\x00", b"Bearer \xff\xfe", b"Basic \x00", b"Basic bm90IGJhc2U2NA=="],
     ids=["nul token", "not utf-8", "nul basic", "no colon"],
 )
-def test_a_malformed_credential_is_a_401(world, db, header):  # noqa: F811
+def test_a_malformed_credential_is_a_401(sweep_world, db, header):
     response, _ = _call("GET", "/api/systems/", {"HTTP_AUTHORIZATION": header.decode("latin-1")})
 
     assert response.status_code == 401
@@ -403,10 +403,10 @@ def test_a_decimal_may_be_a_number_or_its_string(sweep_world, db):
         "/api/audit-events/?format=json&page=2",
     ],
 )
-def test_a_query_parameter_the_operation_does_not_take_is_a_400_naming_it(world, db, query):  # noqa: F811
+def test_a_query_parameter_the_operation_does_not_take_is_a_400_naming_it(sweep_world, db, query):
     if "/1/" in query:
         query = query.replace("/1/", f"/{REAL['/api/incidents/']['id'][0]}/")
-    response, _ = _call("GET", query, _headers(query, world))
+    response, _ = _call("GET", query, _headers(query, sweep_world))
 
     assert response.status_code == 400, response.content
     [unknown] = response.json()
@@ -417,3 +417,21 @@ def test_a_query_parameter_the_operation_does_not_take_is_a_400_naming_it(world,
 def test_the_schema_documents_400_on_every_operation():
     for method, path, _shape in OPERATIONS:
         assert "400" in _operation(method, path)["responses"], (method, path)
+
+
+@pytest.mark.parametrize(
+    ("query", "count"),
+    [
+        ("/api/environments/?system=fraud", 2),
+        ("/api/environments/?system=hidden", 0),
+        ("/api/environments/?system__slug=fraud", 2),
+        ("/api/rollbacks/?system=fraud", 1),
+        ("/api/rollbacks/?system=hidden", 0),
+    ],
+)
+def test_every_list_filters_by_system_under_one_name(sweep_world, db, query, count):
+    """`?system=` on environments was once silently ignored (only `system__slug` existed)."""
+    response, _ = _call("GET", query, _headers(query, sweep_world))
+
+    assert response.status_code == 200, response.content
+    assert response.json()["count"] == count

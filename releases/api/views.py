@@ -206,6 +206,23 @@ class ReleaseViewSet(
         return self._page_of(releases)
 
 
+class EnvironmentFilter(filters.FilterSet):
+    # `system`, as on releases and incidents; `system__slug`, its first name, still works.
+    system = filters.CharFilter(field_name="system__slug")
+
+    class Meta:
+        model = Environment
+        fields = ["system", "system__slug", "is_production"]
+
+
+class RollbackRequestFilter(filters.FilterSet):
+    system = filters.CharFilter(field_name="environment__system__slug")
+
+    class Meta:
+        model = RollbackRequest
+        fields = ["status", "system", "environment__system__slug", "is_drill"]
+
+
 class EnvironmentViewSet(
     AccessFirst,
     mixins.ListModelMixin,
@@ -217,7 +234,7 @@ class EnvironmentViewSet(
     """Environments, their deployment backend (secrets write-only) and what is live in them."""
 
     serializer_class = EnvironmentSerializer
-    filterset_fields = ["system__slug", "is_production"]
+    filterset_class = EnvironmentFilter
     required_actions = {
         "create": Action.CHANGE,
         "update": Action.CHANGE,
@@ -348,7 +365,7 @@ class RollbackRequestViewSet(
     """Rollback requests and how they went; confirm or dismiss what a trigger proposed."""
 
     serializer_class = RollbackRequestSerializer
-    filterset_fields = ["status", "environment__system__slug", "is_drill"]
+    filterset_class = RollbackRequestFilter
     required_actions = {"confirm": Action.REQUEST_ROLLBACK, "dismiss": Action.REQUEST_ROLLBACK}
 
     def system_of(self, obj: RollbackRequest) -> AISystem:
