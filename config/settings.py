@@ -6,6 +6,7 @@ DEBUG is off unless the caller turns it on (`make run` too serves with it off).
 from __future__ import annotations
 
 import os
+import zoneinfo
 from datetime import timedelta
 from pathlib import Path
 
@@ -286,6 +287,19 @@ AXES_CLIENT_IP_CALLABLE = "governance.lockout.client_address"
 # --- i18n, static ----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# The organisation's time zone: the EU AI Act's reporting deadlines are counted in its days
+# (incidents/reporting.py), shown beside UTC, and a time typed without a zone is read in it.
+ORGANISATION_TIME_ZONE = os.environ.get("ORGANISATION_TIME_ZONE", "UTC")
+try:
+    zoneinfo.ZoneInfo(ORGANISATION_TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(
+        f"ORGANISATION_TIME_ZONE {ORGANISATION_TIME_ZONE!r} is no IANA time zone "
+        "(e.g. Europe/Brussels)"
+    ) from None
+# Art. 73(1) binds providers of high-risk systems: classifying an incident of another system
+# as serious is refused (true) or runs the clock with a warning (false, the default).
+SERIOUS_INCIDENTS_HIGH_RISK_ONLY = env_bool("SERIOUS_INCIDENTS_HIGH_RISK_ONLY", default=False)
 USE_I18N = True
 USE_TZ = True
 

@@ -16,7 +16,8 @@ from governance.roles import Action, Role
 
 
 class RiskCategory(models.TextChoices):
-    """EU AI Act risk categories: Art. 5 prohibited, Art. 6 high risk, Art. 50 limited."""
+    """EU AI Act risk categories: Art. 5 prohibited practices, Art. 6 high-risk systems,
+    Art. 50 transparency obligations for certain AI systems, and the rest."""
 
     PROHIBITED = "prohibited", "Prohibited"
     HIGH = "high", "High risk"

@@ -125,7 +125,7 @@ def _serious(users: dict[str, Any], system: AISystem, now: datetime) -> None:
         services.classify_serious(
             actor=olga,
             incident=incident,
-            harm_category="fundamental_rights",
+            harm_categories=["fundamental_rights"],
             aware_at=start + timedelta(minutes=25),
         )
     with _at(start + timedelta(hours=3)):

@@ -87,18 +87,35 @@ def _rollback(request: RollbackRequest) -> Answer:
     }
 
 
-def _windows(release: Release, start: datetime, end: datetime) -> Q | None:
-    """Alerts received in an environment while the release was live there, in the period."""
+def _live_windows(release: Release, start: datetime, end: datetime) -> list[Answer]:
+    """Each deployment period of the release within [start, end): where, from, until."""
+    periods = (
+        Deployment.objects.filter(release_evidence.overlapping(start, end), release=release)
+        .select_related("environment")
+        .order_by("started_at", "id")
+    )
+    return [
+        {
+            "environment_id": period.environment_id,
+            "environment": period.environment.name,
+            "start": max(start, period.started_at),
+            "end": min(end, period.ended_at) if period.ended_at else end,
+            "still_live": period.ended_at is None or period.ended_at >= end,
+        }
+        for period in periods
+    ]
+
+
+def _in_windows(windows: list[Answer]) -> Q | None:
+    """Alerts received in an environment while the release was live there."""
     condition: Q | None = None
-    for period in Deployment.objects.filter(
-        release_evidence.overlapping(start, end), release=release
-    ):
-        window = Q(
-            environment_id=period.environment_id,
-            received_at__gte=max(start, period.started_at),
-            received_at__lt=min(end, period.ended_at) if period.ended_at else end,
+    for window in windows:
+        inside = Q(
+            environment_id=window["environment_id"],
+            received_at__gte=window["start"],
+            received_at__lt=window["end"],
         )
-        condition = window if condition is None else condition | window
+        condition = inside if condition is None else condition | inside
     return condition
 
 
@@ -116,9 +133,10 @@ def monitoring(system: AISystem, start: datetime, end: datetime, release: Releas
         requested_at__lt=end,
         status__in=release_evidence.ROLLBACKS_DONE_OR_UNDER_WAY,
     )
+    windows = _live_windows(release, start, end) if release is not None else []
     if release is not None:
-        windows = _windows(release, start, end)
-        alerts = alerts.filter(windows) if windows is not None else alerts.none()
+        inside = _in_windows(windows)
+        alerts = alerts.filter(inside) if inside is not None else alerts.none()
         incidents = incidents.filter(live_release=release)
         rollbacks = rollbacks.filter(from_release=release)
 
@@ -145,6 +163,11 @@ def monitoring(system: AISystem, start: datetime, end: datetime, release: Releas
         "release": release_evidence.release_ref(release) if release is not None else None,
         "start": start,
         "end": end,
+        # With a release: its deployment periods within the period, exactly.
+        "live_windows": [
+            {key: value for key, value in window.items() if key != "environment_id"}
+            for window in windows
+        ],
         "summary": {
             "alerts": counts["total"],
             "alerts_firing": counts["firing"],
@@ -156,7 +179,7 @@ def monitoring(system: AISystem, start: datetime, end: datetime, release: Releas
                 r["status"] == RollbackStatus.SUCCEEDED for r in rollback_rows
             ),
             "rollbacks_failed": sum(r["status"] == RollbackStatus.FAILED for r in rollback_rows),
-            "median_minutes_to_rollback": round(statistics.median(finished), 1)
+            "median_minutes_to_rollback": round(statistics.median(finished), 2)
             if finished
             else None,
         },

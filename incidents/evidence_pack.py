@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from governance.evidence.kinds import EvidenceKind
 from governance.evidence.pack_sections import (
@@ -33,7 +34,7 @@ from incidents.models import (
     PostMortem,
     TimelineEntry,
 )
-from incidents.reporting import reporting_clock
+from incidents.reporting import first_report_at, reported_in_time, reporting_clock
 from releases.models import RollbackStatus
 
 if TYPE_CHECKING:
@@ -166,24 +167,22 @@ def _alert_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, Any]
 
 def _serious_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, Any]]:
     incidents = incidents_in(system, period).filter(is_serious=True).order_by("detected_at", "id")
+    now = timezone.now()  # a report not sent by a deadline passed at export time was late
     for incident in incidents.iterator(chunk_size=CHUNK):
         clock = reporting_clock(incident)
         yield {
             "incident_id": incident.pk,
             "title": incident.title,
-            "harm_category": incident.harm_category,
+            "harm_categories": incident.harm_categories,
             "involves_death": incident.involves_death,
             "widespread_infringement": incident.widespread_infringement,
             "aware_at": incident.aware_at,
-            "article": clock.article if clock else None,
+            "article": clock.citation if clock else None,
             "deadline": clock.deadline if clock else None,
             "initial_report_sent_at": incident.initial_report_sent_at,
             "complete_report_sent_at": incident.complete_report_sent_at,
-            "reported_in_time": (
-                incident.initial_report_sent_at <= clock.deadline
-                if clock and incident.initial_report_sent_at
-                else None
-            ),
+            "first_report_sent_at": first_report_at(incident),
+            "reported_in_time": reported_in_time(incident, now),
         }
 
 
@@ -295,9 +294,10 @@ SECTIONS = [
         "serious_incident_reports", EvidenceKind.SERIOUS_INCIDENT_REPORT,
         "Serious-incident reports (EU AI Act Art. 73)", order=50, rows=_serious_rows,
         description="Serious incidents, their reporting deadline and when they were reported.",
-        columns=("incident_id", "title", "harm_category", "involves_death",
+        columns=("incident_id", "title", "harm_categories", "involves_death",
                  "widespread_infringement", "aware_at", "article", "deadline",
-                 "initial_report_sent_at", "complete_report_sent_at", "reported_in_time"),
+                 "initial_report_sent_at", "complete_report_sent_at", "first_report_sent_at",
+                 "reported_in_time"),
     ),
     Section(
         "postmortems", EvidenceKind.POSTMORTEM, "Post-mortems", order=51, rows=_postmortem_rows,

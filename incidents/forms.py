@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.utils import timezone
 
 from governance.limits import COMMENT, NAME, NOTE, POST
 from governance.models import AISystem
@@ -18,13 +20,13 @@ from incidents.models import (
     ContainmentKind,
     ContainmentStatus,
     EntryKind,
-    HarmCategory,
     Incident,
     IncidentRoleKind,
     Severity,
     Source,
     Stage,
 )
+from incidents.reporting import harm_choices, organisation_zone
 from releases.models import Environment
 
 
@@ -100,15 +102,22 @@ class ContainmentStatusForm(forms.Form):
     status = forms.ChoiceField(choices=[(s, s) for s in ContainmentStatus.values])
 
 
+class OrganisationTimeField(forms.DateTimeField):
+    """A time typed without a zone is read in the organisation's (ORGANISATION_TIME_ZONE)."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"})
+
+    def to_python(self, value: Any) -> datetime | None:
+        with timezone.override(organisation_zone()):
+            return super().to_python(value)
+
+
 class SeriousForm(forms.Form):
-    harm_category = forms.ChoiceField(choices=HarmCategory.choices, label="Harm")
+    harm_categories = forms.MultipleChoiceField(choices=harm_choices, label="Harms")
     involves_death = forms.BooleanField(required=False, label="A person died")
     widespread_infringement = forms.BooleanField(required=False, label="Widespread infringement")
-    aware_at = forms.DateTimeField(
-        required=False,
-        label="Aware since (UTC)",
-        help_text="Empty: now. The reporting clock runs from this moment.",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    aware_at = OrganisationTimeField(
+        required=False, help_text="Empty: now. The reporting clock runs from this moment."
     )
 
 
@@ -117,11 +126,7 @@ class ReportSentForm(forms.Form):
         choices=[("false", "Initial report"), ("true", "Complete report")],
         coerce=lambda value: value == "true",
     )
-    sent_at = forms.DateTimeField(
-        required=False,
-        label="Sent at (UTC)",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-    )
+    sent_at = OrganisationTimeField(required=False)
 
 
 class IncidentListFilter(django_filters.FilterSet):

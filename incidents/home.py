@@ -47,10 +47,13 @@ def home_contribution(user: User) -> Contribution:
         open_incidents.annotate(rank=_SEVERITY_RANK).order_by("rank", "-detected_at")[:LIST_SIZE]
     )
 
-    # A serious incident's Art. 73 clock runs from awareness until the complete report,
-    # whatever stage the incident has reached.
+    # A serious incident's Art. 73 clock runs from awareness until the first report, initial
+    # or complete (Art. 73(5)), whatever stage the incident has reached.
     reporting = visible.filter(
-        is_serious=True, aware_at__isnull=False, complete_report_sent_at__isnull=True
+        is_serious=True,
+        aware_at__isnull=False,
+        initial_report_sent_at__isnull=True,
+        complete_report_sent_at__isnull=True,
     )
     clocks_running = reporting.count()
     # Deadlines differ (2, 10 or 15 days): the nearest among the earliest-aware ones.
@@ -58,7 +61,7 @@ def home_contribution(user: User) -> Contribution:
     for incident in reporting.order_by("aware_at")[: LIST_SIZE * 2]:
         clock = reporting_clock(incident)
         if clock is not None:
-            clocks.append(ClockRow(incident, clock, clock.state(now, reported=False)))
+            clocks.append(ClockRow(incident, clock, clock.state(now, first_report=None)))
     clocks.sort(key=lambda row: row.clock.deadline)
     clocks = clocks[:LIST_SIZE]
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 from governance.limits import COMMENT, NAME, PROSE, length_checks
 from governance.models import AISystem
 from governance.people import display_name
+from incidents.reporting import harm_choices
 from releases.models import Environment, Release, RollbackPlan, RollbackRequest
 
 
@@ -47,21 +48,6 @@ class Source(models.TextChoices):
     ALERT = "alert", "Alert"
     USER_REPORT = "user_report", "User report"
     INTERNAL_AUDIT = "internal_audit", "Internal audit"
-
-
-class HarmCategory(models.TextChoices):
-    """EU AI Act Art. 3(49): what makes an incident 'serious'."""
-
-    DEATH_OR_HEALTH = "death_or_health", "Death or serious harm to a person's health"
-    CRITICAL_INFRASTRUCTURE = (
-        "critical_infrastructure",
-        "Serious and irreversible disruption of critical infrastructure",
-    )
-    FUNDAMENTAL_RIGHTS = "fundamental_rights", "Infringement of fundamental-rights obligations"
-    PROPERTY_OR_ENVIRONMENT = (
-        "property_or_environment",
-        "Serious harm to property or the environment",
-    )
 
 
 class Incident(models.Model):
@@ -111,7 +97,10 @@ class Incident(models.Model):
     is_storm = models.BooleanField(default=False)
     # EU AI Act Art. 73 serious incidents.
     is_serious = models.BooleanField(default=False)
-    harm_category = models.CharField(max_length=32, choices=HarmCategory.choices, blank=True)
+    # Art. 3(49): every harm the incident led to (incidents/art73.yaml); several may apply.
+    harm_categories = ArrayField(
+        models.CharField(max_length=32, choices=harm_choices()), default=list, blank=True
+    )
     involves_death = models.BooleanField(default=False)
     widespread_infringement = models.BooleanField(default=False)
     aware_at = models.DateTimeField(null=True, blank=True)

@@ -1,57 +1,159 @@
 """EU AI Act Article 73: when a serious incident must be reported to the market surveillance
-authority. The deadlines are the regulation's, kept here and nowhere else.
+authority. The harms, deadlines, articles and labels are read from art73.yaml, kept there and
+nowhere else.
 
-Regulation (EU) 2024/1689, Art. 73:
-- (2) immediately after a causal link is established (or its reasonable likelihood), and
-  not later than 15 days after the provider or deployer becomes aware of the incident;
-- (3) not later than 2 days after awareness in the event of a widespread infringement or a
-  serious incident under Art. 3(49)(b) (serious and irreversible disruption of the
-  management or operation of critical infrastructure);
-- (4) not later than 10 days after awareness in the event of the death of a person;
-- (5) an initial report that is incomplete may be submitted, followed by a complete one.
+- Every deadline that applies to an incident is cited; the shortest binds: 2 days for a
+  widespread infringement or harm under Art. 3(49)(b) (73(3)), 10 for a death (73(4)), 15
+  otherwise (73(2)). An incident may do several harms at once: a death that also disrupted
+  critical infrastructure is due in 2 days.
+- A period of days is counted by Regulation 1182/71, Art. 3: from the start of the day after
+  awareness, in the organisation's time zone (ORGANISATION_TIME_ZONE), to the end of its last
+  day. The deadline shown is the earlier of that and awareness + days x 24 h, so it is never
+  late whichever reading an authority takes.
+- The duty is met by the first report sent, initial or complete (73(5)): the clock stops
+  there, and the report was on time if that first one was sent by the deadline.
 """
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from incidents.models import HarmCategory, Incident
+import yaml
+from django.conf import settings
 
-GENERAL_DAYS = 15  # Art. 73(2)
-DEATH_DAYS = 10  # Art. 73(4)
-WIDESPREAD_OR_INFRASTRUCTURE_DAYS = 2  # Art. 73(3)
+if TYPE_CHECKING:
+    from incidents.models import Incident
+
 WARN_BEFORE = timedelta(days=2)
+RULES_FILE = Path(__file__).with_name("art73.yaml")
+
+
+@functools.cache
+def rules() -> dict[str, Any]:
+    """art73.yaml, as read once per process."""
+    with RULES_FILE.open(encoding="utf-8") as file:
+        return yaml.safe_load(file)  # type: ignore[no-any-return]
+
+
+def harm_choices() -> list[tuple[str, str]]:
+    return [(key, harm["label"]) for key, harm in rules()["harms"].items()]
+
+
+def harm_label(key: str) -> str:
+    harm = rules()["harms"].get(key)
+    return f"{harm['label']} ({harm['article']})" if harm else key
+
+
+def outside_article_73(incident: Incident) -> str | None:
+    """The warning to show when the incident's system is not registered as high-risk."""
+    if incident.system.risk_category == "high":
+        return None
+    return str(rules()["high_risk_only"]["warning"])
+
+
+def organisation_zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(settings.ORGANISATION_TIME_ZONE)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    key: str
+    article: str
+    days: int
+    applies_to: str
 
 
 @dataclass(frozen=True)
 class ReportingClock:
-    deadline: datetime
-    days: int
-    article: str
+    aware_at: datetime
+    applicable: tuple[Deadline, ...]  # every deadline that applies, the binding one first
+    deadline: datetime  # the binding one's, in UTC
+
+    @property
+    def days(self) -> int:
+        return self.applicable[0].days
+
+    @property
+    def article(self) -> str:
+        return self.applicable[0].article
+
+    @property
+    def citation(self) -> str:
+        """Every applicable paragraph, the binding one first: "Art. 73(3); also 73(4), 73(2)"."""
+        first, *others = (deadline.article for deadline in self.applicable)
+        if not others:
+            return first
+        return f"{first}; also " + ", ".join(other.removeprefix("Art. ") for other in others)
+
+    @property
+    def local_deadline(self) -> datetime:
+        return self.deadline.astimezone(organisation_zone())
 
     def remaining(self, now: datetime) -> timedelta:
         return self.deadline - now
 
-    def state(self, now: datetime, reported: bool) -> str:
-        if reported:
-            return "reported"
+    def state(self, now: datetime, first_report: datetime | None) -> str:
+        """running, due_soon, overdue; or, once a report is sent, reported or reported_late."""
+        if first_report is not None:
+            return "reported" if first_report <= self.deadline else "reported_late"
         left = self.remaining(now)
         if left <= timedelta(0):
             return "overdue"
         return "due_soon" if left <= WARN_BEFORE else "running"
 
 
+def applicable_deadlines(
+    harms: list[str] | tuple[str, ...], *, death: bool, widespread: bool
+) -> tuple[Deadline, ...]:
+    """The Art. 73 deadlines that apply to these harms, shortest first."""
+    deadlines = {item["key"]: Deadline(**item) for item in rules()["deadlines"]}
+    applies = [deadlines["general"]]
+    if death:
+        applies.append(deadlines["death"])
+    if widespread or "critical_infrastructure" in harms:
+        applies.append(deadlines["widespread_or_infrastructure"])
+    return tuple(sorted(applies, key=lambda deadline: deadline.days))
+
+
+def deadline_after(aware_at: datetime, days: int, zone: zoneinfo.ZoneInfo) -> datetime:
+    """The earlier of awareness + days x 24 h and the end of the last of `days` days counted
+    from the day after awareness in `zone` (Regulation 1182/71, Art. 3), in UTC."""
+    elapsed = aware_at + timedelta(days=days)
+    last_day = aware_at.astimezone(zone).date() + timedelta(days=days)
+    day_ends = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone)
+    return min(elapsed, day_ends).astimezone(zoneinfo.ZoneInfo("UTC"))
+
+
 def reporting_clock(incident: Incident) -> ReportingClock | None:
     """The Art. 73 deadline for a serious incident, from the time of awareness."""
     if not incident.is_serious or incident.aware_at is None:
         return None
-    if incident.widespread_infringement or (
-        incident.harm_category == HarmCategory.CRITICAL_INFRASTRUCTURE
-    ):
-        days, article = WIDESPREAD_OR_INFRASTRUCTURE_DAYS, "Art. 73(3)"
-    elif incident.involves_death:
-        days, article = DEATH_DAYS, "Art. 73(4)"
-    else:
-        days, article = GENERAL_DAYS, "Art. 73(2)"
-    return ReportingClock(incident.aware_at + timedelta(days=days), days, article)
+    applicable = applicable_deadlines(
+        incident.harm_categories,
+        death=incident.involves_death,
+        widespread=incident.widespread_infringement,
+    )
+    deadline = deadline_after(incident.aware_at, applicable[0].days, organisation_zone())
+    return ReportingClock(incident.aware_at, applicable, deadline)
+
+
+def first_report_at(incident: Incident) -> datetime | None:
+    """When the first report (initial or complete: Art. 73(5)) was sent, if one was."""
+    sent = [at for at in (incident.initial_report_sent_at, incident.complete_report_sent_at) if at]
+    return min(sent) if sent else None
+
+
+def reported_in_time(incident: Incident, now: datetime) -> bool | None:
+    """True or False once it is known; None while the clock still runs (or none runs)."""
+    clock = reporting_clock(incident)
+    if clock is None:
+        return None
+    first = first_report_at(incident)
+    if first is not None:
+        return first <= clock.deadline
+    return False if now > clock.deadline else None

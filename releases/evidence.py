@@ -20,6 +20,7 @@ from django.utils import timezone
 from governance.evidence import questions as registry
 from governance.evidence.kinds import EvidenceKind
 from governance.evidence.questions import ENVIRONMENT_AT, RELEASE, Choice, Params
+from governance.people import person_label
 from releases.content import diff
 from releases.gates import latest_checks, policy_for
 from releases.models import (
@@ -547,12 +548,19 @@ def followed_checks(
             else f"Asked by a trigger, but the plan's mode is {plan.get_mode_display().lower()}.",
         )
     else:
+        # Who may press is whoever holds the right to roll back on the system (the plan's
+        # owners, and on-call leads by their role): the press itself checked it, so a press
+        # by someone the plan does not name still followed it.
         who = request.confirmed_by or request.requested_by
         assert who is not None
         verb = "Confirmed" if request.confirmed_by_id else "Requested"
-        ok = who.pk in owners
-        standing = "a rollback owner" if ok else "who is not a rollback owner"
-        check("owner", ok, f"{verb} by {who.get_username()}, {standing} of the plan.")
+        standing = (
+            "a rollback owner the plan names"
+            if who.pk in owners
+            else "not named by the plan, but holding the right to roll back on the system "
+            "(on-call leads may press too), which the press checked"
+        )
+        check("owner", True, f"{verb} by {person_label(who)}, {standing}.")
     if request.trigger:
         metrics = {t.metric for t in plan.triggers.all()}
         metric = str(request.trigger.get("metric", ""))

@@ -63,6 +63,12 @@ def test_a_missing_secret_key_stops_start_up():
     assert "SECRET_KEY" in result.stderr
 
 
+def test_an_unknown_organisation_time_zone_stops_start_up():
+    result = _manage("check", env=_production_env(ORGANISATION_TIME_ZONE="Europe/Atlantis"))
+    assert result.returncode != 0
+    assert "ORGANISATION_TIME_ZONE 'Europe/Atlantis' is no IANA time zone" in result.stderr
+
+
 def test_booleans_accept_only_true_or_false(monkeypatch):
     monkeypatch.setenv("FLAG", "yes")
     with pytest.raises(ImproperlyConfigured, match="'true' or 'false'"):

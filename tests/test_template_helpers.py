@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from django.template import Context, Template
 from django.utils import timezone
 
@@ -46,3 +47,25 @@ def test_a_person_is_named_by_full_name_else_username_and_nobody_by_nothing():
     unnamed = User(username="svc-deploy")
     page = Template("{% load failsafe %}{% for p in people %}{{ p|display_name }};{% endfor %}")
     assert page.render(Context({"people": [named, unnamed, None]})) == "Olga Petrova;svc-deploy;;"
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [(None, "—"), (0.0, "0 s"), (0.02, "1 s"), (0.6, "36 s"), (1.0, "1.0 min"), (3.04, "3.0 min")],
+)
+def test_minutes_say_seconds_under_a_minute(value, said):
+    """ "Time to roll back 0.0 min" told an auditor nothing about a 20-second rollback."""
+    from governance.templatetags.failsafe import minutes
+
+    assert minutes(value) == said
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "said"),
+    [("0.912000", "AUC", "0.912 AUC"), ("0.900000", "AUC", "0.9 AUC"), ("120.000000", "ms",
+     "120 ms"), ("2.5", "", "2.5"), (None, "AUC", "—")],
+)  # fmt: skip
+def test_a_measurement_reads_as_entered_with_its_unit_apart(value, unit, said):
+    from governance.templatetags.evidence_answers import measured
+
+    assert measured(value, unit) == said

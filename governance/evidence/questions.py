@@ -308,7 +308,9 @@ def answer_all(*, system: AISystem, start: datetime, end: datetime) -> dict[str,
       "components": [{"kind", "label", "before": COMPONENT|null, "after": COMPONENT|null,
       "changed", "fields_changed"}], "card": [{"field", "label", "before", "after",
       "changed"}], "change_categories": [{"value", "label"}]}]}.
-    - "monitoring" — {"release": RELEASE|null, "start", "end", "summary": {"alerts",
+    - "monitoring" — {"release": RELEASE|null, "start", "end", "live_windows": [{"environment",
+      "start", "end", "still_live"}] (a release's deployment periods in the period, exactly;
+      empty without a release), "summary": {"alerts",
       "alerts_firing", "incidents", "incidents_open", "serious_incidents", "rollbacks",
       "rollbacks_succeeded", "rollbacks_failed", "median_minutes_to_rollback"},
       "alerts": [ALERT], "alerts_truncated": bool, "incidents": [INCIDENT],

@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 
 from governance.evidence import pack_sections
 from governance.evidence.report_charts import svg_bars
+from governance.templatetags.failsafe import minutes
 
 if TYPE_CHECKING:
     from governance.evidence.pack import EvidencePack
@@ -147,11 +148,11 @@ def _approval(answer: dict[str, Any], block: Block) -> None:
             check = criterion.get("check") or {}
             measured = check.get("measured_value")
             target = check.get("target")
+            sign = check.get("comparison_label") or check.get("comparison", "")
             value = (
-                f"{text(measured)} {check.get('comparison', '')} {text(target)} "
-                f"{check.get('unit', '')}"
+                f"{text(measured)} {sign} {text(target)} {check.get('unit', '')}"
                 if measured is not None or target is not None
-                else text(check.get("comparison"))
+                else text(sign)
             )
             criteria.append([
                 text(criterion.get("label") or criterion.get("criterion")),
@@ -204,7 +205,7 @@ def _monitoring(answer: dict[str, Any], block: Block) -> None:
         f"Incidents: {s.get('incidents', 0)} ({s.get('incidents_open', 0)} still open, "
         f"{s.get('serious_incidents', 0)} serious). Rollbacks: {s.get('rollbacks', 0)} "
         f"({s.get('rollbacks_succeeded', 0)} verified, {s.get('rollbacks_failed', 0)} failed)"
-        + (f"; median time to rollback {median} min." if median is not None else ".")
+        + (f"; median time to rollback {minutes(median)}." if median is not None else ".")
     )
     incidents = [
         [f"INC-{i.get('id')}", text(i.get("title")),

@@ -1,7 +1,9 @@
 """The report as PDF, drawn with reportlab alone (no system libraries, no browser).
 
-The standard PDF fonts cover Latin-1 (cp1252) only: other characters are spelled out or
-replaced, so nothing renders as an empty box.
+The text is set in DejaVu Sans (the TrueType files in fonts/, embedded as subsets): Latin in
+every EU language, Greek, Cyrillic, and the signs the report uses (≥, ≤, →, ✓). A character
+the font lacks (CJK, say) is drawn as "?", never as an empty box; the pack's JSON and CSV
+files keep every character.
 
 Any text, of any length, must lay out: a table row cannot be taller than a page (reportlab
 raises LayoutError), so a cell whose text would make its row tall shows its opening words and
@@ -13,8 +15,10 @@ than a line is cut across lines.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
@@ -25,7 +29,9 @@ from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     CondPageBreak,
@@ -54,22 +60,26 @@ MARGIN = 18 * mm
 WIDTH = A4[0] - 2 * MARGIN
 TEXT_WIDTH = WIDTH - 12  # inside the frame's padding
 
-BODY = ParagraphStyle("body", fontName="Helvetica", fontSize=9, leading=12.5, textColor=INK)
+FONTS = Path(__file__).parent / "fonts"
+SANS, BOLD, MONOSPACE = "DejaVuSans", "DejaVuSans-Bold", "DejaVuSansMono"
+for _name in (SANS, BOLD, MONOSPACE):
+    pdfmetrics.registerFont(TTFont(_name, FONTS / f"{_name}.ttf"))
+
+BODY = ParagraphStyle("body", fontName=SANS, fontSize=9, leading=12.5, textColor=INK)
 SMALL = ParagraphStyle("small", parent=BODY, fontSize=7.6, leading=9.6)
-MONO = ParagraphStyle("mono", parent=SMALL, fontName="Courier", fontSize=7.2)
-CELL_HEAD = ParagraphStyle("head", parent=SMALL, fontName="Helvetica-Bold", textColor=colors.white)
-TITLE = ParagraphStyle("title", parent=BODY, fontName="Helvetica-Bold", fontSize=20, leading=24)
+MONO = ParagraphStyle("mono", parent=SMALL, fontName=MONOSPACE, fontSize=7.2)
+CELL_HEAD = ParagraphStyle("head", parent=SMALL, fontName=BOLD, textColor=colors.white)
+TITLE = ParagraphStyle("title", parent=BODY, fontName=BOLD, fontSize=20, leading=24)
 SUBTITLE = ParagraphStyle("subtitle", parent=BODY, fontSize=10.5, leading=14, textColor=MUTED)
-H1 = ParagraphStyle("h1", parent=BODY, fontName="Helvetica-Bold", fontSize=13, leading=16,
+H1 = ParagraphStyle("h1", parent=BODY, fontName=BOLD, fontSize=13, leading=16,
                     spaceBefore=10, spaceAfter=5, textColor=ACCENT)  # fmt: skip
-H2 = ParagraphStyle("h2", parent=BODY, fontName="Helvetica-Bold", fontSize=10.5, leading=13,
+H2 = ParagraphStyle("h2", parent=BODY, fontName=BOLD, fontSize=10.5, leading=13,
                     spaceBefore=6, spaceAfter=3, alignment=TA_LEFT)  # fmt: skip
-FIGURE = ParagraphStyle("figure", parent=BODY, fontName="Helvetica-Bold", fontSize=16,
+FIGURE = ParagraphStyle("figure", parent=BODY, fontName=BOLD, fontSize=16,
                         leading=19, textColor=INK)  # fmt: skip
-CAPTION = ParagraphStyle("caption", parent=SMALL, fontName="Helvetica-Bold", textColor=MUTED,
+CAPTION = ParagraphStyle("caption", parent=SMALL, fontName=BOLD, textColor=MUTED,
                          spaceBefore=4, spaceAfter=2)  # fmt: skip
 
-REPLACEMENTS = {"≥": ">=", "≤": "<=", "→": "->", "←": "<-", "≠": "!=", "✓": "yes", "✗": "no"}
 # Control characters other than line breaks and tabs draw nothing sensible and upset the
 # paragraph parser.
 CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -82,13 +92,27 @@ CELL_HEIGHT = 150.0  # points: under a quarter of the frame, so any row fits on 
 PADDING = 4  # left and right, in a table cell
 
 
-def latin(value: Any) -> str:
-    """Text the standard fonts can draw."""
-    out = str(value)
-    for char, spelled in REPLACEMENTS.items():
-        out = out.replace(char, spelled)
-    out = CONTROLS.sub("?", out.replace("\r\n", "\n").replace("\r", "\n"))
-    return out.encode("cp1252", "replace").decode("cp1252")
+@functools.cache
+def _glyphs() -> frozenset[int]:
+    """The code points every font of the report draws (the mono font has fewer)."""
+    faces = [pdfmetrics.getFont(name).face for name in (SANS, BOLD, MONOSPACE)]
+    return frozenset.intersection(*(frozenset(face.charToGlyph) for face in faces))
+
+
+@functools.cache
+def _widest_em() -> float:
+    """The widest glyph of the report's fonts, in em (DejaVu Sans Bold's: about 2)."""
+    faces = [pdfmetrics.getFont(name).face for name in (SANS, BOLD, MONOSPACE)]
+    return max(max(face.charWidths.values()) for face in faces) / 1000
+
+
+def printable(value: Any) -> str:
+    """Text the report's fonts can draw: a character they lack becomes "?"."""
+    out = CONTROLS.sub("?", str(value).replace("\r\n", "\n").replace("\r", "\n"))
+    if out.isascii():
+        return out
+    glyphs = _glyphs()
+    return "".join(c if ord(c) in glyphs or c == "\n" else "?" for c in out)
 
 
 def breakable(text: str, style: ParagraphStyle, width: float) -> str:
@@ -110,7 +134,7 @@ def breakable(text: str, style: ParagraphStyle, width: float) -> str:
 
     out = []
     for word in re.split(r"( +|\n)", text):
-        if len(word) * style.fontSize * 1.1 <= width:  # no cp1252 glyph is wider than 1.1 em
+        if len(word) * style.fontSize * _widest_em() <= width:  # surely fits: not measured
             out.append(word)
             continue
         pieces, start, used = [], 0, 0.0
@@ -127,7 +151,7 @@ def breakable(text: str, style: ParagraphStyle, width: float) -> str:
 
 def para(value: Any, style: ParagraphStyle = BODY, width: float = TEXT_WIDTH) -> Paragraph:
     """One paragraph of short text; its line breaks kept."""
-    text = breakable(latin(value), style, width)
+    text = breakable(printable(value), style, width)
     return Paragraph(escape(text).replace("\n", "<br/>"), style)
 
 
@@ -148,7 +172,7 @@ def chunks(text: str, size: int = CHUNK) -> list[str]:
 
 def flowing(value: Any, style: ParagraphStyle = BODY, width: float = TEXT_WIDTH) -> list[Flowable]:
     """Text of any length as paragraphs that split across pages in linear time."""
-    pieces = chunks(breakable(latin(value), style, width))
+    pieces = chunks(breakable(printable(value), style, width))
     if not pieces:
         return [Paragraph("", style)]
     flowables: list[Flowable] = [Paragraph(escape(piece), style) for piece in pieces]
@@ -171,7 +195,7 @@ class Notes:
         self.entries: list[tuple[int, str, str]] = []
 
     def cell(self, value: Any, style: ParagraphStyle, width: float, label: str) -> Paragraph:
-        text, inner = latin(value), width - 2 * PADDING
+        text, inner = printable(value), width - 2 * PADDING
         if len(text) <= CELL_CHARS:
             cell = para(text, style, inner)
             if cell.wrap(inner, 10_000)[1] <= CELL_HEIGHT:
@@ -201,11 +225,11 @@ def _table(table: ReportTableType) -> list[Flowable]:
     notes = Notes()
     data = [[para(h, CELL_HEAD, w - 2 * PADDING) for h, w in zip(table.headers, col_widths,
                                                                  strict=True)]]  # fmt: skip
-    where = f" ({excerpt(latin(table.caption), 120)})" if table.caption else ""
+    where = f" ({excerpt(printable(table.caption), 120)})" if table.caption else ""
     for number, row in enumerate(table.rows, start=1):
         data.append([
             notes.cell(cell, SMALL, col_widths[i],
-                       f"{table.headers[i]} of {excerpt(latin(row[0]), 80)}{where}" if i
+                       f"{table.headers[i]} of {excerpt(printable(row[0]), 80)}{where}" if i
                        else f"{table.headers[i]} in row {number}{where}")
             for i, cell in enumerate(row)
         ])  # fmt: skip
@@ -263,7 +287,8 @@ def _figures(figures: list[tuple[str, str]]) -> Table:
     """The period's key numbers as a row of tiles."""
     per_row = 5
     cells: list[Any] = [
-        [Paragraph(escape(latin(value)), FIGURE), para(label, CAPTION)] for label, value in figures
+        [Paragraph(escape(printable(value)), FIGURE), para(label, CAPTION)]
+        for label, value in figures
     ]
     cells += [""] * (-len(cells) % per_row)  # the last row, filled out
     rows = [cells[i : i + per_row] for i in range(0, len(cells), per_row)]
@@ -285,7 +310,7 @@ def _chart(title: str, unit: str, points: list[tuple[str, float]]) -> Drawing:
     drawing = Drawing(WIDTH, height)
     if not points:
         empty = String(
-            WIDTH / 2, height / 2, "Nothing to chart in this period.", fontName="Helvetica",
+            WIDTH / 2, height / 2, "Nothing to chart in this period.", fontName=SANS,
             fontSize=9, fillColor=MUTED, textAnchor="middle",
         )  # fmt: skip
         drawing.add(empty)
@@ -295,12 +320,12 @@ def _chart(title: str, unit: str, points: list[tuple[str, float]]) -> Drawing:
     chart.data = [[value for _, value in points]]
     every = max(1, -(-len(points) // 12))
     chart.categoryAxis.categoryNames = [
-        latin(label) if i % every == 0 else "" for i, (label, _) in enumerate(points)
+        printable(label) if i % every == 0 else "" for i, (label, _) in enumerate(points)
     ]
     ticks = nice_ticks(max(value for _, value in points))
     chart.valueAxis.valueMin, chart.valueAxis.valueMax = 0, ticks[-1]
     chart.valueAxis.valueStep = ticks[1] - ticks[0]
-    chart.valueAxis.labels.fontName = chart.categoryAxis.labels.fontName = "Helvetica"
+    chart.valueAxis.labels.fontName = chart.categoryAxis.labels.fontName = SANS
     chart.valueAxis.labels.fontSize = chart.categoryAxis.labels.fontSize = 7
     chart.categoryAxis.labels.fillColor = chart.valueAxis.labels.fillColor = MUTED
     chart.valueAxis.visibleGrid = True
@@ -310,10 +335,10 @@ def _chart(title: str, unit: str, points: list[tuple[str, float]]) -> Drawing:
     chart.bars[0].strokeColor = None
     chart.barWidth = 8
     chart.barLabelFormat = lambda v: f"{v:g}" if v else ""
-    chart.barLabels.fontName, chart.barLabels.fontSize = "Helvetica", 6.5
+    chart.barLabels.fontName, chart.barLabels.fontSize = SANS, 6.5
     chart.barLabels.nudge = 6
     drawing.add(chart)
-    drawing.add(String(0, height - 8, latin(unit), fontName="Helvetica", fontSize=7,
+    drawing.add(String(0, height - 8, printable(unit), fontName=SANS, fontSize=7,
                        fillColor=MUTED))  # fmt: skip
     return drawing
 
@@ -343,14 +368,14 @@ def _page_decorations(subtitle: str) -> type[Canvas]:
             self.setStrokeColor(ACCENT)
             self.setLineWidth(2)
             self.line(MARGIN, height - 12 * mm, width - MARGIN, height - 12 * mm)
-            self.setFont("Helvetica-Bold", 8)
+            self.setFont(BOLD, 8)
             self.setFillColor(INK)
             self.drawString(MARGIN, height - 10 * mm, "Failsafe evidence pack")
-            self.setFont("Helvetica", 8)
+            self.setFont(SANS, 8)
             self.setFillColor(MUTED)
             self.drawRightString(
                 width - MARGIN, height - 10 * mm,
-                fit(latin(subtitle), WIDTH - 40 * mm, "Helvetica", 8),
+                fit(printable(subtitle), WIDTH - 40 * mm, SANS, 8),
             )  # fmt: skip
             self.setStrokeColor(RULE)
             self.setLineWidth(0.5)
@@ -406,8 +431,8 @@ def pdf_document(report: ReportContent, *, subtitle: str) -> bytes:
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=18 * mm,
-        bottomMargin=18 * mm, title=latin(report.title), author="Failsafe",
-        subject=latin(subtitle), creator="Failsafe evidence export",
+        bottomMargin=18 * mm, title=printable(report.title), author="Failsafe",
+        subject=printable(subtitle), creator="Failsafe evidence export",
     )  # fmt: skip
     document.build(story, canvasmaker=_page_decorations(subtitle))
     return buffer.getvalue()

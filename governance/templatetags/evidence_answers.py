@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django import template
 
@@ -20,6 +22,19 @@ def key_label(key: str) -> str:
     words = [ACRONYMS.get(word, word) for word in str(key).split("_")]
     text = " ".join(words)
     return text[:1].upper() + text[1:]
+
+
+@register.filter
+def measured(value: Any, unit: str = "") -> str:
+    """A stored decimal as it was entered, without the column's trailing zeros, then its unit:
+    "0.912000" and "AUC" read "0.912 AUC"."""
+    if value in (None, ""):
+        return "—"
+    try:
+        number = format(Decimal(str(value)).normalize(), "f")
+    except InvalidOperation:
+        number = str(value)
+    return f"{number} {unit}".strip()
 
 
 @register.filter

@@ -71,6 +71,16 @@ def duration(value: Any) -> str:
 
 
 @register.filter
+def minutes(value: Any) -> str:
+    """A number of minutes, exact to a tenth ("3.0 min"), or in seconds under one ("36 s")."""
+    if value is None:
+        return "—"
+    if value < 1:
+        return f"{round(value * 60)} s"
+    return f"{value:.1f} min"
+
+
+@register.filter
 def since(value: Any) -> str:
     """How long since a moment, as `duration` says it ("45 s" for a fresh one)."""
     return elapsed(value, timezone.now())

@@ -10,7 +10,6 @@ from incidents.models import (
     ContainmentAction,
     ContainmentKind,
     EntryKind,
-    HarmCategory,
     Incident,
     IncidentRoleKind,
     PostMortem,
@@ -19,7 +18,7 @@ from incidents.models import (
     Stage,
     TimelineEntry,
 )
-from incidents.reporting import reporting_clock
+from incidents.reporting import harm_choices, reporting_clock
 from incidents.services.postmortem import POSTMORTEM_FIELDS
 
 
@@ -33,11 +32,12 @@ class IncidentSerializer(api_types.ModelSerializer):
     live_release: serializers.SlugRelatedField = serializers.SlugRelatedField(
         slug_field="version", read_only=True, allow_null=True
     )
-    # Blank until the incident is classified serious: the schema says so ("" or a category).
-    harm_category = serializers.ChoiceField(
-        choices=HarmCategory.choices, allow_blank=True, read_only=True
+    # Empty until the incident is classified serious (Art. 3(49)); several may apply.
+    harm_categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=harm_choices()), read_only=True
     )
     reporting_deadline = serializers.SerializerMethodField()
+    reporting_citation = serializers.SerializerMethodField()
 
     class Meta:
         model = Incident
@@ -63,17 +63,24 @@ class IncidentSerializer(api_types.ModelSerializer):
             "release_snapshot",
             "plan_snapshot",
             "is_serious",
-            "harm_category",
+            "harm_categories",
             "aware_at",
             "initial_report_sent_at",
             "complete_report_sent_at",
             "reporting_deadline",
+            "reporting_citation",
         ]
         read_only_fields = fields
 
     def get_reporting_deadline(self, incident: Incident) -> str | None:
+        """The binding Art. 73 deadline, in UTC."""
         clock = reporting_clock(incident)
         return clock.deadline.isoformat() if clock else None
+
+    def get_reporting_citation(self, incident: Incident) -> str | None:
+        """Every Art. 73 paragraph that applies, the binding one first."""
+        clock = reporting_clock(incident)
+        return clock.citation if clock else None
 
 
 class DeclareSerializer(api_types.Serializer):
@@ -137,7 +144,11 @@ class ContainmentStatusSerializer(api_types.Serializer):
 
 
 class SeriousSerializer(api_types.Serializer):
-    harm_category = serializers.ChoiceField(choices=HarmCategory.choices)
+    harm_categories = serializers.MultipleChoiceField(
+        choices=harm_choices(),
+        allow_empty=False,
+        help_text="Every harm the incident led to (Art. 3(49)); the shortest deadline binds.",
+    )
     aware_at = serializers.DateTimeField(required=False)
     involves_death = serializers.BooleanField(default=False)
     widespread_infringement = serializers.BooleanField(default=False)

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from governance.permissions import require
 from governance.roles import Action
-from incidents.models import EntryKind, HarmCategory, Incident
-from incidents.reporting import reporting_clock
+from incidents.models import EntryKind, Incident
+from incidents.reporting import (
+    harm_choices,
+    harm_label,
+    outside_article_73,
+    reporting_clock,
+    rules,
+)
 from incidents.services.lifecycle import _lock
 from incidents.services.timeline import record
 
@@ -25,25 +32,33 @@ def classify_serious(
     *,
     actor: User,
     incident: Incident,
-    harm_category: str,
+    harm_categories: list[str],
     aware_at: datetime | None = None,
     involves_death: bool = False,
     widespread_infringement: bool = False,
 ) -> Incident:
-    """Mark the incident serious (Art. 3(49)); the Art. 73 clock runs from awareness."""
+    """Mark the incident serious (Art. 3(49)): every harm it led to; the Art. 73 clock runs
+    from awareness, to the shortest deadline that applies."""
     incident = _lock(incident)
     require(actor, Action.LEAD_INCIDENT, incident.system)
-    if harm_category not in HarmCategory.values:
-        raise ValidationError({"harm_category": "Choose the harm that makes it serious."})
-    if involves_death and harm_category != HarmCategory.DEATH_OR_HEALTH:
+    warning = outside_article_73(incident)
+    if warning and settings.SERIOUS_INCIDENTS_HIGH_RISK_ONLY:
+        raise ValidationError(rules()["high_risk_only"]["refusal"])
+    known = [key for key, _label in harm_choices()]
+    harms = [key for key in known if key in set(harm_categories)]  # in the file's order
+    if not harms or len(harms) != len(set(harm_categories)):
         raise ValidationError(
-            {"involves_death": "A death is harm to health: choose that category."}
+            {"harm_categories": "Choose every harm that makes it serious (Art. 3(49))."}
+        )
+    if involves_death and "death_or_health" not in harms:
+        raise ValidationError(
+            {"involves_death": "A death is harm to health: choose that harm too."}
         )
     now = timezone.now()
-    aware_at = aware_at or now
+    aware_at = (aware_at or now).astimezone(UTC)  # stored and written in UTC, whatever zone
     if aware_at > now:
         raise ValidationError({"aware_at": "Awareness cannot be in the future."})
-    incident.is_serious, incident.harm_category, incident.aware_at = True, harm_category, aware_at
+    incident.is_serious, incident.harm_categories, incident.aware_at = True, harms, aware_at
     incident.involves_death, incident.widespread_infringement = (
         involves_death,
         widespread_infringement,
@@ -56,10 +71,11 @@ def classify_serious(
         actor=actor,
         kind=EntryKind.SERIOUS,
         action="incident.classified_serious",
-        body=f"Classified serious ({HarmCategory(harm_category).label.lower()}). Report due by "
-        f"{clock.deadline:%Y-%m-%d %H:%M} UTC ({clock.days} days, {clock.article}).",
+        body=f"Classified serious ({'; '.join(harm_label(key) for key in harms)}). Report due "
+        f"by {clock.deadline:%Y-%m-%d %H:%M} UTC ({clock.days} days, {clock.citation})."
+        + (f" {warning}" if warning else ""),
         after={
-            "harm_category": harm_category,
+            "harm_categories": harms,
             "aware_at": aware_at.isoformat(),
             "deadline": clock.deadline.isoformat(),
             "article": clock.article,
@@ -77,7 +93,7 @@ def record_report_sent(
     require(actor, Action.LEAD_INCIDENT, incident.system)
     if not incident.is_serious:
         raise ValidationError("Only a serious incident is reported to the authority.")
-    sent_at = sent_at or timezone.now()
+    sent_at = (sent_at or timezone.now()).astimezone(UTC)
     if sent_at > timezone.now():
         raise ValidationError({"sent_at": "A report cannot be sent in the future."})
     field = "complete_report_sent_at" if complete else "initial_report_sent_at"

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms import Form
@@ -48,7 +49,6 @@ from incidents.models import (
     ContainmentAction,
     ContainmentKind,
     EntryKind,
-    HarmCategory,
     Incident,
     IncidentRole,
     IncidentRoleKind,
@@ -57,7 +57,13 @@ from incidents.models import (
     Stage,
     TimelineEntry,
 )
-from incidents.reporting import reporting_clock
+from incidents.reporting import (
+    first_report_at,
+    harm_label,
+    outside_article_73,
+    reporting_clock,
+    rules,
+)
 from incidents.services.lifecycle import ORDER, REOPENABLE_FROM
 from releases.content import release_content
 from releases.models import ComponentKind, Release, RollbackMode, RollbackStatus
@@ -225,9 +231,7 @@ def _context(
         "releases": _release_sides(incident, live_now),
         **_rollback_panel(incident, actions, live_now),
         "clock": clock,
-        "clock_state": clock.state(now, incident.initial_report_sent_at is not None)
-        if clock
-        else None,
+        "clock_state": clock.state(now, first_report_at(incident)) if clock else None,
         "now": now,
         "token": _token(version, request),
         "poll_seconds": POLL_SECONDS,
@@ -235,7 +239,10 @@ def _context(
         "role_kinds": IncidentRoleKind.choices,
         "severities": Severity.choices,
         "containment_kinds": ContainmentKind.choices,
-        "harm_categories": HarmCategory.choices,
+        "art73": rules(),
+        "harm_labels": [harm_label(key) for key in incident.harm_categories],
+        "outside_article_73": outside_article_73(incident),
+        "organisation_zone": settings.ORGANISATION_TIME_ZONE,
         "errors": [],
     }
 

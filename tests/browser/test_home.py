@@ -32,7 +32,7 @@ def test_the_home_page_shows_what_needs_attention(  # type: ignore[no-untyped-de
         category="adversarial", title="Spoofed card-testing bursts accepted",
     )  # fmt: skip
     incidents.classify_serious(
-        actor=oncall_lead, incident=spoof, harm_category="property_or_environment",
+        actor=oncall_lead, incident=spoof, harm_categories=["property_or_environment"],
         aware_at=now - timedelta(days=13, hours=5),
     )  # fmt: skip
     drift = incidents.declare_incident(

@@ -54,7 +54,7 @@ def test_the_coverage_as_json(api):
     assert sum(body["summary"].values()) == len(body["controls"])
     interrupt = next(c for c in body["controls"] if c["id"] == "Art. 14(4)(e)")
     assert interrupt["missing"] == ["containment_action"]
-    assert interrupt["status"] == "partial"
+    assert interrupt["status"] == "none"
 
 
 @pytest.mark.parametrize(

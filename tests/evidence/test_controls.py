@@ -53,8 +53,8 @@ def test_every_kind_a_control_names_exists():
 
 def test_the_articles_subcategories_and_clauses_the_issue_names_are_there():
     eu = ids("eu_ai_act")
-    assert {"Art. 9", "Art. 11", "Art. 12", "Art. 14", "Art. 14(4)(e)", "Art. 15", "Art. 72",
-            "Art. 73"} <= eu  # fmt: skip
+    assert {"Art. 9", "Art. 11", "Art. 12", "Art. 14", "Art. 14(4)(d)", "Art. 14(4)(e)",
+            "Art. 15", "Art. 15(4)", "Art. 72", "Art. 73"} <= eu  # fmt: skip
     assert {f"Annex IV({n})" for n in range(1, 10)} <= eu  # the nine headings
     nist = ids("nist_ai_rmf")
     assert {"MANAGE 2.3", "MANAGE 2.4", "MANAGE 4.1", "MANAGE 4.3"} <= nist
@@ -62,9 +62,13 @@ def test_the_articles_subcategories_and_clauses_the_issue_names_are_there():
     assert {"9.1", "10.2", "A.6.2.8"} <= ids("iso_42001")
 
 
-def test_roll_back_now_evidences_the_ability_to_interrupt_the_system():
-    [interrupt] = [c for c in controls.load().controls if c.id == "Art. 14(4)(e)"]
-    assert {EvidenceKind.ROLLBACK_REQUEST, EvidenceKind.ROLLBACK_DRILL} <= set(interrupt.evidence)
+def test_roll_back_now_evidences_overriding_the_system_and_the_fail_safe_plan_not_a_halt():
+    """A rollback reverses (14(4)(d)) and is the fail-safe plan (15(4)); it halts nothing:
+    the containment that disables a feature evidences the stop procedure (14(4)(e))."""
+    by = {c.id: set(c.evidence) for c in controls.load().controls}
+    rollback = {EvidenceKind.ROLLBACK_REQUEST, EvidenceKind.ROLLBACK_DRILL}
+    assert rollback <= by["Art. 14(4)(d)"] and rollback <= by["Art. 15(4)"]
+    assert by["Art. 14(4)(e)"] == {EvidenceKind.CONTAINMENT_ACTION}
     [deactivate] = [c for c in controls.load().controls if c.id == "MANAGE 2.4"]
     assert EvidenceKind.ROLLBACK_REQUEST in deactivate.evidence
 
@@ -157,20 +161,21 @@ def test_coverage_says_per_control_what_is_held_and_what_is_missing(evidence_his
     h = evidence_history
     rows = by_id(filled_mapping(system=h.system, start=PERIOD[0], end=PERIOD[1]))
     interrupt = rows["Art. 14(4)(e)"]
-    assert interrupt["status"] == Status.PARTIAL
+    assert interrupt["status"] == Status.NONE
     assert interrupt["missing"] == ["containment_action"]
-    assert {e["kind"]: e["count"] for e in interrupt["evidence"]} == {
+    override = rows["Art. 14(4)(d)"]
+    assert override["status"] == Status.HELD
+    assert {e["kind"]: e["count"] for e in override["evidence"]} == {
         "rollback_request": 1,
         "rollback_drill": 1,
         "rollback_plan": 3,
-        "containment_action": 0,
     }
     assert rows["MANAGE 2.4"]["status"] == Status.HELD
     assert rows["Art. 73"]["missing"] == ["serious_incident_report", "postmortem"]
     assert rows["Annex IV(8)"]["status"] == Status.OUTSIDE
     assert rows["Annex IV(8)"]["note"]
     assert rows["Art. 14(4)(e)"]["framework_name"] == "EU AI Act"
-    link = next(e["link"] for e in interrupt["evidence"] if e["kind"] == "rollback_drill")
+    link = next(e["link"] for e in override["evidence"] if e["kind"] == "rollback_drill")
     assert link == "/systems/fraud/evidence/questions/rollback_plan/"
 
 

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import zipfile
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -297,3 +298,53 @@ def test_every_text_field_at_its_maximum_length_exports_and_verifies(
         assert escape(value) in html
         start, end = value[:4], value[-4:]
         assert start in flat and end in flat, (start, end)
+
+
+NAMES = {
+    "model_owner": ("Łukasz", "Wiśniewski-Żółć"),  # Polish
+    "release_manager": ("Jiří", "Dvořák"),  # Czech
+    "second_approver": ("Ελένη", "Παπαδοπούλου"),  # Greek
+    "rollback_owner": ("Дмитрий", "Кузнецов"),  # Cyrillic
+}
+
+
+@pytest.mark.django_db
+def test_every_eu_name_prints_in_the_pdf(client, evidence_history, key, tmp_path):
+    """Polish, Czech, Greek and Cyrillic names read back from the PDF as they were written,
+    and a gate check's comparison prints as its sign."""
+    people = evidence_history.people
+    for persona, (first, last) in NAMES.items():
+        people[persona].first_name, people[persona].last_name = first, last
+        people[persona].save(update_fields=["first_name", "last_name"])
+    with time_machine.travel(at(26, 10), tick=False):
+        release = services.create_release(
+            actor=people["model_owner"], system=evidence_history.system, version="1.3.0",
+            title="Fraud model 1.3.0", card=CARD, components=stack_of("1.3.0"),
+            change_categories=["threshold_policy_update"],
+        )  # fmt: skip
+        pass_gates(release, people["model_owner"])
+        services.record_gate_check(
+            actor=people["model_owner"], release=release, criterion="benchmark",
+            comparison="gte", measured_value=Decimal("0.912"), target=Decimal("0.9"), unit="AUC",
+            evidence_uri="https://example.com/eval/1.3.0",
+        )  # fmt: skip
+        services.save_rollback_plan(
+            actor=people["model_owner"], release=release, environment=evidence_history.production,
+            owners=[people["rollback_owner"]], mode="manual", cooldown_minutes=30, triggers=[],
+        )  # fmt: skip
+        services.submit_release(actor=people["model_owner"], release=release)
+    with time_machine.travel(at(27, 11), tick=False):
+        for approver in ("release_manager", "second_approver"):
+            services.record_approval(
+                actor=people[approver], release=release, decision="approve",
+                comment="Ελέγχθηκε. Проверено.",
+            )  # fmt: skip
+
+    client.force_login(people["compliance"])
+    data = download(client, "fraud")
+    assert verify_pack(io.BytesIO(data), public_key=key.public_key()).ok
+    flat = pdf_text(zipfile.ZipFile(io.BytesIO(data)).read("report.pdf"), tmp_path)
+    for first, last in NAMES.values():
+        assert f"{first} {last}" in flat, (first, last)
+    assert "Ελέγχθηκε. Проверено." in flat
+    assert "0.912 ≥ 0.9 AUC" in flat and " gte " not in flat

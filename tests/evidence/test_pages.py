@@ -4,7 +4,9 @@ data, sound HTML, bad input answered with a 400 and a message, never a 500."""
 from __future__ import annotations
 
 import pytest
+from django.utils.html import escape
 
+from governance.people import person_label
 from tests.evidence.html import html_problems
 
 pytestmark = pytest.mark.django_db
@@ -99,11 +101,12 @@ def test_the_monitoring_question_shows_alerts_incidents_and_rollbacks(auditor, e
     assert "3.0 min" in content  # median time to roll back
 
 
-def test_the_rollback_plan_question_shows_the_verdict_and_the_drills(auditor):
+def test_the_rollback_plan_question_shows_the_verdict_and_the_drills(auditor, evidence_history):
     content = page(auditor, question("rollback_plan", "release=1.1.0"))
     assert "review_rate &gt; 2.5 for 15 min" in content
     assert "as planned" in content
-    assert "Requested by rob, a rollback owner of the plan." in content
+    rob = person_label(evidence_history.people["rollback_owner"])
+    assert escape(f"Requested by {rob}, a rollback owner the plan names.") in content
     assert "Quarterly rollback drill" in content
 
 

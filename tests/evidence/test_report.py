@@ -59,7 +59,7 @@ def test_the_pdf_opens_and_shows_the_answers(report_pack, artifacts_dir, tmp_pat
     assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 20_000
 
     text = subprocess.run(
-        [_tool("pdftotext"), "-layout", str(pdf), "-"], check=True, capture_output=True,
+        [_tool("pdftotext"), str(pdf), "-"], check=True, capture_output=True,
         timeout=60,
     ).stdout.decode()  # fmt: skip
     flat = re.sub(r"\s+", " ", text)

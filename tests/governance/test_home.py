@@ -34,7 +34,7 @@ def busy(successor, production, rollback_owner, oncall_lead, fraud, other_system
     sev1 = declare(oncall_lead, fraud, "sev1")
     declare(oncall_lead, fraud, "sev3")
     incidents.classify_serious(
-        actor=oncall_lead, incident=sev1, harm_category="property_or_environment",
+        actor=oncall_lead, incident=sev1, harm_categories=["property_or_environment"],
         aware_at=timezone.now() - timedelta(days=1),
     )  # fmt: skip
     incidents.add_action_item(

@@ -67,7 +67,7 @@ ROUTES = [
         "POST",
         INCIDENT + "serious/",
         LEADS,
-        data={"harm_category": "fundamental_rights"},
+        data={"harm_categories": ["fundamental_rights"]},
     ),
     api("reports", "POST", "/api/incidents/{serious}/reports/", LEADS, data={"complete": False}),
     api("post-mortem", "GET", INCIDENT + "postmortem/", SEERS),

@@ -107,7 +107,7 @@ def test_serious_classification_returns_the_deadline(client, incident, oncall_le
     response = post(
         client,
         f"/api/incidents/{incident.pk}/serious/",
-        {"harm_category": "critical_infrastructure"},
+        {"harm_categories": ["critical_infrastructure"]},
     )
     assert response.status_code == 200
     assert response.json()["reporting_deadline"] is not None

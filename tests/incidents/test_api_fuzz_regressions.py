@@ -42,15 +42,15 @@ def test_an_unrouted_incident_path_is_a_json_404(client, oncall_lead, path):
 def test_an_incident_reads_as_the_schema_says_before_it_is_classified(
     client, incident, oncall_lead
 ):
-    """Blank harm category and no environment were answered, but not documented."""
+    """No harm yet and no environment were answered, but not documented."""
     from drf_spectacular.generators import SchemaGenerator
 
     client.force_login(oncall_lead)
     body = client.get(f"/api/incidents/{incident.pk}/").json()
-    assert body["harm_category"] == ""
+    assert body["harm_categories"] == []
     schema = SchemaGenerator().get_schema(request=None, public=True)
     incident_schema = schema["components"]["schemas"]["Incident"]["properties"]
-    assert {"$ref": "#/components/schemas/BlankEnum"} in incident_schema["harm_category"]["oneOf"]
+    assert incident_schema["harm_categories"]["type"] == "array"
     assert incident_schema["environment"]["nullable"] is True
     assert incident_schema["live_release"]["nullable"] is True
 

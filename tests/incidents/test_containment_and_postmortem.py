@@ -61,26 +61,26 @@ def test_the_reporting_clock_follows_article_73(
     incident = services.classify_serious(
         actor=oncall_lead,
         incident=incident,
-        harm_category=harm,
+        harm_categories=[harm],
         aware_at=aware,
         involves_death=death,
         widespread_infringement=widespread,
     )
     clock = reporting_clock(incident)
     assert (clock.days, clock.article) == (days, article)
-    assert clock.deadline == aware + timedelta(days=days)
+    assert clock.deadline == aware + timedelta(days=days)  # UTC days: 24 h each at the most
 
 
 @pytest.mark.django_db
 def test_the_clock_warns_as_the_deadline_nears(incident, oncall_lead):
     aware = timezone.now() - timedelta(days=14)
     incident = services.classify_serious(
-        actor=oncall_lead, incident=incident, harm_category="fundamental_rights", aware_at=aware
+        actor=oncall_lead, incident=incident, harm_categories=["fundamental_rights"], aware_at=aware
     )
     clock = reporting_clock(incident)
-    assert clock.state(timezone.now(), reported=False) == "due_soon"
-    assert clock.state(timezone.now() + timedelta(days=2), reported=False) == "overdue"
-    assert clock.state(timezone.now(), reported=True) == "reported"
+    assert clock.state(timezone.now(), first_report=None) == "due_soon"
+    assert clock.state(timezone.now() + timedelta(days=2), first_report=None) == "overdue"
+    assert clock.state(timezone.now(), first_report=timezone.now()) == "reported"
 
 
 @pytest.mark.django_db
@@ -88,7 +88,7 @@ def test_initial_then_complete_report(incident, oncall_lead):
     with pytest.raises(ValidationError):
         services.record_report_sent(actor=oncall_lead, incident=incident, complete=False)
     services.classify_serious(
-        actor=oncall_lead, incident=incident, harm_category="fundamental_rights"
+        actor=oncall_lead, incident=incident, harm_categories=["fundamental_rights"]
     )
     services.record_report_sent(actor=oncall_lead, incident=incident, complete=False)
     incident = services.record_report_sent(actor=oncall_lead, incident=incident, complete=True)

@@ -25,7 +25,7 @@ BAD_FORM = {
     "kind": "spell",
     "status": "maybe",
     "decision": "perhaps",
-    "harm_category": "x" * 5000,
+    "harm_categories": "x" * 5000,
     "complete": "banana",
     "due_date": "2026-13-45",
     "owner": "abc",

@@ -4,6 +4,7 @@ services, live updates by polling, and a query count that does not grow with the
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.core.cache import caches
@@ -262,7 +263,7 @@ def test_the_reporting_clock_after_classifying_serious(client, oncall_lead, inci
     client.force_login(oncall_lead)
     response = client.post(
         f"/incidents/{incident.pk}/serious/",
-        {"harm_category": "critical_infrastructure", "aware_at": "2020-01-01T08:00"},
+        {"harm_categories": ["critical_infrastructure"], "aware_at": "2020-01-01T08:00"},
     )
     assert response.status_code == 302
     page = war_room(client, incident).content.decode()
@@ -273,11 +274,30 @@ def test_the_reporting_clock_after_classifying_serious(client, oncall_lead, inci
     assert incident.initial_report_sent_at is not None
 
 
+def test_an_awareness_typed_without_a_zone_is_read_in_the_organisations(
+    client, oncall_lead, incident, settings
+):
+    settings.ORGANISATION_TIME_ZONE = "Europe/Brussels"
+    client.force_login(oncall_lead)
+    assert (
+        "Aware since (Europe/Brussels; empty: now)" in war_room(client, incident).content.decode()
+    )
+    response = client.post(
+        f"/incidents/{incident.pk}/serious/",
+        {"harm_categories": ["fundamental_rights"], "aware_at": "2020-07-01T08:00"},
+    )
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert incident.aware_at == datetime(2020, 7, 1, 6, 0, tzinfo=UTC)  # 08:00 CEST
+    entry = incident.timeline.get(body__startswith="Classified serious")
+    assert "2020-07-16 06:00 UTC" in entry.body  # 15 days x 24 h: the earlier reading
+
+
 def test_a_future_awareness_is_refused_and_changes_nothing(client, oncall_lead, incident):
     client.force_login(oncall_lead)
     response = client.post(
         f"/incidents/{incident.pk}/serious/",
-        {"harm_category": "fundamental_rights", "aware_at": "2999-01-01T00:00"},
+        {"harm_categories": ["fundamental_rights"], "aware_at": "2999-01-01T00:00"},
     )
     assert response.status_code == 400
     assert b"Awareness cannot be in the future" in response.content

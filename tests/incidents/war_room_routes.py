@@ -109,7 +109,7 @@ ROUTES = [
         "/incidents/{incident}/serious/",
         LEADS,
         ok=302,
-        data={"harm_category": "fundamental_rights"},
+        data={"harm_categories": ["fundamental_rights"]},
     ),
     Route(
         "report sent",
@@ -136,7 +136,7 @@ def incident_rows(incident, oncall_lead, responder) -> dict[str, int]:  # type: 
         category="pii_leak",
     )
     services.classify_serious(
-        actor=oncall_lead, incident=serious, harm_category="fundamental_rights"
+        actor=oncall_lead, incident=serious, harm_categories=["fundamental_rights"]
     )
     proposal, _ = services.request_rollback(
         actor=None, incident=incident, reason="review_rate > 2.5", trigger={"x": 1}, propose=True
