@@ -166,7 +166,12 @@ def _alert_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, Any]
 
 
 def _serious_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, Any]]:
-    incidents = incidents_in(system, period).filter(is_serious=True).order_by("detected_at", "id")
+    incidents = (
+        incidents_in(system, period)
+        .filter(is_serious=True)
+        .prefetch_related("authority_notifications")
+        .order_by("detected_at", "id")
+    )
     now = timezone.now()  # a report not sent by a deadline passed at export time was late
     for incident in incidents.iterator(chunk_size=CHUNK):
         clock = reporting_clock(incident)
@@ -182,6 +187,13 @@ def _serious_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, An
             "initial_report_sent_at": incident.initial_report_sent_at,
             "complete_report_sent_at": incident.complete_report_sent_at,
             "first_report_sent_at": first_report_at(incident),
+            "causal_link_at": incident.causal_link_at,
+            "authorities_notified": "; ".join(
+                f"{'complete' if n.complete else 'initial'} report to {n.authority} "
+                f"({n.member_state}) at {n.sent_at.isoformat()}"
+                + (f", reference {n.reference}" if n.reference else "")
+                for n in incident.authority_notifications.all()
+            ),
             "reported_in_time": reported_in_time(incident, now),
         }
 
@@ -297,7 +309,7 @@ SECTIONS = [
         columns=("incident_id", "title", "harm_categories", "involves_death",
                  "widespread_infringement", "aware_at", "article", "deadline",
                  "initial_report_sent_at", "complete_report_sent_at", "first_report_sent_at",
-                 "reported_in_time"),
+                 "reported_in_time", "causal_link_at", "authorities_notified"),
     ),
     Section(
         "postmortems", EvidenceKind.POSTMORTEM, "Post-mortems", order=51, rows=_postmortem_rows,

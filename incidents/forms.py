@@ -26,7 +26,7 @@ from incidents.models import (
     Source,
     Stage,
 )
-from incidents.reporting import harm_choices, organisation_zone
+from incidents.reporting import harm_choices, member_state_choices, organisation_zone
 from releases.models import Environment
 
 
@@ -127,6 +127,15 @@ class ReportSentForm(forms.Form):
         coerce=lambda value: value == "true",
     )
     sent_at = OrganisationTimeField(required=False)
+    member_state = forms.ChoiceField(
+        choices=lambda: [("", "—"), *member_state_choices()], required=False
+    )
+    authority = forms.CharField(max_length=NAME, required=False)
+    reference = forms.CharField(max_length=NAME, required=False)
+
+
+class CausalLinkForm(forms.Form):
+    at = OrganisationTimeField(required=False)
 
 
 class IncidentListFilter(django_filters.FilterSet):

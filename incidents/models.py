@@ -11,7 +11,7 @@ from django.urls import reverse
 from governance.limits import COMMENT, NAME, PROSE, length_checks
 from governance.models import AISystem
 from governance.people import display_name
-from incidents.reporting import harm_choices
+from incidents.reporting import harm_choices, member_state_choices
 from releases.models import Environment, Release, RollbackPlan, RollbackRequest
 
 
@@ -106,6 +106,9 @@ class Incident(models.Model):
     aware_at = models.DateTimeField(null=True, blank=True)
     initial_report_sent_at = models.DateTimeField(null=True, blank=True)
     complete_report_sent_at = models.DateTimeField(null=True, blank=True)
+    # Art. 73(2), (4): the report is due immediately after the causal link with the AI system
+    # was established, or its reasonable likelihood; the days are the outer limit.
+    causal_link_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-detected_at", "-id"]
@@ -275,6 +278,30 @@ class ContainmentAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.target}"
+
+
+class AuthorityNotification(models.Model):
+    """A report sent to a Member State's market surveillance authority (Art. 73(1)): the
+    initial or the complete one, to whom, when, and the authority's reference."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="authority_notifications"
+    )
+    complete = models.BooleanField()
+    member_state = models.CharField(max_length=2, choices=member_state_choices())
+    authority = models.CharField(max_length=NAME)
+    reference = models.CharField(max_length=NAME, blank=True)
+    sent_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sent_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.authority} ({self.member_state})"
 
 
 class AlertStatus(models.TextChoices):

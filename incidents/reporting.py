@@ -44,6 +44,10 @@ def harm_choices() -> list[tuple[str, str]]:
     return [(key, harm["label"]) for key, harm in rules()["harms"].items()]
 
 
+def member_state_choices() -> list[tuple[str, str]]:
+    return [(code, f"{name} ({code})") for code, name in rules()["member_states"].items()]
+
+
 def harm_label(key: str) -> str:
     harm = rules()["harms"].get(key)
     return f"{harm['label']} ({harm['article']})" if harm else key
@@ -54,6 +58,13 @@ def outside_article_73(incident: Incident) -> str | None:
     if incident.system.risk_category == "high":
         return None
     return str(rules()["high_risk_only"]["warning"])
+
+
+def application_dates() -> list[dict[str, Any]]:
+    """When the Act applies (Art. 113), each date as the latest amendment in the file sets it."""
+    application = rules()["application"]
+    moved = {item["key"]: item for item in application.get("amendments") or []}
+    return [{**date, **moved.get(date["key"], {})} for date in application["dates"]]
 
 
 def organisation_zone() -> zoneinfo.ZoneInfo:
@@ -93,6 +104,13 @@ class ReportingClock:
     @property
     def local_deadline(self) -> datetime:
         return self.deadline.astimezone(organisation_zone())
+
+    @property
+    def local_label(self) -> str:
+        """The deadline in the organisation's zone, "9 Dec 2026, 00:32 Europe/Brussels"
+        (a template's date filter would show it in the site's zone, UTC)."""
+        local = self.local_deadline
+        return f"{local.day} {local:%b %Y, %H:%M} {settings.ORGANISATION_TIME_ZONE}"
 
     def remaining(self, now: datetime) -> timedelta:
         return self.deadline - now

@@ -12,7 +12,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import Prefetch, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
@@ -92,6 +92,10 @@ def rollback_row(request: RollbackRequest) -> Answer:
     """One rollback (or drill) as the answers show it; relations select_related by the caller."""
     finished = request.finished_at
     minutes = (finished - request.requested_at).total_seconds() / 60 if finished else None
+    try:
+        forensics: ForensicRecord | None = request.forensics
+    except ObjectDoesNotExist:
+        forensics = None
     return {
         "id": request.pk,
         "environment": request.environment.slug,
@@ -107,14 +111,18 @@ def rollback_row(request: RollbackRequest) -> Answer:
         "trigger": request.trigger,
         "requested_at": request.requested_at,
         "finished_at": finished,
-        "minutes_to_finish": round(minutes, 1) if minutes is not None else None,
+        "minutes_to_finish": round(minutes, 2) if minutes is not None else None,
         "error": request.error,
+        # Art. 73(6): what was live, kept before the rollback altered anything (None for a
+        # request that never reached the backend).
+        "forensic_digest": forensics.digest if forensics is not None else None,
+        "forensics_captured_at": forensics.captured_at if forensics is not None else None,
     }
 
 
 def rollbacks_queryset() -> QuerySet[RollbackRequest]:
     return RollbackRequest.objects.select_related(
-        "environment", "from_release", "to_release", "requested_by", "confirmed_by"
+        "environment", "from_release", "to_release", "requested_by", "confirmed_by", "forensics"
     ).order_by("requested_at", "id")
 
 

@@ -6,6 +6,7 @@ from governance.api import types as api_types
 from governance.limits import COMMENT, NAME, NOTE, POST
 from incidents.models import (
     ActionItem,
+    AuthorityNotification,
     Category,
     ContainmentAction,
     ContainmentKind,
@@ -18,8 +19,15 @@ from incidents.models import (
     Stage,
     TimelineEntry,
 )
-from incidents.reporting import harm_choices, reporting_clock
+from incidents.reporting import harm_choices, member_state_choices, reporting_clock
 from incidents.services.postmortem import POSTMORTEM_FIELDS
+
+
+class AuthorityNotificationSerializer(api_types.ModelSerializer):
+    class Meta:
+        model = AuthorityNotification
+        fields = ["complete", "member_state", "authority", "reference", "sent_at"]
+        read_only_fields = fields
 
 
 class IncidentSerializer(api_types.ModelSerializer):
@@ -38,6 +46,7 @@ class IncidentSerializer(api_types.ModelSerializer):
     )
     reporting_deadline = serializers.SerializerMethodField()
     reporting_citation = serializers.SerializerMethodField()
+    authority_notifications = AuthorityNotificationSerializer(many=True, read_only=True)
 
     class Meta:
         model = Incident
@@ -67,6 +76,8 @@ class IncidentSerializer(api_types.ModelSerializer):
             "aware_at",
             "initial_report_sent_at",
             "complete_report_sent_at",
+            "causal_link_at",
+            "authority_notifications",
             "reporting_deadline",
             "reporting_citation",
         ]
@@ -157,6 +168,21 @@ class SeriousSerializer(api_types.Serializer):
 class ReportSentSerializer(api_types.Serializer):
     complete = serializers.BooleanField()
     sent_at = serializers.DateTimeField(required=False)
+    member_state = serializers.ChoiceField(
+        choices=member_state_choices(),
+        required=False,
+        help_text="The Member State whose market surveillance authority was notified",
+    )
+    authority = serializers.CharField(max_length=NAME, required=False)
+    reference = serializers.CharField(
+        max_length=NAME, required=False, allow_blank=True, help_text="The authority's reference"
+    )
+
+
+class CausalLinkSerializer(api_types.Serializer):
+    at = serializers.DateTimeField(
+        required=False, help_text="When the causal link was established or suspected; default now"
+    )
 
 
 class PostMortemSerializer(api_types.ModelSerializer):

@@ -19,6 +19,7 @@ from governance.roles import Action
 from incidents import queries, services
 from incidents.api.serializers import (
     ActionItemSerializer,
+    CausalLinkSerializer,
     ContainmentSerializer,
     ContainmentStatusSerializer,
     DeclareSerializer,
@@ -82,13 +83,16 @@ class IncidentViewSet(
         "rollback": Action.REQUEST_ROLLBACK,
         "serious": Action.LEAD_INCIDENT,
         "reports": Action.LEAD_INCIDENT,
+        "causal_link": Action.LEAD_INCIDENT,
         "save_postmortem": Action.RESPOND_INCIDENT,
         "action_items": Action.RESPOND_INCIDENT,
         "publish": Action.LEAD_INCIDENT,
     }
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return queries.incidents_for(api_actor(self.request))
+        return queries.incidents_for(api_actor(self.request)).prefetch_related(
+            "authority_notifications"
+        )
 
     def read_object(self) -> Incident:
         return queries.incident_detail(object_id(self.kwargs["pk"]), api_actor(self.request))
@@ -227,10 +231,23 @@ class IncidentViewSet(
         )
         return self._ok(incident)
 
+    @extend_schema(request=CausalLinkSerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"], url_path="causal-link")
+    def causal_link(self, request: Request, pk: str) -> Response:
+        """Record when the causal link with the AI system was established or suspected: the
+        Art. 73 report is due immediately after it (the days are the outer limit)."""
+        data = validated(CausalLinkSerializer, request.data)
+        incident = services.record_causal_link(
+            actor=api_actor(request), incident=self.get_object(), **data
+        )
+        return self._ok(incident)
+
     @extend_schema(request=ReportSentSerializer, responses=IncidentSerializer)
     @action(detail=True, methods=["post"])
     def reports(self, request: Request, pk: str) -> Response:
-        """Record the initial or the complete report to the authority as sent."""
+        """Record the initial or the complete report as sent, and to which Member State's
+        authority, with its reference; the same report to another authority is recorded
+        again, with that authority."""
         data = validated(ReportSentSerializer, request.data)
         incident = services.record_report_sent(
             actor=api_actor(request), incident=self.get_object(), **data

@@ -26,7 +26,7 @@ from incidents.services.postmortem import (
     save_postmortem,
     update_action_item,
 )
-from incidents.services.reporting import classify_serious, record_report_sent
+from incidents.services.reporting import classify_serious, record_causal_link, record_report_sent
 from incidents.services.rollback import request_rollback
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "publish_postmortem",
     "receive_alert",
     "receive_alerts",
+    "record_causal_link",
     "record_report_sent",
     "release_role",
     "request_containment",

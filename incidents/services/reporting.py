@@ -12,10 +12,12 @@ from django.utils import timezone
 
 from governance.permissions import require
 from governance.roles import Action
-from incidents.models import EntryKind, Incident
+from governance.validators import check_value
+from incidents.models import AuthorityNotification, EntryKind, Incident
 from incidents.reporting import (
     harm_choices,
     harm_label,
+    member_state_choices,
     outside_article_73,
     reporting_clock,
     rules,
@@ -86,9 +88,18 @@ def classify_serious(
 
 @transaction.atomic
 def record_report_sent(
-    *, actor: User, incident: Incident, complete: bool, sent_at: datetime | None = None
+    *,
+    actor: User,
+    incident: Incident,
+    complete: bool,
+    sent_at: datetime | None = None,
+    member_state: str = "",
+    authority: str = "",
+    reference: str = "",
 ) -> Incident:
-    """Record that the initial (possibly incomplete, Art. 73(5)) or the complete report went out."""
+    """Record that the initial (possibly incomplete, Art. 73(5)) or the complete report went
+    out, and to which Member State's authority, with its reference. The same report sent to
+    another authority is recorded again, with that authority."""
     incident = _lock(incident)
     require(actor, Action.LEAD_INCIDENT, incident.system)
     if not incident.is_serious:
@@ -96,18 +107,96 @@ def record_report_sent(
     sent_at = (sent_at or timezone.now()).astimezone(UTC)
     if sent_at > timezone.now():
         raise ValidationError({"sent_at": "A report cannot be sent in the future."})
+    notification = _notification(incident, complete, sent_at, member_state, authority, reference)
     field = "complete_report_sent_at" if complete else "initial_report_sent_at"
-    if getattr(incident, field) is not None:
+    first_of_its_kind = getattr(incident, field) is None
+    if not first_of_its_kind and notification is None:
         raise ValidationError("That report is already recorded.")
-    setattr(incident, field, sent_at)
-    incident.save(update_fields=[field])
+    if first_of_its_kind:
+        setattr(incident, field, sent_at)
+        incident.save(update_fields=[field])
+    if notification is not None:
+        notification.recorded_by = actor
+        notification.save()
     which = "Complete" if complete else "Initial"
+    to = " to the authority"
+    if notification is not None:
+        to = f" to {notification.authority} ({notification.get_member_state_display()})"
+        if notification.reference:
+            to += f", reference {notification.reference}"
     record(
         incident,
         actor=actor,
         kind=EntryKind.SERIOUS,
         action="incident.report_sent",
-        body=f"{which} report sent to the authority at {sent_at:%Y-%m-%d %H:%M} UTC.",
-        after={field: sent_at.isoformat()},
+        body=f"{which} report sent{to} at {sent_at:%Y-%m-%d %H:%M} UTC.",
+        after={
+            field: sent_at.isoformat(),
+            "member_state": member_state,
+            "authority": authority.strip(),
+            "reference": reference.strip(),
+        },
+    )
+    return incident
+
+
+def _notification(
+    incident: Incident,
+    complete: bool,
+    sent_at: datetime,
+    member_state: str,
+    authority: str,
+    reference: str,
+) -> AuthorityNotification | None:
+    """The authority the report went to, checked; None if the caller named none."""
+    authority, reference = authority.strip(), reference.strip()
+    if not (member_state or authority or reference):
+        return None
+    errors = {}
+    if member_state not in dict(member_state_choices()):
+        errors["member_state"] = "Choose the Member State whose authority was notified."
+    if not authority:
+        errors["authority"] = "Name the market surveillance authority notified."
+    if errors:
+        raise ValidationError(errors)
+    check_value(AuthorityNotification, "authority", authority)
+    check_value(AuthorityNotification, "reference", reference)
+    if incident.authority_notifications.filter(
+        complete=complete, member_state=member_state, authority=authority
+    ).exists():
+        raise ValidationError("That report to that authority is already recorded.")
+    return AuthorityNotification(
+        incident=incident,
+        complete=complete,
+        member_state=member_state,
+        authority=authority,
+        reference=reference,
+        sent_at=sent_at,
+    )
+
+
+@transaction.atomic
+def record_causal_link(*, actor: User, incident: Incident, at: datetime | None = None) -> Incident:
+    """When the causal link between the AI system and the serious incident was established,
+    or its reasonable likelihood (Art. 73(2), (4)): the report is due immediately after it."""
+    incident = _lock(incident)
+    require(actor, Action.LEAD_INCIDENT, incident.system)
+    if not incident.is_serious:
+        raise ValidationError("Classify the incident serious first (Art. 3(49)).")
+    if incident.causal_link_at is not None:
+        raise ValidationError("The causal link is already recorded.")
+    at = (at or timezone.now()).astimezone(UTC)
+    if at > timezone.now():
+        raise ValidationError({"at": "The causal link cannot be established in the future."})
+    incident.causal_link_at = at
+    incident.save(update_fields=["causal_link_at"])
+    due = rules()["causal_link"]
+    record(
+        incident,
+        actor=actor,
+        kind=EntryKind.SERIOUS,
+        action="incident.causal_link",
+        body=f"{due['label']} at {at:%Y-%m-%d %H:%M} UTC. {due['due']} ({due['article']})",
+        after={"causal_link_at": at.isoformat()},
     )
     return incident

@@ -32,6 +32,7 @@ from governance.roles import Action
 from governance.views import apply_service_errors
 from incidents import queries, services
 from incidents.forms import (
+    CausalLinkForm,
     ContainmentForm,
     ContainmentStatusForm,
     DeclareForm,
@@ -58,8 +59,10 @@ from incidents.models import (
     TimelineEntry,
 )
 from incidents.reporting import (
+    application_dates,
     first_report_at,
     harm_label,
+    member_state_choices,
     outside_article_73,
     reporting_clock,
     rules,
@@ -240,6 +243,8 @@ def _context(
         "severities": Severity.choices,
         "containment_kinds": ContainmentKind.choices,
         "art73": rules(),
+        "application_dates": application_dates(),
+        "member_states": member_state_choices(),
         "harm_labels": [harm_label(key) for key in incident.harm_categories],
         "outside_article_73": outside_article_73(incident),
         "organisation_zone": settings.ORGANISATION_TIME_ZONE,
@@ -514,6 +519,16 @@ def serious_classify(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
 
     form = SeriousForm(request.POST)
     return _act(request, pk, form, classify, Action.LEAD_INCIDENT, anchor="reporting")
+
+
+@require_POST
+def causal_link(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    def established(incident: Incident, data: dict) -> str:
+        services.record_causal_link(actor=request.user, incident=incident, **data)
+        return "Causal link recorded: report immediately."
+
+    form = CausalLinkForm(request.POST)
+    return _act(request, pk, form, established, Action.LEAD_INCIDENT, anchor="reporting")
 
 
 @require_POST

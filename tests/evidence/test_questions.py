@@ -320,6 +320,12 @@ def test_it_shows_the_plan_and_that_the_rollback_followed_it(evidence_history):
     )
     assert rollback["followed"] is True
     assert answer["followed"] is True
+    # Art. 73(6): the record of what was live, kept before the rollback, beside it.
+    forensics = h.rollback.forensics
+    assert (rollback["forensic_digest"], rollback["forensics_captured_at"]) == (
+        forensics.digest,
+        forensics.captured_at,
+    )
 
 
 def test_it_lists_the_drills_of_rolling_the_release_back(evidence_history):

@@ -70,6 +70,7 @@ ROUTES = [
         data={"harm_categories": ["fundamental_rights"]},
     ),
     api("reports", "POST", "/api/incidents/{serious}/reports/", LEADS, data={"complete": False}),
+    api("causal link", "POST", "/api/incidents/{serious}/causal-link/", LEADS, data={}),
     api("post-mortem", "GET", INCIDENT + "postmortem/", SEERS),
     api(
         "save post-mortem",

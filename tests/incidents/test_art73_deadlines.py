@@ -100,3 +100,18 @@ def test_every_label_and_article_comes_from_the_data_file():
     assert {d["article"] for d in rules()["deadlines"]} == {
         "Art. 73(2)", "Art. 73(3)", "Art. 73(4)",
     }  # fmt: skip
+
+
+def test_the_application_dates_come_from_the_file_and_an_amendment_moves_one(monkeypatch):
+    from datetime import date
+
+    from incidents import reporting
+
+    dates = {d["key"]: d["date"] for d in reporting.application_dates()}
+    assert dates == {"general": date(2026, 8, 2), "annex_i_products": date(2027, 8, 2)}
+    amended = {**rules(), "application": {**rules()["application"], "amendments": [
+        {"key": "annex_i_products", "date": date(2028, 8, 2), "source": "a later regulation"},
+    ]}}  # fmt: skip
+    monkeypatch.setattr(reporting, "rules", lambda: amended)
+    [moved] = [d for d in reporting.application_dates() if d["key"] == "annex_i_products"]
+    assert (moved["date"], moved["source"]) == (date(2028, 8, 2), "a later regulation")

@@ -110,3 +110,56 @@ def test_a_system_not_registered_high_risk_is_warned_or_refused(
     page = client.get(f"/incidents/{incident.pk}/").content.decode()
     assert " ".join(rules()["high_risk_only"]["warning"].split()[:8]) in page
     assert incident.timeline.filter(body__contains="Art. 73(1) binds").exists()
+
+
+@pytest.mark.django_db
+def test_the_causal_link_and_each_authority_notified_are_recorded(incident, oncall_lead, client):
+    """Art. 73(2), (4): due immediately after the causal link; Art. 73(1): to the authorities
+    of the Member States concerned, each with its reference."""
+    from django.core.exceptions import ValidationError
+
+    from incidents.reporting import rules
+
+    incident = services.classify_serious(
+        actor=oncall_lead, incident=incident, harm_categories=["fundamental_rights"]
+    )
+    client.force_login(oncall_lead)
+    response = client.post(f"/api/incidents/{incident.pk}/causal-link/", {}, "application/json")
+    assert response.status_code == 200, response.content
+    assert response.json()["causal_link_at"] is not None
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+    due = f"<strong>{rules()['causal_link']['due']}</strong>"  # in the reporting card
+    assert due in page  # nothing sent yet: report immediately
+    with pytest.raises(ValidationError, match="already recorded"):
+        services.record_causal_link(actor=oncall_lead, incident=incident)
+
+    for state, authority, reference in (
+        ("BE", "FPS Economy", "BE-2026-0042"),
+        ("FR", "DGCCRF", ""),
+    ):
+        response = client.post(
+            f"/api/incidents/{incident.pk}/reports/",
+            {"complete": False, "member_state": state, "authority": authority,
+             "reference": reference},
+            "application/json",
+        )  # fmt: skip
+        assert response.status_code == 200, response.content
+    body = response.json()
+    assert [(n["member_state"], n["authority"], n["reference"], n["complete"])
+            for n in body["authority_notifications"]] == [
+        ("BE", "FPS Economy", "BE-2026-0042", False), ("FR", "DGCCRF", "", False),
+    ]  # fmt: skip
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "Initial report to FPS Economy (Belgium (BE))" in page and "BE-2026-0042" in page
+    assert due not in page  # a report went out
+    # The same report to the same authority again, or a half-named authority: refused.
+    for data, field in (
+        ({"complete": False, "member_state": "BE", "authority": "FPS Economy"}, "detail"),
+        ({"complete": True, "authority": "FPS Economy"}, "member_state"),
+        ({"complete": True, "member_state": "XX", "authority": "A"}, "member_state"),
+    ):
+        response = client.post(f"/api/incidents/{incident.pk}/reports/", data, "application/json")
+        assert response.status_code == 400 and field in response.json(), response.content
+    incident.refresh_from_db()
+    assert incident.authority_notifications.count() == 2
+    assert incident.complete_report_sent_at is None

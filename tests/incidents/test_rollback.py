@@ -30,6 +30,22 @@ def incident(oncall_lead, fraud, successor, production):
     )
 
 
+def test_a_serious_incidents_confirmation_says_the_forensic_record_is_kept_first(
+    client, incident, oncall_lead
+):
+    """Art. 73(6): nothing alters the system before what is live is recorded."""
+    from incidents.reporting import rules
+
+    notice = rules()["investigation"]["rollback_notice"].split(":")[0]
+    client.force_login(oncall_lead)
+    assert notice not in client.get(incident.get_absolute_url()).content.decode()
+    services.classify_serious(
+        actor=oncall_lead, incident=incident, harm_categories=["fundamental_rights"]
+    )
+    page = client.get(incident.get_absolute_url()).content.decode()
+    assert "Confirm: roll back to" in page and notice in page
+
+
 def test_the_button_names_both_releases_and_only_pressers_get_it(
     client, incident, successor, live_release, oncall_lead, rollback_owner, viewer
 ):

@@ -268,6 +268,7 @@ def test_the_reporting_clock_after_classifying_serious(client, oncall_lead, inci
     assert response.status_code == 302
     page = war_room(client, incident).content.decode()
     assert "Art. 73(3)" in page and "Overdue" in page
+    assert "Art. 73 applies from 2 Aug 2026 to the Regulation in general" in page  # Art. 113
     response = client.post(f"/incidents/{incident.pk}/reports/", {"complete": "false"})
     assert response.status_code == 302
     incident.refresh_from_db()

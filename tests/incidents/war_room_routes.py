@@ -111,6 +111,7 @@ ROUTES = [
         ok=302,
         data={"harm_categories": ["fundamental_rights"]},
     ),
+    Route("causal link", "POST", "/incidents/{serious}/causal-link/", LEADS, ok=302, data={}),
     Route(
         "report sent",
         "POST",
