@@ -208,6 +208,26 @@ def download(client, slug: str) -> bytes:  # type: ignore[no-untyped-def]
     return b"".join(response.streaming_content)
 
 
+def submitted_release(history, gate_check: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+    """1.3.0 of the history's system, gated, planned and submitted on 26 October."""
+    author = history.people["model_owner"]
+    with time_machine.travel(at(26, 10), tick=False):
+        release = services.create_release(
+            actor=author, system=history.system, version="1.3.0", title="Fraud model 1.3.0",
+            card=CARD, components=stack_of("1.3.0"), change_categories=["threshold_policy_update"],
+        )  # fmt: skip
+        pass_gates(release, author)
+        if gate_check:
+            services.record_gate_check(actor=author, release=release, **gate_check)
+        services.save_rollback_plan(
+            actor=author, release=release, environment=history.production,
+            owners=[history.people["rollback_owner"]], mode="manual", cooldown_minutes=30,
+            triggers=[],
+        )  # fmt: skip
+        services.submit_release(actor=author, release=release)
+    return release
+
+
 @pytest.mark.django_db
 def test_a_long_approval_comment_exports_and_verifies(client, evidence_history, key, tmp_path):
     """The case found: a 6,000-character comment on an approval (3,000 used to work), or as
@@ -217,18 +237,7 @@ def test_a_long_approval_comment_exports_and_verifies(client, evidence_history, 
     comment = ("Reviewed the threshold change against every channel. " * 120)[: length - 15]
     comment = comment.rstrip() + " END-OF-COMMENT"
     assert len(comment) > 4_000
-    with time_machine.travel(at(26, 10), tick=False):
-        release = services.create_release(
-            actor=people["model_owner"], system=evidence_history.system, version="1.3.0",
-            title="Fraud model 1.3.0", card=CARD, components=stack_of("1.3.0"),
-            change_categories=["threshold_policy_update"],
-        )  # fmt: skip
-        pass_gates(release, people["model_owner"])
-        services.save_rollback_plan(
-            actor=people["model_owner"], release=release, environment=evidence_history.production,
-            owners=[people["rollback_owner"]], mode="manual", cooldown_minutes=30, triggers=[],
-        )  # fmt: skip
-        services.submit_release(actor=people["model_owner"], release=release)
+    release = submitted_release(evidence_history)
     with time_machine.travel(at(27, 11), tick=False):
         services.record_approval(actor=people["release_manager"], release=release,
                                  decision="approve", comment=comment)  # fmt: skip
@@ -316,23 +325,11 @@ def test_every_eu_name_prints_in_the_pdf(client, evidence_history, key, tmp_path
     for persona, (first, last) in NAMES.items():
         people[persona].first_name, people[persona].last_name = first, last
         people[persona].save(update_fields=["first_name", "last_name"])
-    with time_machine.travel(at(26, 10), tick=False):
-        release = services.create_release(
-            actor=people["model_owner"], system=evidence_history.system, version="1.3.0",
-            title="Fraud model 1.3.0", card=CARD, components=stack_of("1.3.0"),
-            change_categories=["threshold_policy_update"],
-        )  # fmt: skip
-        pass_gates(release, people["model_owner"])
-        services.record_gate_check(
-            actor=people["model_owner"], release=release, criterion="benchmark",
-            comparison="gte", measured_value=Decimal("0.912"), target=Decimal("0.9"), unit="AUC",
-            evidence_uri="https://example.com/eval/1.3.0",
-        )  # fmt: skip
-        services.save_rollback_plan(
-            actor=people["model_owner"], release=release, environment=evidence_history.production,
-            owners=[people["rollback_owner"]], mode="manual", cooldown_minutes=30, triggers=[],
-        )  # fmt: skip
-        services.submit_release(actor=people["model_owner"], release=release)
+    benchmark = {
+        "criterion": "benchmark", "comparison": "gte", "measured_value": Decimal("0.912"),
+        "target": Decimal("0.9"), "unit": "AUC", "evidence_uri": "https://example.com/eval/1.3.0",
+    }  # fmt: skip
+    release = submitted_release(evidence_history, gate_check=benchmark)
     with time_machine.travel(at(27, 11), tick=False):
         for approver in ("release_manager", "second_approver"):
             services.record_approval(
