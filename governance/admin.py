@@ -11,7 +11,9 @@ from governance.models import AISystem, AuditCheckpoint, AuditEvent, RoleGrant
 from governance.permissions import can, restrict, visible_systems
 from governance.roles import Action
 
-SYSTEM_FORM_FIELDS = ("name", "slug", "intended_purpose", "risk_category")
+SYSTEM_FORM_FIELDS = (
+    "name", "slug", "intended_purpose", "risk_category", "operator_role", "reporting_regime"
+)  # fmt: skip
 
 
 class RoleGrantInline(admin.TabularInline):

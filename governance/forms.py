@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from governance.limits import NAME, PROSE
-from governance.models import AISystem, RiskCategory
+from governance.models import AISystem, OperatorRole, ReportingRegime, RiskCategory
 from governance.people import SEARCH_MIN_CHARS, person_label, resolve_person
 from governance.permissions import people_sharing_a_system, systems_with_a_role
 from governance.roles import Role
@@ -93,6 +93,23 @@ class SystemForm(forms.Form):
         help_text="What the system decides, for whom, and where it is used.",
     )
     risk_category = forms.ChoiceField(choices=RiskCategory.choices, label="EU AI Act risk category")
+    operator_role = forms.ChoiceField(
+        choices=OperatorRole.choices,
+        initial=OperatorRole.PROVIDER,
+        required=False,
+        label="Your organisation's role",
+        help_text="Provider: you place it on the market or put it into service under your name. "
+        "Deployer: you use a system someone else provides. It decides who you report "
+        "serious incidents to first.",
+    )
+    reporting_regime = forms.ChoiceField(
+        choices=ReportingRegime.choices,
+        initial=ReportingRegime.AI_ACT,
+        required=False,
+        label="Serious incidents reported under",
+        help_text="Where sector law already has incidents reported (Art. 73(9), medical devices "
+        "Art. 73(10)), only fundamental-rights infringements are reported under the AI Act.",
+    )
     # Only people who share a system with the one filling the form are listed (and the
     # current owners); anyone else is added by their exact username or email.
     owners = UserChoiceField(
@@ -118,6 +135,15 @@ class SystemForm(forms.Form):
         assert isinstance(field, forms.ModelMultipleChoiceField)
         field.queryset = offered.distinct().order_by("first_name", "last_name", "username")
 
+    # Not sent (an older form, a script): the system keeps what it has, a new one the default.
+    def clean_operator_role(self) -> str:
+        chosen = self.cleaned_data.get("operator_role")
+        return chosen or (self.system.operator_role if self.system else OperatorRole.PROVIDER)
+
+    def clean_reporting_regime(self) -> str:
+        chosen = self.cleaned_data.get("reporting_regime")
+        return chosen or (self.system.reporting_regime if self.system else ReportingRegime.AI_ACT)
+
     def clean(self) -> dict:
         data = super().clean() or {}
         extra = data.pop("add_owner", None)
@@ -137,6 +163,8 @@ class SystemForm(forms.Form):
             "slug": system.slug,
             "intended_purpose": system.intended_purpose,
             "risk_category": system.risk_category,
+            "operator_role": system.operator_role,
+            "reporting_regime": system.reporting_regime,
             "owners": list(owners),
         }
         form = cls(data=data, initial=initial, actor=actor, system=system)

@@ -25,6 +25,21 @@ class RiskCategory(models.TextChoices):
     MINIMAL = "minimal", "Minimal risk"
 
 
+class OperatorRole(models.TextChoices):
+    """The organisation's role for the system (Art. 3(3), (4)): which incident duty binds it."""
+
+    PROVIDER = "provider", "Provider"
+    DEPLOYER = "deployer", "Deployer"
+
+
+class ReportingRegime(models.TextChoices):
+    """Which law serious incidents of the system are reported under (Art. 73(9), (10))."""
+
+    AI_ACT = "ai_act", "AI Act, Art. 73 in full"
+    EQUIVALENT_SECTOR_LAW = "equivalent_sector_law", "Sector law with equivalent reporting"
+    MEDICAL_DEVICES = "medical_devices", "Medical device or IVD (MDR, IVDR)"
+
+
 class AISystem(models.Model):
     """A product or use case in the inventory. Permissions are granted per system."""
 
@@ -34,6 +49,12 @@ class AISystem(models.Model):
         max_length=PROSE, help_text="What the system decides, for whom, and where it is used."
     )
     risk_category = models.CharField(max_length=16, choices=RiskCategory.choices)
+    operator_role = models.CharField(
+        max_length=16, choices=OperatorRole.choices, default=OperatorRole.PROVIDER
+    )
+    reporting_regime = models.CharField(
+        max_length=24, choices=ReportingRegime.choices, default=ReportingRegime.AI_ACT
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(

@@ -20,7 +20,15 @@ from django.utils.text import slugify
 from guardian.shortcuts import assign_perm, get_perms, remove_perm
 
 from governance import audit
-from governance.models import AISystem, ApiToken, ApiTokenStatus, RiskCategory, RoleGrant
+from governance.models import (
+    AISystem,
+    ApiToken,
+    ApiTokenStatus,
+    OperatorRole,
+    ReportingRegime,
+    RiskCategory,
+    RoleGrant,
+)
 from governance.permissions import can, forget_permissions, holds_a_role, limited_to, require
 from governance.roles import ROLE_ACTIONS, Action, Role
 from governance.tokens import (
@@ -36,7 +44,9 @@ from governance.validators import check_value
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-SYSTEM_FIELDS = ("name", "slug", "intended_purpose", "risk_category")
+SYSTEM_FIELDS = (
+    "name", "slug", "intended_purpose", "risk_category", "operator_role", "reporting_regime"
+)  # fmt: skip
 
 
 def _system_state(system: AISystem) -> dict:
@@ -58,6 +68,18 @@ def _check_unique(*, name: str, slug: str, exclude_pk: int | None = None) -> Non
         errors["name"] = "An AI system with this name already exists."
     if others.filter(slug=slug).exists():
         errors["slug"] = "An AI system with this slug already exists."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _check_choices(*, risk_category: str, operator_role: str, reporting_regime: str) -> None:
+    errors = {}
+    if risk_category not in RiskCategory.values:
+        errors["risk_category"] = "Choose a valid EU AI Act risk category."
+    if operator_role not in OperatorRole.values:
+        errors["operator_role"] = "Choose the organisation's role: provider or deployer."
+    if reporting_regime not in ReportingRegime.values:
+        errors["reporting_regime"] = "Choose which law its serious incidents are reported under."
     if errors:
         raise ValidationError(errors)
 
@@ -85,6 +107,8 @@ def create_system(
     risk_category: str,
     slug: str = "",
     owners: Iterable[User] = (),
+    operator_role: str = OperatorRole.PROVIDER,
+    reporting_regime: str = ReportingRegime.AI_ACT,
 ) -> AISystem:
     """Register an AI system; the creator and the named owners hold the owner role on it."""
     check_may_register_system(actor)
@@ -92,8 +116,9 @@ def create_system(
     slug = slug or slugify(name)[:80]
     if not slug:
         raise ValidationError({"slug": "Give a slug of letters, digits and hyphens."})
-    if risk_category not in RiskCategory.values:
-        raise ValidationError({"risk_category": "Choose a valid EU AI Act risk category."})
+    _check_choices(
+        risk_category=risk_category, operator_role=operator_role, reporting_regime=reporting_regime
+    )
     _check_unique(name=name, slug=slug)
 
     system = AISystem.objects.create(
@@ -101,6 +126,8 @@ def create_system(
         slug=slug,
         intended_purpose=intended_purpose,
         risk_category=risk_category,
+        operator_role=operator_role,
+        reporting_regime=reporting_regime,
         created_by=actor,
     )
     for owner in {actor, *owners}:
@@ -121,18 +148,25 @@ def update_system(
     intended_purpose: str,
     risk_category: str,
     owners: Iterable[User] | None = None,
+    operator_role: str | None = None,
+    reporting_regime: str | None = None,
 ) -> AISystem:
-    """Edit the inventory entry. Owners, if given, replace the current owner grants."""
+    """Edit the inventory entry. Owners, if given, replace the current owner grants; the role
+    and the reporting regime, if not given, stay as they are."""
     system = AISystem.objects.select_for_update(no_key=True, of=("self",)).get(pk=system.pk)
     require(actor, Action.CHANGE, system)
     _check_text(name=name, intended_purpose=intended_purpose)
-    if risk_category not in RiskCategory.values:
-        raise ValidationError({"risk_category": "Choose a valid EU AI Act risk category."})
+    operator_role = system.operator_role if operator_role is None else operator_role
+    reporting_regime = system.reporting_regime if reporting_regime is None else reporting_regime
+    _check_choices(
+        risk_category=risk_category, operator_role=operator_role, reporting_regime=reporting_regime
+    )
     _check_unique(name=name, slug=slug, exclude_pk=system.pk)
     before = _system_state(system)
 
     system.name, system.slug = name, slug
     system.intended_purpose, system.risk_category = intended_purpose, risk_category
+    system.operator_role, system.reporting_regime = operator_role, reporting_regime
     system.save()
     if owners is not None:
         _replace_owners(system=system, owners=set(owners), actor=actor)

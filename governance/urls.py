@@ -21,6 +21,16 @@ urlpatterns = [
         name="evidence-coverage",
     ),
     path(
+        "systems/<slug:slug>/evidence/documents/<slug:name>/",
+        evidence.document_page,
+        name="evidence-document",
+    ),
+    path(
+        "systems/<slug:slug>/evidence/documents/<slug:name>.json",
+        evidence.document_json,
+        name="evidence-document-json",
+    ),
+    path(
         "systems/<slug:slug>/evidence/questions/<slug:key>/",
         evidence.question_page,
         name="evidence-question",

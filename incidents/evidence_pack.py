@@ -19,8 +19,10 @@ from django.utils import timezone
 from governance.evidence.kinds import EvidenceKind
 from governance.evidence.pack_sections import (
     Chart,
+    Document,
     Section,
     register_chart,
+    register_document,
     register_section,
     username_of,
 )
@@ -34,7 +36,14 @@ from incidents.models import (
     PostMortem,
     TimelineEntry,
 )
-from incidents.reporting import first_report_at, reported_in_time, reporting_clock
+from incidents.monitoring_plan import monitoring_plan, plan_blocks
+from incidents.reporting import (
+    first_report_at,
+    reported_in_time,
+    reported_under_article_73,
+    reporting_clock,
+    sector_limit,
+)
 from releases.models import RollbackStatus
 
 if TYPE_CHECKING:
@@ -169,11 +178,13 @@ def _serious_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, An
     incidents = (
         incidents_in(system, period)
         .filter(is_serious=True)
-        .prefetch_related("authority_notifications")
+        .prefetch_related("authority_notifications", "operator_notices")
         .order_by("detected_at", "id")
     )
     now = timezone.now()  # a report not sent by a deadline passed at export time was late
+    limit = sector_limit(system)
     for incident in incidents.iterator(chunk_size=CHUNK):
+        incident.system = system  # the one system of the pack, read once
         clock = reporting_clock(incident)
         yield {
             "incident_id": incident.pk,
@@ -193,6 +204,17 @@ def _serious_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, An
                 f"({n.member_state}) at {n.sent_at.isoformat()}"
                 + (f", reference {n.reference}" if n.reference else "")
                 for n in incident.authority_notifications.all()
+            ),
+            "operators_informed": "; ".join(
+                f"{n.get_recipient_display()} {n.name} at {n.sent_at.isoformat()}"
+                + (f", reference {n.reference}" if n.reference else "")
+                for n in incident.operator_notices.all()
+            ),
+            "operator_role": system.operator_role,
+            "reported_under": (
+                "AI Act, Art. 73"
+                if reported_under_article_73(incident)
+                else f"sector legislation ({limit['article'] if limit else ''})"
             ),
             "reported_in_time": reported_in_time(incident, now),
         }
@@ -309,7 +331,8 @@ SECTIONS = [
         columns=("incident_id", "title", "harm_categories", "involves_death",
                  "widespread_infringement", "aware_at", "article", "deadline",
                  "initial_report_sent_at", "complete_report_sent_at", "first_report_sent_at",
-                 "reported_in_time", "causal_link_at", "authorities_notified"),
+                 "reported_in_time", "causal_link_at", "authorities_notified",
+                 "operator_role", "operators_informed", "reported_under"),
     ),
     Section(
         "postmortems", EvidenceKind.POSTMORTEM, "Post-mortems", order=51, rows=_postmortem_rows,
@@ -337,3 +360,14 @@ def register() -> None:
         register_section(section)
     for chart in CHARTS:
         register_chart(chart)
+    register_document(
+        Document(
+            "post_market_monitoring_plan",
+            "Post-market monitoring plan (EU AI Act Art. 72)",
+            tab="Monitoring plan",
+            build=monitoring_plan,
+            blocks=plan_blocks,
+            description="The system's post-market monitoring plan (Art. 72(3)), generated from "
+            "its rollback plans' triggers, its drills, its alert sources and its reviews.",
+        )
+    )

@@ -26,7 +26,12 @@ from incidents.models import (
     Source,
     Stage,
 )
-from incidents.reporting import harm_choices, member_state_choices, organisation_zone
+from incidents.reporting import (
+    harm_choices,
+    member_state_choices,
+    operator_recipient_choices,
+    organisation_zone,
+)
 from releases.models import Environment
 
 
@@ -136,6 +141,13 @@ class ReportSentForm(forms.Form):
 
 class CausalLinkForm(forms.Form):
     at = OrganisationTimeField(required=False)
+
+
+class OperatorNoticeForm(forms.Form):
+    recipient = forms.ChoiceField(choices=operator_recipient_choices)
+    name = forms.CharField(max_length=NAME)
+    sent_at = OrganisationTimeField(required=False)
+    reference = forms.CharField(max_length=NAME, required=False)
 
 
 class IncidentListFilter(django_filters.FilterSet):

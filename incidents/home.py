@@ -13,7 +13,7 @@ from django.utils import timezone
 from governance.dashboard import LIST_SIZE, Contribution, Tile
 from incidents.models import ActionItem, ActionItemStatus, Incident, Severity, Stage
 from incidents.queries import incidents_for
-from incidents.reporting import ReportingClock, reporting_clock
+from incidents.reporting import ReportingClock, reported_under_article_73_q, reporting_clock
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -50,6 +50,7 @@ def home_contribution(user: User) -> Contribution:
     # A serious incident's Art. 73 clock runs from awareness until the first report, initial
     # or complete (Art. 73(5)), whatever stage the incident has reached.
     reporting = visible.filter(
+        reported_under_article_73_q(),
         is_serious=True,
         aware_at__isnull=False,
         initial_report_sent_at__isnull=True,

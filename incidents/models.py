@@ -11,7 +11,7 @@ from django.urls import reverse
 from governance.limits import COMMENT, NAME, PROSE, length_checks
 from governance.models import AISystem
 from governance.people import display_name
-from incidents.reporting import harm_choices, member_state_choices
+from incidents.reporting import harm_choices, member_state_choices, operator_recipient_choices
 from releases.models import Environment, Release, RollbackPlan, RollbackRequest
 
 
@@ -302,6 +302,29 @@ class AuthorityNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.authority} ({self.member_state})"
+
+
+class OperatorNotice(models.Model):
+    """A deployer telling the provider, then the importer or distributor, of a serious incident
+    (Art. 26(5)): to whom, when, and their reference."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="operator_notices"
+    )
+    recipient = models.CharField(max_length=16, choices=operator_recipient_choices())
+    name = models.CharField(max_length=NAME)
+    reference = models.CharField(max_length=NAME, blank=True)
+    sent_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sent_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_recipient_display()} {self.name}"
 
 
 class AlertStatus(models.TextChoices):

@@ -12,6 +12,10 @@ nowhere else.
   late whichever reading an authority takes.
 - The duty is met by the first report sent, initial or complete (73(5)): the clock stops
   there, and the report was on time if that first one was sent by the deadline.
+- Where sector law already has the system's incidents reported (73(9), medical devices
+  73(10)), only an Art. 3(49)(c) infringement is reported under the AI Act: no clock runs for
+  the other harms. A deployer informs the provider first (Art. 26(5)); the clock is its outer
+  limit should the provider be unreachable.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 from django.conf import settings
+from django.db.models import Q
 
 if TYPE_CHECKING:
+    from governance.models import AISystem
     from incidents.models import Incident
 
 WARN_BEFORE = timedelta(days=2)
@@ -48,6 +54,11 @@ def member_state_choices() -> list[tuple[str, str]]:
     return [(code, f"{name} ({code})") for code, name in rules()["member_states"].items()]
 
 
+def operator_recipient_choices() -> list[tuple[str, str]]:
+    """Whom a deployer informs, in the order Art. 26(5) names them."""
+    return list(rules()["operator_roles"]["deployer"]["recipients"].items())
+
+
 def harm_label(key: str) -> str:
     harm = rules()["harms"].get(key)
     return f"{harm['label']} ({harm['article']})" if harm else key
@@ -58,6 +69,49 @@ def outside_article_73(incident: Incident) -> str | None:
     if incident.system.risk_category == "high":
         return None
     return str(rules()["high_risk_only"]["warning"])
+
+
+def sector_limit(system: AISystem) -> dict[str, Any] | None:
+    """The Art. 73(9) or (10) limit the system's reporting is under, if any."""
+    limit = rules()["sector_limits"].get(system.reporting_regime)
+    return limit if isinstance(limit, dict) else None
+
+
+def reported_under_article_73(incident: Incident) -> bool:
+    """False when a sector limit leaves none of the incident's harms to the AI Act."""
+    if sector_limit(incident.system) is None:
+        return True
+    return rules()["sector_limits"]["reportable_harm"] in incident.harm_categories
+
+
+def reported_under_article_73_q() -> Q:
+    """The incidents `reported_under_article_73` is True of, as a filter."""
+    limits = rules()["sector_limits"]
+    limited = [key for key, value in limits.items() if isinstance(value, dict)]
+    return ~Q(system__reporting_regime__in=limited) | Q(
+        harm_categories__contains=[limits["reportable_harm"]]
+    )
+
+
+def operator_duty(system: AISystem) -> dict[str, Any]:
+    """The organisation's duty for the system's serious incidents: Art. 73(1) or 26(5)."""
+    return rules()["operator_roles"][system.operator_role]  # type: ignore[no-any-return]
+
+
+def reporting_notices(incident: Incident) -> list[str]:
+    """What the war room says above the clock: whether the duty binds, under which law, and
+    a deployer's duty, each citing its article."""
+    notices = []
+    if warning := outside_article_73(incident):
+        notices.append(warning)
+    if limit := sector_limit(incident.system):
+        notices.append(str(limit["notice"]))
+        if incident.is_serious and not reported_under_article_73(incident):
+            notices.append(str(rules()["sector_limits"]["outside"]))
+    if incident.system.operator_role == "deployer":
+        duty = operator_duty(incident.system)
+        notices += [str(duty["duty"]), str(duty["risk"])]
+    return notices
 
 
 def application_dates() -> list[dict[str, Any]]:
@@ -151,10 +205,13 @@ def reporting_clock(incident: Incident) -> ReportingClock | None:
     """The Art. 73 deadline for a serious incident, from the time of awareness."""
     if not incident.is_serious or incident.aware_at is None:
         return None
+    harms, death = list(incident.harm_categories), incident.involves_death
+    if sector_limit(incident.system) is not None:  # only 3(49)(c) is the AI Act's to report
+        if not reported_under_article_73(incident):
+            return None
+        harms, death = [rules()["sector_limits"]["reportable_harm"]], False
     applicable = applicable_deadlines(
-        incident.harm_categories,
-        death=incident.involves_death,
-        widespread=incident.widespread_infringement,
+        harms, death=death, widespread=incident.widespread_infringement
     )
     deadline = deadline_after(incident.aware_at, applicable[0].days, organisation_zone())
     return ReportingClock(incident.aware_at, applicable, deadline)

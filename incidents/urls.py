@@ -36,6 +36,7 @@ urlpatterns = [
     path("incidents/<int:pk>/serious/", war_room.serious_classify, name="serious-classify"),
     path("incidents/<int:pk>/reports/", war_room.report_sent, name="report-sent"),
     path("incidents/<int:pk>/causal-link/", war_room.causal_link, name="causal-link"),
+    path("incidents/<int:pk>/operator-notices/", war_room.operator_notice, name="operator-notice"),
     path("incidents/<int:pk>/postmortem/", postmortem.postmortem_page, name="postmortem"),
     path(
         "incidents/<int:pk>/postmortem/publish/",

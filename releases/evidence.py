@@ -485,7 +485,8 @@ def answer_changes_period(system: AISystem, start: datetime, end: datetime) -> A
 # --- the rollback plan in force, and was it followed? Were drills run? ----------------------
 
 
-def _plan(plan: RollbackPlan) -> Answer:
+def plan_summary(plan: RollbackPlan) -> Answer:
+    """A rollback plan as the answers and the monitoring plan show it."""
     return {
         "environment": environment_ref(plan.environment),
         "target_release": plan.target_release.version if plan.target_release else None,
@@ -623,7 +624,7 @@ def _plan_answers(releases: list[Release]) -> list[Answer]:
         answers.append(
             {
                 "release": release_ref(release),
-                "plan": _plan(plan) if plan is not None else None,
+                "plan": plan_summary(plan) if plan is not None else None,
                 "rollbacks": rows,
                 "followed": all(r["followed"] for r in rows) if rows else None,
             }

@@ -7,7 +7,14 @@ from django.contrib.auth.models import Group
 from rest_framework import serializers
 
 from governance.api import types as api_types
-from governance.models import AISystem, AuditEvent, RiskCategory, RoleGrant
+from governance.models import (
+    AISystem,
+    AuditEvent,
+    OperatorRole,
+    ReportingRegime,
+    RiskCategory,
+    RoleGrant,
+)
 from governance.roles import Role
 
 
@@ -31,11 +38,23 @@ class SystemSerializer(api_types.ModelSerializer):
         help_text="Usernames of the owners (they edit the entry and manage roles).",
     )
     risk_category = serializers.ChoiceField(choices=RiskCategory.choices)
+    operator_role = serializers.ChoiceField(
+        choices=OperatorRole.choices,
+        required=False,
+        help_text="The organisation's role for the system; provider when not given.",
+    )
+    reporting_regime = serializers.ChoiceField(
+        choices=ReportingRegime.choices,
+        required=False,
+        help_text="The law serious incidents are reported under (Art. 73(9), (10)); "
+        "ai_act when not given.",
+    )
 
     class Meta:
         model = AISystem
         fields = [
-            "id", "name", "slug", "intended_purpose", "risk_category", "owners",
+            "id", "name", "slug", "intended_purpose", "risk_category", "operator_role",
+            "reporting_regime", "owners",
             "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]

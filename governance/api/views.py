@@ -77,6 +77,8 @@ class SystemViewSet(
             slug=data.get("slug", system.slug),
             intended_purpose=data.get("intended_purpose", system.intended_purpose),
             risk_category=data.get("risk_category", system.risk_category),
+            operator_role=data.get("operator_role"),
+            reporting_regime=data.get("reporting_regime"),
             owners=data.get("owners"),
         )
 

@@ -19,3 +19,17 @@ def refuse_truncate(table: str) -> migrations.RunSQL:
         """,
         f"DROP TRIGGER {table}_no_truncate ON {table};",
     )
+
+
+def refuse_rewrite(table: str) -> list[migrations.RunSQL]:
+    """UPDATE and DELETE of a row refused, and TRUNCATE: a record that, once written, stands."""
+    return [
+        migrations.RunSQL(
+            f"""
+            CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
+                FOR EACH ROW EXECUTE FUNCTION governance_refuse_audit_rewrite();
+            """,
+            f"DROP TRIGGER {table}_append_only ON {table};",
+        ),
+        refuse_truncate(table),
+    ]

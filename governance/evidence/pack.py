@@ -129,6 +129,7 @@ class EvidencePack:
     answers: dict[str, Any] = field(default_factory=dict)
     mapping: list[dict[str, Any]] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)  # per section, counted in `prepare`
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # by name, in `prepare`
     report: Any = None  # the report's content, built once for the HTML and the PDF
     report_html: bytes = b""
     report_pdf: bytes = b""
@@ -198,6 +199,10 @@ class EvidencePack:
             section.name: sum(1 for _ in section.rows(self.system, self.period))
             for section in pack_sections.sections()
         }
+        self.documents = {
+            document.name: document.build(self.system, self.period)
+            for document in pack_sections.documents()
+        }
         self.answers = answers(self.system, self.period)
         self.mapping = mapping(self.system, self.period)
         self.report = report.report_content(self)
@@ -226,6 +231,8 @@ class EvidencePack:
         )
         self._file(archive, "controls.json", None, _lazy(self._controls))
         self._file(archive, "questions.json", None, _lazy(self._questions))
+        for name, content in self.documents.items():
+            self._file(archive, f"{name}.json", None, [(dumps(content, indent=2) + "\n").encode()])
         self._file(archive, "report.html", None, [self.report_html])
         self._file(archive, "report.pdf", None, [self.report_pdf])
         # Last: by now every file above has streamed and its digest is known.

@@ -1,4 +1,4 @@
-"""What other apps put in an evidence pack: file sections and report charts.
+"""What other apps put in an evidence pack: file sections, documents and report charts.
 
 governance knows nothing of releases or incidents (dependencies point the other way). Each
 app registers, from its AppConfig.ready(), the sections it contributes, as apps register
@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from governance.evidence.kinds import EvidenceKind
     from governance.evidence.pack_period import PackPeriod
+    from governance.evidence.report import Block
     from governance.models import AISystem
 
 Rows = Callable[["AISystem", "PackPeriod"], Iterable[dict[str, Any]]]
+Build = Callable[["AISystem", "PackPeriod"], dict[str, Any]]
+Blocks = Callable[[dict[str, Any]], list["Block"]]
 Points = Callable[["AISystem", "PackPeriod"], list[tuple[str, float]]]
 
 
@@ -30,6 +33,20 @@ class Section:
     rows: Rows
     order: int = 100
     description: str = ""  # which records of the period it holds, for the report
+
+
+@dataclass(frozen=True)
+class Document:
+    """One generated document, not rows: `<name>.json` in the pack, and a part of the report
+    drawn by `blocks` from that same JSON, so the file and the report cannot disagree."""
+
+    name: str  # the file stem: "post_market_monitoring_plan" → post_market_monitoring_plan.json
+    title: str
+    build: Build
+    blocks: Blocks
+    order: int = 100
+    description: str = ""
+    tab: str = ""  # its short name on the evidence pages' tabs
 
 
 @dataclass(frozen=True)
@@ -46,6 +63,7 @@ class Chart:
 
 _sections: dict[str, Section] = {}
 _charts: dict[str, Chart] = {}
+_documents: dict[str, Document] = {}
 
 
 def username_of(user: Any) -> str | None:
@@ -59,6 +77,14 @@ def register_section(section: Section) -> None:
 
 def register_chart(chart: Chart) -> None:
     _charts[chart.name] = chart
+
+
+def register_document(document: Document) -> None:
+    _documents[document.name] = document
+
+
+def documents() -> list[Document]:
+    return sorted(_documents.values(), key=lambda d: (d.order, d.name))
 
 
 def sections() -> list[Section]:

@@ -64,6 +64,7 @@ class ReportContent:
     charts: list[ChartData]
     controls: Table | None
     generated_at: str
+    documents: list[tuple[str, list[Block]]] = field(default_factory=list)  # title, blocks
 
 
 def when(value: Any) -> str:
@@ -347,7 +348,8 @@ def report_content(pack: EvidencePack) -> ReportContent:
             for name in sections
         ]
         + [["audit_events.jsonl", str(segment.events),
-            "The audit events of the period, hash-chained, one JSON object per line."]],
+            "The audit events of the period, hash-chained, one JSON object per line."]]
+        + [[f"{d.name}.json", "—", d.description] for d in pack_sections.documents()],
         widths=[1.8, 0.7, 4.5],
     )  # fmt: skip
     chain = [
@@ -386,6 +388,11 @@ def report_content(pack: EvidencePack) -> ReportContent:
         charts=charts,
         controls=_controls(pack.mapping),
         generated_at=when(pack.generated_at),
+        documents=[
+            (document.title, document.blocks(pack.documents[document.name]))
+            for document in pack_sections.documents()
+            if document.name in pack.documents
+        ],
     )
 
 

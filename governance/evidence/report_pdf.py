@@ -49,7 +49,7 @@ from governance.evidence.report_charts import nice_ticks
 if TYPE_CHECKING:
     from reportlab.platypus import Flowable
 
-    from governance.evidence.report import ReportContent
+    from governance.evidence.report import Block, ReportContent
 
 INK = colors.HexColor("#1d2939")
 MUTED = colors.HexColor("#667085")
@@ -389,6 +389,20 @@ def _page_decorations(subtitle: str) -> type[Canvas]:
     return ReportCanvas
 
 
+def _blocks(blocks: list[Block], part: int) -> list[Flowable]:
+    """Numbered blocks (an answer, a part of a document): a title, lines and tables."""
+    story: list[Flowable] = []
+    for number, block in enumerate(blocks, start=1):
+        story.append(CondPageBreak(40 * mm))
+        story += flowing(f"{part}.{number} {block.title}", H2)
+        if block.summary:
+            story += flowing(block.summary, ParagraphStyle("q", parent=SMALL, textColor=MUTED))
+            story.append(Spacer(1, 3))
+        for item in block.items:
+            story += _table(item) if isinstance(item, ReportTableType) else flowing(item)
+    return story
+
+
 def pdf_document(report: ReportContent, *, subtitle: str) -> bytes:
     story: list[Flowable] = [
         *flowing(report.title, TITLE),
@@ -400,14 +414,7 @@ def pdf_document(report: ReportContent, *, subtitle: str) -> bytes:
         _figures(report.figures),
         para("1. The auditor's questions", H1),
     ]
-    for number, block in enumerate(report.questions, start=1):
-        story.append(CondPageBreak(40 * mm))
-        story += flowing(f"1.{number} {block.title}", H2)
-        if block.summary:
-            story += flowing(block.summary, ParagraphStyle("q", parent=SMALL, textColor=MUTED))
-            story.append(Spacer(1, 3))
-        for item in block.items:
-            story += _table(item) if isinstance(item, ReportTableType) else flowing(item)
+    story += _blocks(report.questions, 1)
     if not report.questions:
         story.append(para("No questions were answered for this period."))
     story.append(para("2. Incidents and rollbacks in figures", H1))
@@ -428,6 +435,9 @@ def pdf_document(report: ReportContent, *, subtitle: str) -> bytes:
     if report.controls is not None:
         story.append(para("5. Control mapping", H1))
         story += _table(report.controls)
+    for part, (title, blocks) in enumerate(report.documents, start=6):
+        story.append(para(f"{part}. {title}", H1))
+        story += _blocks(blocks, part)
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=18 * mm,

@@ -13,8 +13,10 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from governance.evidence import controls
+from governance.evidence import controls, pack_sections
 from governance.evidence import questions as registry
+from governance.evidence.pack_formats import dumps
+from governance.evidence.pack_period import PackPeriod
 from governance.http import AuthenticatedHttpRequest
 from governance.models import AISystem
 from governance.permissions import allowed_actions, get_system_or_404
@@ -135,3 +137,36 @@ def coverage_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         "statuses": controls.Status.LABELS,
     }
     return render(request, "governance/evidence/coverage.html", context, status=status)
+
+
+def _document(request: AuthenticatedHttpRequest, slug: str, name: str) -> tuple[Any, ...]:
+    """A document the apps registered for the pack, generated now over the last 90 days."""
+    system = get_system_or_404(request.user, slug, READ)
+    document = next((d for d in pack_sections.documents() if d.name == name), None)
+    if document is None:
+        raise Http404("No such document.")
+    today = timezone.now().date()
+    period = PackPeriod(today - timedelta(days=registry.DEFAULT_PERIOD_DAYS - 1), today)
+    return system, document, period, document.build(system, period)
+
+
+@require_GET
+def document_page(request: AuthenticatedHttpRequest, slug: str, name: str) -> HttpResponse:
+    system, document, period, content = _document(request, slug, name)
+    context = {
+        "system": system,
+        "actions": allowed_actions(request.user, system),
+        "questions": registry.questions(),
+        "document": document,
+        "blocks": document.blocks(content),
+        "period": period,
+    }
+    return render(request, "governance/evidence/document.html", context)
+
+
+@require_GET
+def document_json(request: AuthenticatedHttpRequest, slug: str, name: str) -> HttpResponse:
+    system, document, _period, content = _document(request, slug, name)
+    response = HttpResponse(dumps(content, indent=2) + "\n", content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{system.slug}-{document.name}.json"'
+    return response

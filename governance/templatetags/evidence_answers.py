@@ -48,3 +48,11 @@ def is_web_link(uri: str) -> bool:
     """Whether evidence recorded as a URI is safe to link (http, https or a path of the app);
     anything else (s3://, javascript:) is shown as text."""
     return is_linkable(uri)
+
+
+@register.simple_tag
+def evidence_documents() -> list[Any]:
+    """The documents the apps registered for the pack, for the evidence pages' tabs."""
+    from governance.evidence.pack_sections import documents
+
+    return documents()

@@ -13,13 +13,19 @@ from incidents.models import (
     EntryKind,
     Incident,
     IncidentRoleKind,
+    OperatorNotice,
     PostMortem,
     Severity,
     Source,
     Stage,
     TimelineEntry,
 )
-from incidents.reporting import harm_choices, member_state_choices, reporting_clock
+from incidents.reporting import (
+    harm_choices,
+    member_state_choices,
+    operator_recipient_choices,
+    reporting_clock,
+)
 from incidents.services.postmortem import POSTMORTEM_FIELDS
 
 
@@ -28,6 +34,26 @@ class AuthorityNotificationSerializer(api_types.ModelSerializer):
         model = AuthorityNotification
         fields = ["complete", "member_state", "authority", "reference", "sent_at"]
         read_only_fields = fields
+
+
+class OperatorNoticeSerializer(api_types.ModelSerializer):
+    class Meta:
+        model = OperatorNotice
+        fields = ["recipient", "name", "reference", "sent_at"]
+        read_only_fields = fields
+
+
+class OperatorNoticeAskSerializer(api_types.Serializer):
+    recipient = serializers.ChoiceField(
+        choices=operator_recipient_choices(), help_text="Whom the deployer informed (Art. 26(5))"
+    )
+    name = serializers.CharField(
+        max_length=NAME, help_text="The provider's, importer's or distributor's name"
+    )
+    reference = serializers.CharField(
+        max_length=NAME, required=False, allow_blank=True, help_text="Their reference"
+    )
+    sent_at = serializers.DateTimeField(required=False, help_text="When; default now")
 
 
 class IncidentSerializer(api_types.ModelSerializer):
@@ -47,6 +73,7 @@ class IncidentSerializer(api_types.ModelSerializer):
     reporting_deadline = serializers.SerializerMethodField()
     reporting_citation = serializers.SerializerMethodField()
     authority_notifications = AuthorityNotificationSerializer(many=True, read_only=True)
+    operator_notices = OperatorNoticeSerializer(many=True, read_only=True)
 
     class Meta:
         model = Incident
@@ -78,6 +105,7 @@ class IncidentSerializer(api_types.ModelSerializer):
             "complete_report_sent_at",
             "causal_link_at",
             "authority_notifications",
+            "operator_notices",
             "reporting_deadline",
             "reporting_citation",
         ]

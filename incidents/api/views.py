@@ -24,6 +24,7 @@ from incidents.api.serializers import (
     ContainmentStatusSerializer,
     DeclareSerializer,
     IncidentSerializer,
+    OperatorNoticeAskSerializer,
     PostMortemSerializer,
     ReportSentSerializer,
     RoleAssignmentSerializer,
@@ -84,6 +85,7 @@ class IncidentViewSet(
         "serious": Action.LEAD_INCIDENT,
         "reports": Action.LEAD_INCIDENT,
         "causal_link": Action.LEAD_INCIDENT,
+        "operator_notices": Action.LEAD_INCIDENT,
         "save_postmortem": Action.RESPOND_INCIDENT,
         "action_items": Action.RESPOND_INCIDENT,
         "publish": Action.LEAD_INCIDENT,
@@ -91,7 +93,7 @@ class IncidentViewSet(
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return queries.incidents_for(api_actor(self.request)).prefetch_related(
-            "authority_notifications"
+            "authority_notifications", "operator_notices"
         )
 
     def read_object(self) -> Incident:
@@ -252,6 +254,16 @@ class IncidentViewSet(
         incident = services.record_report_sent(
             actor=api_actor(request), incident=self.get_object(), **data
         )
+        return self._ok(incident)
+
+    @extend_schema(request=OperatorNoticeAskSerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"], url_path="operator-notices")
+    def operator_notices(self, request: Request, pk: str) -> Response:
+        """A deployer's system: record that the provider (first), the importer or the
+        distributor was informed of the serious incident (Art. 26(5))."""
+        data = validated(OperatorNoticeAskSerializer, request.data)
+        incident = self.get_object()
+        services.record_operator_notice(actor=api_actor(request), incident=incident, **data)
         return self._ok(incident)
 
     @extend_schema(responses=PostMortemSerializer)

@@ -26,7 +26,12 @@ from incidents.services.postmortem import (
     save_postmortem,
     update_action_item,
 )
-from incidents.services.reporting import classify_serious, record_causal_link, record_report_sent
+from incidents.services.reporting import (
+    classify_serious,
+    record_causal_link,
+    record_operator_notice,
+    record_report_sent,
+)
 from incidents.services.rollback import request_rollback
 
 __all__ = [
@@ -49,6 +54,7 @@ __all__ = [
     "receive_alert",
     "receive_alerts",
     "record_causal_link",
+    "record_operator_notice",
     "record_report_sent",
     "release_role",
     "request_containment",

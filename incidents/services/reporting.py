@@ -13,14 +13,16 @@ from django.utils import timezone
 from governance.permissions import require
 from governance.roles import Action
 from governance.validators import check_value
-from incidents.models import AuthorityNotification, EntryKind, Incident
+from incidents.models import AuthorityNotification, EntryKind, Incident, OperatorNotice
 from incidents.reporting import (
     harm_choices,
     harm_label,
     member_state_choices,
+    operator_recipient_choices,
     outside_article_73,
     reporting_clock,
     rules,
+    sector_limit,
 )
 from incidents.services.lifecycle import _lock
 from incidents.services.timeline import record
@@ -67,20 +69,27 @@ def classify_serious(
     )
     incident.save()
     clock = reporting_clock(incident)
-    assert clock is not None
+    if clock is not None:
+        due = (
+            f"Report due by {clock.deadline:%Y-%m-%d %H:%M} UTC "
+            f"({clock.days} days, {clock.citation})."
+        )
+    else:  # a sector limit leaves none of its harms to the AI Act (Art. 73(9), (10))
+        limit = sector_limit(incident.system)
+        assert limit is not None
+        due = f"{limit['article']}: {rules()['sector_limits']['outside']}"
     record(
         incident,
         actor=actor,
         kind=EntryKind.SERIOUS,
         action="incident.classified_serious",
-        body=f"Classified serious ({'; '.join(harm_label(key) for key in harms)}). Report due "
-        f"by {clock.deadline:%Y-%m-%d %H:%M} UTC ({clock.days} days, {clock.citation})."
+        body=f"Classified serious ({'; '.join(harm_label(key) for key in harms)}). {due}"
         + (f" {warning}" if warning else ""),
         after={
             "harm_categories": harms,
             "aware_at": aware_at.isoformat(),
-            "deadline": clock.deadline.isoformat(),
-            "article": clock.article,
+            "deadline": clock.deadline.isoformat() if clock else None,
+            "article": clock.article if clock else None,
         },
     )
     return incident
@@ -129,7 +138,7 @@ def record_report_sent(
         actor=actor,
         kind=EntryKind.SERIOUS,
         action="incident.report_sent",
-        body=f"{which} report sent{to} at {sent_at:%Y-%m-%d %H:%M} UTC.",
+        body=f"{which} report sent{to} at {sent_at:%Y-%m-%d %H:%M} UTC." + _order_warning(incident),
         after={
             field: sent_at.isoformat(),
             "member_state": member_state,
@@ -173,6 +182,82 @@ def _notification(
         reference=reference,
         sent_at=sent_at,
     )
+
+
+def _order_warning(incident: Incident, recipient: str = "") -> str:
+    """A deployer's notice to anyone but the provider, with no provider informed yet."""
+    if incident.system.operator_role != "deployer" or recipient == "provider":
+        return ""
+    if incident.operator_notices.filter(recipient="provider").exists():
+        return ""
+    return " " + str(rules()["operator_roles"]["deployer"]["order_warning"])
+
+
+@transaction.atomic
+def record_operator_notice(
+    *,
+    actor: User,
+    incident: Incident,
+    recipient: str,
+    name: str,
+    sent_at: datetime | None = None,
+    reference: str = "",
+) -> OperatorNotice:
+    """A deployer informed the provider, or then the importer or distributor, of the serious
+    incident (Art. 26(5)): whom, when and their reference."""
+    incident = _lock(incident)
+    require(actor, Action.LEAD_INCIDENT, incident.system)
+    duty = rules()["operator_roles"]["deployer"]
+    if incident.system.operator_role != "deployer":
+        raise ValidationError(
+            f"Your organisation is this system's provider: it reports to the authority "
+            f"({rules()['operator_roles']['provider']['article']}), it has no provider to inform."
+        )
+    if not incident.is_serious:
+        raise ValidationError(
+            f"Classify the incident serious first: {duty['article']} is about serious incidents."
+        )
+    errors = {}
+    if recipient not in dict(operator_recipient_choices()):
+        errors["recipient"] = "Choose the provider, the importer or the distributor."
+    name, reference = name.strip(), reference.strip()
+    if not name:
+        errors["name"] = "Name whom you informed."
+    sent_at = (sent_at or timezone.now()).astimezone(UTC)
+    if sent_at > timezone.now():
+        errors["sent_at"] = "A notice cannot be sent in the future."
+    if errors:
+        raise ValidationError(errors)
+    check_value(OperatorNotice, "name", name)
+    check_value(OperatorNotice, "reference", reference)
+    if incident.operator_notices.filter(recipient=recipient, name=name).exists():
+        raise ValidationError("That notice is already recorded.")
+    notice = OperatorNotice.objects.create(
+        incident=incident,
+        recipient=recipient,
+        name=name,
+        reference=reference,
+        sent_at=sent_at,
+        recorded_by=actor,
+    )
+    label = notice.get_recipient_display()
+    record(
+        incident,
+        actor=actor,
+        kind=EntryKind.SERIOUS,
+        action="incident.operator_informed",
+        body=f"{label} {name} informed at {sent_at:%Y-%m-%d %H:%M} UTC"
+        + (f", reference {reference}" if reference else "")
+        + f" ({duty['article']})."
+        + _order_warning(incident, recipient),
+        after={
+            "recipient": recipient,
+            "name": name,
+            "reference": reference,
+            "sent_at": sent_at.isoformat(),
+        },
+    )
+    return notice
 
 
 @transaction.atomic

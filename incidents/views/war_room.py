@@ -37,6 +37,7 @@ from incidents.forms import (
     ContainmentStatusForm,
     DeclareForm,
     IncidentListFilter,
+    OperatorNoticeForm,
     PostForm,
     ReportSentForm,
     RoleForm,
@@ -63,8 +64,8 @@ from incidents.reporting import (
     first_report_at,
     harm_label,
     member_state_choices,
-    outside_article_73,
     reporting_clock,
+    reporting_notices,
     rules,
 )
 from incidents.services.lifecycle import ORDER, REOPENABLE_FROM
@@ -246,7 +247,7 @@ def _context(
         "application_dates": application_dates(),
         "member_states": member_state_choices(),
         "harm_labels": [harm_label(key) for key in incident.harm_categories],
-        "outside_article_73": outside_article_73(incident),
+        "reporting_notices": reporting_notices(incident),
         "organisation_zone": settings.ORGANISATION_TIME_ZONE,
         "errors": [],
     }
@@ -539,6 +540,16 @@ def report_sent(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
     form = ReportSentForm(request.POST)
     return _act(request, pk, form, sent, Action.LEAD_INCIDENT, anchor="reporting")
+
+
+@require_POST
+def operator_notice(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    def informed(incident: Incident, data: dict) -> str:
+        notice = services.record_operator_notice(actor=request.user, incident=incident, **data)
+        return f"{notice.get_recipient_display()} {notice.name}: notice recorded."
+
+    form = OperatorNoticeForm(request.POST)
+    return _act(request, pk, form, informed, Action.LEAD_INCIDENT, anchor="reporting")
 
 
 @require_POST

@@ -52,7 +52,8 @@ def test_it_holds_every_section_as_json_and_csv(evidence_history, compliance, si
                 "report.html", "report.pdf", "manifest.json", "manifest.sig"}  # fmt: skip
     for section in pack_sections.sections():
         expected |= {f"{section.name}.json", f"{section.name}.csv"}
-    assert set(archive.namelist()) == expected
+    documents = {f"{document.name}.json" for document in pack_sections.documents()}
+    assert set(archive.namelist()) == expected | documents
     assert archive.namelist()[-2:] == ["manifest.json", "manifest.sig"]  # written last
     # Every section of the brief is there, each declaring its evidence kind.
     kinds = {json.loads(archive.read(name))["kind"] for name in expected if name.endswith(".json")

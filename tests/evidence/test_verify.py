@@ -32,8 +32,9 @@ OTHER_KEY = sign.load_private_key(sign.generate_private_pem())
 PACK_FILES = [
     "README.txt",
     *[f"{s.name}.{ext}" for s in pack_sections.sections() for ext in ("json", "csv")],
-    "audit_events.jsonl", "controls.json", "questions.json", "report.html", "report.pdf",
-    "manifest.json", "manifest.sig",
+    "audit_events.jsonl", "controls.json", "questions.json",
+    *[f"{d.name}.json" for d in pack_sections.documents()],
+    "report.html", "report.pdf", "manifest.json", "manifest.sig",
 ]  # fmt: skip
 
 _built: dict[str, bytes] = {}

@@ -24,6 +24,8 @@ EDIT = {
     "owners": ["@owner"],
 }
 
+PLAN = "post_market_monitoring_plan"
+
 ROUTES = [
     # pages
     Route("system list", "GET", "/systems/", EVERYONE),
@@ -47,6 +49,9 @@ ROUTES = [
     *[Route(f"evidence question {key}", "GET", f"/systems/fraud/evidence/questions/{key}/",
             AUDITORS) for key in EVIDENCE_QUESTIONS],
     Route("evidence coverage", "GET", "/systems/fraud/evidence/coverage/", AUDITORS),
+    Route("monitoring plan", "GET", f"/systems/fraud/evidence/documents/{PLAN}/", AUDITORS),
+    Route("monitoring plan JSON", "GET", f"/systems/fraud/evidence/documents/{PLAN}.json",
+          AUDITORS),
     # API
     Route("api list", "GET", "/api/systems/", EVERYONE, api=True),
     Route("api register", "POST", "/api/systems/", OWNERS, ok=201, outsider=403, api=True,

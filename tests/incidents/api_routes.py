@@ -71,6 +71,13 @@ ROUTES = [
     ),
     api("reports", "POST", "/api/incidents/{serious}/reports/", LEADS, data={"complete": False}),
     api("causal link", "POST", "/api/incidents/{serious}/causal-link/", LEADS, data={}),
+    api(
+        "operator notice",
+        "POST",
+        "/api/incidents/{serious}/operator-notices/",
+        LEADS,
+        data={"recipient": "provider", "name": "Acme Models"},
+    ),
     api("post-mortem", "GET", INCIDENT + "postmortem/", SEERS),
     api(
         "save post-mortem",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from governance.models import AISystem
 from incidents import services
 from tests.matrix import EVERYONE, LEADS, PRESSERS, RESPONDERS, SEERS, Route
 
@@ -113,6 +114,14 @@ ROUTES = [
     ),
     Route("causal link", "POST", "/incidents/{serious}/causal-link/", LEADS, ok=302, data={}),
     Route(
+        "operator notice",
+        "POST",
+        "/incidents/{serious}/operator-notices/",
+        LEADS,
+        ok=302,
+        data={"recipient": "provider", "name": "Acme Models"},
+    ),
+    Route(
         "report sent",
         "POST",
         "/incidents/{serious}/reports/",
@@ -125,7 +134,10 @@ ROUTES = [
 
 def incident_rows(incident, oncall_lead, responder) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """What the incident routes of the pages and of the API act on, besides the incident: a
-    containment action, a serious incident, a rollback the plan proposed."""
+    containment action, a serious incident, a rollback the plan proposed. The organisation
+    deploys the system (a deployer informs its provider: Art. 26(5))."""
+    AISystem.objects.filter(pk=incident.system_id).update(operator_role="deployer")
+    incident.system.refresh_from_db()
     containment = services.request_containment(
         actor=responder, incident=incident, kind="block_rule", target="ignore previous"
     )
