@@ -311,7 +311,7 @@ def benchmark(writers: int, seconds: float, rounds: int, warmup: float) -> dict[
     from django.db import connection
 
     from governance.audit.chain import chain_name
-    from governance.audit.verify import verify_chain
+    from governance.audit.verify_chain import verify_chain
 
     shared, own, actor = _setup(writers)
     connection.close()

@@ -16,7 +16,7 @@ by round so machine noise falls on both alike:
   deflated  the export again with the audit events deflated (level 1) instead of stored:
           the size-for-time trade the pack does not make, shown for comparison.
 
-One pack per size is then verified (governance/evidence/verify.py: digests, signature and the
+One pack per size is then verified (governance/evidence/verify_pack.py: digests, signature and the
 whole chain segment); a pack that does not verify fails the script. The last line is
 key=value pairs: ratio = export / copy at `--events`; targets ratio <= 3, rss_mb <= 250 and
 rss_mb within 10 % of rss_mb_100k (memory does not grow with the events). A missed target is
@@ -193,7 +193,7 @@ def run_copy(psql: str, url: str, system_id: int) -> float:
 
 def verify(path: str) -> tuple[bool, str]:
     from governance.evidence import sign
-    from governance.evidence.verify import verify_pack
+    from governance.evidence.verify_pack import verify_pack
 
     result = verify_pack(path, public_key=sign.signing_key().public_key())
     return result.ok, "; ".join(str(p) for p in result.problems[:3]) or f"{result.events} events"

@@ -32,7 +32,8 @@ def _log_start(task_id: str, task: object, **kwargs: object) -> None:
 
 @shared_task(name="bench.latency_tasks.ping_receiver", ignore_result=True)
 def ping_receiver(url: str, secret: str, token: str) -> None:
-    from releases.backends.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, http_client, sign
+    from releases.backends.http import http_client
+    from releases.backends.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
     body = json.dumps({"action": "ping", "token": token}, separators=(",", ":")).encode()
     timestamp = int(time.time())

@@ -47,7 +47,7 @@ After each phase, bounded: every rollback request settles (none left requested o
 each succeeded, or failed with its reason), every environment whose press was answered as
 recorded has its request (none lost), the receiver applied exactly one rollback per
 succeeded request and no environment twice (none doubled), the audit chains verify
-(governance/audit/verify.py, every chain and the checkpoints), and no 5xx (steady) or only
+(governance/audit/verify_chain.py, every chain and the checkpoints), and no 5xx (steady) or only
 503s in the outage window (faults). The last line of each phase is key=value pairs; the
 exit status is non-zero when any check failed.
 """
@@ -172,7 +172,7 @@ def build_scene(
     from governance import services as governance
     from governance.roles import Role
     from incidents import services as incidents
-    from incidents.services.tokens import create_alert_token
+    from incidents.services.alert_tokens import create_alert_token
     from releases import services
     from releases.models import BackendType, StepStatus
     from tests.fixtures.releases import CARD, go_live, pass_every_gate, stack
@@ -654,7 +654,7 @@ def check(scene: Scene, tally: Tally, receiver: WebhookReceiver) -> Outcome:
     from django.db import connections
 
     from governance.audit.chain import seal_all
-    from governance.audit.verify import verify_all
+    from governance.audit.verify_chain import verify_all
     from releases.models import RollbackRequest, RollbackStatus
 
     connections.close_all()  # PostgreSQL may have been restarted since this process asked

@@ -288,7 +288,7 @@ AXES_CLIENT_IP_CALLABLE = "governance.lockout.client_address"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 # The organisation's time zone: the EU AI Act's reporting deadlines are counted in its days
-# (incidents/reporting.py), shown beside UTC, and a time typed without a zone is read in it.
+# (incidents/art73.py), shown beside UTC, and a time typed without a zone is read in it.
 ORGANISATION_TIME_ZONE = os.environ.get("ORGANISATION_TIME_ZONE", "UTC")
 try:
     zoneinfo.ZoneInfo(ORGANISATION_TIME_ZONE)

@@ -1,13 +1,14 @@
-"""The one place that answers "may this user do X on this system".
+"""The one place that answers "may this user do X on this system", and "who may".
 
 Every queryset a page or API view shows goes through `restrict` / `visible_systems`;
-every service asks `require`. A system the user may not see does not exist for them
-(404); a system they see but may not act on refuses the action (403).
+every service asks `require`; every list of people who may act asks `people_of`. A system
+the user may not see does not exist for them (404); a system they see but may not act on
+refuses the action (403).
 
 The answers are read from the role grants themselves (a user's, and their groups'): one
-indexed query, where guardian's object permissions, which `governance.services` derives
-from the same grants for the admin and `get_users_with_perms`, take two and a heavier
-subquery on every page and every press of a button.
+indexed query. guardian's object permissions, which `governance.services` derives from the
+same grants, are a mirror for Django's `has_perm(perm, obj)`; nothing here reads them (they
+took two queries and a heavier subquery on every page and every press of a button).
 
 A request authenticated by an API token (governance.api.authentication) is limited to the
 token's system for its whole span: every answer below then comes from the roles the user
@@ -204,19 +205,23 @@ def systems_with_a_role(user: AnyUser) -> QuerySet[AISystem]:
     return AISystem.objects.filter(pk__in=_grants_of(user).values("system_id"))
 
 
-def people_of(system: AISystem, action: Action | None = None) -> QuerySet[User]:
+def people_of(
+    system: AISystem, action: Action | None = None, *, with_superusers: bool = False
+) -> QuerySet[User]:
     """Active users holding a role on the system (one that allows `action`, if given),
-    directly or through a group, by name."""
+    directly or through a group, by name; with the superusers, who may do anything, when
+    asked (who may approve: the quorum counts a superuser's approval as `can` allows it)."""
     grants = RoleGrant.objects.filter(system=system)
     if action is not None:
         grants = grants.filter(role__in=[r for r, acts in ROLE_ACTIONS.items() if action in acts])
+    holders = Q(pk__in=grants.filter(user__isnull=False).values("user")) | Q(
+        groups__in=grants.filter(group__isnull=False).values("group")
+    )
+    if with_superusers:
+        holders |= Q(is_superuser=True)
     return (
         get_user_model()
-        .objects.filter(
-            Q(pk__in=grants.filter(user__isnull=False).values("user"))
-            | Q(groups__in=grants.filter(group__isnull=False).values("group")),
-            is_active=True,
-        )
+        .objects.filter(holders, is_active=True)
         .distinct()
         .order_by("first_name", "last_name", "username")
     )

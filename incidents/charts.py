@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from incidents.metrics import humanise_minutes
+from governance.evidence.report_charts import nice_ticks
+from incidents.response_times import humanise_minutes
 
 if TYPE_CHECKING:
-    from incidents.metrics import Week
+    from incidents.response_times import Week
 
 WIDTH, HEIGHT = 960, 300
 LEFT, RIGHT, TOP, BOTTOM = 52, WIDTH - 76, 44, HEIGHT - 34
@@ -44,14 +45,9 @@ def _long_day(value: date) -> str:
 
 
 def count_ticks(maximum: int) -> list[int]:
-    """0, step, … up to the first multiple of a 1-2-5 step at or above `maximum`."""
-    if maximum <= 0:
-        return [0, 1]
-    raw = maximum / TICKS
-    magnitude = 10 ** math.floor(math.log10(raw)) if raw >= 1 else 1
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    top = math.ceil(maximum / step) * step
-    return list(range(0, top + 1, step))
+    """0, step, … up to the first multiple of a 1-2-5 step at or above `maximum` (the report's
+    algorithm: a count's step is never under one)."""
+    return [int(tick) for tick in nice_ticks(max(maximum, 0))]
 
 
 def time_ticks(maximum: float) -> list[float]:

@@ -26,6 +26,13 @@ from governance.evidence.pack_sections import (
     register_section,
     username_of,
 )
+from incidents.art73 import (
+    first_report_at,
+    reported_in_time,
+    reported_under_article_73,
+    reporting_clock,
+    sector_limit,
+)
 from incidents.models import (
     ActionItem,
     Alert,
@@ -37,13 +44,6 @@ from incidents.models import (
     TimelineEntry,
 )
 from incidents.monitoring_plan import monitoring_plan, plan_blocks
-from incidents.reporting import (
-    first_report_at,
-    reported_in_time,
-    reported_under_article_73,
-    reporting_clock,
-    sector_limit,
-)
 from releases.models import RollbackStatus
 
 if TYPE_CHECKING:

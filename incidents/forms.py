@@ -15,6 +15,12 @@ from governance.limits import COMMENT, NAME, NOTE, POST
 from governance.models import AISystem
 from governance.people import display_name
 from governance.permissions import visible_systems
+from incidents.art73 import (
+    harm_choices,
+    member_state_choices,
+    operator_recipient_choices,
+    organisation_zone,
+)
 from incidents.models import (
     Category,
     ContainmentKind,
@@ -25,12 +31,6 @@ from incidents.models import (
     Severity,
     Source,
     Stage,
-)
-from incidents.reporting import (
-    harm_choices,
-    member_state_choices,
-    operator_recipient_choices,
-    organisation_zone,
 )
 from releases.models import Environment
 

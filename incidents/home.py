@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from governance.dashboard import LIST_SIZE, Contribution, Tile
+from incidents.art73 import ReportingClock, reported_under_article_73_q, reporting_clock
 from incidents.models import ActionItem, ActionItemStatus, Incident, Severity, Stage
 from incidents.queries import incidents_for
-from incidents.reporting import ReportingClock, reported_under_article_73_q, reporting_clock
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

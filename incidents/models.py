@@ -11,7 +11,7 @@ from django.urls import reverse
 from governance.limits import COMMENT, NAME, PROSE, length_checks
 from governance.models import AISystem
 from governance.people import display_name
-from incidents.reporting import harm_choices, member_state_choices, operator_recipient_choices
+from incidents.art73 import harm_choices, member_state_choices, operator_recipient_choices
 from releases.models import Environment, Release, RollbackPlan, RollbackRequest
 
 

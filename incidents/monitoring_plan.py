@@ -19,10 +19,10 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from governance.evidence.report import Block, Table, text, when
+from incidents.art73 import operator_duty, rules, sector_limit
 from incidents.models import ActionItem, ActionItemStatus, Alert, AlertToken, Incident, PostMortem
-from incidents.reporting import operator_duty, rules, sector_limit
 from releases.evidence import environment_ref, plan_summary
-from releases.gates import policy_for
+from releases.gate_policy import policy_for
 from releases.models import Environment, GateCriterion, RollbackPlan, RollbackRequest
 from releases.queries import live_release, with_live
 

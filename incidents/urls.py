@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents.views import action_items, dashboard, postmortem, tokens, war_room
+from incidents.views import action_items, alert_tokens, dashboard, postmortem, war_room
 
 app_name = "incidents"
 
@@ -52,11 +52,15 @@ urlpatterns = [
         name="action-item-update",
     ),
     path("action-items/", action_items.action_item_list, name="action-items"),
-    path("systems/<slug:slug>/alert-tokens/", tokens.token_list, name="alert-tokens"),
-    path("systems/<slug:slug>/alert-tokens/new/", tokens.token_create, name="alert-token-create"),
+    path("systems/<slug:slug>/alert-tokens/", alert_tokens.token_list, name="alert-tokens"),
+    path(
+        "systems/<slug:slug>/alert-tokens/new/",
+        alert_tokens.token_create,
+        name="alert-token-create",
+    ),
     path(
         "systems/<slug:slug>/alert-tokens/<int:token_id>/revoke/",
-        tokens.token_revoke,
+        alert_tokens.token_revoke,
         name="alert-token-revoke",
     ),
 ]

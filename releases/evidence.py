@@ -22,7 +22,7 @@ from governance.evidence.kinds import EvidenceKind
 from governance.evidence.questions import ENVIRONMENT_AT, RELEASE, Choice, Params
 from governance.people import person_label
 from releases.content import diff
-from releases.gates import latest_checks, policy_for
+from releases.gate_policy import latest_checks, policy_for
 from releases.models import (
     Approval,
     Decision,

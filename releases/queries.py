@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from governance.models import AISystem, AuditEvent
 from governance.permissions import restrict
 from governance.roles import Action
-from releases.gates import default_policy
+from releases.gate_policy import default_policy
 from releases.models import (
     Approval,
     Decision,

@@ -7,6 +7,17 @@ from celery.utils.time import get_exponential_backoff_interval
 
 from releases.backends import BackendError
 
+RETRY_AFTER_MOST = 60.0  # a peer asking for longer is retried after this (and asked again)
+
+
+def _countdown(error: BackendError, factor: float, retries: int) -> float:
+    """Exponential backoff with full jitter, never sooner than the peer's Retry-After."""
+    backoff = get_exponential_backoff_interval(
+        factor=factor, retries=retries, maximum=60, full_jitter=True
+    )
+    asked = min(error.retry_after or 0.0, RETRY_AFTER_MOST)
+    return max(float(backoff), asked)
+
 
 @shared_task(bind=True, name="releases.tasks.apply_rollout_step", max_retries=5)
 def apply_rollout_step(self, step_id: int) -> str:  # type: ignore[no-untyped-def]
@@ -19,25 +30,24 @@ def apply_rollout_step(self, step_id: int) -> str:  # type: ignore[no-untyped-de
     except BackendError as error:
         if self.request.retries >= self.max_retries:
             return fail_rollout_step(step_id=step_id, error=str(error)).status
-        countdown = get_exponential_backoff_interval(
-            factor=1, retries=self.request.retries, maximum=60, full_jitter=True
-        )
+        countdown = _countdown(error, 1, self.request.retries)
         raise self.retry(exc=error, countdown=countdown) from error
 
 
 @shared_task(bind=True, name="releases.tasks.execute_rollback", acks_late=True)
 def execute_rollback(self, request_id: int) -> str:  # type: ignore[no-untyped-def]
     """Run a rollback request. Transient backend errors retry with exponential backoff and
-    full jitter up to ROLLBACK_MAX_RETRIES; a permanent error or the last retry fails it.
+    full jitter (never sooner than the backend's Retry-After) up to ROLLBACK_MAX_RETRIES; a
+    permanent error or the last retry fails it.
     Late acknowledgement: a worker lost mid-call gives the message back, and the request's
     idempotency key makes the second call a no-op at the backend."""
     from django.conf import settings
 
+    from releases import rollbacks
     from releases.models import RollbackRequest
-    from releases.services import rollbacks
 
     try:
-        return rollbacks.execute_rollback(request_id=request_id).status
+        return rollbacks.run_rollback(request_id=request_id).status
     except RollbackRequest.DoesNotExist:
         return "missing"  # a message older than its database (tests, restores): nothing to do
     except BackendError as error:
@@ -46,9 +56,7 @@ def execute_rollback(self, request_id: int) -> str:  # type: ignore[no-untyped-d
             return rollbacks.fail_rollback(
                 request_id=request_id, error=str(error), response=error.response
             ).status
-        countdown = get_exponential_backoff_interval(
-            factor=settings.ROLLBACK_BACKOFF_SECONDS, retries=retries, maximum=60, full_jitter=True
-        )
+        countdown = _countdown(error, settings.ROLLBACK_BACKOFF_SECONDS, retries)
         rollbacks.hold_for_retry(request_id=request_id, seconds=countdown, error=str(error))
         raise self.retry(exc=error, countdown=countdown, max_retries=None) from error
 
@@ -56,7 +64,7 @@ def execute_rollback(self, request_id: int) -> str:  # type: ignore[no-untyped-d
 @shared_task(name="releases.tasks.sweep_rollbacks", ignore_result=True)
 def sweep_rollbacks() -> int:
     """Beat: re-send rollback requests that nobody picked up or whose worker died."""
-    from releases.services import rollbacks
+    from releases import rollbacks
 
     return rollbacks.sweep_rollbacks()
 

@@ -24,7 +24,7 @@ from governance.permissions import (
 )
 from governance.roles import Action
 from governance.views import apply_service_errors
-from releases import queries, services
+from releases import queries, rollbacks, services
 from releases.content import diff
 from releases.filters import ReleaseListFilter
 from releases.forms import (
@@ -37,10 +37,9 @@ from releases.forms import (
     ReleaseForm,
     RollbackPlanForm,
 )
-from releases.gates import evaluate, policy_for, summarise
+from releases.gate_policy import evaluate, policy_for, summarise
 from releases.models import Decision, Environment, Release, ReleaseStatus, RollbackRequest
 from releases.notifications import link_for
-from releases.services import rollbacks
 from releases.services.approvals import approval_conflicts, takedown_of, valid_approvals
 from releases.services.plans import eligible_rollback_owners
 from releases.services.registration import submission_problems

@@ -56,9 +56,8 @@ def build_world() -> dict[str, Any]:
     from governance.models import AuditEvent
     from governance.roles import Role
     from incidents import services as incidents
-    from incidents.services.tokens import create_alert_token
-    from releases import services
-    from releases.services import rollbacks
+    from incidents.services.alert_tokens import create_alert_token
+    from releases import rollbacks, services
     from tests.conftest import PERSONA_ROLES
     from tests.fixtures.releases import CARD, go_live, pass_every_gate, rollbacks_held, stack
 

@@ -258,7 +258,7 @@ HOMES = {
     "incidents.views.war_room": "tests/incidents/war_room_routes.py",
     "incidents.views.postmortem": "tests/incidents/test_postmortem_pages.py",
     "incidents.views.action_items": "tests/incidents/test_action_items_page.py",
-    "incidents.views.tokens": "tests/incidents/test_alert_token_pages.py",
+    "incidents.views.alert_tokens": "tests/incidents/test_alert_token_pages.py",
     "incidents.api": "tests/incidents/api_routes.py",
     "governance.api.views.unmatched_path": "tests/route_matrix.py (UNMATCHED_ROUTES)",
 }

@@ -91,8 +91,8 @@ def test_a_task_carries_the_request_id_of_the_request_that_enqueued_it(
 ):
     from governance.audit.context import current_request_id
     from governance.models import AuditEvent
+    from releases import rollbacks
     from releases.models import RollbackRequest, RollbackStatus
-    from releases.services import rollbacks
 
     token = current_request_id.set("press-0123456789abcdef")  # as the middleware does
     try:

@@ -15,8 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from governance.audit.chain import seal_all
 from governance.models import AuditEvent
 from incidents import services as incidents
-from releases import services
-from releases.services import rollbacks
+from releases import rollbacks, services
 from tests.fixtures.releases import pass_every_gate
 
 
@@ -55,7 +54,7 @@ def activity(successor, production, rollback_owner, oncall_lead, fraud, make_rel
     with time_machine.travel(start + timedelta(seconds=10), tick=True):
         verified = ask(rollback_owner, production)
     with time_machine.travel(start + timedelta(seconds=55), tick=True):
-        rollbacks.execute_rollback(request_id=verified.pk)
+        rollbacks.run_rollback(request_id=verified.pk)
     for severity in ("sev1", "sev2"):
         incidents.declare_incident(
             actor=oncall_lead, system=fraud, environment=production, title=f"{severity} alarm",

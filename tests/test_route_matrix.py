@@ -248,7 +248,7 @@ METRICS_TOKEN = "scrape-" + "x" * 24
 def test_a_caller_who_is_no_persona_gets_what_is_expected(
     caller: Caller, client, settings, owner, fraud
 ):
-    from incidents.services.tokens import create_alert_token
+    from incidents.services.alert_tokens import create_alert_token
 
     settings.METRICS_TOKEN = METRICS_TOKEN
     secrets = {

@@ -19,8 +19,9 @@ from governance.evidence import sign
 from governance.evidence.pack_period import PackPeriod
 from governance.evidence.pack_services import export_evidence_pack
 from governance.models import AuditEvent
+from releases import rollbacks
 from releases.models import BackendType, Environment, RollbackStatus
-from releases.services import rollbacks, update_environment
+from releases.services import update_environment
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_a_backend_secret_appears_nowhere_but_encrypted(  # type: ignore[no-unty
     request, _ = rollbacks.request_rollback(
         actor=rollback_owner, environment=webhook_production, reason="Review rate tripled"
     )
-    assert rollbacks.execute_rollback(request_id=request.pk).status == RollbackStatus.SUCCEEDED
+    assert rollbacks.run_rollback(request_id=request.pk).status == RollbackStatus.SUCCEEDED
     posts = [call for call in webhook_receiver.calls if call.method == "POST"]
     assert {json.loads(call.body)["action"] for call in posts} >= {"deploy", "rollback"}
     assert all(call.signature_ok for call in posts)  # the secret really was used

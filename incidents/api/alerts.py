@@ -38,7 +38,7 @@ from incidents.services import (
     parse_generic,
     receive_alerts,
 )
-from incidents.services.tokens import live_alert_token
+from incidents.services.alert_tokens import live_alert_token
 
 
 class AlertTokenAuthentication(BaseAuthentication):

@@ -4,6 +4,12 @@ from rest_framework import serializers
 
 from governance.api import types as api_types
 from governance.limits import COMMENT, NAME, NOTE, POST
+from incidents.art73 import (
+    harm_choices,
+    member_state_choices,
+    operator_recipient_choices,
+    reporting_clock,
+)
 from incidents.models import (
     ActionItem,
     AuthorityNotification,
@@ -19,12 +25,6 @@ from incidents.models import (
     Source,
     Stage,
     TimelineEntry,
-)
-from incidents.reporting import (
-    harm_choices,
-    member_state_choices,
-    operator_recipient_choices,
-    reporting_clock,
 )
 from incidents.services.postmortem import POSTMORTEM_FIELDS
 

@@ -2,7 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from incidents.api.alerts import AlertIntakeView, AlertmanagerIntakeView
-from incidents.api.metrics import IncidentMetricsView
+from incidents.api.response_times import IncidentMetricsView
 from incidents.api.views import IncidentViewSet
 
 router = SimpleRouter()

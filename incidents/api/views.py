@@ -211,7 +211,7 @@ class IncidentViewSet(
         `expected_from`/`expected_target` refuse a press made on an out-of-date view."""
         incident = self.get_object()
         data = validated(IncidentRollbackAskSerializer, request.data)
-        rollback, created = services.request_rollback(
+        rollback, created = services.roll_back_incident(
             actor=api_actor(request),
             incident=incident,
             reason=data.get("reason", ""),

@@ -32,7 +32,7 @@ from incidents.services.reporting import (
     record_operator_notice,
     record_report_sent,
 )
-from incidents.services.rollback import request_rollback
+from incidents.services.rollback import roll_back_incident
 
 __all__ = [
     "AlertPayloadError",
@@ -58,7 +58,7 @@ __all__ = [
     "record_report_sent",
     "release_role",
     "request_containment",
-    "request_rollback",
+    "roll_back_incident",
     "save_postmortem",
     "set_containment_status",
     "update_action_item",

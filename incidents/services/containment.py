@@ -11,7 +11,6 @@ from django.utils import timezone
 from governance import audit
 from governance.permissions import require
 from governance.roles import Action
-from incidents.metrics import humanise_minutes
 from incidents.models import (
     ContainmentAction,
     ContainmentKind,
@@ -21,7 +20,8 @@ from incidents.models import (
     Pin,
     TimelineEntry,
 )
-from incidents.services.lifecycle import _lock, mark_contained
+from incidents.response_times import humanise_minutes
+from incidents.services.lifecycle import lock_incident, mark_contained
 from incidents.services.timeline import record
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def request_containment(
     *, actor: User, incident: Incident, kind: str, target: str
 ) -> ContainmentAction:
     """Ask for a containment action (responders and leads)."""
-    incident = _lock(incident)
+    incident = lock_incident(incident)
     require(actor, Action.RESPOND_INCIDENT, incident.system)
     if kind not in ContainmentKind.values:
         raise ValidationError({"kind": f"Unknown containment action {kind!r}."})
@@ -70,7 +70,7 @@ def set_containment_status(
     The first action done contains the incident, unless something contained it before
     (`lifecycle.mark_contained`): its time is the incident's `contained_at`, stamped in the
     same transaction and said in the same timeline entry. An undo changes no stamp."""
-    incident = _lock(action.incident)
+    incident = lock_incident(action.incident)
     require(actor, Action.RESPOND_INCIDENT, incident.system)
     action = ContainmentAction.objects.select_for_update(no_key=True, of=("self",)).get(
         pk=action.pk

@@ -67,7 +67,7 @@ def mark_contained(incident: Incident, at: datetime) -> bool:
     return True
 
 
-def _lock(incident: Incident) -> Incident:
+def lock_incident(incident: Incident) -> Incident:
     """The incident read afresh and locked for this transaction, with its system and
     environment: one writer at a time per incident (stage moves and role changes read, then
     write)."""
@@ -195,7 +195,7 @@ def _assign(incident: Incident, *, actor: User, role: str, user: User) -> Incide
 @transaction.atomic
 def assign_role(*, actor: User, incident: Incident, role: str, user: User) -> IncidentRole:
     """Give someone a role in the incident; a second commander is a hand-over."""
-    incident = _lock(incident)
+    incident = lock_incident(incident)
     require(actor, Action.LEAD_INCIDENT, incident.system)
     _check_choice(role, IncidentRoleKind, "role")
     return _assign(incident, actor=actor, role=role, user=user)
@@ -203,7 +203,7 @@ def assign_role(*, actor: User, incident: Incident, role: str, user: User) -> In
 
 @transaction.atomic
 def release_role(*, actor: User, assignment: IncidentRole) -> None:
-    incident = _lock(assignment.incident)
+    incident = lock_incident(assignment.incident)
     require(actor, Action.LEAD_INCIDENT, incident.system)
     assignment = IncidentRole.objects.select_for_update(no_key=True, of=("self",)).get(
         pk=assignment.pk
@@ -231,7 +231,7 @@ def release_role(*, actor: User, assignment: IncidentRole) -> None:
 def move_stage(*, actor: User, incident: Incident, stage: str, reason: str = "") -> Incident:
     """Move forward through the lifecycle (stages passed over are recorded as skipped), or
     reopen a reviewed or closed incident. Closing happens by publishing the post-mortem."""
-    incident = _lock(incident)
+    incident = lock_incident(incident)
     require(actor, Action.LEAD_INCIDENT, incident.system)
     _check_choice(stage, Stage, "stage")
     current, target = ORDER.index(incident.stage), ORDER.index(stage)
@@ -256,7 +256,7 @@ def reach_rollback_stage(incident: Incident, *, version: str) -> None:
     an incident still in detection or containment is in the rollback stage now (the stages
     passed over recorded as skipped, as a lead's move would be). One further on is left where
     the team put it."""
-    incident = _lock(incident)
+    incident = lock_incident(incident)
     current, rollback = ORDER.index(incident.stage), ORDER.index(Stage.ROLLBACK)
     if not incident.is_open or current > rollback:
         return
@@ -356,7 +356,7 @@ def _done(incident: Incident, stage: str) -> bool:
 
 @transaction.atomic
 def change_severity(*, actor: User, incident: Incident, severity: str, reason: str) -> Incident:
-    incident = _lock(incident)
+    incident = lock_incident(incident)
     require(actor, Action.LEAD_INCIDENT, incident.system)
     _check_choice(severity, Severity, "severity")
     if not reason.strip():
@@ -393,7 +393,7 @@ def may_post_status(user: User, incident: Incident) -> bool:
 @transaction.atomic
 def post_update(*, actor: User, incident: Incident, body: str, kind: str = EntryKind.NOTE):
     """A note (responders) or a status update (commander, scribe) on the timeline."""
-    incident = _lock(incident)
+    incident = lock_incident(incident)
     if kind == EntryKind.STATUS_UPDATE:
         if not may_post_status(actor, incident):
             raise PermissionDenied("Status updates come from the commander or the scribe.")

@@ -22,7 +22,7 @@ from incidents.models import (
     PostMortem,
     Stage,
 )
-from incidents.services.lifecycle import _lock
+from incidents.services.lifecycle import lock_incident
 from incidents.services.timeline import record
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ REQUIRED_TO_PUBLISH = ("summary", "impact", "detection_gaps")
 
 @transaction.atomic
 def save_postmortem(*, actor: User, incident: Incident, **fields: str) -> PostMortem:
-    incident = _lock(incident)
+    incident = lock_incident(incident)
     require(actor, Action.RESPOND_INCIDENT, incident.system)
     unknown = set(fields) - set(POSTMORTEM_FIELDS)
     if unknown:
@@ -80,7 +80,7 @@ def add_action_item(
     owner: User | None = None,
     due_date: date | None = None,
 ) -> ActionItem:
-    incident = _lock(incident)
+    incident = lock_incident(incident)
     require(actor, Action.RESPOND_INCIDENT, incident.system)
     if not title.strip():
         raise ValidationError({"title": "Say what is to be done."})
@@ -104,7 +104,7 @@ def add_action_item(
 def update_action_item(
     *, actor: User, item: ActionItem, owner: User | None, due_date: date | None, status: str
 ) -> ActionItem:
-    incident = _lock(item.incident)
+    incident = lock_incident(item.incident)
     require(actor, Action.RESPOND_INCIDENT, incident.system)
     if status not in ActionItemStatus.values:
         raise ValidationError({"status": f"Unknown status {status!r}."})
@@ -150,7 +150,7 @@ def publication_problems(incident: Incident) -> list[str]:
 @transaction.atomic
 def publish_postmortem(*, actor: User, incident: Incident) -> Incident:
     """Publish the post-mortem and close the incident — only when every action item has an owner."""
-    incident = _lock(incident)
+    incident = lock_incident(incident)
     require(actor, Action.LEAD_INCIDENT, incident.system)
     problems = publication_problems(incident)
     if problems:

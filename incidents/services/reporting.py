@@ -13,8 +13,7 @@ from django.utils import timezone
 from governance.permissions import require
 from governance.roles import Action
 from governance.validators import check_value
-from incidents.models import AuthorityNotification, EntryKind, Incident, OperatorNotice
-from incidents.reporting import (
+from incidents.art73 import (
     harm_choices,
     harm_label,
     member_state_choices,
@@ -24,7 +23,8 @@ from incidents.reporting import (
     rules,
     sector_limit,
 )
-from incidents.services.lifecycle import _lock
+from incidents.models import AuthorityNotification, EntryKind, Incident, OperatorNotice
+from incidents.services.lifecycle import lock_incident
 from incidents.services.timeline import record
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def classify_serious(
 ) -> Incident:
     """Mark the incident serious (Art. 3(49)): every harm it led to; the Art. 73 clock runs
     from awareness, to the shortest deadline that applies."""
-    incident = _lock(incident)
+    incident = lock_incident(incident)
     require(actor, Action.LEAD_INCIDENT, incident.system)
     warning = outside_article_73(incident)
     if warning and settings.SERIOUS_INCIDENTS_HIGH_RISK_ONLY:
@@ -109,7 +109,7 @@ def record_report_sent(
     """Record that the initial (possibly incomplete, Art. 73(5)) or the complete report went
     out, and to which Member State's authority, with its reference. The same report sent to
     another authority is recorded again, with that authority."""
-    incident = _lock(incident)
+    incident = lock_incident(incident)
     require(actor, Action.LEAD_INCIDENT, incident.system)
     if not incident.is_serious:
         raise ValidationError("Only a serious incident is reported to the authority.")
@@ -205,7 +205,7 @@ def record_operator_notice(
 ) -> OperatorNotice:
     """A deployer informed the provider, or then the importer or distributor, of the serious
     incident (Art. 26(5)): whom, when and their reference."""
-    incident = _lock(incident)
+    incident = lock_incident(incident)
     require(actor, Action.LEAD_INCIDENT, incident.system)
     duty = rules()["operator_roles"]["deployer"]
     if incident.system.operator_role != "deployer":
@@ -264,7 +264,7 @@ def record_operator_notice(
 def record_causal_link(*, actor: User, incident: Incident, at: datetime | None = None) -> Incident:
     """When the causal link between the AI system and the serious incident was established,
     or its reasonable likelihood (Art. 73(2), (4)): the report is due immediately after it."""
-    incident = _lock(incident)
+    incident = lock_incident(incident)
     require(actor, Action.LEAD_INCIDENT, incident.system)
     if not incident.is_serious:
         raise ValidationError("Classify the incident serious first (Art. 3(49)).")

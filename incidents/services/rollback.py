@@ -10,12 +10,12 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 from incidents.models import EntryKind, Incident, IncidentRollback
-from incidents.services.lifecycle import _lock, reach_rollback_stage
+from incidents.services.lifecycle import lock_incident, reach_rollback_stage
 from incidents.services.timeline import record
+from releases import rollbacks
 from releases.models import RollbackRequest
 from releases.notifications import Link
 from releases.rollback_hooks import Served
-from releases.services import rollbacks
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -24,7 +24,7 @@ FORENSIC_ENTRIES = 50  # the last timeline entries kept with the evidence
 
 
 @transaction.atomic
-def request_rollback(
+def roll_back_incident(
     *,
     actor: User | None,
     incident: Incident,
@@ -41,9 +41,9 @@ def request_rollback(
     The one service behind the war room's button, the API and the plan's triggers. A second
     press while a rollback of the environment is active returns that rollback. Past a
     release a verified rollback put back only with `further`; a press whose `expected_*`
-    releases no longer hold is refused (see `releases.services.rollbacks.request_rollback`).
+    releases no longer hold is refused (see `releases.rollbacks.request_rollback`).
     """
-    incident = _lock(incident)
+    incident = lock_incident(incident)
     if incident.environment is None:
         raise ValidationError("The incident names no environment: there is nothing to roll back.")
     if not incident.is_open:

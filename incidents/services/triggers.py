@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from incidents.models import Alert, AlertStatus, Incident, Stage
+from releases import rollbacks
 from releases.models import (
     RollbackMode,
     RollbackPlan,
@@ -32,7 +33,6 @@ from releases.models import (
     RollbackStatus,
     RollbackTrigger,
 )
-from releases.services import rollbacks
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def evaluate(incident: Incident, now: datetime | None = None) -> RollbackRequest
     )
     if asked_lately.exists():
         return None  # cooldown (or one is already waiting): no flapping
-    from incidents.services.rollback import request_rollback  # the service the button uses
+    from incidents.services.rollback import roll_back_incident  # the service the button uses
 
     propose = plan.mode == RollbackMode.AUTO_PROPOSE
     trigger_text = (
@@ -98,7 +98,7 @@ def evaluate(incident: Incident, now: datetime | None = None) -> RollbackRequest
         f"for {evidence['window_minutes']} min"
     )
     try:
-        request, _ = request_rollback(
+        request, _ = roll_back_incident(
             actor=None,
             incident=incident,
             reason=f"The rollback plan's trigger held: {trigger_text} (value {evidence['value']}).",

@@ -16,14 +16,14 @@ from governance.http import AuthenticatedHttpRequest
 from governance.models import AISystem
 from governance.permissions import visible_systems
 from incidents.charts import weekly_chart
-from incidents.metrics import (
+from incidents.models import Severity
+from incidents.response_times import (
     PERIOD_DAYS,
     IncidentMetrics,
     Period,
     incident_metrics,
     resolve_period,
 )
-from incidents.models import Severity
 
 
 class VisibleSystemField(forms.ModelChoiceField):

@@ -9,22 +9,21 @@ Every write goes through incidents.services.postmortem, which holds the rules.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
-from guardian.shortcuts import get_users_with_perms
 
 from governance.http import AuthenticatedHttpRequest
 from governance.models import AISystem
-from governance.permissions import allowed_actions, require
+from governance.permissions import allowed_actions, people_of, require
 from governance.roles import Action
 from governance.views import apply_service_errors
 from incidents.filters import in_work_order, with_overdue
@@ -75,11 +74,7 @@ def _page_url(incident: Incident, anchor: str = "") -> str:
 
 def _people(system: AISystem) -> list[User]:
     """Who may own an action item: active users who can see the system (one query)."""
-    users = cast(
-        "QuerySet[User]",
-        get_users_with_perms(system, with_group_users=True, only_with_perms_in=[Action.VIEW.value]),
-    )
-    return list(users.filter(is_active=True).order_by("first_name", "last_name", "username"))
+    return list(people_of(system, Action.VIEW))
 
 
 def _elapsed(delta: timedelta) -> str:

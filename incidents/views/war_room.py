@@ -31,6 +31,15 @@ from governance.permissions import allowed_actions, people_of, require, visible_
 from governance.roles import Action
 from governance.views import apply_service_errors
 from incidents import queries, services
+from incidents.art73 import (
+    application_dates,
+    first_report_at,
+    harm_label,
+    member_state_choices,
+    reporting_clock,
+    reporting_notices,
+    rules,
+)
 from incidents.forms import (
     CausalLinkForm,
     ContainmentForm,
@@ -59,20 +68,11 @@ from incidents.models import (
     Stage,
     TimelineEntry,
 )
-from incidents.reporting import (
-    application_dates,
-    first_report_at,
-    harm_label,
-    member_state_choices,
-    reporting_clock,
-    reporting_notices,
-    rules,
-)
 from incidents.services.lifecycle import ORDER, REOPENABLE_FROM
+from releases import rollbacks
 from releases.content import release_content
 from releases.models import ComponentKind, Release, RollbackMode, RollbackStatus
 from releases.queries import live_release
-from releases.services import rollbacks
 
 LIST_PAGE_SIZE = 50
 TIMELINE_PAGE = 100  # entries on the page; earlier ones load on demand
@@ -556,7 +556,7 @@ def operator_notice(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def rollback_now(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     def roll_back(incident: Incident, data: dict) -> str:
         try:
-            rollback, created = services.request_rollback(
+            rollback, created = services.roll_back_incident(
                 actor=request.user,
                 incident=incident,
                 reason=data["reason"],

@@ -9,7 +9,7 @@ from governance.api import types as api_types
 from governance.api.serializers import SlugRelatedField
 from governance.limits import NAME, NOTE, PROSE
 from releases import queries
-from releases.gates import evaluate, policy_for
+from releases.gate_policy import evaluate, policy_for
 from releases.models import (
     MODEL_CARD_FIELDS,
     Approval,

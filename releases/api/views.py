@@ -17,7 +17,7 @@ from governance.http import api_actor
 from governance.models import AISystem
 from governance.permissions import get_system_or_404, restrict
 from governance.roles import Action
-from releases import queries, services
+from releases import queries, rollbacks, services
 from releases.api.serializers import (
     ApprovalSerializer,
     EnvironmentSerializer,
@@ -33,9 +33,8 @@ from releases.api.serializers import (
     RollbackRequestSerializer,
     RolloutStepSerializer,
 )
-from releases.gates import policy_for
+from releases.gate_policy import policy_for
 from releases.models import Environment, Release, ReleaseStatus, RollbackRequest
-from releases.services import rollbacks
 
 
 class ReleaseFilter(filters.FilterSet):

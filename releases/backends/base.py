@@ -21,12 +21,21 @@ if TYPE_CHECKING:
 
 
 class BackendError(Exception):
-    """The backend refused or failed. `transient` errors are worth retrying."""
+    """The backend refused or failed. `transient` errors are worth retrying; `retry_after`
+    is how many seconds the peer asked to wait first (its `Retry-After`), when it said."""
 
-    def __init__(self, message: str, *, transient: bool = False, response: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool = False,
+        response: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.transient = transient
         self.response = response
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

@@ -44,27 +44,21 @@ what was live when. One model version can serve several releases (a release that
 only a threshold policy keeps its model); its `failsafe.release` tag names the last one
 Failsafe made live with it.
 
-How answers are read: 2xx is success; 5xx, 408, 429, timeouts and connection errors are
-transient (retried; every step is safe to repeat); 3xx (redirects are not followed) and
-other 4xx are permanent, with MLflow's `error_code` and `message`.
+How answers are read (releases/backends/http.py): 2xx is success; 5xx, 408, 425, 429,
+timeouts and connection errors are transient (retried; every step is safe to repeat); 3xx
+(redirects are not followed) and other 4xx are permanent, with MLflow's `error_code` and
+`message`.
 """
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from releases.backends.base import BackendError, BackendResult, BackendStatus, RollbackContext
-from releases.backends.http import (
-    MAX_MESSAGE_CHARS,
-    json_of,
-    summary,
-    text_message,
-    timeout_problem,
-)
+from releases.backends.http import MAX_MESSAGE_CHARS, HttpBackend
 from releases.models import ComponentKind, RolloutStage
 
 if TYPE_CHECKING:
@@ -81,7 +75,6 @@ CHANGE_TAGS = (TAG_INCIDENT, TAG_REQUESTED_BY)
 TAG_REPLACED = "failsafe.replaced_version"
 MAX_TAG_VALUE_CHARS = 5000  # MLflow's limit on a model-version tag value
 DEFAULT_TIMEOUT_SECONDS = 10.0
-TRANSIENT_STATUSES = frozenset({408, 429})
 
 _MODELS_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:/(?P<version>[^/]+)|@(?P<alias>[^/]+))/?")
 _VERSION = re.compile(r"[1-9][0-9]{0,18}")
@@ -89,55 +82,32 @@ _VERSION = re.compile(r"[1-9][0-9]{0,18}")
 _RESERVED_ALIAS = re.compile(r"latest|v[0-9]+", re.IGNORECASE)
 
 
-class MlflowBackend:
+class MlflowBackend(HttpBackend):
     """Makes a release live by pointing a registered model's alias at its version."""
 
-    status_is_remote = True
+    name = peer = "MLflow"
+    user_agent = "failsafe-mlflow/1"
+    url_setting = "tracking_uri"
 
     def __init__(self, environment: Environment) -> None:
-        self.environment = environment
-        config = environment.backend_config
-        secrets = environment.backend_secrets
-        if not isinstance(config, dict):
-            raise self._misconfigured("backend_config must be a JSON object")
-        self.tracking_uri = self._tracking_uri(config.get("tracking_uri"))
-        self.model_name = self._name(config, "model_name")
-        self.alias = self._name(config, "alias")
+        super().__init__(environment)
+        self.tracking_uri = self._http_url(
+            "tracking_uri", must_be="an http(s) URL of a tracking server"
+        ).rstrip("/")
+        self.model_name = self._name("model_name")
+        self.alias = self._name("alias")
         if _RESERVED_ALIAS.fullmatch(self.alias):
             raise self._misconfigured(f"backend_config.alias {self.alias!r} is reserved by MLflow")
-        self.timeout = self._timeout(config.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
-        token = secrets.get("token") if isinstance(secrets, dict) else None
-        if token is not None and not isinstance(token, str):
-            raise self._misconfigured("backend_secrets.token must be a string")
-        self._token = token or None
+        self.timeout = self._seconds("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
+        self._token = self._bearer_token()
 
     # Configuration
 
-    def _misconfigured(self, problem: str) -> BackendError:
-        return BackendError(f"MLflow backend of {self.environment}: {problem}.")
-
-    def _tracking_uri(self, value: Any) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self._misconfigured("backend_config.tracking_uri is missing")
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise self._misconfigured(
-                f"backend_config.tracking_uri must be an http(s) URL of a tracking server, "
-                f"not {value!r}"
-            )
-        return value.strip().rstrip("/")
-
-    def _name(self, config: dict[str, Any], key: str) -> str:
-        value = config.get(key)
+    def _name(self, key: str) -> str:
+        value = self.config.get(key)
         if not isinstance(value, str) or not value.strip():
             raise self._misconfigured(f"backend_config.{key} is missing")
         return value.strip()
-
-    def _timeout(self, value: Any) -> float:
-        problem = timeout_problem(value)
-        if problem is not None:
-            raise self._misconfigured(problem)
-        return float(value)
 
     # Which model version a release means
 
@@ -300,7 +270,7 @@ class MlflowBackend:
         )  # fmt: skip
 
     def _delete_tag(self, version: str, key: str, *, what: str) -> None:
-        response = self._request(
+        response = self._api(
             "DELETE", "model-versions/delete-tag",
             body={"name": self.model_name, "version": version, "key": key},
             what=f"{what} (removing tag {key} of version {version})",
@@ -320,7 +290,7 @@ class MlflowBackend:
 
     def _alias_target(self) -> dict[str, Any] | None:
         """The model version the alias points at (with its tags), or None if it is unset."""
-        response = self._request(
+        response = self._api(
             "GET", "registered-models/alias", params={"name": self.model_name, "alias": self.alias},
             what="alias read",
         )  # fmt: skip
@@ -340,6 +310,10 @@ class MlflowBackend:
 
     # HTTP
 
+    @property
+    def peer_at(self) -> str:
+        return f"MLflow at {self.tracking_uri}"
+
     def _call(
         self,
         method: str,
@@ -349,10 +323,10 @@ class MlflowBackend:
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        response = self._request(method, endpoint, params=params, body=body, what=what)
+        response = self._api(method, endpoint, params=params, body=body, what=what)
         return self._json_or_raise(response, what=what)
 
-    def _request(
+    def _api(
         self,
         method: str,
         endpoint: str,
@@ -361,55 +335,17 @@ class MlflowBackend:
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
     ) -> httpx.Response:
-        headers = {"Accept": "application/json", "User-Agent": "failsafe-mlflow/1"}
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
         url = self.tracking_uri + API_PREFIX + endpoint
-        try:
-            with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
-                return client.request(method, url, params=params, json=body, headers=headers)
-        except httpx.TimeoutException as error:
-            raise BackendError(
-                f"MLflow at {self.tracking_uri} did not answer the {what} within "
-                f"{self.timeout:g} s ({type(error).__name__}).",
-                transient=True,
-            ) from error
-        except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as error:
-            raise BackendError(f"MLflow {what} could not be sent: {error}.") from error
-        except httpx.TransportError as error:
-            raise BackendError(
-                f"MLflow at {self.tracking_uri} unreachable for the {what}: "
-                f"{error or type(error).__name__}.",
-                transient=True,
-            ) from error
+        return self._request(method, url, params=params, json_body=body, what=what)
 
-    def _json_or_raise(self, response: httpx.Response, *, what: str) -> dict[str, Any]:
-        code = response.status_code
-        payload = json_of(response)
-        if 200 <= code < 300:
-            if not isinstance(payload, dict):
-                raise BackendError(
-                    f"MLflow answered the {what} with something that is not a JSON object "
-                    f"(HTTP {code}); is {self.tracking_uri} an MLflow tracking server?",
-                    response=summary(response),
-                )
-            return payload
-        message = _mlflow_message(response, payload)
-        if code >= 500 or code in TRANSIENT_STATUSES:
-            raise BackendError(
-                f"MLflow failed the {what} (HTTP {code}): {message}",
-                transient=True, response=summary(response),
-            )  # fmt: skip
-        if 300 <= code < 400:
-            raise BackendError(
-                f"MLflow redirected the {what} (HTTP {code}) to "
-                f"{response.headers.get('Location', 'nowhere')}; redirects are not followed, "
-                "configure the final tracking_uri.",
-                response=summary(response),
-            )
-        raise BackendError(
-            f"MLflow refused the {what} (HTTP {code}): {message}", response=summary(response)
-        )
+    def _not_an_object_ending(self) -> str:
+        return f"; is {self.tracking_uri} an MLflow tracking server?"
+
+    def _error_message(self, payload: dict[str, Any]) -> str | None:
+        if payload.get("error_code") or payload.get("message"):
+            code = payload.get("error_code") or "ERROR"
+            return f"{code}: {str(payload.get('message', ''))[:MAX_MESSAGE_CHARS]}"
+        return None
 
 
 def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:
@@ -425,10 +361,3 @@ def _tags(model_version: dict[str, Any]) -> dict[str, str]:
         for tag in model_version.get("tags") or []
         if isinstance(tag, dict) and "key" in tag
     }
-
-
-def _mlflow_message(response: httpx.Response, payload: Any) -> str:
-    if isinstance(payload, dict) and (payload.get("error_code") or payload.get("message")):
-        code = payload.get("error_code") or "ERROR"
-        return f"{code}: {str(payload.get('message', ''))[:MAX_MESSAGE_CHARS]}"
-    return text_message(response)

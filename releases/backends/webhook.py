@@ -28,6 +28,9 @@ How answers are read:
     3xx                         permanent: redirects are not followed; configure the final URL
     other 4xx                   permanent, with the receiver's message
 
+A transient answer's `Retry-After` is kept on the error (releases/backends/http.py, which
+the MLflow and Argo backends share).
+
 `sign` and `verify` are pure functions so receivers (and the tests) can check requests with
 the same code. This module imports nothing from Django at import time, so a receiver script
 can use them without settings.
@@ -35,27 +38,23 @@ can use them without settings.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import json
-import os
 import re
-import ssl
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from releases.backends.base import BackendError, BackendResult, BackendStatus, RollbackContext
 from releases.backends.http import (
     MAX_MESSAGE_CHARS,
+    TRANSIENT_STATUSES,
+    HttpBackend,
     json_of,
     summary,
-    text_message,
-    timeout_problem,
 )
 
 if TYPE_CHECKING:
@@ -68,7 +67,6 @@ REPLAYED_HEADER = "Idempotent-Replayed"  # optional: a receiver may flag an answ
 SIGNATURE_SCHEME = "v1"
 DEFAULT_TIMEOUT_SECONDS = 5.0
 DEFAULT_TOLERANCE_SECONDS = 300
-TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
 # An answer larger than this is not stored in the rollout step's backend_response.
 MAX_KEPT_RESPONSE_BYTES = 64 * 1024
 
@@ -108,25 +106,6 @@ def verify(
     return hmac.compare_digest(expected.encode("utf-8"), signature.encode("utf-8"))
 
 
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    # Loading the CA bundle costs ~30 ms of CPU per client; once per process is enough.
-    return httpx.create_ssl_context()
-
-
-def http_client() -> httpx.Client:
-    """This process's client: a rollback reads the status, calls and polls the same receiver,
-    over connections kept alive between calls. Keyed by process, so a forked worker never
-    shares a parent's connection."""
-    return _client_of(os.getpid())
-
-
-@functools.cache
-def _client_of(pid: int) -> httpx.Client:
-    # A signed request is not re-sent somewhere else: redirects are refused.
-    return httpx.Client(follow_redirects=False, verify=_tls_context())
-
-
 def release_payload(release: Release) -> dict[str, Any]:
     """A release as the receiver sees it: version, content digest and the stack by kind."""
     return {
@@ -143,46 +122,26 @@ def release_payload(release: Release) -> dict[str, Any]:
     }
 
 
-class WebhookBackend:
+class WebhookBackend(HttpBackend):
     """Deploys by calling a receiver the platform team runs; see the module docstring."""
 
-    status_is_remote = True
+    name = "Webhook"
+    peer = "Webhook receiver"
+    user_agent = "failsafe-webhook/1"
+    url_setting = "URL"
+    # 409: a request with this key is still being processed (see the module docstring).
+    transient_statuses = TRANSIENT_STATUSES | {409}
 
     def __init__(self, environment: Environment) -> None:
-        self.environment = environment
-        config = environment.backend_config
-        secrets = environment.backend_secrets
-        if not isinstance(config, dict):
-            raise self._misconfigured("backend_config must be a JSON object")
-        self.url = self._url(config, "url")
-        self.status_url = self._url(config, "status_url")
-        self.timeout = self._timeout(config.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
-        secret = secrets.get("signing_secret") if isinstance(secrets, dict) else None
+        super().__init__(environment)
+        must_be = "an http(s) URL with a host"
+        self.url = self._http_url("url", must_be=must_be)
+        self.status_url = self._http_url("status_url", must_be=must_be)
+        self.timeout = self._seconds("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
+        secret = self._secrets.get("signing_secret")
         if not isinstance(secret, str) or not secret:
             raise self._misconfigured("backend_secrets.signing_secret is missing")
         self._secret = secret
-
-    # Configuration
-
-    def _misconfigured(self, problem: str) -> BackendError:
-        return BackendError(f"Webhook backend of {self.environment}: {problem}.")
-
-    def _url(self, config: dict[str, Any], name: str) -> str:
-        value = config.get(name)
-        if not isinstance(value, str) or not value.strip():
-            raise self._misconfigured(f"backend_config.{name} is missing")
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise self._misconfigured(
-                f"backend_config.{name} must be an http(s) URL with a host, not {value!r}"
-            )
-        return value.strip()
-
-    def _timeout(self, value: Any) -> float:
-        problem = timeout_problem(value)
-        if problem is not None:
-            raise self._misconfigured(problem)
-        return float(value)
 
     # The protocol
 
@@ -212,7 +171,7 @@ class WebhookBackend:
         )  # fmt: skip
 
     def status(self) -> BackendStatus:
-        response = self._request("GET", self.status_url, b"", what="status read")
+        response = self._signed("GET", self.status_url, b"", what="status read")
         self._raise_for_status(response, what="status read")
         payload = json_of(response)
         if not isinstance(payload, dict) or "live_version" not in payload:
@@ -259,7 +218,7 @@ class WebhookBackend:
             sort_keys=True,
             separators=(",", ":"),
         ).encode("utf-8")
-        response = self._request(
+        response = self._signed(
             "POST", self.url, body, what=action, timestamp=timestamp,
             extra_headers={"Content-Type": "application/json", IDEMPOTENCY_HEADER: idempotency_key},
         )  # fmt: skip
@@ -271,7 +230,7 @@ class WebhookBackend:
             detail["replayed"] = True
         return BackendResult(accepted=True, detail=detail)
 
-    def _request(
+    def _signed(
         self,
         method: str,
         url: str,
@@ -283,66 +242,26 @@ class WebhookBackend:
     ) -> httpx.Response:
         timestamp = int(time.time()) if timestamp is None else timestamp
         headers = {
-            "Accept": "application/json",
-            "User-Agent": "failsafe-webhook/1",
             TIMESTAMP_HEADER: str(timestamp),
             SIGNATURE_HEADER: sign(self._secret, timestamp, body),
             **(extra_headers or {}),
         }
-        try:
-            return http_client().request(
-                method, url, content=body or None, headers=headers, timeout=self.timeout
-            )
-        except httpx.TimeoutException as error:
-            raise BackendError(
-                f"Webhook receiver did not answer the {what} within {self.timeout:g} s "
-                f"({type(error).__name__}).",
-                transient=True,
-            ) from error
-        except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as error:
-            raise BackendError(f"Webhook {what} could not be sent: {error}.") from error
-        except httpx.TransportError as error:
-            raise BackendError(
-                f"Webhook receiver unreachable for the {what}: {error or type(error).__name__}.",
-                transient=True,
-            ) from error
+        return self._request(method, url, what=what, content=body or None, headers=headers)
 
     def _raise_for_status(self, response: httpx.Response, *, what: str) -> None:
-        code = response.status_code
-        if 200 <= code < 300:
-            return
-        message = _receiver_message(response)
-        if code == 409:
-            raise BackendError(
+        if response.status_code == 409:
+            raise self._transient(
+                response,
                 f"Webhook receiver is still processing an earlier {what} with this "
-                f"idempotency key (HTTP 409): {message}",
-                transient=True, response=summary(response),
-            )  # fmt: skip
-        if code in TRANSIENT_STATUSES or code >= 500:
-            raise BackendError(
-                f"Webhook receiver failed the {what} (HTTP {code}): {message}",
-                transient=True, response=summary(response),
-            )  # fmt: skip
-        if 300 <= code < 400:
-            location = response.headers.get("Location", "nowhere")
-            raise BackendError(
-                f"Webhook receiver redirected the {what} (HTTP {code}) to {location}; "
-                "redirects are not followed, configure the final URL.",
-                response=summary(response),
+                f"idempotency key (HTTP 409): {self._message(response)}",
             )
-        raise BackendError(
-            f"Webhook receiver refused the {what} (HTTP {code}): {message}",
-            response=summary(response),
-        )
+        super()._raise_for_status(response, what=what)
 
-
-def _receiver_message(response: httpx.Response) -> str:
-    payload = json_of(response)
-    if isinstance(payload, dict):
+    def _error_message(self, payload: dict[str, Any]) -> str | None:
         for key in ("error", "message", "detail"):
             if payload.get(key):
                 return str(payload[key])[:MAX_MESSAGE_CHARS]
-    return text_message(response)
+        return None
 
 
 def _optional_str(payload: dict[str, Any], key: str) -> str | None:

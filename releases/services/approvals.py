@@ -7,15 +7,14 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from guardian.shortcuts import get_users_with_perms
 
 from governance import audit
-from governance.permissions import require
+from governance.permissions import people_of, require
 from governance.roles import Action
 from governance.validators import check_value
 from releases import rollback_hooks
 from releases.content import content_digest
-from releases.gates import evaluate, policy_for
+from releases.gate_policy import evaluate, policy_for
 from releases.models import (
     Approval,
     Decision,
@@ -48,13 +47,11 @@ def valid_approvals(release: Release, cites: RollbackRequest | None = None) -> l
     """Approvals that count toward the quorum: for this very content, by people who may approve
     it today (the role still held, not the author, no gate evidence of theirs). `cites`: the
     quorum for a rolled-back release's return, which counts approvals citing that rollback."""
-    approvers = get_users_with_perms(
-        release.system,
-        only_with_perms_in=[Action.APPROVE_RELEASE.value],
-        with_group_users=True,
-        with_superusers=True,
+    eligible = set(
+        people_of(release.system, Action.APPROVE_RELEASE, with_superusers=True).values_list(
+            "pk", flat=True
+        )
     )
-    eligible = {user.pk for user in approvers if user.is_active}  # type: ignore[union-attr]
     excluded = _evidence_recorders(release) | {release.author_id}
     cited = cites.pk if cites is not None else None
     return [

@@ -15,7 +15,7 @@ from governance import audit
 from governance.permissions import can, require
 from governance.roles import Action
 from governance.validators import check_value
-from releases.gates import MINIMUM_APPROVALS, default_policy
+from releases.gate_policy import MINIMUM_APPROVALS, default_policy
 from releases.models import Comparison, GateCheck, GateCriterion, GatePolicy, Release, ReleaseStatus
 from releases.services.drills import drill_possible
 

@@ -16,7 +16,7 @@ from governance.permissions import require
 from governance.roles import Action
 from governance.validators import check_value
 from releases.content import content_digest, release_content
-from releases.gates import evaluate, policy_for
+from releases.gate_policy import evaluate, policy_for
 from releases.models import (
     MODEL_CARD_FIELDS,
     ChangeCategory,

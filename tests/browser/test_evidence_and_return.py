@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from incidents import services as incidents
-from releases.services import rollbacks
+from releases import rollbacks
 from tests.evidence.conftest import evidence_history  # noqa: F401  (the month of history)
 
 pytestmark = pytest.mark.browser
@@ -39,10 +39,10 @@ def test_a_rolled_back_release_shows_what_brings_it_back(  # type: ignore[no-unt
         actor=oncall_lead, system=fraud, environment=production, severity="sev1",
         title="Review rate tripled after 2.1.0", category="drift",
     )  # fmt: skip
-    request, _ = incidents.request_rollback(
+    request, _ = incidents.roll_back_incident(
         actor=rollback_owner, incident=incident, reason="Review rate 3x on card-present"
     )
-    rollbacks.execute_rollback(request_id=request.pk)
+    rollbacks.run_rollback(request_id=request.pk)
     manager = page(release_manager)
     manager.goto(successor.get_absolute_url())
     expect(manager.locator(".takedown")).to_contain_text("Rolled back")

@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 from governance import services as governance
 from governance.roles import Role
 from incidents import services as incidents
+from releases import rollbacks
 from releases import services as releases
-from releases.services import rollbacks
 from tests.fixtures.releases import pass_every_gate, rollbacks_held
 
 pytestmark = pytest.mark.browser

@@ -38,9 +38,8 @@ import time_machine
 
 from incidents import services as incident_services
 from incidents.models import Alert, Incident
-from releases import services
+from releases import rollbacks, services
 from releases.models import ComponentKind, Environment, GateCriterion, Release, RollbackRequest
-from releases.services import rollbacks
 from tests.fixtures.releases import CARD, go_live, rollbacks_held
 
 
@@ -184,7 +183,7 @@ def evidence_history(  # type: ignore[no-untyped-def]
             drill=True,
         )  # fmt: skip
     with time_machine.travel(at(13, 15, 2), tick=False):
-        drill = rollbacks.execute_rollback(request_id=drill.pk)
+        drill = rollbacks.run_rollback(request_id=drill.pk)
 
     _live(r2, release_manager, production, at(14, 10))
 
@@ -197,11 +196,11 @@ def evidence_history(  # type: ignore[no-untyped-def]
         alert_1 = incident_services.ingest_alert(system=fraud, alert=firing)
     incident_1 = Incident.objects.get(pk=alert_1.incident_id)
     with time_machine.travel(at(16, 8, 20), tick=False), rollbacks_held():
-        rollback, _ = incident_services.request_rollback(
+        rollback, _ = incident_services.roll_back_incident(
             actor=rollback_owner, incident=incident_1, reason="Review rate tripled after 1.1.0"
         )
     with time_machine.travel(at(16, 8, 23), tick=False):
-        rollback = rollbacks.execute_rollback(request_id=rollback.pk)
+        rollback = rollbacks.run_rollback(request_id=rollback.pk)
     with time_machine.travel(at(16, 9), tick=False):
         resolved = incident_services.parse_generic(
             {"name": "ReviewRateHigh", "status": "resolved", "severity": "critical",

@@ -28,7 +28,7 @@ from django.db import connection, models
 from django.utils.html import escape
 
 from governance.evidence import sign
-from governance.evidence.verify import verify_pack
+from governance.evidence.verify_pack import verify_pack
 from incidents import services as incident_services
 from incidents.models import Alert
 from releases import services

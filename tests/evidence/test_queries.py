@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from governance.evidence.controls import filled_mapping
 from governance.evidence.questions import answer_all
 from incidents import services as incident_services
-from releases.services import rollbacks
+from releases import rollbacks
 from tests.evidence.conftest import PERIOD, _live, _release, at
 from tests.factories import UserFactory
 from tests.fixtures.releases import CARD
@@ -39,7 +39,7 @@ def more_history(h) -> None:  # type: ignore[no-untyped-def]
         drill, _ = rollbacks.request_rollback(
             actor=h.people["rollback_owner"], environment=h.staging, reason="Drill", drill=True
         )
-        rollbacks.execute_rollback(request_id=drill.pk)
+        rollbacks.run_rollback(request_id=drill.pk)
     _live(release, h.people["release_manager"], h.production, at(28, 10))
     for n in range(6):
         with time_machine.travel(at(29, 10, n), tick=False):

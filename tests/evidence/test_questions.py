@@ -14,7 +14,7 @@ from governance.evidence import questions
 from governance.evidence.questions import Params, answer_all, answer_one, parse_params
 from governance.people import person_label
 from incidents import services as incident_services
-from releases.services import rollbacks
+from releases import rollbacks
 from tests.evidence.conftest import PERIOD, at
 
 pytestmark = pytest.mark.django_db
@@ -354,11 +354,11 @@ def test_a_rollback_by_an_oncall_lead_the_plan_does_not_name_still_follows_it(ev
     press against who may press (the press checked it), and says who pressed."""
     h = evidence_history
     with time_machine.travel(at(25, 12, 30), tick=False):
-        request, _ = incident_services.request_rollback(
+        request, _ = incident_services.roll_back_incident(
             actor=h.people["oncall_lead"], incident=h.incidents[1], reason="Bias confirmed"
         )
     with time_machine.travel(at(25, 12, 31), tick=False):
-        rollbacks.execute_rollback(request_id=request.pk)
+        rollbacks.run_rollback(request_id=request.pk)
     answer = answer_one(h.system, "rollback_plan", Params(release="1.2.0"))
     [rollback] = answer["rollbacks"]
     checks = {c["check"]: (c["ok"], c["detail"]) for c in rollback["checks"]}

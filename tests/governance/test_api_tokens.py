@@ -21,11 +21,11 @@ from django.utils import timezone
 
 from governance import services
 from governance.audit.chain import chain_name, seal_pending
-from governance.audit.verify import verify_all
+from governance.audit.verify_chain import verify_all
 from governance.models import AISystem, ApiToken, AuditEvent
 from governance.roles import Role
 from governance.tokens import digest_of
-from incidents.services.tokens import create_alert_token
+from incidents.services.alert_tokens import create_alert_token
 from tests.factories import PASSWORD, UserFactory
 from tests.matrix import EVERYONE, OWNERS, Route
 

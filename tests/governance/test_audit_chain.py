@@ -17,7 +17,7 @@ from governance.audit.chain import GENESIS_HASH, chain_name, seal_pending
 from governance.audit.checkpoint import write_checkpoint
 from governance.audit.context import current_credential
 from governance.audit.hashing import HASHED_FIELDS, canonical_json
-from governance.audit.verify import verify_all
+from governance.audit.verify_chain import verify_all
 from governance.models import AuditChainHead, AuditEvent
 
 

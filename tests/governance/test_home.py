@@ -12,7 +12,7 @@ from django.utils import timezone
 from governance import services as governance
 from governance.roles import Role
 from incidents import services as incidents
-from releases.services import rollbacks
+from releases import rollbacks
 from tests.factories import UserFactory
 
 

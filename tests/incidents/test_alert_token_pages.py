@@ -9,7 +9,7 @@ import pytest
 from governance.models import AuditEvent
 from governance.tokens import digest_of
 from incidents.models import AlertToken
-from incidents.services.tokens import create_alert_token
+from incidents.services.alert_tokens import create_alert_token
 from tests.incidents.test_alerts import alertmanager, post
 from tests.matrix import OWNERS, Route
 

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from incidents.models import Alert, Incident
-from incidents.services.tokens import create_alert_token
+from incidents.services.alert_tokens import create_alert_token
 
 ALERTMANAGER = Path("/usr/bin/prometheus-alertmanager")
 WEBHOOK_PATH = "/api/alerts/alertmanager/"

@@ -12,7 +12,7 @@ from governance import services as governance
 from governance.models import AuditEvent
 from governance.roles import Role
 from incidents.models import Alert, AlertToken, Incident
-from incidents.services.tokens import create_alert_token, revoke_alert_token
+from incidents.services.alert_tokens import create_alert_token, revoke_alert_token
 from tests.factories import UserFactory
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from incidents.models import Alert, Incident, TimelineEntry
-from incidents.services.tokens import create_alert_token
+from incidents.services.alert_tokens import create_alert_token
 from tests.incidents.test_alerts import alertmanager
 
 AM = "/api/alerts/alertmanager/"

@@ -20,7 +20,7 @@ from django.test import Client
 from django.utils import timezone
 
 from incidents.models import Alert, AlertToken, Incident
-from incidents.services.tokens import create_alert_token
+from incidents.services.alert_tokens import create_alert_token
 from tests.incidents.test_alerts import alertmanager
 
 AM = "/api/alerts/alertmanager/"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from incidents.reporting import applicable_deadlines, deadline_after, organisation_zone, rules
+from incidents.art73 import applicable_deadlines, deadline_after, organisation_zone, rules
 
 HARMS = {
     # harms, death, widespread -> days, citation (binding first)

@@ -9,8 +9,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from incidents import services
+from incidents.art73 import reporting_clock
 from incidents.models import Stage
-from incidents.reporting import reporting_clock
 
 
 @pytest.mark.django_db

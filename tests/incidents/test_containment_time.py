@@ -13,7 +13,7 @@ import time_machine
 from governance.models import AuditEvent
 from incidents import services
 from incidents.models import EntryKind, Stage
-from releases.services import rollbacks
+from releases import rollbacks
 
 pytestmark = pytest.mark.django_db
 
@@ -181,8 +181,10 @@ def test_a_verified_rollback_contains_an_incident_nothing_contained_before(
     client, owner, rollback_owner, incident
 ):
     with at(7):
-        request, _ = services.request_rollback(actor=rollback_owner, incident=incident, reason="x")
-        rollbacks.execute_rollback(request_id=request.pk)
+        request, _ = services.roll_back_incident(
+            actor=rollback_owner, incident=incident, reason="x"
+        )
+        rollbacks.run_rollback(request_id=request.pk)
 
     incident.refresh_from_db()
     assert incident.contained_at == incident.rolled_back_at == DETECTED + timedelta(minutes=7)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from governance.audit.chain import seal_all
-from governance.audit.verify import verify_all
+from governance.audit.verify_chain import verify_all
 from governance.demo import load_demo
 from incidents.models import Incident, Stage
 

@@ -15,8 +15,8 @@ from governance import services as governance
 from governance.roles import Role
 from incidents import services
 from incidents.charts import weekly_chart
-from incidents.metrics import Period, Week, humanise_minutes, resolve_period
 from incidents.models import Incident
+from incidents.response_times import Period, Week, humanise_minutes, resolve_period
 from tests.matrix import EVERYONE, Route, check_route
 
 NOW = datetime(2026, 3, 18, 12, 0, tzinfo=UTC)  # a Wednesday

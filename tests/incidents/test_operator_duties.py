@@ -16,10 +16,10 @@ from governance import services as governance
 from governance.evidence.pack_period import PackPeriod
 from governance.models import AISystem
 from incidents import services
+from incidents.art73 import reporting_clock, rules
 from incidents.evidence_pack import _serious_rows
 from incidents.home import home_contribution
 from incidents.models import OperatorNotice
-from incidents.reporting import reporting_clock, rules
 
 AWARE = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday morning in winter time
 

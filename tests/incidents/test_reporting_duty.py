@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from governance.evidence.pack_period import PackPeriod
 from incidents import services
+from incidents.art73 import first_report_at, reported_in_time, reporting_clock
 from incidents.evidence_pack import _serious_rows
 from incidents.home import home_contribution
-from incidents.reporting import first_report_at, reported_in_time, reporting_clock
 
 GENERAL_DAYS = 15  # fundamental rights: Art. 73(2)
 ON_TIME, LATE = timedelta(days=3), timedelta(days=16)  # after awareness
@@ -88,7 +88,7 @@ def test_a_system_not_registered_high_risk_is_warned_or_refused(
     incident runs with a plain warning, or (by the setting) classification is refused."""
     from django.core.exceptions import ValidationError
 
-    from incidents.reporting import rules
+    from incidents.art73 import rules
 
     settings.SERIOUS_INCIDENTS_HIGH_RISK_ONLY = refuse
     system = incident.system
@@ -118,7 +118,7 @@ def test_the_causal_link_and_each_authority_notified_are_recorded(incident, onca
     of the Member States concerned, each with its reference."""
     from django.core.exceptions import ValidationError
 
-    from incidents.reporting import rules
+    from incidents.art73 import rules
 
     incident = services.classify_serious(
         actor=oncall_lead, incident=incident, harm_categories=["fundamental_rights"]

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.models import EntryKind, IncidentRollback, Stage
+from releases import rollbacks
 from releases.models import ForensicRecord, RollbackRequest, RollbackStatus
-from releases.services import rollbacks
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def test_a_serious_incidents_confirmation_says_the_forensic_record_is_kept_first
     client, incident, oncall_lead
 ):
     """Art. 73(6): nothing alters the system before what is live is recorded."""
-    from incidents.reporting import rules
+    from incidents.art73 import rules
 
     notice = rules()["investigation"]["rollback_notice"].split(":")[0]
     client.force_login(oncall_lead)
@@ -73,7 +73,7 @@ def test_pressing_records_the_request_on_the_timeline_and_runs_it(
     again = client.post(f"/incidents/{incident.pk}/rollback/", {"reason": "again"})
     assert again.status_code == 302 and RollbackRequest.objects.count() == 1
 
-    rollbacks.execute_rollback(request_id=request.pk)
+    rollbacks.run_rollback(request_id=request.pk)
     entries = list(incident.timeline.filter(kind=EntryKind.ROLLBACK).values_list("body", flat=True))
     assert len(entries) == 3
     assert f"requested by {rollback_owner.get_full_name()}: " in entries[0]
@@ -90,8 +90,8 @@ def test_a_verified_rollback_puts_an_incident_still_detecting_in_the_rollback_st
     incident, rollback_owner, live_release
 ):
     acknowledged = incident.acknowledged_at
-    request, _ = services.request_rollback(actor=rollback_owner, incident=incident, reason="x")
-    rollbacks.execute_rollback(request_id=request.pk)
+    request, _ = services.roll_back_incident(actor=rollback_owner, incident=incident, reason="x")
+    rollbacks.run_rollback(request_id=request.pk)
 
     incident.refresh_from_db()
     assert incident.stage == Stage.ROLLBACK
@@ -116,8 +116,8 @@ def test_a_rollback_leaves_an_incident_in_or_past_the_rollback_stage_where_it_is
     incident, oncall_lead, rollback_owner, stage, stamped
 ):
     services.move_stage(actor=oncall_lead, incident=incident, stage=stage)
-    request, _ = services.request_rollback(actor=rollback_owner, incident=incident, reason="x")
-    rollbacks.execute_rollback(request_id=request.pk)
+    request, _ = services.roll_back_incident(actor=rollback_owner, incident=incident, reason="x")
+    rollbacks.run_rollback(request_id=request.pk)
 
     incident.refresh_from_db()
     assert incident.stage == stage
@@ -130,7 +130,7 @@ def test_a_rollback_leaves_an_incident_in_or_past_the_rollback_stage_where_it_is
 
 
 def test_a_failed_rollback_moves_no_stage(incident, rollback_owner):
-    request, _ = services.request_rollback(actor=rollback_owner, incident=incident, reason="x")
+    request, _ = services.roll_back_incident(actor=rollback_owner, incident=incident, reason="x")
     rollbacks.fail_rollback(request_id=request.pk, error="HTTP 500 from the deploy hook")
 
     incident.refresh_from_db()
@@ -139,7 +139,7 @@ def test_a_failed_rollback_moves_no_stage(incident, rollback_owner):
 
 
 def test_a_failed_rollback_is_shown_in_red_with_the_options_left(client, incident, rollback_owner):
-    request, _ = services.request_rollback(actor=rollback_owner, incident=incident, reason="x")
+    request, _ = services.roll_back_incident(actor=rollback_owner, incident=incident, reason="x")
     rollbacks.fail_rollback(request_id=request.pk, error="HTTP 500 from the deploy hook")
     client.force_login(rollback_owner)
     page = client.get(incident.get_absolute_url()).content.decode()
@@ -149,7 +149,7 @@ def test_a_failed_rollback_is_shown_in_red_with_the_options_left(client, inciden
 
 
 def test_a_proposal_waits_for_a_rollback_owner(client, incident, rollback_owner, responder):
-    request, _ = services.request_rollback(
+    request, _ = services.roll_back_incident(
         actor=None,
         incident=incident,
         reason="review_rate > 2.5 for 15 min",
@@ -190,7 +190,7 @@ def test_the_api_presses_the_same_button(client, incident, oncall_lead, responde
 
 
 def test_an_outsider_cannot_see_a_rollback(client, incident, oncall_lead, outsider):
-    request, _ = services.request_rollback(actor=oncall_lead, incident=incident, reason="x")
+    request, _ = services.roll_back_incident(actor=oncall_lead, incident=incident, reason="x")
     client.force_login(outsider)
     assert client.get(f"/api/rollbacks/{request.pk}/").status_code == 404
     assert client.post(f"/incidents/{incident.pk}/rollback/", {"reason": "x"}).status_code == 404
@@ -218,8 +218,8 @@ def test_the_evidence_holds_what_a_remote_backend_reported_before_the_call(
     # is read from the database: both must be in the record, and both before the call.
     webhook_receiver.configure(production)
     webhook_receiver.set_live(successor.version)
-    request, _ = services.request_rollback(actor=rollback_owner, incident=incident, reason="x")
-    rollbacks.execute_rollback(request_id=request.pk)
+    request, _ = services.roll_back_incident(actor=rollback_owner, incident=incident, reason="x")
+    rollbacks.run_rollback(request_id=request.pk)
 
     forensics = ForensicRecord.objects.get(request=request)
     assert forensics.backend_state["live_version"] == successor.version
@@ -250,8 +250,8 @@ def test_the_evidence_keeps_the_newest_alerts_and_the_last_entries_in_order(
         Alert.objects.filter(pk=alert.pk).update(received_at=start + timedelta(minutes=n))
     for n in range(FORENSIC_ENTRIES):
         services.post_update(actor=oncall_lead, incident=incident, kind="note", body=f"n{n}")
-    request, _ = services.request_rollback(actor=rollback_owner, incident=incident, reason="x")
-    rollbacks.execute_rollback(request_id=request.pk)
+    request, _ = services.roll_back_incident(actor=rollback_owner, incident=incident, reason="x")
+    rollbacks.run_rollback(request_id=request.pk)
 
     context = ForensicRecord.objects.get(request=request).context
     alerts = context["alerts"]
@@ -276,8 +276,8 @@ def test_the_evidence_keeps_the_newest_alerts_and_the_last_entries_in_order(
 
 
 def verified(incident, actor):  # type: ignore[no-untyped-def]
-    request, _ = services.request_rollback(actor=actor, incident=incident, reason="Review 3x")
-    return rollbacks.execute_rollback(request_id=request.pk)
+    request, _ = services.roll_back_incident(actor=actor, incident=incident, reason="Review 3x")
+    return rollbacks.run_rollback(request_id=request.pk)
 
 
 def later():  # type: ignore[no-untyped-def]

@@ -10,9 +10,9 @@ import time_machine
 
 from incidents import services
 from incidents.services.triggers import evaluate, evaluate_open_incidents
+from releases import rollbacks
 from releases import services as releases
 from releases.models import RollbackRequest, RollbackStatus
-from releases.services import rollbacks
 from tests.fixtures.releases import go_live, pass_every_gate
 
 pytestmark = pytest.mark.django_db

@@ -151,7 +151,7 @@ def incident_rows(incident, oncall_lead, responder) -> dict[str, int]:  # type: 
     services.classify_serious(
         actor=oncall_lead, incident=serious, harm_categories=["fundamental_rights"]
     )
-    proposal, _ = services.request_rollback(
+    proposal, _ = services.roll_back_incident(
         actor=None, incident=incident, reason="review_rate > 2.5", trigger={"x": 1}, propose=True
     )
     return {

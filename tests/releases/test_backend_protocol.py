@@ -9,10 +9,9 @@ import pytest
 
 from governance.people import person_label
 from incidents import services as incidents
-from releases import backends
+from releases import backends, rollbacks
 from releases.backends import RollbackContext
 from releases.models import BackendType
-from releases.services import rollbacks
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +33,7 @@ def test_the_context_of_a_press_from_an_incident(
         actor=oncall_lead, system=fraud, environment=production, title="Review rate tripled",
         severity="sev1", category="drift",
     )  # fmt: skip
-    request, _ = incidents.request_rollback(
+    request, _ = incidents.roll_back_incident(
         actor=rollback_owner, incident=incident, reason="Review rate 3x"
     )
 

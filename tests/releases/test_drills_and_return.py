@@ -13,9 +13,8 @@ from django.utils import timezone
 
 from governance.models import AuditEvent
 from incidents import services as incidents
-from releases import services
+from releases import rollbacks, services
 from releases.models import Approval, GateCheck, GateCriterion, Release, ReleaseStatus
-from releases.services import rollbacks
 from tests.fixtures.releases import go_live, pass_every_gate
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +46,7 @@ def drill(rollback_owner, staging, *, fail: bool = False):  # type: ignore[no-un
     )
     if fail:
         return rollbacks.fail_rollback(request_id=request.pk, error="deploy hook answered 500")
-    return rollbacks.execute_rollback(request_id=request.pk)
+    return rollbacks.run_rollback(request_id=request.pk)
 
 
 def ready_check(release: Release) -> GateCheck:
@@ -145,10 +144,10 @@ def rolled_back(successor, production, oncall_lead, rollback_owner, fraud):
         actor=oncall_lead, system=fraud, environment=production, severity="sev1",
         title="Review rate tripled after 2.1.0", category="drift",
     )  # fmt: skip
-    request, _ = incidents.request_rollback(
+    request, _ = incidents.roll_back_incident(
         actor=rollback_owner, incident=incident, reason="Review rate 3x"
     )
-    rollbacks.execute_rollback(request_id=request.pk)
+    rollbacks.run_rollback(request_id=request.pk)
     successor.refresh_from_db()
     assert successor.status == ReleaseStatus.ROLLED_BACK
     return successor, request, incident

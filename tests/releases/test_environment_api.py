@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from incidents import services as incidents
-from releases.services import rollbacks
+from releases import rollbacks
 from tests.releases.bulk import bulk_environments
 
 pytestmark = pytest.mark.django_db
@@ -42,8 +42,8 @@ def test_they_follow_a_rollout_and_a_rollback(
         actor=oncall_lead, system=fraud, environment=production, title="Review rate tripled",
         severity="sev1", category="drift",
     )  # fmt: skip
-    request, _ = incidents.request_rollback(actor=rollback_owner, incident=incident, reason="x")
-    rollbacks.execute_rollback(request_id=request.pk)
+    request, _ = incidents.roll_back_incident(actor=rollback_owner, incident=incident, reason="x")
+    rollbacks.run_rollback(request_id=request.pk)
 
     assert live_versions(client)[production.slug] == live_release.version
     detail = client.get(f"/api/environments/{production.pk}/").json()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from releases.gates import policy_for
+from releases.gate_policy import policy_for
 from releases.models import Environment
 
 

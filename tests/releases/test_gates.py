@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from governance import services as governance
 from releases import services
-from releases.gates import evaluate, policy_for
+from releases.gate_policy import evaluate, policy_for
 from releases.models import GateCriterion
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from governance.people import person_label
 from incidents import services as incidents
-from releases import services
+from releases import rollbacks, services
 from releases.backends.base import BackendError, RollbackContext
 from releases.backends.mlflow import (
     TAG_IDEMPOTENCY_KEY,
@@ -24,7 +24,6 @@ from releases.backends.mlflow import (
     MlflowBackend,
 )
 from releases.models import BackendType, ComponentKind, RollbackStatus, RolloutStage
-from releases.services import rollbacks
 from tests.fixtures.mlflow_server import free_port
 from tests.fixtures.releases import go_live, pass_every_gate, stack
 
@@ -163,11 +162,11 @@ def test_the_rollback_service_tags_the_version_with_the_pressers_reason_and_the_
         actor=oncall_lead, system=fraud, environment=production, title="Review rate tripled",
         severity="sev1", category="drift",
     )  # fmt: skip
-    request, _ = incidents.request_rollback(
+    request, _ = incidents.roll_back_incident(
         actor=rollback_owner, incident=incident, reason="Review rate 3x since 2.0.0 went out."
     )
 
-    assert rollbacks.execute_rollback(request_id=request.pk).status == RollbackStatus.SUCCEEDED
+    assert rollbacks.run_rollback(request_id=request.pk).status == RollbackStatus.SUCCEEDED
 
     assert mlflow_server.alias_version(model, ALIAS) == "1"
     assert mlflow_server.tags(model, "1") == {

@@ -25,14 +25,13 @@ from governance import services as governance
 from governance.roles import Role
 from incidents import services as incidents
 from incidents.models import IncidentRollback
-from releases import notifications
+from releases import notifications, rollbacks
 from releases.models import Deployment, RollbackPlan, RollbackRequest, RollbackStatus
 from releases.notification_tasks import (
     NOTICE_MAX_RETRIES,
     email_rollback_notice,
     post_rollback_to_slack,
 )
-from releases.services import rollbacks
 from tests.factories import UserFactory
 
 SITE = "https://failsafe.example.com"
@@ -314,7 +313,7 @@ def test_a_rollback_from_an_incident_links_its_war_room(
     )  # fmt: skip
 
     with django_capture_on_commit_callbacks(execute=True):
-        incidents.request_rollback(actor=oncall_lead, incident=incident, reason="Tripled")
+        incidents.roll_back_incident(actor=oncall_lead, incident=incident, reason="Tripled")
 
     assert f"Open the war room: {SITE}/incidents/{incident.pk}/\n" in mail.outbox[0].body
     button = slack.posts[0].json["blocks"][2]["elements"][0]

@@ -29,7 +29,7 @@ import json, sys, django
 django.setup()
 from django.contrib.auth import get_user_model
 from releases.models import Environment
-from releases.services import rollbacks
+from releases import rollbacks
 user = get_user_model().objects.get(username=sys.argv[1])
 answers = []
 for environment in Environment.objects.filter(pk__in=json.loads(sys.argv[2])).order_by("pk"):
@@ -41,7 +41,7 @@ print(json.dumps(answers))
 SWEEP = """
 import django
 django.setup()
-from releases.services import rollbacks
+from releases import rollbacks
 print(rollbacks.sweep_rollbacks())
 """
 

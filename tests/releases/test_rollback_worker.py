@@ -60,7 +60,7 @@ def test_fifty_concurrent_presses_make_one_backend_call(
     def press(user) -> None:  # type: ignore[no-untyped-def]
         try:
             barrier.wait()
-            request, created = incidents.request_rollback(
+            request, created = incidents.roll_back_incident(
                 actor=user, incident=incident, reason="Review rate tripled"
             )
             answers.append((request.pk, created))
@@ -91,7 +91,7 @@ def test_two_server_errors_then_success_is_retried_to_success(
     celery_worker, webhook_receiver, incident, rollback_owner
 ):
     webhook_receiver.fail_next(2, status=500)
-    request, _ = incidents.request_rollback(actor=rollback_owner, incident=incident, reason="x")
+    request, _ = incidents.roll_back_incident(actor=rollback_owner, incident=incident, reason="x")
     request = finished(request.pk)
     assert request.status == RollbackStatus.SUCCEEDED
     assert request.attempts == 3
@@ -103,7 +103,7 @@ def test_a_backend_that_keeps_failing_fails_the_rollback_visibly(
     client, celery_worker, webhook_receiver, incident, rollback_owner
 ):
     webhook_receiver.fail_next(100, status=500, message="deploy controller unavailable")
-    request, _ = incidents.request_rollback(actor=rollback_owner, incident=incident, reason="x")
+    request, _ = incidents.roll_back_incident(actor=rollback_owner, incident=incident, reason="x")
     request = finished(request.pk, timeout=60)
     assert request.status == RollbackStatus.FAILED
     assert "500" in request.error
@@ -120,7 +120,7 @@ def test_a_live_run_keeps_its_lease_however_long_the_backend_takes(
 ):
     """The backend answers the call after one and a half leases: the run renews its lease
     meanwhile, so the sweep finds nothing to take over and the call is made once."""
-    from releases.services import rollbacks
+    from releases import rollbacks
     from tests.conftest import start_worker, stop_worker
 
     settings.ROLLBACK_QUEUE = "rollback-lease-test"  # only the worker started here takes it
@@ -130,7 +130,7 @@ def test_a_live_run_keeps_its_lease_however_long_the_backend_takes(
     )  # fmt: skip
     webhook_receiver.delay(4.5)  # within the backend's 5-s timeout
     try:
-        request, _ = incidents.request_rollback(
+        request, _ = incidents.roll_back_incident(
             actor=rollback_owner, incident=incident, reason="Review rate tripled"
         )
         webhook_receiver.wait_for(lambda receiver: receiver.applied, timeout=20)
@@ -154,7 +154,7 @@ def test_a_worker_killed_during_the_backend_call_is_replaced_and_applies_once(
     there. Nobody renews the lease any more: once it ran out a new worker takes the request
     over, calls again with the same idempotency key, and verifies: applied once, recorded
     once."""
-    from releases.services import rollbacks
+    from releases import rollbacks
     from tests.conftest import start_worker, stop_worker
 
     settings.ROLLBACK_QUEUE = "rollback-kill-test"  # only the workers started here take it
@@ -162,7 +162,7 @@ def test_a_worker_killed_during_the_backend_call_is_replaced_and_applies_once(
     doomed = start_worker(artifacts_dir / "worker-killed.log", queues="rollback-kill-test", **lease)
     webhook_receiver.delay(30)  # applies at once, answers late: the worker dies waiting
     try:
-        request, _ = incidents.request_rollback(
+        request, _ = incidents.roll_back_incident(
             actor=rollback_owner, incident=incident, reason="Review rate tripled"
         )
         webhook_receiver.wait_for(lambda receiver: receiver.applied, timeout=20)

@@ -14,6 +14,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from governance.models import AuditEvent
+from releases import rollbacks
 from releases.models import (
     Deployment,
     ForensicRecord,
@@ -22,7 +23,7 @@ from releases.models import (
     RollbackRequest,
     RollbackStatus,
 )
-from releases.services import rollbacks
+from releases.rollbacks import leases, worker
 
 
 def ask(actor, environment, **extra):  # type: ignore[no-untyped-def]
@@ -88,7 +89,7 @@ def test_the_run_keeps_the_evidence_then_puts_the_target_live(
     successor, live_release, production, rollback_owner
 ):
     request, _ = ask(rollback_owner, production)
-    done = rollbacks.execute_rollback(request_id=request.pk)
+    done = rollbacks.run_rollback(request_id=request.pk)
     assert done.status == RollbackStatus.SUCCEEDED and done.attempts == 1
     live = Deployment.objects.get(environment=production, ended_at__isnull=True)
     assert live.release == live_release and live.via == "rollback"
@@ -113,8 +114,8 @@ def test_the_run_keeps_the_evidence_then_puts_the_target_live(
 @pytest.mark.django_db
 def test_a_finished_request_is_not_run_again(successor, production, rollback_owner):
     request, _ = ask(rollback_owner, production)
-    rollbacks.execute_rollback(request_id=request.pk)
-    again = rollbacks.execute_rollback(request_id=request.pk)
+    rollbacks.run_rollback(request_id=request.pk)
+    again = rollbacks.run_rollback(request_id=request.pk)
     assert again.attempts == 1
     assert Deployment.objects.filter(environment=production, via="rollback").count() == 1
 
@@ -122,21 +123,21 @@ def test_a_finished_request_is_not_run_again(successor, production, rollback_own
 @pytest.mark.django_db
 def test_leases_run_on_the_databases_clock_not_the_workers(successor, production, rollback_owner):
     request, _ = ask(rollback_owner, production)
-    assert rollbacks._claim(request.pk) is not None
+    assert worker._claim(request.pk) is not None
     # A second worker whose clock is an hour ahead sees the lease as the database does: held.
     with time_machine.travel(timezone.now() + timedelta(hours=1), tick=False):
-        assert rollbacks._claim(request.pk) is None
+        assert worker._claim(request.pk) is None
         assert rollbacks.sweep_rollbacks() == 0
     # A lease that ran out has ended for a worker whose clock is an hour behind as well.
     RollbackRequest.objects.filter(pk=request.pk).update(lease_until=Now() - timedelta(seconds=1))
     with time_machine.travel(timezone.now() - timedelta(hours=1), tick=False):
-        assert rollbacks._claim(request.pk).attempts == 2
+        assert worker._claim(request.pk).attempts == 2
 
 
 @pytest.mark.django_db
 def test_the_forensic_record_cannot_be_changed(successor, production, rollback_owner):
     request, _ = ask(rollback_owner, production)
-    rollbacks.execute_rollback(request_id=request.pk)
+    rollbacks.run_rollback(request_id=request.pk)
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         ForensicRecord.objects.filter(request=request).update(digest="0" * 64)
 
@@ -180,7 +181,7 @@ def test_a_run_that_finds_the_evidence_kept_by_another_run_stops_before_the_call
         request=request, captured_at=timezone.now(), backend_state={}, context={}, digest="0" * 64
     )
 
-    run = rollbacks.execute_rollback(request_id=request.pk)
+    run = rollbacks.run_rollback(request_id=request.pk)
 
     assert run.status == RollbackStatus.RUNNING  # the other run's to finish
     assert ForensicRecord.objects.get(request=request).digest == "0" * 64
@@ -193,7 +194,7 @@ def test_a_release_rolled_back_is_never_the_next_target(
     successor, live_release, production, rollback_owner
 ):
     request, _ = ask(rollback_owner, production)
-    rollbacks.execute_rollback(request_id=request.pk)
+    rollbacks.run_rollback(request_id=request.pk)
     assert rollbacks.rollback_target(production) is None
     late, created = ask(rollback_owner, production)  # a late press: that rollback is the answer
     assert late == request and not created
@@ -238,7 +239,7 @@ def test_a_runs_lease_is_renewed_without_ever_waiting_for_its_row(
     RollbackRequest.objects.filter(pk=request.pk).update(
         status=RollbackStatus.RUNNING, lease_until=timezone.now()
     )
-    rollbacks._renew(request.pk, 15)
+    leases._renew(request.pk, 15)
     renewed = RollbackRequest.objects.get(pk=request.pk).lease_until
     assert renewed > timezone.now() + timedelta(seconds=14)
 
@@ -256,7 +257,7 @@ def test_a_runs_lease_is_renewed_without_ever_waiting_for_its_row(
     holder.start()
     assert held.wait(5)
     started = time.monotonic()
-    rollbacks._renew(request.pk, 60)
+    leases._renew(request.pk, 60)
     assert time.monotonic() - started < 2
     done.set()
     holder.join()
@@ -268,7 +269,7 @@ def test_a_runs_lease_is_renewed_without_ever_waiting_for_its_row(
 
 def rolled_back(actor, environment):  # type: ignore[no-untyped-def]
     request, _ = ask(actor, environment)
-    return rollbacks.execute_rollback(request_id=request.pk)
+    return rollbacks.run_rollback(request_id=request.pk)
 
 
 def later():  # type: ignore[no-untyped-def]
@@ -323,7 +324,7 @@ def test_rolling_back_further_is_asked_by_name_and_names_both_releases(
     assert created and (further.from_release, further.to_release) == (live_release, earlier)
     event = AuditEvent.objects.filter(action="rollback.requested").order_by("-id").first()
     assert (event.after["from_release"], event.after["to_release"]) == ("2.0.0", "1.9.0")
-    rollbacks.execute_rollback(request_id=further.pk)
+    rollbacks.run_rollback(request_id=further.pk)
     assert rollbacks.live_deployment(production).release == earlier
     assert Release.objects.get(pk=live_release.pk).status == ReleaseStatus.ROLLED_BACK
 
@@ -342,7 +343,7 @@ def test_a_press_whose_releases_no_longer_hold_is_refused_and_changes_nothing(
     # A further press clicked twice: the second finds 1.9.0 live, not the 2.0.0 it named.
     seen = {"expected_from": live_release.version, "expected_target": earlier.version}
     first, _ = ask(rollback_owner, production, further=True, **seen)
-    rollbacks.execute_rollback(request_id=first.pk)
+    rollbacks.run_rollback(request_id=first.pk)
     with pytest.raises(ValidationError, match="out of date"):
         ask(rollback_owner, production, further=True, **seen)
     with pytest.raises(ValidationError, match="No earlier release"):  # 1.9.0 was the first

@@ -20,10 +20,10 @@ import pytest
 
 from governance.people import person_label
 from incidents import services as incidents
+from releases import rollbacks, tasks
 from releases.backends import BackendError, RollbackContext
 from releases.backends.webhook import WebhookBackend, sign, verify
 from releases.models import BackendType, ComponentKind, Release, RollbackStatus
-from releases.services import rollbacks
 from tests.conftest import worker_database_url
 
 SECRET = "whsec-test-0123456789"
@@ -180,11 +180,11 @@ def test_a_rollback_from_an_incident_tells_the_receiver_why_who_asked_and_for_wh
         actor=oncall_lead, system=fraud, environment=production, title="Review rate tripled",
         severity="sev1", category="drift",
     )  # fmt: skip
-    request, _ = incidents.request_rollback(
+    request, _ = incidents.roll_back_incident(
         actor=rollback_owner, incident=incident, reason="Review rate 3x since 2.1.0 went out."
     )
 
-    assert rollbacks.execute_rollback(request_id=request.pk).status == RollbackStatus.SUCCEEDED
+    assert rollbacks.run_rollback(request_id=request.pk).status == RollbackStatus.SUCCEEDED
 
     [call] = [call for call in webhook_receiver.calls if call.action == "rollback"]
     assert call.json["rollback"] == {
@@ -457,6 +457,29 @@ def test_status_errors_are_classified(backend, webhook_receiver):
     with pytest.raises(BackendError, match="HTTP 404") as error:
         backend.status()
     assert not error.value.transient
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "seconds"),
+    [("7", 7.0), ("0", 0.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0), ("soon", None), (None, None)],
+)
+def test_a_transient_answer_carries_its_retry_after(
+    backend, webhook_receiver, retry_after, seconds
+):
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    webhook_receiver.fail_next(1, status=503, endpoint="status", headers=headers)
+    with pytest.raises(BackendError) as error:
+        backend.status()
+    assert error.value.transient and error.value.retry_after == seconds
+
+
+def test_the_retry_waits_at_least_what_the_peer_asked():
+    asked = BackendError("busy", transient=True, retry_after=30)
+    assert all(30 <= tasks._countdown(asked, 1, retries=0) <= 60 for _ in range(50))
+    greedy = BackendError("busy", transient=True, retry_after=86_400)
+    assert tasks._countdown(greedy, 1, retries=0) == tasks.RETRY_AFTER_MOST
+    silent = BackendError("busy", transient=True)
+    assert all(0 <= tasks._countdown(silent, 1, retries=0) <= 1 for _ in range(50))
 
 
 @pytest.mark.parametrize(

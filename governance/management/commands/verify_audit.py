@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from governance.audit.chain import chain_name, seal_all
-from governance.audit.verify import verify_all
+from governance.audit.verify_chain import verify_all
 from governance.models import AISystem
 
 

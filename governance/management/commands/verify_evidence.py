@@ -7,7 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from governance.evidence import sign
-from governance.evidence.verify import verify_pack
+from governance.evidence.verify_pack import verify_pack
 
 
 class Command(BaseCommand):

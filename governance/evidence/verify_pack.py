@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from governance.audit.hashing import HASHED_FIELDS, HASHED_WHEN_SET, event_hash
-from governance.audit.verify import Break
+from governance.audit.verify_chain import Break
 from governance.evidence import sign
 from governance.evidence.pack import AUDIT_FILE, FORMAT, MANIFEST, SIGNATURE
 

@@ -14,8 +14,8 @@ from governance.api import types as api_types
 from governance.api.validation import validated
 from governance.http import api_actor
 from governance.permissions import visible_systems
-from incidents.metrics import PERIOD_DAYS, incident_metrics, resolve_period
 from incidents.models import Severity
+from incidents.response_times import PERIOD_DAYS, incident_metrics, resolve_period
 
 # ---- input ---------------------------------------------------------------------------------
 

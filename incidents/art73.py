@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from incidents.models import Incident
 
 WARN_BEFORE = timedelta(days=2)
-RULES_FILE = Path(__file__).with_name("art73.yaml")
+RULES_FILE = Path(__file__).with_name("art73.yaml")  # beside this module: the rules it reads
 
 
 @functools.cache

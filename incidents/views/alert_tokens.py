@@ -8,7 +8,7 @@ CHANGE gets 403 for the list too, and anyone who cannot see the system gets 404.
 
 The secret exists in exactly one response: the one answering the creation. It is not put in
 a flash message (kept in the session), a cache or a log, the response is marked no-store,
-and only its sha256 digest is kept (incidents.services.tokens).
+and only its sha256 digest is kept (incidents.services.alert_tokens).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from governance.permissions import get_system_or_404
 from governance.roles import Action
 from governance.views import apply_service_errors
 from incidents.forms_postmortem import AlertTokenForm
-from incidents.services.tokens import create_alert_token, revoke_alert_token
+from incidents.services.alert_tokens import create_alert_token, revoke_alert_token
 
 
 def _system(request: AuthenticatedHttpRequest, slug: str) -> AISystem:
