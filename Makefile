@@ -43,8 +43,11 @@ $(MLFLOW):
 mlflow-deps: $(MLFLOW)  ## a virtualenv with the MLflow server the backend tests start
 
 .PHONY: test
+# The suite runs on TEST_WORKERS pytest-xdist workers (0: in this process), a file to a
+# worker: a file's session servers (MLflow, Chromium) start once (tests/services.py).
+TEST_WORKERS ?= 2
 test: $(STAMP) $(MLFLOW) system-deps lint  ## lint, then the whole suite on real PostgreSQL, Redis, Celery, MLflow
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # `make test` fuzzes every API operation as every role, an outsider and nobody (no credentials)
 # with 5 examples each and every schemathesis check; this draws FUZZ_EXAMPLES (default 50: 500

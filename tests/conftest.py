@@ -28,6 +28,34 @@ pytest_plugins = [
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
+# The files that take a minute or more, run first: the workers (`make test`, a file to a
+# worker) then share out the short files at the end instead of one worker finishing a long
+# one alone. Longest first; a file not named keeps its place after these.
+LONG_FILES = (
+    "tests/test_make_run.py",
+    "tests/test_api_fuzz.py",
+    "tests/test_hostile_input.py",
+    "tests/test_route_matrix.py",
+    "tests/releases/test_mlflow_backend.py",
+    "tests/releases/test_rollback_broker_faults.py",
+    "tests/releases/test_rollback_worker.py",
+    "tests/browser/test_war_room.py",
+    "tests/browser/test_rollback.py",
+    "tests/browser/test_releases.py",
+    "tests/test_hostile_pages.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: n for n, path in enumerate(LONG_FILES)}
+    root = Path(__file__).resolve().parent.parent
+
+    def key(item: pytest.Item) -> int:
+        return rank.get(Path(item.fspath).relative_to(root).as_posix(), len(LONG_FILES))
+
+    items.sort(key=key)  # stable: the order within a file, and of the rest, is kept
+
+
 PERSONA_ROLES = {
     "owner": Role.OWNER,
     "release_manager": Role.RELEASE_MANAGER,

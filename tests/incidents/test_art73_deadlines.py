@@ -105,13 +105,13 @@ def test_every_label_and_article_comes_from_the_data_file():
 def test_the_application_dates_come_from_the_file_and_an_amendment_moves_one(monkeypatch):
     from datetime import date
 
-    from incidents import reporting
+    from incidents import art73
 
-    dates = {d["key"]: d["date"] for d in reporting.application_dates()}
+    dates = {d["key"]: d["date"] for d in art73.application_dates()}
     assert dates == {"general": date(2026, 8, 2), "annex_i_products": date(2027, 8, 2)}
     amended = {**rules(), "application": {**rules()["application"], "amendments": [
         {"key": "annex_i_products", "date": date(2028, 8, 2), "source": "a later regulation"},
     ]}}  # fmt: skip
-    monkeypatch.setattr(reporting, "rules", lambda: amended)
-    [moved] = [d for d in reporting.application_dates() if d["key"] == "annex_i_products"]
+    monkeypatch.setattr(art73, "rules", lambda: amended)
+    [moved] = [d for d in art73.application_dates() if d["key"] == "annex_i_products"]
     assert (moved["date"], moved["source"]) == (date(2028, 8, 2), "a later regulation")
