@@ -280,7 +280,23 @@ class ContainmentAction(models.Model):
         return f"{self.get_kind_display()}: {self.target}"
 
 
-class AuthorityNotification(models.Model):
+class SentNotice(models.Model):
+    """A notice sent about a serious incident, as recorded: when it went out, the recipient's
+    reference, and who recorded it. Append-only in the database (migration 0010)."""
+
+    reference = models.CharField(max_length=NAME, blank=True)
+    sent_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["sent_at", "id"]
+
+
+class AuthorityNotification(SentNotice):
     """A report sent to a Member State's market surveillance authority (Art. 73(1)): the
     initial or the complete one, to whom, when, and the authority's reference."""
 
@@ -290,21 +306,12 @@ class AuthorityNotification(models.Model):
     complete = models.BooleanField()
     member_state = models.CharField(max_length=2, choices=member_state_choices())
     authority = models.CharField(max_length=NAME)
-    reference = models.CharField(max_length=NAME, blank=True)
-    sent_at = models.DateTimeField()
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    recorded_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["sent_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.authority} ({self.member_state})"
 
 
-class OperatorNotice(models.Model):
+class OperatorNotice(SentNotice):
     """A deployer telling the provider, then the importer or distributor, of a serious incident
     (Art. 26(5)): to whom, when, and their reference."""
 
@@ -313,15 +320,6 @@ class OperatorNotice(models.Model):
     )
     recipient = models.CharField(max_length=16, choices=operator_recipient_choices())
     name = models.CharField(max_length=NAME)
-    reference = models.CharField(max_length=NAME, blank=True)
-    sent_at = models.DateTimeField()
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    recorded_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["sent_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.get_recipient_display()} {self.name}"

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from incidents.views import action_items, alert_tokens, dashboard, postmortem, war_room
+from incidents.views import (
+    action_items,
+    alert_tokens,
+    dashboard,
+    postmortem,
+    war_room,
+    war_room_actions,
+)
 
 app_name = "incidents"
 
@@ -11,32 +18,44 @@ urlpatterns = [
     path("incidents/<int:pk>/", war_room.war_room, name="war-room"),
     path("incidents/<int:pk>/live/", war_room.live, name="live"),
     path("incidents/<int:pk>/timeline/", war_room.earlier_entries, name="timeline"),
-    path("incidents/<int:pk>/stage/", war_room.stage_move, name="stage-move"),
-    path("incidents/<int:pk>/severity/", war_room.severity_change, name="severity-change"),
-    path("incidents/<int:pk>/roles/", war_room.role_assign, name="role-assign"),
+    path("incidents/<int:pk>/stage/", war_room_actions.stage_move, name="stage-move"),
+    path("incidents/<int:pk>/severity/", war_room_actions.severity_change, name="severity-change"),
+    path("incidents/<int:pk>/roles/", war_room_actions.role_assign, name="role-assign"),
     path(
         "incidents/<int:pk>/roles/<int:assignment_id>/end/",
-        war_room.role_release,
+        war_room_actions.role_release,
         name="role-release",
     ),
-    path("incidents/<int:pk>/posts/", war_room.post_create, name="post-create"),
-    path("incidents/<int:pk>/entries/<int:entry_id>/pin/", war_room.entry_pin, name="entry-pin"),
-    path("incidents/<int:pk>/containment/", war_room.containment_create, name="containment-create"),
+    path("incidents/<int:pk>/posts/", war_room_actions.post_create, name="post-create"),
+    path(
+        "incidents/<int:pk>/entries/<int:entry_id>/pin/",
+        war_room_actions.entry_pin,
+        name="entry-pin",
+    ),
+    path(
+        "incidents/<int:pk>/containment/",
+        war_room_actions.containment_create,
+        name="containment-create",
+    ),
     path(
         "incidents/<int:pk>/containment/<int:action_id>/status/",
-        war_room.containment_status,
+        war_room_actions.containment_status,
         name="containment-status",
     ),
-    path("incidents/<int:pk>/rollback/", war_room.rollback_now, name="rollback-now"),
+    path("incidents/<int:pk>/rollback/", war_room_actions.rollback_now, name="rollback-now"),
     path(
         "incidents/<int:pk>/rollback/<int:request_id>/",
-        war_room.rollback_decide,
+        war_room_actions.rollback_decide,
         name="rollback-decide",
     ),
-    path("incidents/<int:pk>/serious/", war_room.serious_classify, name="serious-classify"),
-    path("incidents/<int:pk>/reports/", war_room.report_sent, name="report-sent"),
-    path("incidents/<int:pk>/causal-link/", war_room.causal_link, name="causal-link"),
-    path("incidents/<int:pk>/operator-notices/", war_room.operator_notice, name="operator-notice"),
+    path("incidents/<int:pk>/serious/", war_room_actions.serious_classify, name="serious-classify"),
+    path("incidents/<int:pk>/reports/", war_room_actions.report_sent, name="report-sent"),
+    path("incidents/<int:pk>/causal-link/", war_room_actions.causal_link, name="causal-link"),
+    path(
+        "incidents/<int:pk>/operator-notices/",
+        war_room_actions.operator_notice,
+        name="operator-notice",
+    ),
     path("incidents/<int:pk>/postmortem/", postmortem.postmortem_page, name="postmortem"),
     path(
         "incidents/<int:pk>/postmortem/publish/",

@@ -256,6 +256,7 @@ HOMES = {
     "governance.views.system_api_token": "tests/governance/test_api_tokens.py",
     "releases": "tests/releases/routes.py",
     "incidents.views.war_room": "tests/incidents/war_room_routes.py",
+    "incidents.views.war_room_actions": "tests/incidents/war_room_routes.py",
     "incidents.views.postmortem": "tests/incidents/test_postmortem_pages.py",
     "incidents.views.action_items": "tests/incidents/test_action_items_page.py",
     "incidents.views.alert_tokens": "tests/incidents/test_alert_token_pages.py",

@@ -47,8 +47,8 @@ def request_rollback(
     the request-rollback role (rollback owners, on-call leads). While a request of the
     environment is active, or moments after one succeeded, that one is returned and nothing
     new is recorded. `propose` records it for a rollback owner to confirm instead of running
-    it. `attach` runs right
-    after the request is written, in the same transaction (the incidents app links it).
+    it. `attach` runs right after the request is written, in the same transaction (the
+    incidents app links it).
 
     Once a verified rollback has put the live release back, a press goes past that release
     only with `further` (or a `to_release` named): pressed twice in a hurry, ROLL BACK NOW
