@@ -141,11 +141,11 @@ def child_export(slug: str, output: str) -> None:
     if os.environ.get("BENCH_AUDIT_DEFLATE"):  # the alternative the pack does not take
         from zipstream import ZIP_DEFLATED
 
-        from governance.evidence import pack
+        from governance.evidence.pack import archive
 
-        pack.AUDIT_COMPRESSION = {"compress_type": ZIP_DEFLATED, "compress_level": 1}
-    from governance.evidence.pack_period import parse_period
-    from governance.evidence.pack_services import export_evidence_pack
+        archive.AUDIT_COMPRESSION = {"compress_type": ZIP_DEFLATED, "compress_level": 1}
+    from governance.evidence.pack.period import parse_period
+    from governance.evidence.pack.services import export_evidence_pack
     from governance.models import AISystem
 
     system = AISystem.objects.get(slug=slug)

@@ -187,7 +187,7 @@ ROLLBACK_BACKOFF_SECONDS = 1  # exponential backoff factor, full jitter, capped 
 # A passed rollback drill meets the "rollback path ready" gate criterion for this long.
 ROLLBACK_DRILL_DAYS = env_int("ROLLBACK_DRILL_DAYS", default=30)
 
-# --- alerts and incidents (incidents/services/alerts.py; the README on the alert intake) --
+# --- alerts and incidents (incidents/services/alerts/; the README on the alert intake) --
 # One post to the alert intake: more alerts or bytes are refused whole with a 413 (set
 # Alertmanager's max_alerts to at most ALERT_PAYLOAD_MAX_ALERTS: it then truncates instead).
 ALERT_PAYLOAD_MAX_ALERTS = env_int("ALERT_PAYLOAD_MAX_ALERTS", default=500)

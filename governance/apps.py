@@ -10,7 +10,8 @@ class GovernanceConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from governance.evidence import pack_governance, records
+        from governance.evidence import records
+        from governance.evidence.pack import governance as pack_governance
         from governance.navigation import Section, register
 
         post_migrate.connect(_sync_role_permissions, sender=self)

@@ -1,8 +1,8 @@
 from django.urls import path
 
 from governance import views
-from governance.evidence import pack_views
 from governance.evidence import views as evidence
+from governance.evidence.pack import views as pack_views
 
 app_name = "governance"
 

@@ -11,7 +11,7 @@ class IncidentsConfig(AppConfig):
 
         from governance import dashboard, demo, metrics
         from governance.navigation import Section, SystemLink, register, register_system_link
-        from incidents import evidence, evidence_pack, home, prometheus
+        from incidents import evidence, home, prometheus
         from incidents.demo import load_incident_demo
         from incidents.services.rollback import (
             incident_cited,
@@ -23,8 +23,7 @@ class IncidentsConfig(AppConfig):
         from releases import notifications, rollback_hooks
 
         demo.register(load_incident_demo)  # after the releases' step: it needs their deployments
-        evidence_pack.register()  # incidents' sections and charts of the evidence pack
-        evidence.register()  # how a release was monitored: alerts, incidents, rollbacks
+        evidence.register()  # pack sections and charts; how a release was monitored after launch
         metrics.register(prometheus.incident_metrics)  # /metrics, read at each scrape
         dashboard.register(home.home_contribution, order=10)  # the home page
         rollback_hooks.on_rollback(record_rollback_step)

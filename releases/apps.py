@@ -11,7 +11,7 @@ class ReleasesConfig(AppConfig):
 
         from governance import dashboard, demo, metrics
         from governance.navigation import Section, SystemLink, register, register_system_link
-        from releases import backends, evidence, evidence_pack, home, prometheus, rollback_hooks
+        from releases import backends, evidence, home, prometheus, rollback_hooks
         from releases.backends.argo import ArgoRolloutsBackend
         from releases.backends.local import LocalBackend
         from releases.backends.mlflow import MlflowBackend
@@ -25,8 +25,7 @@ class ReleasesConfig(AppConfig):
         backends.register(BackendType.MLFLOW, MlflowBackend)
         backends.register(BackendType.ARGO, ArgoRolloutsBackend)
         demo.register(load_release_demo)
-        evidence.register()  # the auditor's questions releases answer, and its evidence
-        evidence_pack.register()  # releases' sections of the evidence pack
+        evidence.register()  # the questions releases answer, its evidence, its pack sections
         metrics.register(prometheus.rollback_metrics)  # /metrics, read at each scrape
         dashboard.register(home.home_contribution, order=20)  # the home page
         rollback_hooks.on_rollback(notify_people)  # email and Slack, by tasks, after each step

@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from governance.audit.chain import chain_name, seal_pending
 from governance.evidence import sign
-from governance.evidence.pack_period import PackPeriod
-from governance.evidence.pack_services import export_evidence_pack
+from governance.evidence.pack.period import PackPeriod
+from governance.evidence.pack.services import export_evidence_pack
 from governance.models import AuditEvent
 from releases import rollbacks
 from releases.models import BackendType, Environment, RollbackStatus

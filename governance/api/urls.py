@@ -7,7 +7,7 @@ from governance.evidence.api import (
     EvidenceCoverageView,
     EvidenceQuestionView,
 )
-from governance.evidence.pack_api import EvidencePackView
+from governance.evidence.pack.api import EvidencePackView
 
 router = DefaultRouter()
 router.register("systems", SystemViewSet, basename="system")

@@ -28,6 +28,7 @@ from governance.evidence.kinds import EvidenceKind
 if TYPE_CHECKING:
     from django.db.models import QuerySet
 
+    from governance.evidence.report import Block
     from governance.models import AISystem
 
 # The inputs a question may take; each page and API call reads only those it declares.
@@ -67,6 +68,8 @@ class Question:
     `answer_period(system, start, end)` answers it for a whole period (the evidence pack).
     Both raise ValidationError, with the input's name as the key, on input they cannot use
     (an unknown environment or release): the page and the API turn that into a 400.
+    `report(answer, block)` writes the period's answer, as JSON, into the pack's report; a
+    question without one shows there with its title and summary only.
     """
 
     key: str
@@ -79,6 +82,7 @@ class Question:
     template: str  # renders `answer` on the question page
     short: str = ""  # a tab's label: "Live at T", "Approval" …
     kinds: tuple[EvidenceKind, ...] = ()  # the evidence it draws on
+    report: Callable[[Answer, Block], None] | None = None  # its part of the pack's report
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 `report_content` turns the pack's facts (counts, the audit chain segment, the auditor's
 answers from `questions.answer_all`, the filled control mapping, the charts) into plain
-blocks — paragraphs and tables of text — so the two renderings cannot disagree.
+blocks — paragraphs and tables of text — so the two renderings cannot disagree. Each
+question's part is written by the app that answers it (`Question.report`); the helpers
+below (`when`, `person`, `text` …) are theirs to use.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.template.loader import render_to_string
 
-from governance.evidence import pack_sections
+from governance.evidence import questions as registry
+from governance.evidence.pack import sections as pack_sections
 from governance.evidence.report_charts import svg_bars
-from governance.templatetags.failsafe import minutes
 
 if TYPE_CHECKING:
-    from governance.evidence.pack import EvidencePack
+    from governance.evidence.pack.archive import EvidencePack
 
 
 @dataclass
@@ -105,196 +107,14 @@ def release_label(release: Any) -> str:
 # --- the questions ------------------------------------------------------------------------
 
 
-def _live(answer: dict[str, Any], block: Block) -> None:
-    for env in answer.get("environments", []):
-        rows = [
-            [release_label(p.get("release")), when(p.get("started_at")),
-             when(p.get("ended_at")) if p.get("ended_at") else "still live", text(p.get("via"))]
-            for p in env.get("periods", [])
-        ]  # fmt: skip
-        caption = env.get("name", env.get("slug", "")) + (
-            " — production environment" if env.get("is_production") else ""
-        )
-        if rows:
-            block.table(Table(["Release", "From", "Until", "Via"], rows, caption,
-                                      [3, 1.6, 1.6, 0.8]))  # fmt: skip
-        else:
-            block.line(f"{caption}: no release live during the period.")
-
-
-def _approval(answer: dict[str, Any], block: Block) -> None:
-    for item in answer.get("releases", []):
-        gate = item.get("gate") or {}
-        evaluation = item.get("evaluation") or {}
-        block.line(
-            f"{release_label(item.get('release'))}: submitted {when(item.get('submitted_at'))} "
-            f"by {person(item.get('author'))}, decided {when(item.get('decided_at'))}. "
-            f"Gate {'passed' if gate.get('passed') else 'NOT passed'}; approvals "
-            f"{gate.get('approvals_given', '?')} of {gate.get('approvals_required', '?')} required."
-            + (f" Evaluation report {evaluation.get('version')} ({evaluation.get('uri')})."
-               if evaluation else "")
-        )  # fmt: skip
-        approvals = [
-            [person(a.get("approver")), text(a.get("decision_label") or a.get("decision")),
-             when(a.get("decided_at")), text(a.get("comment")), yes(a.get("digest_matches"))]
-            for a in item.get("approvals", [])
-        ]  # fmt: skip
-        if approvals:
-            block.table(
-                Table(["Approver", "Decision", "When", "Comment", "Digest matches"], approvals,
-                      f"Approvals of {release_label(item.get('release'))}", [1.3, 1, 1.4, 2.6, 0.9])
-            )  # fmt: skip
-        criteria = []
-        for criterion in gate.get("criteria", []):
-            check = criterion.get("check") or {}
-            measured = check.get("measured_value")
-            target = check.get("target")
-            sign = check.get("comparison_label") or check.get("comparison", "")
-            value = (
-                f"{text(measured)} {sign} {text(target)} {check.get('unit', '')}"
-                if measured is not None or target is not None
-                else text(sign)
-            )
-            criteria.append([
-                text(criterion.get("label") or criterion.get("criterion")),
-                yes(criterion.get("required")), yes(criterion.get("passed")), value.strip(),
-                person(check.get("recorded_by")) if check else "—",
-            ])  # fmt: skip
-        if criteria:
-            block.table(
-                Table(["Criterion", "Required", "Passed", "Measured", "Checked by"], criteria,
-                      f"Gate of {release_label(item.get('release'))}", [2.8, 0.8, 0.7, 1.6, 1.3])
-            )  # fmt: skip
-    if not answer.get("releases"):
-        block.line("No release was live or decided during the period.")
-
-
-def _changes(answer: dict[str, Any], block: Block) -> None:
-    for item in answer.get("releases", []):
-        base = item.get("base")
-        rows = [
-            [text(c.get("label") or c.get("kind")),
-             text((c.get("before") or {}).get("version")),
-             text((c.get("after") or {}).get("version"))]
-            for c in item.get("components", []) if c.get("changed")
-        ] + [
-            [text(c.get("label") or c.get("field")), text(c.get("before")), text(c.get("after"))]
-            for c in item.get("card", []) if c.get("changed")
-        ]  # fmt: skip
-        categories = ", ".join(
-            c.get("label", c.get("value", "")) for c in item.get("change_categories", [])
-        )
-        block.line(
-            f"{release_label(item.get('release'))} against "
-            f"{release_label(base) if base else 'nothing before it'}"
-            + (f" — change categories: {categories}" if categories else "")
-            + ("" if rows else " — no component or model-card field changed.")
-        )
-        if rows:
-            block.table(Table(["What", "Before", "After"], rows,
-                                      f"Changed in {release_label(item.get('release'))}",
-                                      [1.4, 2.6, 2.6]))  # fmt: skip
-    if not answer.get("releases"):
-        block.line("No release went live during the period.")
-
-
-def _monitoring(answer: dict[str, Any], block: Block) -> None:
-    s = answer.get("summary") or {}
-    median = s.get("median_minutes_to_rollback")
-    block.line(
-        f"Alerts received: {s.get('alerts', 0)} ({s.get('alerts_firing', 0)} firing). "
-        f"Incidents: {s.get('incidents', 0)} ({s.get('incidents_open', 0)} still open, "
-        f"{s.get('serious_incidents', 0)} serious). Rollbacks: {s.get('rollbacks', 0)} "
-        f"({s.get('rollbacks_succeeded', 0)} verified, {s.get('rollbacks_failed', 0)} failed)"
-        + (f"; median time to rollback {minutes(median)}." if median is not None else ".")
-    )
-    incidents = [
-        [f"INC-{i.get('id')}", text(i.get("title")),
-         text(i.get("severity_label") or i.get("severity")),
-         when(i.get("detected_at")), when(i.get("rolled_back_at")), when(i.get("closed_at")),
-         text(i.get("stage_label") or i.get("stage"))]
-        for i in answer.get("incidents", [])
-    ]  # fmt: skip
-    if incidents:
-        block.table(Table(
-            ["Incident", "Title", "Severity", "Detected", "Rolled back", "Closed", "Stage"],
-            incidents, "Incidents", [0.8, 2.2, 1.1, 1.3, 1.3, 1.3, 1]))  # fmt: skip
-    rollbacks = [
-        [str(r.get("id")), text(r.get("environment")),
-         f"{text(r.get('from_release'))} → {text(r.get('to_release'))}",
-         text(r.get("status_label") or r.get("status")),
-         "plan trigger" if r.get("automatic") else person(r.get("requested_by")),
-         when(r.get("requested_at")), text(r.get("minutes_to_finish"))]
-        for r in answer.get("rollbacks", [])
-    ]  # fmt: skip
-    if rollbacks:
-        block.table(Table(
-            ["Rollback", "Environment", "Releases", "Outcome", "Asked by", "Requested", "Minutes"],
-            rollbacks, "Rollbacks", [0.7, 1, 1.4, 0.9, 1.1, 1.4, 0.7]))  # fmt: skip
-
-
-def _rollback_plan(answer: dict[str, Any], block: Block) -> None:
-    for item in answer.get("releases", []):
-        plan = item.get("plan")
-        label = release_label(item.get("release"))
-        if not plan:
-            block.line(f"{label}: no rollback plan.")
-            continue
-        triggers = "; ".join(
-            t.get("text")
-            or f"{t.get('metric')} {t.get('comparison')} {t.get('threshold')} for "
-            f"{t.get('window_minutes')} min"
-            for t in plan.get("triggers", [])
-        )
-        environment = plan.get("environment")
-        where = environment.get("name") if isinstance(environment, dict) else environment
-        owners = ", ".join(person(o) for o in plan.get("owners", []))
-        target = plan.get("target_release") or plan.get("target")
-        followed = item.get("followed")
-        block.line(
-            f"{label}: in {text(where)}, mode {text(plan.get('mode_label') or plan.get('mode'))}, "
-            f"target {release_label(target)}, owners {owners or '—'}, "
-            f"triggers {triggers or 'none'}. "
-            + ("Never rolled back." if followed is None
-               else "Every rollback followed the plan." if followed
-               else "A rollback did NOT follow the plan.")
-        )  # fmt: skip
-        for rollback in item.get("rollbacks", []):
-            failed = [c for c in rollback.get("checks", []) if not c.get("ok")]
-            if failed:
-                block.line(
-                    f"Rollback {rollback.get('id')}: "
-                    + "; ".join(f"{c.get('check')}: {c.get('detail')}" for c in failed)
-                )
-    drills = [
-        [str(d.get("id")), text(d.get("environment")),
-         f"{text(d.get('from_release'))} → {text(d.get('to_release'))}",
-         text(d.get("status_label") or d.get("status")), person(d.get("requested_by")),
-         when(d.get("requested_at")), text(d.get("reason"))]
-        for d in answer.get("drills", [])
-    ]  # fmt: skip
-    if drills:
-        block.table(Table(
-            ["Drill", "Environment", "Releases", "Outcome", "Run by", "When", "Reason"], drills,
-            "Rollback drills", [0.6, 1, 1.2, 0.9, 1.1, 1.4, 1.8]))  # fmt: skip
-    else:
-        block.line("No rollback drill was run during the period.")
-
-
-RENDERERS = {
-    "live": _live,
-    "approval": _approval,
-    "changes": _changes,
-    "monitoring": _monitoring,
-    "rollback_plan": _rollback_plan,
-}
-
-
 def question_blocks(answers: dict[str, Any]) -> list[Block]:
+    """One block per question answered: its title and summary, then what the app that answers
+    it writes there (`Question.report`, found through the registry)."""
     blocks = []
     for question in answers.get("questions", []):
         block = Block(title=question.get("title", ""), summary=question.get("summary", ""))
-        renderer = RENDERERS.get(question.get("key", ""))
+        registered = registry.get_question(question.get("key", ""))
+        renderer = registered.report if registered is not None else None
         answer = question.get("answer") or {}
         if renderer is not None and isinstance(answer, dict):
             renderer(answer, block)

@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 from governance.audit.hashing import HASHED_FIELDS, HASHED_WHEN_SET, event_hash
 from governance.audit.verify_chain import Break
 from governance.evidence import sign
-from governance.evidence.pack import AUDIT_FILE, FORMAT, MANIFEST, SIGNATURE
+from governance.evidence.pack.archive import AUDIT_FILE, FORMAT, MANIFEST, SIGNATURE
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey

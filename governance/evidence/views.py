@@ -13,10 +13,11 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from governance.evidence import controls, pack_sections
+from governance.evidence import controls
 from governance.evidence import questions as registry
-from governance.evidence.pack_formats import dumps
-from governance.evidence.pack_period import PackPeriod
+from governance.evidence.pack import sections as pack_sections
+from governance.evidence.pack.formats import dumps
+from governance.evidence.pack.period import PackPeriod
 from governance.http import AuthenticatedHttpRequest
 from governance.models import AISystem
 from governance.permissions import allowed_actions, get_system_or_404

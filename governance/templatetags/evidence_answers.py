@@ -53,6 +53,6 @@ def is_web_link(uri: str) -> bool:
 @register.simple_tag
 def evidence_documents() -> list[Any]:
     """The documents the apps registered for the pack, for the evidence pages' tabs."""
-    from governance.evidence.pack_sections import documents
+    from governance.evidence.pack.sections import documents
 
     return documents()

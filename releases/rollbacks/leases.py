@@ -20,6 +20,7 @@ from django.db.models import Value
 from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 
+from governance import audit
 from releases.models import RollbackRequest, RollbackStatus
 
 logger = logging.getLogger(__name__)
@@ -78,11 +79,24 @@ def _renew(request_id: int, lease: int) -> None:
         running.update(lease_until=_lease(lease))
 
 
+@transaction.atomic
 def hold_for_retry(*, request_id: int, seconds: float, error: str) -> None:
-    """Between attempts: keep the sweep away until the retry is due, and say what happened.
-    One conditional update: a run that ended meanwhile is left as it ended."""
-    RollbackRequest.objects.filter(pk=request_id, status=RollbackStatus.RUNNING).update(
+    """Between attempts: keep the sweep away until the retry is due, and say what happened,
+    in the audit trail too: the war room shows the error ("Retrying after: …"), and a page
+    changes only with an event on its system's chain (governance/pagecache.py). One
+    conditional update: a run that ended meanwhile is left as it ended, and nothing said."""
+    held = RollbackRequest.objects.filter(pk=request_id, status=RollbackStatus.RUNNING).update(
         lease_until=_lease(seconds), error=error[:4000]
+    )
+    if not held:
+        return
+    request = RollbackRequest.objects.select_related("environment__system").get(pk=request_id)
+    audit.record_event(
+        actor=None,
+        action="rollback.retry_scheduled",
+        obj=request,
+        system=request.environment.system,
+        after={"error": request.error, "attempts": request.attempts, "retry_in": round(seconds, 1)},
     )
 
 

@@ -19,8 +19,9 @@ from django.core.management import CommandError, call_command
 
 from governance import services as governance_services
 from governance.audit.chain import chain_name, seal_pending
-from governance.evidence import pack_sections, sign
+from governance.evidence import sign
 from governance.evidence.kinds import EvidenceKind
+from governance.evidence.pack import sections as pack_sections
 from governance.models import AuditEvent
 from tests.factories import PASSWORD
 
@@ -123,7 +124,7 @@ def test_the_command_writes_nothing_when_an_export_fails(
 def test_a_stream_that_breaks_after_it_began_is_audited(
     evidence_history, compliance, signing_key, section_breaking_mid_stream
 ):
-    from governance.evidence.pack_services import export_evidence_pack
+    from governance.evidence.pack.services import export_evidence_pack
     from tests.evidence.test_report import OCTOBER
 
     pack = export_evidence_pack(actor=compliance, system=evidence_history.system, period=OCTOBER)

@@ -17,9 +17,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from governance.evidence import sign
-from governance.evidence.pack_period import PackPeriod
-from governance.evidence.pack_services import export_evidence_pack
-from incidents.monitoring_plan import monitoring_plan
+from governance.evidence.pack.period import PackPeriod
+from governance.evidence.pack.services import export_evidence_pack
+from incidents.evidence.monitoring_plan import monitoring_plan
 from releases import services
 from tests.evidence.test_report import _tool
 

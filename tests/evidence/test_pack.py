@@ -16,11 +16,12 @@ from django.test.utils import CaptureQueriesContext
 
 from governance import audit
 from governance.audit.chain import chain_name, seal_pending
-from governance.evidence import pack_sections, sign
+from governance.evidence import sign
 from governance.evidence.kinds import EvidenceKind
-from governance.evidence.pack import EvidencePack
-from governance.evidence.pack_period import PackPeriod
-from governance.evidence.pack_services import export_evidence_pack
+from governance.evidence.pack import sections as pack_sections
+from governance.evidence.pack.archive import EvidencePack
+from governance.evidence.pack.period import PackPeriod
+from governance.evidence.pack.services import export_evidence_pack
 from governance.models import AuditChainHead, AuditEvent
 from releases.services import update_environment
 
@@ -234,7 +235,7 @@ def test_the_pack_streams_its_audit_events_in_constant_queries(
 ):
     """More audit events mean more bytes, never more queries, and never a list in memory:
     the lines come from one COPY, handed on in blocks of bounded size."""
-    from governance.evidence import pack_audit
+    from governance.evidence.pack import audit as pack_audit
 
     system = evidence_history.system
     period = PackPeriod(date(2026, 10, 1), date.today())
@@ -247,7 +248,7 @@ def test_the_pack_streams_its_audit_events_in_constant_queries(
             blocks.append(len(block))
             yield block
 
-    monkeypatch.setattr("governance.evidence.pack.event_lines", spy)
+    monkeypatch.setattr("governance.evidence.pack.archive.event_lines", spy)
 
     def queries_for_a_pack() -> tuple[int, int]:
         blocks.clear()

@@ -14,8 +14,8 @@ from xml.etree import ElementTree
 import pytest
 
 from governance.evidence import sign
-from governance.evidence.pack_period import PackPeriod
-from governance.evidence.pack_services import export_evidence_pack
+from governance.evidence.pack.period import PackPeriod
+from governance.evidence.pack.services import export_evidence_pack
 from governance.evidence.report_charts import nice_ticks, svg_bars
 
 OCTOBER = PackPeriod(date(2026, 10, 1), date(2026, 10, 31))

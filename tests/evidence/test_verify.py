@@ -19,9 +19,10 @@ from django.utils import timezone
 from governance.audit import record_event
 from governance.audit.chain import chain_name, seal_pending
 from governance.audit.context import current_credential
-from governance.evidence import pack_sections, sign
-from governance.evidence.pack_period import PackPeriod
-from governance.evidence.pack_services import export_evidence_pack
+from governance.evidence import sign
+from governance.evidence.pack import sections as pack_sections
+from governance.evidence.pack.period import PackPeriod
+from governance.evidence.pack.services import export_evidence_pack
 
 OCTOBER = PackPeriod(date(2026, 10, 1), date(2026, 10, 31))
 KEY_PEM = sign.generate_private_pem()

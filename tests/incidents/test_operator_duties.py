@@ -13,11 +13,11 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from governance import services as governance
-from governance.evidence.pack_period import PackPeriod
+from governance.evidence.pack.period import PackPeriod
 from governance.models import AISystem
 from incidents import services
 from incidents.art73 import reporting_clock, rules
-from incidents.evidence_pack import _serious_rows
+from incidents.evidence.pack import serious_rows
 from incidents.home import home_contribution
 from incidents.models import OperatorNotice
 
@@ -66,7 +66,7 @@ def test_a_sector_limit_leaves_only_fundamental_rights_to_the_ai_act(
     )
     clock = reporting_clock(incident)
     entry = incident.timeline.filter(body__startswith="Classified serious").get()
-    rows = list(_serious_rows(incident.system, PackPeriod(AWARE.date(), timezone.now().date())))
+    rows = list(serious_rows(incident.system, PackPeriod(AWARE.date(), timezone.now().date())))
     _template, panel = home_contribution(oncall_lead).panels[0]
     on_home = [row.incident for row in panel["clocks"]]
     assert panel["clocks_running"] == len(on_home) == (0 if days is None else 1)

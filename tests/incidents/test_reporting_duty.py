@@ -12,10 +12,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from governance.evidence.pack_period import PackPeriod
+from governance.evidence.pack.period import PackPeriod
 from incidents import services
 from incidents.art73 import first_report_at, reported_in_time, reporting_clock
-from incidents.evidence_pack import _serious_rows
+from incidents.evidence.pack import serious_rows
 from incidents.home import home_contribution
 
 GENERAL_DAYS = 15  # fundamental rights: Art. 73(2)
@@ -70,7 +70,7 @@ def test_home_war_room_and_pack_agree(
     assert (incident in [row.incident for row in panel["clocks"]]) is on_home
     # The pack.
     today = now.date()
-    [row] = _serious_rows(incident.system, PackPeriod(today - timedelta(days=30), today))
+    [row] = serious_rows(incident.system, PackPeriod(today - timedelta(days=30), today))
     assert row["reported_in_time"] is in_time
     assert reported_in_time(incident, now) is in_time
     first = first_report_at(incident)

@@ -11,8 +11,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from governance.audit.context import current_credential
-from governance.evidence.pack_period import parse_period
-from governance.evidence.pack_services import EvidenceExportFailed, export_evidence_pack
+from governance.evidence.pack.period import parse_period
+from governance.evidence.pack.services import EvidenceExportFailed, export_evidence_pack
 from governance.evidence.sign import SigningKeyMissing
 from governance.models import AISystem
 

@@ -17,7 +17,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from governance.evidence.kinds import EvidenceKind
-from governance.evidence.pack_sections import (
+from governance.evidence.pack.sections import (
     Chart,
     Document,
     Section,
@@ -33,6 +33,7 @@ from incidents.art73 import (
     reporting_clock,
     sector_limit,
 )
+from incidents.evidence.monitoring_plan import monitoring_plan, plan_blocks
 from incidents.models import (
     ActionItem,
     Alert,
@@ -43,11 +44,10 @@ from incidents.models import (
     PostMortem,
     TimelineEntry,
 )
-from incidents.monitoring_plan import monitoring_plan, plan_blocks
 from releases.models import RollbackStatus
 
 if TYPE_CHECKING:
-    from governance.evidence.pack_period import PackPeriod
+    from governance.evidence.pack.period import PackPeriod
     from governance.models import AISystem
 
 CHUNK = 500
@@ -174,7 +174,7 @@ def _alert_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, Any]
         }
 
 
-def _serious_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, Any]]:
+def serious_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, Any]]:
     incidents = (
         incidents_in(system, period)
         .filter(is_serious=True)
@@ -326,7 +326,7 @@ SECTIONS = [
     ),
     Section(
         "serious_incident_reports", EvidenceKind.SERIOUS_INCIDENT_REPORT,
-        "Serious-incident reports (EU AI Act Art. 73)", order=50, rows=_serious_rows,
+        "Serious-incident reports (EU AI Act Art. 73)", order=50, rows=serious_rows,
         description="Serious incidents, their reporting deadline and when they were reported.",
         columns=("incident_id", "title", "harm_categories", "involves_death",
                  "widespread_infringement", "aware_at", "article", "deadline",

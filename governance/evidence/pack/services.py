@@ -11,7 +11,7 @@ from django.db import transaction
 from governance import audit
 from governance.audit.context import current_credential, current_request_id
 from governance.evidence import sign
-from governance.evidence.pack import EvidencePack
+from governance.evidence.pack.archive import EvidencePack
 from governance.permissions import require
 from governance.roles import Action
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from django.contrib.auth.models import User
 
-    from governance.evidence.pack_period import PackPeriod
+    from governance.evidence.pack.period import PackPeriod
     from governance.models import AISystem, AuditEvent
 
 logger = logging.getLogger(__name__)

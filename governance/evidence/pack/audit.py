@@ -20,7 +20,7 @@ from governance.audit.chain import GENESIS_HASH, chain_name
 from governance.models import AuditChainHead, AuditEvent
 
 if TYPE_CHECKING:
-    from governance.evidence.pack_period import PackPeriod
+    from governance.evidence.pack.period import PackPeriod
     from governance.models import AISystem
 
 _EVENTS = AuditEvent._meta.db_table

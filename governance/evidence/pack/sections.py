@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from governance.evidence.kinds import EvidenceKind
-    from governance.evidence.pack_period import PackPeriod
+    from governance.evidence.pack.period import PackPeriod
     from governance.evidence.report import Block
     from governance.models import AISystem
 

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from governance.evidence.kinds import EvidenceKind
-from governance.evidence.pack_sections import Section, register_section
+from governance.evidence.pack.sections import Section, register_section
 from governance.models import RoleGrant
 
 if TYPE_CHECKING:
-    from governance.evidence.pack_period import PackPeriod
+    from governance.evidence.pack.period import PackPeriod
     from governance.models import AISystem
 
 

@@ -6,9 +6,9 @@ from django.http import HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from governance.evidence.pack import EvidencePack
-from governance.evidence.pack_forms import EvidencePackForm
-from governance.evidence.pack_services import EvidenceExportFailed, export_evidence_pack
+from governance.evidence.pack.archive import EvidencePack
+from governance.evidence.pack.forms import EvidencePackForm
+from governance.evidence.pack.services import EvidenceExportFailed, export_evidence_pack
 from governance.evidence.sign import SigningKeyMissing
 from governance.http import AuthenticatedHttpRequest
 from governance.permissions import get_system_or_404

@@ -9,7 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from governance.evidence.pack_period import PackPeriod, parse_period
+from governance.evidence.pack.period import PackPeriod, parse_period
 
 DEFAULT_DAYS = 30
 

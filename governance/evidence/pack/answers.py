@@ -8,7 +8,7 @@ from governance.evidence.controls import filled_mapping
 from governance.evidence.questions import answer_all
 
 if TYPE_CHECKING:
-    from governance.evidence.pack_period import PackPeriod
+    from governance.evidence.pack.period import PackPeriod
     from governance.models import AISystem
 
 

@@ -21,13 +21,14 @@ from django.utils import timezone
 from governance.evidence.report import Block, Table, text, when
 from incidents.art73 import operator_duty, rules, sector_limit
 from incidents.models import ActionItem, ActionItemStatus, Alert, AlertToken, Incident, PostMortem
-from releases.evidence import environment_ref, plan_summary
+from releases.evidence.rollback_plan import plan_summary
+from releases.evidence.shared import environment_ref
 from releases.gate_policy import policy_for
 from releases.models import Environment, GateCriterion, RollbackPlan, RollbackRequest
 from releases.queries import live_release, with_live
 
 if TYPE_CHECKING:
-    from governance.evidence.pack_period import PackPeriod
+    from governance.evidence.pack.period import PackPeriod
     from governance.models import AISystem
 
 ARTICLE = "Art. 72"

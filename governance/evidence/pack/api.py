@@ -9,9 +9,9 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from governance.evidence.pack_period import parse_period
-from governance.evidence.pack_services import EvidenceExportFailed, export_evidence_pack
-from governance.evidence.pack_views import FAILED, pack_response
+from governance.evidence.pack.period import parse_period
+from governance.evidence.pack.services import EvidenceExportFailed, export_evidence_pack
+from governance.evidence.pack.views import FAILED, pack_response
 from governance.evidence.sign import SigningKeyMissing
 from governance.http import api_actor
 from governance.permissions import get_system_or_404

@@ -26,15 +26,16 @@ from django.utils import timezone
 from zipstream import ZIP_DEFLATED, ZIP_STORED, ZipStream
 
 from governance.audit.chain import chain_name, seal_pending
-from governance.evidence import pack_sections, sign
+from governance.evidence import sign
 from governance.evidence.kinds import EvidenceKind
-from governance.evidence.pack_audit import ChainSegment, chain_segment, event_lines
-from governance.evidence.pack_formats import csv_document, dumps, json_document
+from governance.evidence.pack import sections as pack_sections
+from governance.evidence.pack.audit import ChainSegment, chain_segment, event_lines
+from governance.evidence.pack.formats import csv_document, dumps, json_document
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from governance.evidence.pack_period import PackPeriod
+    from governance.evidence.pack.period import PackPeriod
     from governance.models import AISystem
 
 FORMAT = "failsafe-evidence-pack/1"
@@ -189,7 +190,7 @@ class EvidencePack:
 
     def _prepare(self) -> None:
         from governance.evidence import report
-        from governance.evidence.pack_answers import answers, mapping
+        from governance.evidence.pack.answers import answers, mapping
 
         self.generated_at = timezone.now().isoformat()
         self.segment = chain_segment(self.system, self.period)

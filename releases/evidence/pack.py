@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Prefetch, Q, QuerySet
 
 from governance.evidence.kinds import EvidenceKind
-from governance.evidence.pack_sections import Section, register_section, username_of
+from governance.evidence.pack.sections import Section, register_section, username_of
 from releases.models import (
     MODEL_CARD_FIELDS,
     Approval,
@@ -29,7 +29,7 @@ from releases.models import (
 )
 
 if TYPE_CHECKING:
-    from governance.evidence.pack_period import PackPeriod
+    from governance.evidence.pack.period import PackPeriod
     from governance.models import AISystem
 
 CHUNK = 500

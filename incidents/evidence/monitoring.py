@@ -1,8 +1,9 @@
 """What incidents contribute to the auditor's questions: how a release was monitored after
 launch — the alerts received, the incidents opened, the rollbacks made and how they ended.
 
-Registered with `governance.evidence.questions` in IncidentsConfig.ready(). Answers are read
-in a fixed number of queries (see `governance.evidence.questions.answer_all` for the shape).
+Registered with `governance.evidence.questions` by `incidents.evidence.register()`. Answers
+are read in a fixed number of queries (see `governance.evidence.questions.answer_all` for the
+shape).
 """
 
 from __future__ import annotations
@@ -12,27 +13,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.urls import reverse
 
 from governance.evidence import questions as registry
-from governance.evidence.kinds import EvidenceKind
-from governance.evidence.questions import PERIOD, RELEASE, Params
-from incidents.models import (
-    ActionItem,
-    Alert,
-    AlertStatus,
-    ContainmentAction,
-    Incident,
-    IncidentRollback,
-    PostMortem,
-    Stage,
-    TimelineEntry,
-)
-from releases import evidence as release_evidence
+from governance.evidence.questions import Params
+from incidents.models import Alert, AlertStatus, Incident, IncidentRollback, PostMortem, Stage
+from releases.evidence import shared as release_evidence
 from releases.models import Deployment, Release, RollbackRequest, RollbackStatus
 
 if TYPE_CHECKING:
     from governance.models import AISystem
+
 
 Answer = dict[str, Any]
 
@@ -203,89 +193,3 @@ def answer_monitoring(system: AISystem, params: Params) -> Answer:
 
 def answer_monitoring_period(system: AISystem, start: datetime, end: datetime) -> Answer:
     return monitoring(system, start, end, None)
-
-
-# --- the evidence this app holds ------------------------------------------------------------
-
-
-def evidence_counts(system: AISystem, start: datetime, end: datetime) -> dict[EvidenceKind, int]:
-    """What this app holds for the period, in one query. An incident counts if it was open
-    at some moment of the period; its post-mortem and action items with it."""
-    incidents = Incident.objects.filter(system=system, detected_at__lt=end).filter(
-        Q(closed_at__isnull=True) | Q(closed_at__gte=start)
-    )
-    sent_in_period = Q(initial_report_sent_at__gte=start, initial_report_sent_at__lt=end) | Q(
-        complete_report_sent_at__gte=start, complete_report_sent_at__lt=end
-    )
-    return registry.count_all(
-        {
-            EvidenceKind.ALERT: Alert.objects.filter(
-                system=system, received_at__gte=start, received_at__lt=end
-            ),
-            EvidenceKind.INCIDENT: incidents,
-            EvidenceKind.TIMELINE_ENTRY: TimelineEntry.objects.filter(
-                incident__system=system, occurred_at__gte=start, occurred_at__lt=end
-            ),
-            EvidenceKind.CONTAINMENT_ACTION: ContainmentAction.objects.filter(
-                incident__system=system, requested_at__gte=start, requested_at__lt=end
-            ),
-            EvidenceKind.SERIOUS_INCIDENT_REPORT: Incident.objects.filter(
-                sent_in_period, system=system, is_serious=True
-            ),
-            EvidenceKind.POSTMORTEM: PostMortem.objects.filter(
-                incident__in=incidents.values("pk"), published_at__isnull=False
-            ),
-            EvidenceKind.ACTION_ITEM: ActionItem.objects.filter(
-                incident__in=incidents.values("pk")
-            ),
-        }
-    )
-
-
-def evidence_links(system: AISystem) -> dict[EvidenceKind, str]:
-    incidents = reverse("incidents:incident-list") + f"?system={system.slug}"
-    monitoring_page = reverse("governance:evidence-question", args=[system.slug, "monitoring"])
-    return {
-        EvidenceKind.ALERT: monitoring_page,
-        EvidenceKind.INCIDENT: incidents,
-        EvidenceKind.TIMELINE_ENTRY: incidents,
-        EvidenceKind.CONTAINMENT_ACTION: incidents,
-        EvidenceKind.SERIOUS_INCIDENT_REPORT: incidents,
-        EvidenceKind.POSTMORTEM: incidents,
-        EvidenceKind.ACTION_ITEM: reverse("incidents:action-items") + f"?system={system.slug}",
-    }
-
-
-def register() -> None:
-    """Called from IncidentsConfig.ready()."""
-    registry.register(
-        registry.Question(
-            key="monitoring",
-            short="Monitoring",
-            title="How was it monitored after launch?",
-            summary="Alerts received, incidents opened, rollbacks made and how each ended — "
-            "for one release while it was live, or for the whole system over a period.",
-            order=40,
-            inputs=(RELEASE, PERIOD),
-            answer=answer_monitoring,
-            answer_period=answer_monitoring_period,
-            template="governance/evidence/_answer_monitoring.html",
-            kinds=(EvidenceKind.ALERT, EvidenceKind.INCIDENT, EvidenceKind.ROLLBACK_REQUEST),
-        )
-    )
-    registry.register_source(
-        registry.EvidenceSource(
-            name="incidents",
-            kinds=(
-                EvidenceKind.ALERT,
-                EvidenceKind.INCIDENT,
-                EvidenceKind.TIMELINE_ENTRY,
-                EvidenceKind.CONTAINMENT_ACTION,
-                EvidenceKind.SERIOUS_INCIDENT_REPORT,
-                EvidenceKind.POSTMORTEM,
-                EvidenceKind.ACTION_ITEM,
-            ),
-            count=evidence_counts,
-            links=evidence_links,
-        )
-    )
