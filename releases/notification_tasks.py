@@ -13,6 +13,7 @@ from celery import shared_task
 
 from releases import notifications
 from releases.models import RollbackRequest
+from releases.retry import retry_countdown
 
 NOTICE_MAX_RETRIES = 6
 NOTICE_BACKOFF_SECONDS = 5  # 5, 10, 20 … seconds at most (full jitter), capped below
@@ -39,17 +40,23 @@ def email_rollback_notice(request_id: int, event: str, message: str) -> str:
 
 
 @shared_task(
+    bind=True,
     name="releases.notification_tasks.post_rollback_to_slack",
-    autoretry_for=(notifications.SlackUnavailable,),
-    retry_backoff=NOTICE_BACKOFF_SECONDS,
-    retry_backoff_max=NOTICE_BACKOFF_MAX_SECONDS,
-    retry_jitter=True,
     max_retries=NOTICE_MAX_RETRIES,
     ignore_result=True,
 )
-def post_rollback_to_slack(request_id: int, event: str, message: str) -> str:
-    """Post a step of a rollback to the Slack-compatible incoming webhook, if one is set."""
+def post_rollback_to_slack(self, request_id: int, event: str, message: str) -> str:  # type: ignore[no-untyped-def]
+    """Post a step of a rollback to the Slack-compatible incoming webhook, if one is set.
+    Retried as the email is, but never sooner than Slack's Retry-After (its rate limit)."""
     try:
         return notifications.post_to_slack(request_id=request_id, event=event, message=message)
     except RollbackRequest.DoesNotExist:
         return "missing"
+    except notifications.SlackUnavailable as error:
+        countdown = retry_countdown(
+            retries=self.request.retries,
+            factor=NOTICE_BACKOFF_SECONDS,
+            most=NOTICE_BACKOFF_MAX_SECONDS,
+            asked=error.retry_after,
+        )
+        raise self.retry(exc=error, countdown=countdown) from error

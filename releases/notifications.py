@@ -32,6 +32,7 @@ from config import handoff
 from governance.people import person_label
 from governance.permissions import people_of
 from governance.roles import Action
+from releases.backends.http import http_client, is_transient, retry_after
 from releases.models import RollbackPlan, RollbackRequest
 
 if TYPE_CHECKING:
@@ -55,7 +56,12 @@ EVENT_EMOJI = {
 
 
 class SlackUnavailable(Exception):
-    """Slack (or what stands for it) did not take the message now; a later try may."""
+    """Slack (or what stands for it) did not take the message now; a later try may, not
+    before `retry_after` seconds when Slack said so (its rate limit answers 429 with one)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 # --- where people should go ------------------------------------------------------------------
@@ -289,8 +295,9 @@ def post_to_slack(*, request_id: int, event: str, message: str) -> str:
     """Post one step of a rollback to the Slack incoming webhook: "sent", "off" (no webhook
     configured) or "refused" (Slack said no for good: a revoked webhook, an archived channel).
 
-    Raises SlackUnavailable for the task to retry (timeouts, connection errors, 408, 429,
-    5xx), and RollbackRequest.DoesNotExist.
+    Raises SlackUnavailable for the task to retry (timeouts, connection errors, and the
+    statuses the deployment backends retry too: 408, 425, 429, 5xx), with Slack's
+    Retry-After; and RollbackRequest.DoesNotExist.
     """
     url = settings.ROLLBACK_SLACK_WEBHOOK_URL
     if not url:
@@ -298,8 +305,8 @@ def post_to_slack(*, request_id: int, event: str, message: str) -> str:
     payload = slack_payload(load(request_id), event, message)
     # The URL is the secret that lets anyone post: it is never logged.
     try:
-        with httpx.Client(timeout=SLACK_TIMEOUT_SECONDS, follow_redirects=False) as client:
-            response = client.post(url, json=payload)
+        # This process's kept-alive client: one TLS handshake, not one per notice.
+        response = http_client().post(url, json=payload, timeout=SLACK_TIMEOUT_SECONDS)
     except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as error:
         logger.error("rollback %s: the Slack webhook URL is unusable: %s", request_id, error)
         return "refused"
@@ -307,8 +314,10 @@ def post_to_slack(*, request_id: int, event: str, message: str) -> str:
         # Chained errors would carry the request, and so the URL, into the logs.
         raise SlackUnavailable(f"Slack did not answer: {type(error).__name__}: {error}") from None
     status = response.status_code
-    if status in (408, 429) or status >= 500:
-        raise SlackUnavailable(f"Slack answered {status}: {response.text[:200]}")
+    if is_transient(status):
+        raise SlackUnavailable(
+            f"Slack answered {status}: {response.text[:200]}", retry_after=retry_after(response)
+        )
     if not 200 <= status < 300:
         logger.error(
             "rollback %s: Slack refused the %s message (%s): %s",

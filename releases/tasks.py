@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from celery import shared_task
-from celery.utils.time import get_exponential_backoff_interval
 
 from releases.backends import BackendError
+from releases.retry import retry_countdown
 
 RETRY_AFTER_MOST = 60.0  # a peer asking for longer is retried after this (and asked again)
 
 
 def _countdown(error: BackendError, factor: float, retries: int) -> float:
-    """Exponential backoff with full jitter, never sooner than the peer's Retry-After."""
-    backoff = get_exponential_backoff_interval(
-        factor=factor, retries=retries, maximum=60, full_jitter=True
+    """Exponential backoff with full jitter, never sooner than the backend's Retry-After."""
+    return retry_countdown(
+        retries=retries, factor=factor, most=RETRY_AFTER_MOST, asked=error.retry_after
     )
-    asked = min(error.retry_after or 0.0, RETRY_AFTER_MOST)
-    return max(float(backoff), asked)
 
 
 @shared_task(bind=True, name="releases.tasks.apply_rollout_step", max_retries=5)

@@ -28,10 +28,13 @@ from incidents.models import IncidentRollback
 from releases import notifications, rollbacks
 from releases.models import Deployment, RollbackPlan, RollbackRequest, RollbackStatus
 from releases.notification_tasks import (
+    NOTICE_BACKOFF_MAX_SECONDS,
+    NOTICE_BACKOFF_SECONDS,
     NOTICE_MAX_RETRIES,
     email_rollback_notice,
     post_rollback_to_slack,
 )
+from releases.retry import retry_countdown
 from tests.factories import UserFactory
 
 SITE = "https://failsafe.example.com"
@@ -60,7 +63,7 @@ class SlackHook:
     def __init__(self) -> None:
         self._lock = threading.Condition()
         self._posts: list[Post] = []
-        self._failures: list[tuple[int, str]] = []
+        self._failures: list[tuple[int, str, dict[str, str]]] = []
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -70,12 +73,16 @@ class SlackHook:
                     hook._posts.append(
                         Post(self.path, self.headers.get("Content-Type", ""), body, time.time())
                     )
-                    status, text = hook._failures.pop(0) if hook._failures else (200, "ok")
+                    status, text, headers = (
+                        hook._failures.pop(0) if hook._failures else (200, "ok", {})
+                    )
                     hook._lock.notify_all()
                 raw = text.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(raw)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(raw)
 
@@ -98,9 +105,15 @@ class SlackHook:
         with self._lock:
             return list(self._posts)
 
-    def fail_next(self, n: int, status: int = 500, text: str = "internal_error") -> None:
+    def fail_next(
+        self,
+        n: int,
+        status: int = 500,
+        text: str = "internal_error",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         with self._lock:
-            self._failures = [(status, text)] * n
+            self._failures = [(status, text, headers or {})] * n
 
     def wait_for(self, n: int, timeout: float = 30) -> list[Post]:
         deadline = time.monotonic() + timeout
@@ -562,3 +575,22 @@ def test_a_real_worker_emails_and_posts_each_step_after_it_commits(
 def _read_email(path: Path):  # type: ignore[no-untyped-def]
     # The file backend writes each message, then a line of dashes.
     return message_from_string(path.read_text().split("\n" + "-" * 79)[0])
+
+
+@pytest.mark.django_db
+def test_slacks_rate_limit_is_waited_out_not_hammered(slack, successor, production, rollback_owner):
+    request = press(rollback_owner, production)
+    slack.fail_next(1, status=429, text="rate_limited", headers={"Retry-After": "30"})
+    with pytest.raises(notifications.SlackUnavailable, match="429") as error:
+        notifications.post_to_slack(request_id=request.pk, event="requested", message="x")
+    assert error.value.retry_after == 30
+    # The task's next try: not before Slack's 30 s, within the notices' bound.
+    waits = [
+        retry_countdown(retries=0, factor=NOTICE_BACKOFF_SECONDS,
+                        most=NOTICE_BACKOFF_MAX_SECONDS, asked=error.value.retry_after)
+        for _ in range(50)
+    ]  # fmt: skip
+    assert all(30 <= wait <= NOTICE_BACKOFF_MAX_SECONDS for wait in waits)
+    assert notifications.post_to_slack(request_id=request.pk, event="requested", message="x") == (
+        "sent"
+    )
