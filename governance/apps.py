@@ -23,6 +23,6 @@ class GovernanceConfig(AppConfig):
 
 
 def _sync_role_permissions(**kwargs: object) -> None:
-    from governance.services import sync_role_permissions
+    from governance.grants import sync_role_permissions
 
     sync_role_permissions()

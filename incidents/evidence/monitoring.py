@@ -72,7 +72,7 @@ def _incident(incident: Incident) -> Answer:
 def _rollback(request: RollbackRequest) -> Answer:
     link: IncidentRollback | None = getattr(request, "incident_link", None)
     return {
-        **release_evidence.rollback_row(request),
+        **release_evidence.rollback_record(request),
         "incident": link.incident_id if link else None,
     }
 

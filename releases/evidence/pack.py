@@ -15,6 +15,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from governance.evidence.kinds import EvidenceKind
 from governance.evidence.pack.sections import Section, register_section, username_of
+from releases.evidence.shared import ROLLBACK_FIELDS, rollback_record, rollbacks_queryset
 from releases.models import (
     MODEL_CARD_FIELDS,
     Approval,
@@ -24,7 +25,6 @@ from releases.models import (
     Release,
     ReleaseComponent,
     RollbackPlan,
-    RollbackRequest,
     RolloutStep,
 )
 
@@ -204,51 +204,23 @@ def _step_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, Any]]
         }
 
 
-def _rollbacks(system: AISystem, period: PackPeriod, *, drills: bool) -> QuerySet[RollbackRequest]:
-    return (
-        RollbackRequest.objects.filter(
-            environment__system=system,
-            is_drill=drills,
-            requested_at__gte=period.since,
-            requested_at__lt=period.until,
-        )
-        .select_related("environment", "from_release", "to_release", "requested_by", "confirmed_by")
-        .order_by("requested_at", "id")
+def _rollbacks(system: AISystem, period: PackPeriod, *, drills: bool) -> Iterator[dict[str, Any]]:
+    requests = rollbacks_queryset().filter(
+        environment__system=system,
+        is_drill=drills,
+        requested_at__gte=period.since,
+        requested_at__lt=period.until,
     )
-
-
-def _rollback_row(request: RollbackRequest) -> dict[str, Any]:
-    minutes = None
-    if request.finished_at is not None and request.status == "succeeded":
-        minutes = round((request.finished_at - request.requested_at).total_seconds() / 60, 2)
-    return {
-        "id": request.pk,
-        "environment": request.environment.slug,
-        "from_version": request.from_release.version if request.from_release else None,
-        "to_version": request.to_release.version,
-        "status": request.status,
-        "reason": request.reason,
-        "requested_by": username_of(request.requested_by) or "rollback plan trigger",
-        "confirmed_by": username_of(request.confirmed_by),
-        "trigger": request.trigger,
-        "requested_at": request.requested_at,
-        "started_at": request.started_at,
-        "finished_at": request.finished_at,
-        "minutes_to_verified": minutes,
-        "attempts": request.attempts,
-        "error": request.error,
-        "idempotency_key": request.idempotency_key,
-    }
+    for request in requests.iterator(chunk_size=CHUNK):
+        yield rollback_record(request)
 
 
 def _rollback_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, Any]]:
-    for request in _rollbacks(system, period, drills=False).iterator(chunk_size=CHUNK):
-        yield _rollback_row(request)
+    return _rollbacks(system, period, drills=False)
 
 
 def _drill_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, Any]]:
-    for request in _rollbacks(system, period, drills=True).iterator(chunk_size=CHUNK):
-        yield _rollback_row(request)
+    return _rollbacks(system, period, drills=True)
 
 
 def _forensic_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, Any]]:
@@ -272,12 +244,6 @@ def _forensic_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, A
             "context": record.context,
         }
 
-
-ROLLBACK_COLUMNS = (
-    "id", "environment", "from_version", "to_version", "status", "reason", "requested_by",
-    "confirmed_by", "trigger", "requested_at", "started_at", "finished_at",
-    "minutes_to_verified", "attempts", "error", "idempotency_key",
-)  # fmt: skip
 
 SECTIONS = [
     Section(
@@ -324,7 +290,7 @@ SECTIONS = [
     Section(
         "rollbacks", EvidenceKind.ROLLBACK_REQUEST, "Rollbacks", order=40, rows=_rollback_rows,
         description="Rollbacks requested or proposed during the period, and how they ended.",
-        columns=ROLLBACK_COLUMNS,
+        columns=ROLLBACK_FIELDS,
     ),
     Section(
         "forensic_records", EvidenceKind.FORENSIC_RECORD, "Forensic records", order=41,
@@ -337,7 +303,7 @@ SECTIONS = [
         "rollback_drills", EvidenceKind.ROLLBACK_DRILL, "Rollback drills", order=42,
         rows=_drill_rows,
         description="Rollback drills run during the period.",
-        columns=ROLLBACK_COLUMNS,
+        columns=ROLLBACK_FIELDS,
     ),
 ]  # fmt: skip
 

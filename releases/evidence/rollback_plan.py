@@ -23,7 +23,7 @@ from releases.evidence.shared import (
     person,
     release_ref,
     releases_live_in_period,
-    rollback_row,
+    rollback_record,
     rollbacks_queryset,
 )
 from releases.models import Deployment, Release, RollbackMode, RollbackPlan, RollbackRequest
@@ -161,7 +161,7 @@ def _plan_answers(releases: list[Release]) -> list[Answer]:
         plan: RollbackPlan | None = getattr(release, "rollback_plan", None)
         rows = []
         for request in by_release.get(release.pk, []):
-            row = rollback_row(request)
+            row = rollback_record(request)
             if plan is not None:
                 row["checks"] = followed_checks(request, plan, live_before)
                 row["followed"] = all(c["ok"] for c in row["checks"])
@@ -188,7 +188,7 @@ def answer_rollback_plan(system: AISystem, params: Params) -> Answer:
     if release is None:
         return {"release": None, "plan": None, "rollbacks": [], "followed": None, "drills": []}
     drills = _drills(system).filter(from_release=release)  # drills of rolling it back
-    return {**_plan_answers([release])[0], "drills": [rollback_row(d) for d in drills]}
+    return {**_plan_answers([release])[0], "drills": [rollback_record(d) for d in drills]}
 
 
 def answer_rollback_plan_period(system: AISystem, start: datetime, end: datetime) -> Answer:
@@ -197,4 +197,4 @@ def answer_rollback_plan_period(system: AISystem, start: datetime, end: datetime
         .order_by("created_at", "id")
     )  # fmt: skip
     drills = _drills(system).filter(requested_at__gte=start, requested_at__lt=end)
-    return {"releases": _plan_answers(releases), "drills": [rollback_row(d) for d in drills]}
+    return {"releases": _plan_answers(releases), "drills": [rollback_record(d) for d in drills]}

@@ -1,5 +1,5 @@
 """The pieces every release answer shares: a release with its decision stack, a person, a
-rollback row, an environment, and finding the release or environment a question asks about.
+rollback's one record, an environment, and finding the release or environment a question asks about.
 
 Also used by incidents' monitoring answer and monitoring plan. Every function reads in a
 fixed number of queries (or none, on prefetched relations).
@@ -69,8 +69,13 @@ def release_ref(release: Release) -> Answer:
     }
 
 
-def rollback_row(request: RollbackRequest) -> Answer:
-    """One rollback (or drill) as the answers show it; relations select_related by the caller."""
+def rollback_record(request: RollbackRequest) -> Answer:
+    """A rollback (or drill): its one serialisation, for the evidence answers and the pack's
+    rollbacks and drills alike. Relations loaded by the caller (`rollbacks_queryset`).
+
+    `minutes_to_finish` runs from the press to the end whatever the end was; `status` says
+    whether that end was a verified rollback.
+    """
     finished = request.finished_at
     minutes = (finished - request.requested_at).total_seconds() / 60 if finished else None
     try:
@@ -91,14 +96,26 @@ def rollback_row(request: RollbackRequest) -> Answer:
         "automatic": request.requested_by_id is None,
         "trigger": request.trigger,
         "requested_at": request.requested_at,
+        "started_at": request.started_at,
         "finished_at": finished,
         "minutes_to_finish": round(minutes, 2) if minutes is not None else None,
+        "attempts": request.attempts,
         "error": request.error,
+        "idempotency_key": request.idempotency_key,
         # Art. 73(6): what was live, kept before the rollback altered anything (None for a
         # request that never reached the backend).
         "forensic_digest": forensics.digest if forensics is not None else None,
         "forensics_captured_at": forensics.captured_at if forensics is not None else None,
     }
+
+
+ROLLBACK_FIELDS = (
+    "id", "environment", "from_release", "to_release", "status", "is_drill", "reason",
+    "requested_by", "confirmed_by", "automatic", "trigger", "requested_at", "started_at",
+    "finished_at", "minutes_to_finish", "attempts", "error", "idempotency_key",
+    "forensic_digest", "forensics_captured_at",
+)  # fmt: skip
+"""The record's fields as a pack's CSV columns (the label is the JSON's alone)."""
 
 
 def rollbacks_queryset() -> QuerySet[RollbackRequest]:

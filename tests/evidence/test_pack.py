@@ -18,11 +18,14 @@ from governance import audit
 from governance.audit.chain import chain_name, seal_pending
 from governance.evidence import sign
 from governance.evidence.kinds import EvidenceKind
+from governance.evidence.pack import formats
 from governance.evidence.pack import sections as pack_sections
 from governance.evidence.pack.archive import EvidencePack
 from governance.evidence.pack.period import PackPeriod
 from governance.evidence.pack.services import export_evidence_pack
+from governance.evidence.questions import Params, answer_one
 from governance.models import AuditChainHead, AuditEvent
+from releases.evidence.shared import ROLLBACK_FIELDS
 from releases.services import update_environment
 
 OCTOBER = PackPeriod(date(2026, 10, 1), date(2026, 10, 31))
@@ -120,8 +123,8 @@ def test_the_sections_hold_the_history(evidence_history, compliance, signing_key
     assert plan["owners"] == ["rob"] and plan["target_version"] == "1.0.0"
     assert plan["triggers"][0]["metric"] == "review_rate"
     [rollback] = rows(archive, "rollbacks")
-    assert (rollback["from_version"], rollback["to_version"]) == ("1.1.0", "1.0.0")
-    assert rollback["status"] == "succeeded" and rollback["requested_by"] == "rob"
+    assert (rollback["from_release"], rollback["to_release"]) == ("1.1.0", "1.0.0")
+    assert rollback["status"] == "succeeded" and rollback["requested_by"]["username"] == "rob"
     [drill] = rows(archive, "rollback_drills")
     assert drill["environment"] == "staging"
     assert {f["rollback_id"] for f in rows(archive, "forensic_records")} == {
@@ -147,6 +150,23 @@ def test_the_sections_hold_the_history(evidence_history, compliance, signing_key
         table = list(csv.DictReader(io.StringIO(archive.read(f"{section.name}.csv").decode())))
         assert len(table) == len(rows(archive, section.name)), section.name
         assert tuple(table[0]) == section.columns if table else True
+
+
+@pytest.mark.django_db
+def test_a_rollback_reads_alike_in_the_pack_and_in_the_answers(
+    evidence_history, compliance, signing_key
+):  # type: ignore[no-untyped-def]
+    """One serialisation of a rollback: the pack's row is the monitoring answer's record."""
+    archive, _ = build(evidence_history.system, compliance)
+    [row] = rows(archive, "rollbacks")
+    answer = answer_one(evidence_history.system, "monitoring",
+                        Params(start=OCTOBER.since, end=OCTOBER.until))  # fmt: skip
+    [answered] = answer["rollbacks"]
+    assert answered.pop("incident") == evidence_history.incidents[0].pk
+    assert row == json.loads(formats.dumps(answered))
+    assert row["minutes_to_finish"] == 3.0 and row["forensic_digest"]
+    header = next(csv.reader(io.StringIO(archive.read("rollbacks.csv").decode())))
+    assert tuple(header) == ROLLBACK_FIELDS
 
 
 @pytest.mark.django_db

@@ -1,0 +1,64 @@
+"""Incidents (incident: the lifecycle, roles, the immutable timeline, pins and the rollbacks
+linked), what the war room does and sends (response: containment, notices to authorities and
+operators), alerts with their tokens (alerts), and post-mortems with their action items
+(postmortem). Imported from here: `from incidents.models import Incident`."""
+
+from incidents.models.alerts import (
+    Alert,
+    AlertStatus,
+    AlertToken,
+)
+from incidents.models.incident import (
+    Category,
+    EntryKind,
+    Incident,
+    IncidentRole,
+    IncidentRoleKind,
+    IncidentRollback,
+    Pin,
+    Severity,
+    Source,
+    Stage,
+    TimelineEntry,
+)
+from incidents.models.postmortem import (
+    POSTMORTEM_SECTIONS,
+    ActionItem,
+    ActionItemStatus,
+    PostMortem,
+)
+from incidents.models.response import (
+    AuthorityNotification,
+    ContainmentAction,
+    ContainmentKind,
+    ContainmentStatus,
+    OperatorNotice,
+    SentNotice,
+)
+
+__all__ = [
+    "POSTMORTEM_SECTIONS",
+    "ActionItem",
+    "ActionItemStatus",
+    "Alert",
+    "AlertStatus",
+    "AlertToken",
+    "AuthorityNotification",
+    "Category",
+    "ContainmentAction",
+    "ContainmentKind",
+    "ContainmentStatus",
+    "EntryKind",
+    "Incident",
+    "IncidentRole",
+    "IncidentRoleKind",
+    "IncidentRollback",
+    "OperatorNotice",
+    "Pin",
+    "PostMortem",
+    "SentNotice",
+    "Severity",
+    "Source",
+    "Stage",
+    "TimelineEntry",
+]

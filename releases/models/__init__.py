@@ -1,0 +1,65 @@
+"""Releases of the whole decision stack (release), their gate checks and approvals (review),
+environments with their rollouts and deployments (deployment), and rollback plans and requests
+(rollback). Imported from here: `from releases.models import Release`."""
+
+from releases.models.deployment import (
+    BackendType,
+    Deployment,
+    Environment,
+    LocalDeploymentState,
+    RolloutStage,
+    RolloutStep,
+    StepStatus,
+)
+from releases.models.release import (
+    MODEL_CARD_FIELDS,
+    ChangeCategory,
+    ComponentKind,
+    Release,
+    ReleaseComponent,
+    ReleaseStatus,
+)
+from releases.models.review import (
+    Approval,
+    Comparison,
+    Decision,
+    GateCheck,
+    GateCriterion,
+    GatePolicy,
+)
+from releases.models.rollback import (
+    ForensicRecord,
+    RollbackMode,
+    RollbackPlan,
+    RollbackRequest,
+    RollbackStatus,
+    RollbackTrigger,
+)
+
+__all__ = [
+    "MODEL_CARD_FIELDS",
+    "Approval",
+    "BackendType",
+    "ChangeCategory",
+    "Comparison",
+    "ComponentKind",
+    "Decision",
+    "Deployment",
+    "Environment",
+    "ForensicRecord",
+    "GateCheck",
+    "GateCriterion",
+    "GatePolicy",
+    "LocalDeploymentState",
+    "Release",
+    "ReleaseComponent",
+    "ReleaseStatus",
+    "RollbackMode",
+    "RollbackPlan",
+    "RollbackRequest",
+    "RollbackStatus",
+    "RollbackTrigger",
+    "RolloutStage",
+    "RolloutStep",
+    "StepStatus",
+]
