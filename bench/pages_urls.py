@@ -1,4 +1,5 @@
-"""The app's URLs plus bench/empty/: the baseline of bench/pages.py.
+"""The app's URLs plus bench/empty/ (the baseline of bench/pages.py) and bench/empty-api/
+(of bench/gate.py).
 
 The empty view does no work of its own, but its request goes through the whole middleware
 stack like any page's: the session is loaded and the user authenticated (the login-required
@@ -14,13 +15,24 @@ if __name__ == "__main__":  # `make bench` runs every bench/*.py: this one is no
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 
 def empty(request: HttpRequest) -> HttpResponse:
     return HttpResponse(b"")
 
 
+class EmptyApi(APIView):
+    """bench/empty-api/: the API's authentication, permissions and renderer, no work."""
+
+    def get(self, request: Request) -> Response:
+        return Response({})
+
+
 urlpatterns = [
     path("bench/empty/", empty, name="bench-empty"),
+    path("bench/empty-api/", EmptyApi.as_view(), name="bench-empty-api"),
     path("", include("config.urls")),
 ]

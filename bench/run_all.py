@@ -93,6 +93,12 @@ BENCHMARKS = {
             shown=("rss_mb_100k", "ratio_100k", "export_s", "copy_s", "verified"),
         ),
         Benchmark(
+            "gate.py",
+            "The deployment gate's answer (CI, Argo) against an empty authenticated API view.",
+            targets=(Target("ratio", ">=", 0.5, "gate / empty API view, requests per second"),),
+            shown=("p50_ms", "p99_ms", "flagger_ratio", "empty_p50_ms"),
+        ),
+        Benchmark(
             "pages.py",
             "Pages served by gunicorn against an empty authenticated view (requests/s).",
             targets=(

@@ -12,6 +12,7 @@ class IncidentsConfig(AppConfig):
         from governance import dashboard, demo, metrics
         from governance.navigation import Section, SystemLink, register, register_system_link
         from incidents import evidence, home, prometheus
+        from incidents.change_freeze import change_freeze
         from incidents.demo import load_incident_demo
         from incidents.services.rollback import (
             incident_cited,
@@ -21,6 +22,7 @@ class IncidentsConfig(AppConfig):
             war_room_link,
         )
         from releases import notifications, rollback_hooks
+        from releases.services.deploy_gate import register_gate_rule
 
         demo.register(load_incident_demo)  # after the releases' step: it needs their deployments
         evidence.register()  # pack sections and charts; how a release was monitored after launch
@@ -31,6 +33,7 @@ class IncidentsConfig(AppConfig):
         rollback_hooks.describe_citation(incident_cited)
         rollback_hooks.describe_served(incident_served)  # tags, annotations, webhook body
         notifications.link_rollbacks(war_room_link)
+        register_gate_rule("change_freeze", change_freeze)  # no promotion during a SEV1/2
 
         register(Section("Incidents", "incidents:incident-list", "/incidents/", order=30))
         register(Section("Action items", "incidents:action-items", "/action-items/", order=35))

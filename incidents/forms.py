@@ -150,6 +150,10 @@ class OperatorNoticeForm(forms.Form):
     reference = forms.CharField(max_length=NAME, required=False)
 
 
+class HotfixForm(forms.Form):
+    release = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+
+
 class IncidentListFilter(django_filters.FilterSet):
     """The incident list: open ones first, the most severe on top."""
 

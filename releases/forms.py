@@ -274,6 +274,12 @@ class GatePolicyForm(forms.Form):
         choices=GateCriterion.choices, widget=forms.CheckboxSelectMultiple, required=False
     )
     approvals_required = forms.IntegerField(min_value=1, max_value=10)
+    required_stages = forms.MultipleChoiceField(
+        choices=RolloutStage.choices[:-1],  # general release has nothing after it
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Stages to pass before a later one",
+    )
 
 
 class EnvironmentRollbackForm(forms.Form):

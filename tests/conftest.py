@@ -22,8 +22,20 @@ from tests.factories import UserFactory
 
 pytest_plugins = [
     "tests.fixtures.releases",
+    "tests.fixtures.incidents",
     "tests.fixtures.webhook_server",
     "tests.fixtures.mlflow_server",
+    # The worlds of the role matrix and of the API sweeps (tests/worlds/__init__.py).
+    "tests.worlds.action_items",
+    "tests.worlds.alert_tokens",
+    "tests.worlds.api",
+    "tests.worlds.api_tokens",
+    "tests.worlds.governance",
+    "tests.worlds.incident_api",
+    "tests.worlds.postmortem",
+    "tests.worlds.releases",
+    "tests.worlds.site",
+    "tests.worlds.war_room",
 ]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

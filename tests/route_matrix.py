@@ -1,12 +1,13 @@
 """The entries of the one role matrix (tests/test_route_matrix.py): every URL pattern of the
 site, and the status each persona gets from it.
 
-Each app keeps its own routes, beside the world their paths need (the ROUTES lists and
-`world` fixtures of tests/releases/routes.py, tests/incidents/*_routes.py and of the page
-tests that end in one); they are imported here, not copied, and grouped by that world (the
-fixture tests/test_route_matrix.py uses to build the rows "{draft}", "{incident}"… name).
-Only that test calls them: each route once, as every persona. The routes no app keeps are
-added here. A route is matched to its URL pattern by resolving its path, so an entry needs
+Each app keeps its own routes (the ROUTES lists of tests/releases/routes.py,
+tests/incidents/*_routes.py and of the page tests that end in one); they are imported here,
+not copied, and grouped by the world their paths need: the fixture `<name>_world` of
+tests/worlds/<name>.py, which builds the rows "{draft}", "{incident}"… name (registered for
+the whole suite by tests/conftest.py; tests/test_route_matrix.py asks for it by name). Only
+that test calls the routes: each once, as every persona. The routes no app keeps are added
+here. A route is matched to its URL pattern by resolving its path, so an entry needs
 no pattern name: it says what it calls and who may call it.
 
 The admin is one pattern entry: every pattern under admin/ turns away anyone who is not
@@ -57,7 +58,7 @@ def as_json(route: Route) -> Route:
 class Group:
     """Routes whose paths one world fixture fills in, and where a new one of them belongs."""
 
-    world: str  # a fixture of tests/test_route_matrix.py answering (people, ids)
+    world: str  # `<name>_world`, the fixture of tests/worlds/<name>.py: (people, ids)
     routes: tuple[Route, ...]
     home: str  # the module whose ROUTES list a new route of this kind joins
 

@@ -23,7 +23,7 @@ persona, derandomized, so CI sees the same cases every time; `make fuzz` raises 
 Body fields that name objects (`environment`, `owners`, `system`…) get real ones half of
 the time (`flatmap_body`), as path parameters do, so a request gets past "no such object".
 
-Database: see tests/api_world.py (one world per module, a savepoint rolled back per request).
+Database: see tests/worlds/api.py (one world per module, a savepoint rolled back per request).
 
 Lockout: the personas always send their right password, and a successful Basic sign-in
 clears the failures of that username and address (LockoutBasicAuthentication); the wrong
@@ -50,8 +50,8 @@ from hypothesis import strategies as st
 from schemathesis.checks import CHECKS as BUILT_IN_CHECKS
 from schemathesis.checks import load_all_checks
 
-from tests.api_world import REAL, USERNAMES, basic_auth, world  # noqa: F401 (fixture)
 from tests.matrix import ROLE_HOLDERS
+from tests.worlds.api import REAL, USERNAMES, basic_auth
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 
@@ -236,12 +236,12 @@ def _send_and_check(case: Any, headers: dict[str, str], persona: str) -> None:
 @schema.exclude(path_regex=ALERT_INTAKE).parametrize()
 @pytest.mark.parametrize("persona", PERSONAS)
 @ONE_WORLD
-def test_api_as_each_persona(case, persona, world, db):  # type: ignore[no-untyped-def]  # noqa: F811
+def test_api_as_each_persona(case, persona, api_world, db):  # type: ignore[no-untyped-def]
     headers = {} if persona == "anonymous" else basic_auth(USERNAMES[persona])
     _send_and_check(case, headers, persona)
 
 
 @schema.include(path_regex=ALERT_INTAKE).parametrize()
 @ONE_WORLD
-def test_alert_intake(case, world, db):  # type: ignore[no-untyped-def]  # noqa: F811
-    _send_and_check(case, {"Authorization": f"Bearer {world['alert_token']}"}, "alert token")
+def test_alert_intake(case, api_world, db):  # type: ignore[no-untyped-def]
+    _send_and_check(case, {"Authorization": f"Bearer {api_world['alert_token']}"}, "alert token")

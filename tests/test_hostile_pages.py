@@ -18,16 +18,6 @@ from django.http import HttpRequest, HttpResponse
 from django.test import Client
 
 from config.errors import RefuseUnusableInput
-from tests.governance.test_api_tokens import world as api_tokens_world  # noqa: F401
-from tests.governance.test_role_matrix import everyone  # noqa: F401 (fixture)
-from tests.incidents.api_routes import world as incident_api_world  # noqa: F401
-from tests.incidents.conftest import incident  # noqa: F401 (fixture)
-from tests.incidents.test_action_items_page import world as action_items_world  # noqa: F401
-from tests.incidents.test_alert_token_pages import world as alert_tokens_world  # noqa: F401
-from tests.incidents.test_postmortem_pages import world as postmortem_world  # noqa: F401
-from tests.incidents.war_room_routes import world as war_room_world  # noqa: F401
-from tests.releases.routes import world as releases_world  # noqa: F401
-from tests.test_route_matrix import governance_world  # noqa: F401 (fixture)
 
 LONG = "x" * 100_000
 

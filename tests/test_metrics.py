@@ -14,9 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from governance.audit.chain import seal_all
 from governance.models import AuditEvent
-from incidents import services as incidents
-from releases import rollbacks, services
-from tests.fixtures.releases import pass_every_gate
+from releases import rollbacks
+from tests.factories import OpenIncidentFactory, SubmittedReleaseFactory
 
 
 def scrape(client, **extra) -> dict[str, dict[tuple, float]]:  # type: ignore[no-untyped-def]
@@ -43,7 +42,7 @@ def ask(actor, environment):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def activity(successor, production, rollback_owner, oncall_lead, fraud, make_release, model_owner):
+def activity(successor, production, rollback_owner, oncall_lead, fraud, model_owner):
     """Through the services: a rollback that failed after 3 s, one verified after 45 s, two
     open incidents (SEV1, SEV2) and one closed-free release waiting in review."""
     start = timezone.now()
@@ -56,17 +55,14 @@ def activity(successor, production, rollback_owner, oncall_lead, fraud, make_rel
     with time_machine.travel(start + timedelta(seconds=55), tick=True):
         rollbacks.run_rollback(request_id=verified.pk)
     for severity in ("sev1", "sev2"):
-        incidents.declare_incident(
+        OpenIncidentFactory(
             actor=oncall_lead, system=fraud, environment=production, title=f"{severity} alarm",
             severity=severity, category="performance",
         )  # fmt: skip
-    waiting = make_release("3.0.0")
-    pass_every_gate(waiting, model_owner)
-    services.save_rollback_plan(
-        actor=model_owner, release=waiting, environment=production, owners=[rollback_owner],
-        mode="manual", cooldown_minutes=30, triggers=[],
+    SubmittedReleaseFactory(  # waiting in review
+        system=fraud, actor=model_owner, version="3.0.0", environment=production,
+        rollback_owners=[rollback_owner], manual_plan=True,
     )  # fmt: skip
-    services.submit_release(actor=model_owner, release=waiting)
     return {"failed": failed, "verified": verified}
 
 
@@ -122,9 +118,9 @@ def test_a_scrape_costs_the_same_queries_whatever_the_data(client, fraud, oncall
     with CaptureQueriesContext(connection) as small:
         scrape(client)
     for n in range(12):
-        incidents.declare_incident(
-            actor=oncall_lead, system=fraud, title=f"alarm {n}", severity="sev3",
-            category="drift",
+        OpenIncidentFactory(
+            actor=oncall_lead, system=fraud, environment=None, title=f"alarm {n}",
+            severity="sev3", category="drift",
         )  # fmt: skip
     with CaptureQueriesContext(connection) as large:
         samples = scrape(client)

@@ -4,17 +4,20 @@ The patterns come from the URL conf itself (the DRF routers' included, with thei
 suffixes and API root); the entries from tests/route_matrix.py. A pattern no entry calls
 fails the matrix, and so does an entry whose path no longer resolves.
 
-One test per world (the data a group of routes needs, built once), one subtest per route:
-building a world per route would cost a minute more.
+One test per world (the data a group of routes needs, built once by its fixture in
+tests/worlds/), one subtest per route: building a world per route would cost a minute more.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,16 +26,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.urls.exceptions import Resolver404
 
-from tests.governance.test_api_tokens import world as api_tokens_world  # noqa: F401
-from tests.governance.test_role_matrix import everyone  # noqa: F401 (fixture)
-from tests.incidents.api_routes import world as incident_api_world  # noqa: F401
-from tests.incidents.conftest import incident  # noqa: F401 (fixture)
-from tests.incidents.test_action_items_page import world as action_items_world  # noqa: F401
-from tests.incidents.test_alert_token_pages import world as alert_tokens_world  # noqa: F401
-from tests.incidents.test_postmortem_pages import world as postmortem_world  # noqa: F401
-from tests.incidents.war_room_routes import world as war_room_world  # noqa: F401
 from tests.matrix import PERSONAS, Route, check_route
-from tests.releases.routes import world as releases_world  # noqa: F401
 from tests.route_matrix import (
     ADMIN_CATCH_ALL,
     ADMIN_PREFIX,
@@ -147,6 +141,26 @@ def test_every_method_of_an_api_viewset_has_an_entry() -> None:
     assert not missing, "\n".join(missing)
 
 
+def test_every_group_names_a_world_and_a_home_that_exist() -> None:
+    """A group's world is the fixture `<name>_world` of tests/worlds/<name>.py, registered in
+    tests/conftest.py's pytest_plugins; its home, the file a new route of it joins, exists."""
+    from tests.conftest import pytest_plugins
+
+    root = Path(__file__).resolve().parent.parent
+    wrong = []
+    for group in GROUPS:
+        module = "tests.worlds." + group.world.removesuffix("_world")
+        if importlib.util.find_spec(module) is None:
+            wrong.append(f"{group.world}: no module {module}")
+        elif not hasattr(importlib.import_module(module), group.world):
+            wrong.append(f"{group.world}: {module} defines no fixture of that name")
+        elif module not in pytest_plugins:
+            wrong.append(f"{group.world}: {module} is not in pytest_plugins (tests/conftest.py)")
+        if not (root / group.home.partition(" ")[0]).is_file():
+            wrong.append(f"{group.world}: its home {group.home} is no file")
+    assert not wrong, "\n".join(wrong)
+
+
 def test_no_two_patterns_share_a_route() -> None:
     # Two patterns spelled alike: the second can never be reached.
     seen: dict[str, Pattern] = {}
@@ -159,32 +173,6 @@ def test_no_two_patterns_share_a_route() -> None:
 
 
 # ---- the matrix ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def governance_world(fraud, everyone, settings):  # noqa: F811
-    from governance.evidence.sign import generate_private_pem
-    from governance.models import AuditEvent
-    from governance.roles import Role
-
-    settings.EVIDENCE_SIGNING_KEY = generate_private_pem().decode()
-    ids = {
-        "grant": fraud.role_grants.get(role=Role.VIEWER).pk,
-        "event": AuditEvent.objects.filter(system=fraud).earliest("id").pk,
-    }
-    return everyone, ids
-
-
-@pytest.fixture
-def site_world(people, celery_worker, monkeypatch):
-    # /readyz is ready only when a worker answers: celery_worker is the suite's real one.
-    # Here the question is who gets an answer, not how fast: on a loaded machine (two test
-    # workers on two cores) the worker's reply can take longer than the probe's bound, which
-    # tests/test_health.py holds to.
-    from config import health
-
-    monkeypatch.setattr(health, "WORKER_TIMEOUT", 5.0)
-    return people, {}
 
 
 class SessionPerPersona(Client):

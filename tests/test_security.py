@@ -109,7 +109,7 @@ def test_session_and_csrf_cookies_are_secure(client, owner):
 
 
 def test_hsts_and_lockout_settings_come_from_the_environment():
-    from tests.test_settings import _manage, _production_env
+    from tests.production_env import manage, production_env
 
     show = (
         "from django.conf import settings as s; print(s.SECURE_HSTS_SECONDS, "
@@ -117,12 +117,12 @@ def test_hsts_and_lockout_settings_come_from_the_environment():
         "s.AXES_FAILURE_LIMIT, int(s.AXES_COOLOFF_TIME.total_seconds()), "
         "s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
     )
-    defaults = _manage("shell", "-c", show, env=_production_env())
+    defaults = manage("shell", "-c", show, env=production_env())
     assert defaults.stdout.strip().splitlines()[-1] == "31536000 True True True 5 900 True True"
 
-    changed = _manage(
+    changed = manage(
         "shell", "-c", show,
-        env=_production_env(
+        env=production_env(
             SECURE_HSTS_SECONDS="3600", SECURE_HSTS_INCLUDE_SUBDOMAINS="false",
             SECURE_HSTS_PRELOAD="false", LOGIN_LOCKOUT_ENABLED="false", LOGIN_FAILURE_LIMIT="3",
             LOGIN_LOCKOUT_MINUTES="60",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -12,59 +10,35 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_secret
+from tests.production_env import manage, production_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _production_env(**extra: str) -> dict[str, str]:
-    development_only = {
-        "DEBUG",
-        "SECURE_SSL_REDIRECT",
-        "SESSION_COOKIE_SECURE",
-        "CSRF_COOKIE_SECURE",
-    }
-    env = {key: value for key, value in os.environ.items() if key not in development_only}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="failsafe.example.com",
-        DATABASE_URL="postgres://failsafe@db.internal:5432/failsafe",
-    )
-    env.update(extra)
-    return env
-
-
-def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=60,
-    )  # fmt: skip
-
-
 def test_check_deploy_is_clean_with_production_settings():
-    result = _manage("check", "--deploy", "--fail-level", "DEBUG", env=_production_env())
+    result = manage("check", "--deploy", "--fail-level", "DEBUG", env=production_env())
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
 
 
 def test_debug_is_off_unless_turned_on():
-    result = _manage(
+    result = manage(
         "shell", "-c", "from django.conf import settings; print(settings.DEBUG)",
-        env=_production_env(),
+        env=production_env(),
     )  # fmt: skip
     assert result.stdout.strip().splitlines()[-1] == "False", result.stderr
 
 
 def test_a_missing_secret_key_stops_start_up():
-    env = _production_env()
+    env = production_env()
     del env["SECRET_KEY"]
-    result = _manage("check", env=env)
+    result = manage("check", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
 
 
 def test_an_unknown_organisation_time_zone_stops_start_up():
-    result = _manage("check", env=_production_env(ORGANISATION_TIME_ZONE="Europe/Atlantis"))
+    result = manage("check", env=production_env(ORGANISATION_TIME_ZONE="Europe/Atlantis"))
     assert result.returncode != 0
     assert "ORGANISATION_TIME_ZONE 'Europe/Atlantis' is no IANA time zone" in result.stderr
 
@@ -102,8 +76,8 @@ def test_a_statement_run_again_is_prepared_by_postgresql(django_user_model):
 
 def test_prepared_statements_can_be_turned_off_for_a_pooler():
     show = "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS'))"
-    on = _manage("shell", "-c", show, env=_production_env())
-    off = _manage("shell", "-c", show, env=_production_env(DB_PREPARED_STATEMENTS="false"))
+    on = manage("shell", "-c", show, env=production_env())
+    off = manage("shell", "-c", show, env=production_env(DB_PREPARED_STATEMENTS="false"))
     assert "'prepare_threshold': 5" in on.stdout, on.stderr
     assert "prepare_threshold" not in off.stdout and off.returncode == 0, off.stderr
 
@@ -115,11 +89,11 @@ _SHOW_POOL = (
 
 
 def test_connections_come_from_a_bounded_pool_in_each_process():
-    default = _manage("shell", "-c", _SHOW_POOL, env=_production_env())
-    sized = _manage("shell", "-c", _SHOW_POOL, env=_production_env(
+    default = manage("shell", "-c", _SHOW_POOL, env=production_env())
+    sized = manage("shell", "-c", _SHOW_POOL, env=production_env(
         DB_POOL_MIN_SIZE="1", DB_POOL_MAX_SIZE="4", DB_POOL_TIMEOUT="2",
     ))  # fmt: skip
-    off = _manage("shell", "-c", _SHOW_POOL, env=_production_env(DB_POOL="false"))
+    off = manage("shell", "-c", _SHOW_POOL, env=production_env(DB_POOL="false"))
 
     # CONN_MAX_AGE 0: the pool keeps the connections (Django refuses a pool with it set)
     last = [result.stdout.strip().splitlines()[-1] for result in (default, sized, off)]
@@ -138,7 +112,7 @@ def test_connections_come_from_a_bounded_pool_in_each_process():
     ],
 )
 def test_pool_settings_that_cannot_work_stop_start_up(setting):
-    result = _manage("check", env=_production_env(**setting))
+    result = manage("check", env=production_env(**setting))
 
     assert result.returncode != 0
     assert next(iter(setting)) in result.stderr
@@ -191,7 +165,7 @@ def test_threads_share_the_pooled_connection_and_its_prepared_statements():
     # later requests is prepared on it (the pool keeps what a connection prepared).
     from tests.conftest import worker_database_url
 
-    env = _production_env(
+    env = production_env(
         DATABASE_URL=worker_database_url(), DB_POOL_MIN_SIZE="0", DB_POOL_MAX_SIZE="1",
     )  # fmt: skip
     result = subprocess.run(

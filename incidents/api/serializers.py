@@ -17,6 +17,7 @@ from incidents.models import (
     ContainmentAction,
     ContainmentKind,
     EntryKind,
+    Hotfix,
     Incident,
     IncidentRoleKind,
     OperatorNotice,
@@ -27,6 +28,7 @@ from incidents.models import (
     TimelineEntry,
 )
 from incidents.services.postmortem import POSTMORTEM_FIELDS
+from releases.models import Release
 
 
 class AuthorityNotificationSerializer(api_types.ModelSerializer):
@@ -41,6 +43,27 @@ class OperatorNoticeSerializer(api_types.ModelSerializer):
         model = OperatorNotice
         fields = ["recipient", "name", "reference", "sent_at"]
         read_only_fields = fields
+
+
+class HotfixSerializer(serializers.ModelSerializer):
+    release: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="version", read_only=True
+    )
+    cited_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+
+    class Meta:
+        model = Hotfix
+        fields = ["release", "cited_by", "cited_at"]
+        read_only_fields = fields
+
+
+class HotfixAskSerializer(api_types.Serializer):
+    release = serializers.CharField(
+        max_length=Release._meta.get_field("version").max_length or 64,
+        help_text="The version of the release that fixes the incident",
+    )
 
 
 class OperatorNoticeAskSerializer(api_types.Serializer):
@@ -74,6 +97,7 @@ class IncidentSerializer(api_types.ModelSerializer):
     reporting_citation = serializers.SerializerMethodField()
     authority_notifications = AuthorityNotificationSerializer(many=True, read_only=True)
     operator_notices = OperatorNoticeSerializer(many=True, read_only=True)
+    hotfixes = HotfixSerializer(many=True, read_only=True)
 
     class Meta:
         model = Incident
@@ -106,6 +130,7 @@ class IncidentSerializer(api_types.ModelSerializer):
             "causal_link_at",
             "authority_notifications",
             "operator_notices",
+            "hotfixes",
             "reporting_deadline",
             "reporting_citation",
         ]

@@ -8,6 +8,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -23,6 +24,7 @@ from incidents.api.serializers import (
     ContainmentSerializer,
     ContainmentStatusSerializer,
     DeclareSerializer,
+    HotfixAskSerializer,
     IncidentSerializer,
     OperatorNoticeAskSerializer,
     PostMortemSerializer,
@@ -36,7 +38,7 @@ from incidents.api.serializers import (
 )
 from incidents.models import Incident, PostMortem, Severity, Stage
 from releases.api.serializers import IncidentRollbackAskSerializer, RollbackRequestSerializer
-from releases.models import Environment
+from releases.models import Environment, Release
 
 
 class IncidentFilter(filters.FilterSet):
@@ -60,8 +62,6 @@ def _user(username: str | None):  # type: ignore[no-untyped-def]
         return None
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None:
-        from rest_framework.exceptions import ValidationError
-
         raise ValidationError({"user": f"No active user {username!r}."})
     return user
 
@@ -86,6 +86,7 @@ class IncidentViewSet(
         "reports": Action.LEAD_INCIDENT,
         "causal_link": Action.LEAD_INCIDENT,
         "operator_notices": Action.LEAD_INCIDENT,
+        "hotfixes": Action.LEAD_INCIDENT,
         "save_postmortem": Action.RESPOND_INCIDENT,
         "action_items": Action.RESPOND_INCIDENT,
         "publish": Action.LEAD_INCIDENT,
@@ -93,7 +94,10 @@ class IncidentViewSet(
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return queries.incidents_for(api_actor(self.request)).prefetch_related(
-            "authority_notifications", "operator_notices"
+            "authority_notifications",
+            "operator_notices",
+            "hotfixes__release",
+            "hotfixes__cited_by",
         )
 
     def read_object(self) -> Incident:
@@ -264,6 +268,24 @@ class IncidentViewSet(
         data = validated(OperatorNoticeAskSerializer, request.data)
         incident = self.get_object()
         services.record_operator_notice(actor=api_actor(request), incident=incident, **data)
+        return self._ok(incident)
+
+    @extend_schema(request=HotfixAskSerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"])
+    def hotfixes(self, request: Request, pk: str) -> Response:
+        """Name a release as the incident's hotfix: while a SEV1 or SEV2 freezes changes to
+        its environment, the deployment gate lets that release through (its approvals, plan
+        and stage order still hold)."""
+        data = validated(HotfixAskSerializer, request.data)
+        incident = self.get_object()
+        found = Release.objects.filter(
+            system_id=incident.system_id, version=data["release"]
+        ).first()
+        if found is None:
+            raise ValidationError(
+                {"release": "This incident's system has no release of that version."}
+            )
+        services.cite_hotfix(actor=api_actor(request), incident=incident, release=found)
         return self._ok(incident)
 
     @extend_schema(responses=PostMortemSerializer)

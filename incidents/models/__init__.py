@@ -32,6 +32,7 @@ from incidents.models.response import (
     ContainmentAction,
     ContainmentKind,
     ContainmentStatus,
+    Hotfix,
     OperatorNotice,
     SentNotice,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "ContainmentKind",
     "ContainmentStatus",
     "EntryKind",
+    "Hotfix",
     "Incident",
     "IncidentRole",
     "IncidentRoleKind",

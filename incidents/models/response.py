@@ -9,6 +9,7 @@ from django.db import models
 from governance.limits import NAME
 from incidents.art73 import member_state_choices, operator_recipient_choices
 from incidents.models.incident import Incident
+from releases.models import Release
 
 
 class ContainmentKind(models.TextChoices):
@@ -91,3 +92,24 @@ class OperatorNotice(SentNotice):
 
     def __str__(self) -> str:
         return f"{self.get_recipient_display()} {self.name}"
+
+
+class Hotfix(models.Model):
+    """A release the incident's lead names as its fix: while the incident freezes changes to
+    its environment, a hotfix is the one promotion let through (the other rules still hold)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="hotfixes")
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="+")
+    cited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    cited_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["cited_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "release"], name="one_citation_a_hotfix")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.release.version} fixes INC-{self.incident_id}"

@@ -12,6 +12,7 @@ from incidents.services.alerts import (
     receive_alerts,
 )
 from incidents.services.containment import pin_entry, request_containment, set_containment_status
+from incidents.services.hotfixes import cite_hotfix
 from incidents.services.lifecycle import (
     assign_role,
     change_severity,
@@ -42,6 +43,7 @@ __all__ = [
     "change_severity",
     "check_size",
     "check_text",
+    "cite_hotfix",
     "classify_serious",
     "declare_incident",
     "ingest_alert",

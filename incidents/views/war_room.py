@@ -38,6 +38,7 @@ from incidents.art73 import (
     reporting_notices,
     rules,
 )
+from incidents.change_freeze import FREEZING_SEVERITIES, FREEZING_STAGES
 from incidents.forms import (
     DeclareForm,
     IncidentListFilter,
@@ -55,7 +56,7 @@ from incidents.models import (
 from incidents.services.lifecycle import ORDER, REOPENABLE_FROM
 from releases import rollbacks
 from releases.content import release_content
-from releases.models import ComponentKind, Release, RollbackMode
+from releases.models import ComponentKind, Release, ReleaseStatus, RollbackMode
 from releases.queries import live_release
 
 LIST_PAGE_SIZE = 50
@@ -217,6 +218,7 @@ def room_context(
         "skip_to": _skip_targets(incident),
         "reopen_to": _reopen_targets(incident),
         "releases": _release_sides(incident, live_now),
+        "freeze": _change_freeze(incident, can_lead),
         **_rollback_panel(incident, actions, live_now),
         "clock": clock,
         "clock_state": clock.state(now, first_report_at(incident)) if clock else None,
@@ -292,6 +294,37 @@ def _reopen_targets(incident: Incident) -> list[tuple[str, str]]:
         return []
     earlier = ORDER[1 : ORDER.index(incident.stage)]
     return [(value, Stage(value).label) for value in earlier]
+
+
+# A release a lead may name as the fix: one on its way (the gate still asks for its approvals).
+HOTFIX_CANDIDATES = (
+    ReleaseStatus.DRAFT,
+    ReleaseStatus.IN_REVIEW,
+    ReleaseStatus.CHANGES_REQUESTED,
+    ReleaseStatus.APPROVED,
+    ReleaseStatus.ROLLING_OUT,
+)
+
+
+def _change_freeze(incident: Incident, can_lead: bool) -> dict[str, Any] | None:
+    """The change freeze this incident holds, its hotfixes and (for its leads) the releases
+    that could be named one; None when it freezes nothing."""
+    if incident.severity not in FREEZING_SEVERITIES or incident.stage not in FREEZING_STAGES:
+        return None
+    hotfixes = list(incident.hotfixes.select_related("release", "cited_by"))
+    cited = {h.release_id for h in hotfixes}
+    candidates = (
+        [
+            release
+            for release in Release.objects.filter(
+                system_id=incident.system_id, status__in=HOTFIX_CANDIDATES
+            ).order_by("-created_at", "-id")[:20]
+            if release.pk not in cited
+        ]
+        if can_lead
+        else []
+    )
+    return {"hotfixes": hotfixes, "candidates": candidates}
 
 
 def _release_sides(incident: Incident, now_live: Release | None) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from incidents.forms import (
     CausalLinkForm,
     ContainmentForm,
     ContainmentStatusForm,
+    HotfixForm,
     OperatorNoticeForm,
     PostForm,
     ReportSentForm,
@@ -45,7 +46,7 @@ from incidents.models import (
 )
 from incidents.views.war_room import room_context, room_version
 from releases import rollbacks
-from releases.models import RollbackStatus
+from releases.models import Release, RollbackStatus
 
 # --- actions -------------------------------------------------------------------------------
 
@@ -214,6 +215,18 @@ def operator_notice(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
     form = OperatorNoticeForm(request.POST)
     return _act(request, pk, form, informed, Action.LEAD_INCIDENT, anchor="reporting")
+
+
+@require_POST
+def hotfix_cite(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    def cite(incident: Incident, data: dict) -> str:
+        release = Release.objects.filter(system_id=incident.system_id, pk=data["release"]).first()
+        if release is None:
+            raise ValidationError({"release": "Choose a release of this incident's system."})
+        services.cite_hotfix(actor=request.user, incident=incident, release=release)
+        return f"{release.version} is the hotfix: it may be promoted through the change freeze."
+
+    return _act(request, pk, HotfixForm(request.POST), cite, Action.LEAD_INCIDENT, anchor="release")
 
 
 @require_POST

@@ -327,10 +327,17 @@ class GatePolicySerializer(api_types.ModelSerializer):
     required_criteria = serializers.ListField(
         child=serializers.ChoiceField(choices=GateCriterion.choices)
     )
+    required_stages = serializers.ListField(
+        child=serializers.ChoiceField(choices=RolloutStage.choices),
+        required=False,
+        max_length=len(RolloutStage.values),
+        help_text="Rollout stages a release must pass in an environment before any later stage "
+        "there (left out: kept as it is)",
+    )
 
     class Meta:
         model = GatePolicy
-        fields = ["required_criteria", "approvals_required", "updated_at"]
+        fields = ["required_criteria", "approvals_required", "required_stages", "updated_at"]
         read_only_fields = ["updated_at"]
         # PUT replaces the whole policy: an omitted count is a 400, not the model's default.
         extra_kwargs: ClassVar[dict[str, Any]] = {"approvals_required": {"required": True}}

@@ -354,6 +354,7 @@ class GatePolicyViewSet(viewsets.ViewSet):
             system=system,
             required_criteria=data["required_criteria"],
             approvals_required=data["approvals_required"],
+            required_stages=data.get("required_stages"),
         )
         return Response(GatePolicySerializer(policy).data)
 

@@ -15,6 +15,7 @@ from governance.models import AISystem
 from governance.validators import (
     validate_evidence_uri,
 )
+from releases.models.deployment import RolloutStage
 from releases.models.release import Release
 
 
@@ -36,6 +37,11 @@ class GatePolicy(models.Model):
         models.CharField(max_length=32, choices=GateCriterion.choices), default=list
     )
     approvals_required = models.PositiveSmallIntegerField(default=1)
+    # Rollout stages a release must have passed in an environment before any later stage
+    # there (the deployment gate refuses a skip); none by default.
+    required_stages = ArrayField(
+        models.CharField(max_length=24, choices=RolloutStage.choices), default=list, blank=True
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -46,6 +52,9 @@ class GatePolicy(models.Model):
 
     def criterion_labels(self) -> list[str]:
         return [GateCriterion(c).label for c in self.required_criteria]
+
+    def stage_labels(self) -> list[str]:
+        return [RolloutStage(s).label for s in self.required_stages]
 
 
 class Comparison(models.TextChoices):

@@ -5,8 +5,10 @@ active one, the one just done). Reads only; the press decides by the same statem
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -110,23 +112,35 @@ class PressFacts:
 
 def press_facts(environment: Environment, to_release: Release | None) -> PressFacts:
     with connection.cursor() as cursor:
-        cursor.execute(
-            _press_facts_sql(),
-            {
-                "environment": environment.pk,
-                "active": RollbackStatus.active(),
-                "target": to_release.pk if to_release is not None else None,
-                "rolled_back": ReleaseStatus.ROLLED_BACK,
-                "succeeded": RollbackStatus.SUCCEEDED,
-            },
-        )
-        row = cursor.fetchone()
+        cursor.execute(press_facts_sql(), press_facts_params(environment, to_release))
+        return press_facts_from(cursor.fetchone())
+
+
+def press_facts_params(environment: Environment, to_release: Release | None) -> dict[str, Any]:
+    return {
+        "environment": environment.pk,
+        "active": RollbackStatus.active(),
+        "target": to_release.pk if to_release is not None else None,
+        "rolled_back": ReleaseStatus.ROLLED_BACK,
+        "succeeded": RollbackStatus.SUCCEEDED,
+    }
+
+
+def press_facts_from(row: Sequence[Any]) -> PressFacts:
+    """The facts from the first columns of `row` (a statement that selects the press's
+    statement's columns first may select more after them: `PRESS_FACTS_WIDTH`)."""
     active_id, live_via, named, target_was_live, put_back_by, put_back_at, put_back_from = row[:7]
-    live, target = rows.instances(row[7:], Release, Release)
+    live, target = rows.instances(row[7 : press_facts_width()], Release, Release)
     return PressFacts(
         active_id, live_via, named, target_was_live, put_back_by, put_back_at, put_back_from,
         live, target,
     )  # fmt: skip
+
+
+@functools.cache
+def press_facts_width() -> int:
+    """How many columns the press's statement selects."""
+    return 7 + 2 * len(Release._meta.concrete_fields)
 
 
 # What a press decides on, read in one statement (so from one snapshot: a rollback that
@@ -136,7 +150,7 @@ def press_facts(environment: Environment, to_release: Release | None) -> PressFa
 # The pages ask it too (`rollback_choice`): one statement holds the rule of the target, and
 # of when a press would go past a release a rollback put back.
 @functools.cache
-def _press_facts_sql() -> str:
+def press_facts_sql() -> str:
     named = "COALESCE(%(target)s, plan.target_release_id)"
     return f"""
 SELECT

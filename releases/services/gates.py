@@ -16,7 +16,15 @@ from governance.permissions import can, require
 from governance.roles import Action
 from governance.validators import check_value
 from releases.gate_policy import MINIMUM_APPROVALS, default_policy
-from releases.models import Comparison, GateCheck, GateCriterion, GatePolicy, Release, ReleaseStatus
+from releases.models import (
+    Comparison,
+    GateCheck,
+    GateCriterion,
+    GatePolicy,
+    Release,
+    ReleaseStatus,
+    RolloutStage,
+)
 from releases.services.drills import drill_possible
 
 if TYPE_CHECKING:
@@ -109,15 +117,31 @@ def record_gate_check(
 
 @transaction.atomic
 def update_gate_policy(
-    *, actor: User, system: AISystem, required_criteria: Iterable[str], approvals_required: int
+    *,
+    actor: User,
+    system: AISystem,
+    required_criteria: Iterable[str],
+    approvals_required: int,
+    required_stages: Iterable[str] | None = None,
 ) -> GatePolicy:
-    """Change which criteria a system's releases must pass and how many approvals they need."""
+    """Change which criteria a system's releases must pass, how many approvals they need and
+    (given) which rollout stages they must pass before a later one (None: kept as it is)."""
     require(actor, Action.CHANGE, system)
     criteria = sorted(set(required_criteria))
     errors: dict[str, str] = {}
     unknown = [c for c in criteria if c not in GateCriterion.values]
     if unknown:
         errors["required_criteria"] = f"Unknown criteria: {', '.join(unknown)}."
+    stages = None
+    if required_stages is not None:
+        wanted = set(required_stages)
+        if wanted - set(RolloutStage.values):
+            errors["required_stages"] = (
+                f"Unknown stages: {', '.join(sorted(wanted - set(RolloutStage.values)))}."
+            )
+        elif RolloutStage.GENERAL_RELEASE in wanted:
+            errors["required_stages"] = "General release is the last stage: nothing comes after it."
+        stages = [s for s in RolloutStage.values if s in wanted]  # in rollout order
     floor = MINIMUM_APPROVALS.get(system.risk_category, 1)
     if approvals_required < floor:
         errors["approvals_required"] = (
@@ -142,10 +166,13 @@ def update_gate_policy(
         .select_related("system")  # the audit trail names the policy by its system
         .get(system=system)
     )
-    before = audit.snapshot(policy, ["required_criteria", "approvals_required"])
+    fields = ["required_criteria", "approvals_required", "required_stages"]
+    before = audit.snapshot(policy, fields)
     policy.required_criteria, policy.approvals_required = criteria, approvals_required
+    if stages is not None:
+        policy.required_stages = stages
     policy.save()
-    after = audit.snapshot(policy, ["required_criteria", "approvals_required"])
+    after = audit.snapshot(policy, fields)
     if after != before:
         audit.record_event(
             actor=actor, action="gate_policy.updated", obj=policy, system=system,

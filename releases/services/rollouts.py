@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,21 +24,11 @@ from releases.models import (
     RolloutStep,
     StepStatus,
 )
+from releases.services.deploy_gate import Verdict, deployment_verdict
 from releases.tasks import apply_rollout_step as apply_rollout_step_task
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
-
-STAGE_ORDER = list(RolloutStage.values)
-PROMOTABLE = (ReleaseStatus.APPROVED, ReleaseStatus.ROLLING_OUT, ReleaseStatus.LIVE)
-
-
-def _current_stage(release: Release, environment: Environment) -> str | None:
-    applied = release.rollout_steps.filter(environment=environment).exclude(
-        status=StepStatus.FAILED
-    )
-    last = applied.order_by("-requested_at", "-id").first()
-    return last.stage if last else None
 
 
 @transaction.atomic
@@ -57,13 +47,6 @@ def promote_release(
         .get(pk=release.pk)
     )
     require(actor, Action.PROMOTE_RELEASE, release.system)
-    if environment.system_id != release.system_id:
-        raise ValidationError({"environment": "Choose an environment of this system."})
-    if release.status not in PROMOTABLE:
-        raise ValidationError(
-            "Only an approved release can be rolled out; "
-            f"this one is {release.get_status_display().lower()}."
-        )
     if stage not in RolloutStage.values:
         raise ValidationError({"stage": f"Unknown stage {stage!r}."})
     traffic = Decimal(str(traffic_percent))
@@ -71,11 +54,9 @@ def promote_release(
         traffic = Decimal(100)
     elif not Decimal(0) <= traffic <= Decimal(100):
         raise ValidationError({"traffic_percent": "The traffic share is between 0 and 100 %."})
-    current = _current_stage(release, environment)
-    if current is not None and STAGE_ORDER.index(stage) < STAGE_ORDER.index(current):
-        raise ValidationError({"stage": "A rollout only moves forward; going back is a rollback."})
-    if release.rollout_steps.filter(environment=environment, status=StepStatus.PENDING).exists():
-        raise ValidationError("A step of this rollout is still being applied; wait for it.")
+    verdict = deployment_verdict(release=release, environment=environment, stage=stage)
+    if not verdict.allowed:
+        raise refused(verdict)
 
     step = RolloutStep.objects.create(
         release=release, environment=environment, stage=stage, traffic_percent=traffic,
@@ -88,6 +69,17 @@ def promote_release(
     )  # fmt: skip
     transaction.on_commit(lambda: send_step(step.pk))
     return step
+
+
+def refused(verdict: Verdict) -> ValidationError:
+    """The gate's reasons as the error a form or the API shows: each on its field, if it has
+    one, the rest on the whole."""
+    by_field: dict[str, list[str]] = {}
+    for refusal in verdict.refusals:
+        by_field.setdefault(refusal.field or NON_FIELD_ERRORS, []).append(refusal.message)
+    if list(by_field) == [NON_FIELD_ERRORS]:
+        return ValidationError(by_field[NON_FIELD_ERRORS])
+    return ValidationError(by_field)
 
 
 def send_step(step_id: int) -> None:

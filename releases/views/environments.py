@@ -49,6 +49,7 @@ def _environments_page(
             initial={
                 "required_criteria": policy.required_criteria,
                 "approvals_required": policy.approvals_required,
+                "required_stages": policy.required_stages,
             }
         ),
     }

@@ -22,9 +22,9 @@ from releases.gate_policy import evaluate, policy_for
 from releases.models import Decision, Environment, Release, ReleaseStatus
 from releases.notifications import link_for
 from releases.services.approvals import approval_conflicts, takedown_of, valid_approvals
+from releases.services.deploy_gate import PROMOTABLE
 from releases.services.plans import eligible_rollback_owners
 from releases.services.registration import submission_problems
-from releases.services.rollouts import PROMOTABLE
 
 
 def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: Any) -> dict:

@@ -13,7 +13,12 @@ from governance import services as governance
 from governance.roles import Role
 from releases import services
 from releases.models import Release, ReleaseStatus
-from tests.fixtures.releases import CARD, go_live, pass_every_gate, stack
+from tests.factories import (
+    ApprovedReleaseFactory,
+    LiveDeploymentFactory,
+    SubmittedReleaseFactory,
+)
+from tests.fixtures.releases import CARD, stack
 
 pytestmark = pytest.mark.browser
 
@@ -76,44 +81,29 @@ def _name(user, first: str, last: str):  # type: ignore[no-untyped-def]
 
 
 def _ship(version: str, author, approvers, environment, rollback_owner, **card):  # type: ignore[no-untyped-def]
-    """A release through the services: gate, plan, submission and approvals (not yet live)."""
-    release = services.create_release(
-        actor=author, system=environment.system, version=version, title=card.pop("title"),
-        card={**CARD, **card}, components=stack(version),
-        change_categories=["new_architecture"],
+    """A release through the services: gate, plan (manual, on the review rate), submission
+    and, if `approvers` are given, their approvals (not yet live)."""
+    state = ApprovedReleaseFactory if approvers else SubmittedReleaseFactory
+    extra = {"approvers": approvers, "comment": "Evidence reviewed."} if approvers else {}
+    return state(
+        system=environment.system, actor=author, version=version, title=card.pop("title"),
+        card={**CARD, **card}, change_categories=["new_architecture"], environment=environment,
+        rollback_owners=[rollback_owner], plan_mode="manual", **extra,
     )  # fmt: skip
-    pass_every_gate(release, author)
-    services.save_rollback_plan(
-        actor=author, release=release, environment=environment, owners=[rollback_owner],
-        mode="manual", cooldown_minutes=30,
-        triggers=[{"metric": "review_rate", "comparison": "gt", "threshold": "2.5",
-                   "window_minutes": 15}],
-    )  # fmt: skip
-    release = services.submit_release(actor=author, release=release)
-    for approver in approvers:
-        services.record_approval(
-            actor=approver, release=release, decision="approve", comment="Evidence reviewed."
-        )
-    return release
 
 
 def _seed(registrar, fraud, production, mona, ravi, rita, rob) -> None:  # type: ignore[no-untyped-def]
     """History worth comparing against: 1.9.0 superseded by 2.0.0, live in Production; a
     rejected attempt; and, on another system, a release of mona's waiting in review."""
     old = _ship("1.9.0", mona, [ravi, rita], production, rob, title="Spring retrain")
-    go_live(old, ravi, production)
+    LiveDeploymentFactory(release=old, actor=ravi, environment=production)
     live = _ship("2.0.0", mona, [ravi, rita], production, rob, title="Gradient-boosted model")
-    go_live(live, ravi, production)
-    rejected = services.create_release(
-        actor=mona, system=fraud, version="2.0.1", title="Lower review threshold", card=CARD,
-        components=stack("2.0.1"), change_categories=["threshold_policy_update"],
+    LiveDeploymentFactory(release=live, actor=ravi, environment=production)
+    rejected = SubmittedReleaseFactory(
+        system=fraud, actor=mona, version="2.0.1", title="Lower review threshold",
+        change_categories=["threshold_policy_update"], environment=production,
+        rollback_owners=[rob], manual_plan=True,
     )  # fmt: skip
-    pass_every_gate(rejected, mona)
-    services.save_rollback_plan(
-        actor=mona, release=rejected, environment=production, owners=[rob], mode="manual",
-        cooldown_minutes=30, triggers=[],
-    )  # fmt: skip
-    services.submit_release(actor=mona, release=rejected)
     services.record_approval(
         actor=ravi, release=rejected, decision="reject",
         comment="Review rate would double; the ops team cannot absorb it.",

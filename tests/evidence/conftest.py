@@ -21,6 +21,7 @@ October 2026, system `fraud` (high risk: two approvals), environments Staging an
     Oct 20 10:00  1.2.0 registered (threshold policy only), plan target 1.0.0; its
                   "rollback path ready" check is the Oct 13 drill's (fresh for 30 days)
     Oct 21 11:00  1.2.0 approved            Oct 21 14:00  1.2.0 live in Staging
+    Oct 21 15:00  1.2.0 named incident 1's hotfix by its lead (the SEV1 freezes Production)
     Oct 22 10:00  1.2.0 live in Production
     Oct 25 12:00  incident 2 (SEV3, bias) declared by olga in Production, 1.2.0 live
     Oct 25 12:05  alert ScoreDrift (info: recorded, pages nobody) in Production
@@ -30,12 +31,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 import time_machine
 
+from governance.evidence.pack.period import PackPeriod
 from incidents import services as incident_services
 from incidents.models import Alert, Incident
 from releases import rollbacks, services
@@ -48,6 +50,7 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 PERIOD = (datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
+OCTOBER = PackPeriod(date(2026, 10, 1), date(2026, 10, 31))  # the same month, for a pack
 
 # The version of each component in each release (1.3.0 is for tests that add history).
 COMPONENT_VERSION = {
@@ -213,6 +216,8 @@ def evidence_history(  # type: ignore[no-untyped-def]
     r3 = _release("1.2.0", at(20, 10), at(21, 11), people=people, environment=production,
                   mode="manual", triggers=[], card=card_12)  # fmt: skip
     _live(r3, release_manager, staging, at(21, 14))
+    with time_machine.travel(at(21, 15), tick=False):  # incident 1 still freezes Production
+        incident_services.cite_hotfix(actor=oncall_lead, incident=incident_1, release=r3)
     _live(r3, release_manager, production, at(22, 10))
 
     with time_machine.travel(at(25, 12), tick=False):

@@ -125,7 +125,7 @@ def test_a_stream_that_breaks_after_it_began_is_audited(
     evidence_history, compliance, signing_key, section_breaking_mid_stream
 ):
     from governance.evidence.pack.services import export_evidence_pack
-    from tests.evidence.test_report import OCTOBER
+    from tests.evidence.conftest import OCTOBER
 
     pack = export_evidence_pack(actor=compliance, system=evidence_history.system, period=OCTOBER)
     sent = []

@@ -21,7 +21,7 @@ from governance.evidence.pack.period import PackPeriod
 from governance.evidence.pack.services import export_evidence_pack
 from incidents.evidence.monitoring_plan import monitoring_plan
 from releases import services
-from tests.evidence.test_report import _tool
+from tests.evidence.pdf import tool
 
 OCTOBER = PackPeriod(date(2026, 10, 1), date(2026, 10, 31))
 EXPORTED = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)  # the plan's "now": drills 90 days back
@@ -93,7 +93,7 @@ def test_the_pack_and_the_evidence_page_hold_the_plan(
     pdf = tmp_path / "report.pdf"
     pdf.write_bytes(archive.read("report.pdf"))
     text = subprocess.run(
-        [_tool("pdftotext"), str(pdf), "-"], check=True, capture_output=True, timeout=60
+        [tool("pdftotext"), str(pdf), "-"], check=True, capture_output=True, timeout=60
     ).stdout.decode()
     flat = re.sub(r"\s+", " ", text)
     assert "Post-market monitoring plan (EU AI Act Art. 72)" in flat

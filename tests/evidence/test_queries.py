@@ -32,6 +32,10 @@ def queries(call: Callable[[], Any]) -> int:
 
 def more_history(h) -> None:  # type: ignore[no-untyped-def]
     """Another release live, more alerts, incidents, checks, approvals and a second drill."""
+    with time_machine.travel(at(26, 9), tick=False):  # incident 1 recovered: no more freeze
+        incident_services.move_stage(
+            actor=h.people["oncall_lead"], incident=h.incidents[0], stage="review"
+        )
     release = _release("1.3.0", at(26, 10), at(27, 11), people=h.people,
                        environment=h.production, mode="manual", triggers=[], card=CARD)  # fmt: skip
     _live(release, h.people["release_manager"], h.staging, at(27, 14))

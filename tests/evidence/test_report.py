@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import subprocess
 import zipfile
-from datetime import date
 from xml.etree import ElementTree
 
 import pytest
 
 from governance.evidence import sign
-from governance.evidence.pack.period import PackPeriod
 from governance.evidence.pack.services import export_evidence_pack
 from governance.evidence.report_charts import nice_ticks, svg_bars
+from tests.evidence.conftest import OCTOBER
+from tests.evidence.pdf import tool
 
-OCTOBER = PackPeriod(date(2026, 10, 1), date(2026, 10, 31))
 # What an auditor must read in the report, from the October history (tests/evidence/conftest.py).
 ANSWERS = [
     "Fraud model 1.1.0",  # the releases live in the period
@@ -36,13 +34,6 @@ def report_pack(evidence_history, compliance, settings) -> zipfile.ZipFile:  # t
     return zipfile.ZipFile(io.BytesIO(b"".join(pack)))
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name) or f"/usr/bin/{name}"
-    # Not a skip: without poppler-utils the PDF is untested (`make pdf-deps` installs it).
-    assert shutil.which(path), f"{name} is missing: run `make pdf-deps` (Debian poppler-utils)"
-    return path
-
-
 @pytest.mark.django_db
 def test_the_pdf_opens_and_shows_the_answers(report_pack, artifacts_dir, tmp_path):
     pdf = tmp_path / "report.pdf"
@@ -51,7 +42,7 @@ def test_the_pdf_opens_and_shows_the_answers(report_pack, artifacts_dir, tmp_pat
 
     target = artifacts_dir / "evidence-report"
     subprocess.run(
-        [_tool("pdftoppm"), "-png", "-r", "110", "-f", "1", "-l", "1", "-singlefile", str(pdf),
+        [tool("pdftoppm"), "-png", "-r", "110", "-f", "1", "-l", "1", "-singlefile", str(pdf),
          str(target)],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
@@ -59,7 +50,7 @@ def test_the_pdf_opens_and_shows_the_answers(report_pack, artifacts_dir, tmp_pat
     assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 20_000
 
     text = subprocess.run(
-        [_tool("pdftotext"), str(pdf), "-"], check=True, capture_output=True,
+        [tool("pdftotext"), str(pdf), "-"], check=True, capture_output=True,
         timeout=60,
     ).stdout.decode()  # fmt: skip
     flat = re.sub(r"\s+", " ", text)

@@ -612,6 +612,7 @@ def test_the_schema_documents_the_token(client, owner):
 # --- who may do what on the pages ---------------------------------------------------------
 
 
+# The role matrix calls these in `api_tokens_world` (tests/worlds/api_tokens.py).
 ROUTES = [
     Route("own token list", "GET", PAGE, EVERYONE),
     Route(
@@ -630,10 +631,3 @@ ROUTES = [
     Route("system: confirm revoking", "GET", SYSTEM_PAGE + "{viewer_token}/revoke/", OWNERS),
     Route("system: revoke", "POST", SYSTEM_PAGE + "{viewer_token}/revoke/", OWNERS, ok=302),
 ]
-
-
-@pytest.fixture
-def world(people, fraud):  # type: ignore[no-untyped-def]
-    token, _ = token_for(people["owner"], fraud, "owner's")
-    viewer_token, _ = token_for(people["viewer"], fraud, "viewer's")
-    return people, {"token": token.pk, "viewer_token": viewer_token.pk, "fraud": fraud.pk}

@@ -89,7 +89,7 @@ class World:
 
 @pytest.fixture
 def incident(oncall_lead, fraud, live_release, production):  # type: ignore[no-untyped-def]
-    """The incidents tests' `incident` (tests/incidents/conftest.py): open, in production."""
+    """The suite's `incident` (tests/fixtures/incidents.py): open, in production."""
     return incidents.declare_incident(
         actor=oncall_lead, system=fraud, environment=production, title="Review rate tripled",
         severity="sev2", category="performance",
@@ -628,9 +628,18 @@ def _record_causal_link(w: World) -> Called:
     return lambda: incidents.record_causal_link(actor=lead, incident=incident), incident.system
 
 
+@case("incidents.services.hotfixes.cite_hotfix")
+def _cite_hotfix(w: World) -> Called:
+    incident, lead, release = w.incident, w.oncall_lead, w.approved
+    return lambda: incidents.cite_hotfix(
+        actor=lead, incident=incident, release=release
+    ), incident.system
+
+
 @case("incidents.services.rollback.roll_back_incident")
 def _roll_back_incident(w: World) -> Called:
-    incident, lead, _ = w.incident, w.oncall_lead, w.successor
+    _ = w.successor  # live before the incident: an open SEV2 would freeze its promotion
+    incident, lead = w.incident, w.oncall_lead
     return lambda: incidents.roll_back_incident(
         actor=lead, incident=incident, reason="Review rate tripled"
     ), incident.system
@@ -638,7 +647,8 @@ def _roll_back_incident(w: World) -> Called:
 
 @case("incidents.services.rollback.record_rollback_step")
 def _record_rollback_step(w: World) -> Called:
-    incident, lead, _ = w.incident, w.oncall_lead, w.successor
+    _ = w.successor  # live before the incident: an open SEV2 would freeze its promotion
+    incident, lead = w.incident, w.oncall_lead
     with rollbacks_held():
         request, _ = incidents.roll_back_incident(
             actor=lead, incident=incident, reason="Review rate tripled"
@@ -680,6 +690,10 @@ EXEMPT: dict[str, str] = {
     "releases.services.plans.eligible_rollback_owners": READS,
     "releases.services.plans.plan_state": "a plan as a dict for an event: reads only",
     "releases.services.registration.submission_problems": READS,
+    "releases.services.deploy_gate.deployment_verdict": READS,
+    "releases.services.deploy_gate.register_gate_rule": "an app's rule, added at start-up: "
+    "no state",
+    "releases.services.rollouts.refused": "the gate's verdict as an error: reads only",
     "releases.services.rollouts.send_step": "hands a recorded step to the broker; "
     "apply_rollout_step records what becomes of it",
     "releases.rollbacks.broker.enqueue": "hands a recorded request to the broker; the worker "
@@ -694,6 +708,8 @@ EXEMPT: dict[str, str] = {
     "releases.rollbacks.target.live_deployment": READS,
     "releases.rollbacks.target.rollback_target": READS,
     "releases.rollbacks.target.rollback_choice": READS,
+    "releases.rollbacks.target.press_facts_params": "the press statement's parameters: no state",
+    "releases.rollbacks.target.press_facts_from": "reads a row: no state",
     "releases.rollbacks.target.active_request": READS,
     "releases.rollbacks.target.rollback_just_done": READS,
     "releases.rollbacks.target.press_facts": READS,

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from governance import services
-from governance.models import RoleGrant
+from governance.models import AISystem, RoleGrant
 from governance.people import SEARCH_LIMIT
 from governance.roles import Role
 from tests.factories import UserFactory
@@ -95,7 +94,7 @@ def test_an_owner_outside_the_list_is_added_by_exact_username(client, owner, fra
          "add_owner": "zedekiah"},
     )  # fmt: skip
     assert response.status_code == 302
-    system = services.AISystem.objects.get(name="Credit limits")
+    system = AISystem.objects.get(name="Credit limits")
     owners = set(
         system.role_grants.filter(role=Role.OWNER).values_list("user__username", flat=True)
     )
@@ -111,4 +110,4 @@ def test_an_owner_listed_by_id_must_share_a_system(client, owner, fraud, strange
          "owners": [str(stranger.pk)]},
     )  # fmt: skip
     assert response.status_code == 400
-    assert not services.AISystem.objects.filter(name="Credit limits").exists()
+    assert not AISystem.objects.filter(name="Credit limits").exists()

@@ -26,6 +26,7 @@ EDIT = {
 
 PLAN = "post_market_monitoring_plan"
 
+# The role matrix calls these in `governance_world` (tests/worlds/governance.py).
 ROUTES = [
     # pages
     Route("system list", "GET", "/systems/", EVERYONE),
@@ -82,15 +83,6 @@ def evidence_signing_key(settings) -> None:
     from governance.evidence.sign import generate_private_pem
 
     settings.EVIDENCE_SIGNING_KEY = generate_private_pem().decode()
-
-
-@pytest.fixture
-def everyone(people):  # type: ignore[no-untyped-def]
-    """Every persona, and a group to grant roles to."""
-    from django.contrib.auth.models import Group
-
-    Group.objects.create(name="auditors")
-    return people
 
 
 @pytest.mark.django_db

@@ -1,12 +1,9 @@
-"""The incidents API's entries of the role matrix: every endpoint, the personas it lets in,
-and the world their paths need. tests/test_route_matrix.py calls them as every persona."""
+"""The incidents API's entries of the role matrix: every endpoint and the personas it lets in.
+tests/test_route_matrix.py calls them as every persona, in the world their paths need
+(`incident_api_world`, tests/worlds/incident_api.py)."""
 
 from __future__ import annotations
 
-import pytest
-
-from incidents import services
-from tests.incidents.war_room_routes import incident_rows
 from tests.matrix import EVERYONE, LEADS, PRESSERS, RESPONDERS, SEERS, Route
 
 INCIDENT = "/api/incidents/{incident}/"
@@ -95,6 +92,7 @@ ROUTES = [
         data={"title": "Alert per segment", "owner": "rhea"},
     ),
     api("publish", "POST", REVIEW + "publish/", LEADS),
+    api("name the hotfix", "POST", INCIDENT + "hotfixes/", LEADS, data={"release": "2.1.1"}),
     api("metrics", "GET", "/api/incidents/metrics/", EVERYONE),
     # A proposal is active in production: pressing returns it (200), confirming runs it.
     api("roll back now", "POST", INCIDENT + "rollback/", PRESSERS, data={"reason": "x"}),
@@ -116,21 +114,3 @@ ROUTES = [
         data={"reason": "A false alarm"},
     ),
 ]
-
-
-@pytest.fixture
-def world(incident, successor, production, oncall_lead, responder, people):  # type: ignore[no-untyped-def]
-    rows = incident_rows(incident, oncall_lead, responder)
-    review = services.declare_incident(
-        actor=oncall_lead, system=incident.system, title="Done", severity="sev4", category="drift"
-    )
-    services.move_stage(actor=oncall_lead, incident=review, stage="review", reason="Fixed")
-    services.save_postmortem(
-        actor=responder,
-        incident=review,
-        summary="s",
-        impact="i",
-        root_cause_data="d",
-        detection_gaps="g",
-    )
-    return people, {**rows, "production": production.pk, "review": review.pk}

@@ -219,6 +219,7 @@ def test_the_page_costs_the_same_with_5_and_100_items(client, incident, oncall_l
     assert many == few
 
 
+# The role matrix calls these in `action_items_world` (tests/worlds/action_items.py).
 ROUTES = [
     Route("action items page", "GET", "/action-items/", frozenset(ROLE_HOLDERS) | {"outsider"}),
     Route(
@@ -230,14 +231,3 @@ ROUTES = [
         outsider=400,  # fraud is no choice for someone who cannot see it
     ),
 ]
-
-
-@pytest.fixture
-def world(
-    incident,
-    responder,
-    viewer,
-    people,
-):
-    services.add_action_item(actor=responder, incident=incident, title="Alert", owner=viewer)
-    return people, {}

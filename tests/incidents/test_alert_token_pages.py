@@ -10,7 +10,7 @@ from governance.models import AuditEvent
 from governance.tokens import digest_of
 from incidents.models import AlertToken
 from incidents.services.alert_tokens import create_alert_token
-from tests.incidents.test_alerts import alertmanager, post
+from tests.incidents.alerts import alertmanager, post
 from tests.matrix import OWNERS, Route
 
 PAGE = "/systems/fraud/alert-tokens/"
@@ -145,19 +145,10 @@ def test_a_token_of_another_system_is_not_found_here(client, owner, fraud, other
     assert foreign.revoked_at is None
 
 
+# The role matrix calls these in `alert_tokens_world` (tests/worlds/alert_tokens.py).
 ROUTES = [
     Route("token list", "GET", PAGE, OWNERS),
     Route("create a token", "POST", f"{PAGE}new/", OWNERS, ok=201, data={"name": "Prometheus"}),
     Route("confirm revoking", "GET", PAGE + "{token}/revoke/", OWNERS),
     Route("revoke a token", "POST", PAGE + "{token}/revoke/", OWNERS, ok=302),
 ]
-
-
-@pytest.fixture
-def world(
-    owner,
-    fraud,
-    people,
-):
-    token, _ = create_alert_token(actor=owner, system=fraud, name="Alertmanager")
-    return people, {"token": token.pk}

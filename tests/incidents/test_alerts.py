@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 from django.core import mail
-from django.utils import timezone
 
 from governance import services as governance
 from governance.models import AuditEvent
@@ -14,50 +13,12 @@ from governance.roles import Role
 from incidents.models import Alert, AlertToken, Incident
 from incidents.services.alert_tokens import create_alert_token, revoke_alert_token
 from tests.factories import UserFactory
-
-
-def alertmanager(  # type: ignore[no-untyped-def]
-    status="firing", fingerprint="c0ffee", severity="critical", group="ReviewRateHigh", **labels
-):
-    resolved = status == "resolved"
-    return {
-        "version": "4",
-        "status": status,
-        "receiver": "failsafe",
-        "groupKey": f'{{}}:{{alertname="{group}"}}',
-        "groupLabels": {"alertname": "ReviewRateHigh"},
-        "commonLabels": {},
-        "commonAnnotations": {},
-        "externalURL": "http://alertmanager:9093",
-        "truncatedAlerts": 0,
-        "alerts": [
-            {
-                "status": status,
-                "labels": {
-                    "alertname": "ReviewRateHigh",
-                    "severity": severity,
-                    "environment": "production",
-                    **labels,
-                },
-                "annotations": {"summary": "Review rate 7.2% (threshold 2.5%)"},
-                "startsAt": timezone.now().isoformat(),
-                "endsAt": timezone.now().isoformat() if resolved else "0001-01-01T00:00:00Z",
-                "generatorURL": "http://prometheus:9090/graph",
-                "fingerprint": fingerprint,
-            }
-        ],
-    }
+from tests.incidents.alerts import alertmanager, post
 
 
 @pytest.fixture
 def token(owner, fraud):
     return create_alert_token(actor=owner, system=fraud, name="Alertmanager")[1]
-
-
-def post(client, path, payload, token):  # type: ignore[no-untyped-def]
-    return client.post(
-        path, payload, content_type="application/json", headers={"Authorization": f"Bearer {token}"}
-    )
 
 
 @pytest.mark.django_db

@@ -14,7 +14,7 @@ import pytest
 
 from incidents.models import Alert, Incident, TimelineEntry
 from incidents.services.alert_tokens import create_alert_token
-from tests.incidents.test_alerts import alertmanager
+from tests.incidents.alerts import alertmanager
 
 AM = "/api/alerts/alertmanager/"
 GENERIC = "/api/alerts/"

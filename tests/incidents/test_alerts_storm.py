@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from incidents.models import Alert, AlertToken, Incident
 from incidents.services.alert_tokens import create_alert_token
-from tests.incidents.test_alerts import alertmanager
+from tests.incidents.alerts import alertmanager
 
 AM = "/api/alerts/alertmanager/"
 GENERIC = "/api/alerts/"

@@ -14,6 +14,7 @@ from governance.models import AuditEvent
 from incidents import services
 from incidents.models import EntryKind, Stage
 from releases import rollbacks
+from tests.factories import OpenIncidentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,7 @@ def at(minutes: float):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def incident(oncall_lead, fraud, successor, production):
     with at(0):
-        return services.declare_incident(
+        return OpenIncidentFactory(
             actor=oncall_lead, system=fraud, environment=production, title="Review rate tripled",
             severity="sev2", category="drift",
         )  # fmt: skip

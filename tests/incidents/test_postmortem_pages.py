@@ -16,13 +16,8 @@ from incidents import services
 from incidents.models import ActionItem, Incident, PostMortem, Stage
 from tests.factories import UserFactory
 from tests.matrix import LEADS, RESPONDERS, SEERS, Route
+from tests.worlds.postmortem import POSTMORTEM
 
-POSTMORTEM = {
-    "summary": "Threshold policy 0.85 shipped with a unit mismatch.",
-    "impact": "12% of mobile payments held for review for 47 minutes.",
-    "root_cause_model": "Threshold applied to uncalibrated scores.",
-    "detection_gaps": "No alert on review rate per channel.",
-}
 FORM = {
     "summary": "",
     "impact": "",
@@ -376,6 +371,7 @@ def test_the_page_costs_the_same_with_2_and_25_items_and_pins(client, incident, 
 
 # ---- who may do what ---------------------------------------------------------------------
 
+# The role matrix calls these in `postmortem_world` (tests/worlds/postmortem.py).
 ROUTES = [
     Route("post-mortem page", "GET", "/incidents/{incident}/postmortem/", SEERS),
     Route(
@@ -404,20 +400,3 @@ ROUTES = [
         data={"owner": "@viewer", "due_date": "", "status": "in_progress"},
     ),
 ]
-
-
-@pytest.fixture
-def world(
-    incident,
-    oncall_lead,
-    responder,
-    people,
-):
-    ready = services.declare_incident(
-        actor=oncall_lead, system=incident.system, title="Ready", severity="sev3", category="drift"
-    )
-    services.move_stage(actor=oncall_lead, incident=ready, stage="review")
-    services.save_postmortem(actor=responder, incident=ready, **POSTMORTEM)
-    services.add_action_item(actor=responder, incident=ready, title="Owned", owner=responder)
-    item = services.add_action_item(actor=responder, incident=incident, title="Alert per channel")
-    return people, {"incident": incident.pk, "ready": ready.pk, "item": item.pk}

@@ -14,13 +14,14 @@ from incidents import services
 from incidents.models import EntryKind, IncidentRollback, Stage
 from releases import rollbacks
 from releases.models import ForensicRecord, RollbackRequest, RollbackStatus
+from tests.factories import OpenIncidentFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def incident(oncall_lead, fraud, successor, production):
-    return services.declare_incident(
+    return OpenIncidentFactory(
         actor=oncall_lead,
         system=fraud,
         environment=production,

@@ -11,9 +11,8 @@ import time_machine
 from incidents import services
 from incidents.services.triggers import evaluate, evaluate_open_incidents
 from releases import rollbacks
-from releases import services as releases
 from releases.models import RollbackRequest, RollbackStatus
-from tests.fixtures.releases import go_live, pass_every_gate
+from tests.factories import ApprovedReleaseFactory, LiveDeploymentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -23,24 +22,18 @@ TRIGGER = {"metric": "review_rate", "comparison": "gt", "threshold": "2.5", "win
 
 @pytest.fixture
 def live_with_plan(  # type: ignore[no-untyped-def]
-    live_release, make_release, model_owner, release_manager, second_approver, production,
+    live_release, fraud, model_owner, release_manager, second_approver, production,
     rollback_owner,
 ):  # fmt: skip
     """Put 2.1.0 live on top of 2.0.0 with a plan in the given mode."""
 
     def make(mode: str, cooldown: int = 30):  # type: ignore[no-untyped-def]
-        release = make_release("2.1.0")
-        pass_every_gate(release, model_owner)
-        releases.save_rollback_plan(
-            actor=model_owner, release=release, environment=production,
-            owners=[rollback_owner], mode=mode, cooldown_minutes=cooldown, triggers=[TRIGGER],
+        release = ApprovedReleaseFactory(
+            system=fraud, actor=model_owner, version="2.1.0", environment=production,
+            rollback_owners=[rollback_owner], plan_mode=mode, cooldown_minutes=cooldown,
+            triggers=[TRIGGER], approvers=[release_manager, second_approver],
         )  # fmt: skip
-        releases.submit_release(actor=model_owner, release=release)
-        for approver in (release_manager, second_approver):
-            releases.record_approval(
-                actor=approver, release=release, decision="approve", comment="ok"
-            )
-        go_live(release, release_manager, production)
+        LiveDeploymentFactory(release=release, actor=release_manager, environment=production)
         return release
 
     return make

@@ -124,7 +124,7 @@ def test_a_nul_gets_the_same_answer_for_an_existing_object_as_for_a_missing_one(
 def test_a_poll_token_is_good_for_the_viewer_it_was_given_to_only(
     client, viewer, outsider, incident
 ):
-    from tests.incidents.test_war_room import poll_url
+    from tests.incidents.war_room_pages import poll_url
 
     client.force_login(viewer)
     url = poll_url(client.get(incident.get_absolute_url()))

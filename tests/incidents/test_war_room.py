@@ -21,18 +21,13 @@ from incidents.models import (
     Stage,
     TimelineEntry,
 )
+from tests.incidents.war_room_pages import poll_url
 
 pytestmark = pytest.mark.django_db
 
 
 def war_room(client, incident):  # type: ignore[no-untyped-def]
     return client.get(incident.get_absolute_url())
-
-
-def poll_url(page) -> str:  # type: ignore[no-untyped-def]
-    match = re.search(rb'id="live" hx-get="([^"]+)"', page.content)
-    assert match, "the war room has no poller"
-    return match.group(1).decode().replace("&amp;", "&")
 
 
 def bulk_entries(incident, count: int) -> None:  # type: ignore[no-untyped-def]

@@ -1,12 +1,12 @@
-"""The war room's entries of the role matrix: every page and action, the personas it lets in,
-and the world their paths need. tests/test_route_matrix.py calls them as every persona."""
+"""The war room's entries of the role matrix: every page and action, and the personas it lets
+in. tests/test_route_matrix.py calls them as every persona, in the world their paths need
+(`war_room_world`, tests/worlds/war_room.py)."""
 
 from __future__ import annotations
 
-import pytest
-
 from governance.models import AISystem
 from incidents import services
+from tests.factories import DraftReleaseFactory, OpenIncidentFactory
 from tests.matrix import EVERYONE, LEADS, PRESSERS, RESPONDERS, SEERS, Route
 
 ROUTES = [
@@ -122,6 +122,14 @@ ROUTES = [
         data={"recipient": "provider", "name": "Acme Models"},
     ),
     Route(
+        "name the hotfix",
+        "POST",
+        "/incidents/{incident}/hotfixes/",
+        LEADS,
+        ok=302,
+        data={"release": "{hotfix}"},
+    ),
+    Route(
         "report sent",
         "POST",
         "/incidents/{serious}/reports/",
@@ -134,16 +142,18 @@ ROUTES = [
 
 def incident_rows(incident, oncall_lead, responder) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """What the incident routes of the pages and of the API act on, besides the incident: a
-    containment action, a serious incident, a rollback the plan proposed. The organisation
-    deploys the system (a deployer informs its provider: Art. 26(5))."""
+        containment action, a serious incident, a rollback the plan proposed, a draft release to
+    name the hotfix. The organisation
+        deploys the system (a deployer informs its provider: Art. 26(5))."""
     AISystem.objects.filter(pk=incident.system_id).update(operator_role="deployer")
     incident.system.refresh_from_db()
     containment = services.request_containment(
         actor=responder, incident=incident, kind="block_rule", target="ignore previous"
     )
-    serious = services.declare_incident(
+    serious = OpenIncidentFactory(
         actor=oncall_lead,
         system=incident.system,
+        environment=None,
         title="Leak",
         severity="sev1",
         category="pii_leak",
@@ -154,23 +164,11 @@ def incident_rows(incident, oncall_lead, responder) -> dict[str, int]:  # type: 
     proposal, _ = services.roll_back_incident(
         actor=None, incident=incident, reason="review_rate > 2.5", trigger={"x": 1}, propose=True
     )
+    hotfix = DraftReleaseFactory(system=incident.system, version="2.1.1")
     return {
         "incident": incident.pk,
         "containment": containment.pk,
         "serious": serious.pk,
         "proposal": proposal.pk,
+        "hotfix": hotfix.pk,
     }
-
-
-@pytest.fixture
-def world(incident, successor, oncall_lead, responder, people):  # type: ignore[no-untyped-def]
-    ml_lead = services.assign_role(
-        actor=oncall_lead, incident=incident, role="ml_lead", user=responder
-    )
-    ids = {
-        **incident_rows(incident, oncall_lead, responder),
-        "assignment": ml_lead.pk,
-        "entry": incident.timeline.order_by("id").first().pk,  # type: ignore[union-attr]
-        "fraud": incident.system_id,
-    }
-    return people, ids

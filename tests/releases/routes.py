@@ -1,9 +1,8 @@
-"""The releases app's entries of the role matrix: every endpoint, the personas it lets in, and
-the world their paths need. tests/test_route_matrix.py calls them as every persona."""
+"""The releases app's entries of the role matrix: every endpoint and the personas it lets in.
+tests/test_route_matrix.py calls them as every persona, in the world their paths need
+(`releases_world`, tests/worlds/releases.py)."""
 
 from __future__ import annotations
-
-import pytest
 
 from tests.fixtures.releases import CARD, stack
 from tests.matrix import EVERYONE, OWNERS, PRESSERS, SEERS, Route
@@ -144,55 +143,29 @@ ROUTES = [
     # Nothing has gone live in production yet: those who may look get a JSON 404 saying so.
     Route("live at", "GET", "/api/environments/{production}/live/", SEERS, ok=404, api=True),
     Route("gate policy", "GET", "/api/systems/fraud/gate-policy/", SEERS, api=True),
+    # The deployment gate: any role may ask. 3.0.0 is in review, so Flagger hears 409 (hold).
+    Route(
+        "deployment gate",
+        "GET",
+        "/api/systems/fraud/gate/?environment=production&release=3.0.0",
+        SEERS,
+        api=True,
+    ),
+    Route(
+        "flagger gate",
+        "POST",
+        "/api/systems/fraud/gate/flagger/confirm-promotion/",
+        SEERS,
+        ok=409,
+        api=True,
+        data={
+            "name": "fraud-scorer",
+            "namespace": "ml",
+            "phase": "Progressing",
+            "metadata": {"environment": "production", "release": "3.0.0"},
+        },
+    ),
     Route(
         "edit gate policy", "PUT", "/api/systems/fraud/gate-policy/", OWNERS, api=True, data=POLICY
     ),
 ]
-
-
-@pytest.fixture
-def world(
-    people,
-    model_owner,
-    rollback_owner,
-    owner,
-    make_release,
-    ready,
-    production,
-    second_approver,
-):
-    from governance import services as governance
-    from releases import services
-    from tests.factories import UserFactory
-    from tests.fixtures.releases import pass_every_gate
-
-    def submit(version: str):  # type: ignore[no-untyped-def]
-        release = make_release(version)
-        pass_every_gate(release, model_owner)
-        services.save_rollback_plan(
-            actor=model_owner,
-            release=release,
-            environment=production,
-            owners=[rollback_owner],
-            mode="manual",
-            cooldown_minutes=5,
-            triggers=[],
-        )
-        return services.submit_release(actor=model_owner, release=release)
-
-    submitted, approved = submit("3.0.0"), submit("4.0.0")
-    third_approver = UserFactory(username="rhys")
-    governance.grant_role(
-        actor=owner, system=approved.system, role="release_manager", user=third_approver
-    )
-    for approver in (second_approver, third_approver):
-        services.record_approval(actor=approver, release=approved, decision="approve", comment="ok")
-    ids = {
-        "draft": make_release("5.0.0").pk,
-        "ready": ready.pk,
-        "submitted": submitted.pk,
-        "approved": approved.pk,
-        "production": production.pk,
-        "fraud": approved.system_id,
-    }
-    return people, ids

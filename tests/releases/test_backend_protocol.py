@@ -12,6 +12,7 @@ from incidents import services as incidents
 from releases import backends, rollbacks
 from releases.backends import RollbackContext
 from releases.models import BackendType
+from tests.factories import OpenIncidentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ def test_the_context_of_a_press_from_an_incident(
     settings, fraud, successor, production, oncall_lead, rollback_owner
 ):
     settings.SITE_URL = "https://failsafe.example.com"
-    incident = incidents.declare_incident(
+    incident = OpenIncidentFactory(
         actor=oncall_lead, system=fraud, environment=production, title="Review rate tripled",
         severity="sev1", category="drift",
     )  # fmt: skip

@@ -15,7 +15,8 @@ from governance.models import AuditEvent
 from incidents import services as incidents
 from releases import rollbacks, services
 from releases.models import Approval, GateCheck, GateCriterion, Release, ReleaseStatus
-from tests.fixtures.releases import go_live, pass_every_gate
+from tests.factories import LiveDeploymentFactory, OpenIncidentFactory
+from tests.fixtures.releases import pass_every_gate
 
 pytestmark = pytest.mark.django_db
 
@@ -24,14 +25,15 @@ READY = GateCriterion.ROLLBACK_READY
 
 @pytest.fixture
 def old_in_staging(live_release, staging, release_manager):
-    go_live(live_release, release_manager, staging)  # before 2.1.0 supersedes it
+    # before 2.1.0 supersedes it
+    LiveDeploymentFactory(release=live_release, actor=release_manager, environment=staging)
     return staging
 
 
 @pytest.fixture
 def drill_ground(old_in_staging, successor, release_manager):
     """Staging has had 2.0.0 and then 2.1.0 live: a drill there can put 2.0.0 back."""
-    go_live(successor, release_manager, old_in_staging)
+    LiveDeploymentFactory(release=successor, actor=release_manager, environment=old_in_staging)
     return old_in_staging
 
 
@@ -140,7 +142,7 @@ def test_the_release_page_shows_the_drill_and_its_expiry(
 
 @pytest.fixture
 def rolled_back(successor, production, oncall_lead, rollback_owner, fraud):
-    incident = incidents.declare_incident(
+    incident = OpenIncidentFactory(
         actor=oncall_lead, system=fraud, environment=production, severity="sev1",
         title="Review rate tripled after 2.1.0", category="drift",
     )  # fmt: skip
@@ -248,7 +250,9 @@ def test_a_rolled_back_release_then_approved_goes_live_again(
             actor=approver, release=release, decision="approve", comment="fixed",
             cites_rollback=request,
         )  # fmt: skip
-    go_live(Release.objects.get(pk=release.pk), release_manager, production)
+    LiveDeploymentFactory(
+        release=Release.objects.get(pk=release.pk), actor=release_manager, environment=production
+    )
     assert Release.objects.get(pk=release.pk).status == ReleaseStatus.LIVE
 
 

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from incidents import services as incidents
 from releases import rollbacks
+from tests.factories import OpenIncidentFactory
 from tests.releases.bulk import bulk_environments
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +39,7 @@ def test_they_follow_a_rollout_and_a_rollback(
     client.force_login(viewer)
     assert live_versions(client)[production.slug] == successor.version
 
-    incident = incidents.declare_incident(
+    incident = OpenIncidentFactory(
         actor=oncall_lead, system=fraud, environment=production, title="Review rate tripled",
         severity="sev1", category="drift",
     )  # fmt: skip

@@ -14,7 +14,7 @@ from releases import queries, services
 from releases.backends import backend_for
 from releases.models import Deployment, ReleaseStatus, StepStatus
 from releases.queries import live_release, live_release_at
-from tests.fixtures.releases import go_live, pass_every_gate
+from tests.factories import ApprovedReleaseFactory, LiveDeploymentFactory
 
 
 def promote(release, actor, environment, stage, traffic=10):  # type: ignore[no-untyped-def]
@@ -23,18 +23,11 @@ def promote(release, actor, environment, stage, traffic=10):  # type: ignore[no-
     )
 
 
-def approve_new(make_release, version, model_owner, environment, rollback_owner, approvers):  # type: ignore[no-untyped-def]
-    release = make_release(version)
-    pass_every_gate(release, model_owner)
-    services.save_rollback_plan(
-        actor=model_owner, release=release, environment=environment, owners=[rollback_owner],
-        mode="manual", cooldown_minutes=30, triggers=[],
+def approve_new(version, model_owner, environment, rollback_owner, approvers):  # type: ignore[no-untyped-def]
+    return ApprovedReleaseFactory(
+        system=environment.system, actor=model_owner, version=version, environment=environment,
+        rollback_owners=[rollback_owner], manual_plan=True, approvers=approvers,
     )  # fmt: skip
-    services.submit_release(actor=model_owner, release=release)
-    for approver in approvers:
-        services.record_approval(actor=approver, release=release, decision="approve", comment="ok")
-    release.refresh_from_db()
-    return release
 
 
 @pytest.mark.django_db
@@ -84,12 +77,12 @@ def test_applying_a_step_twice_changes_nothing_the_second_time(approved, release
 
 @pytest.mark.django_db
 def test_general_release_makes_it_live_and_supersedes_the_previous(
-    live_release, make_release, model_owner, production, rollback_owner, release_manager,
+    live_release, model_owner, production, rollback_owner, release_manager,
     second_approver,
 ):  # fmt: skip
-    newer = approve_new(make_release, "3.0.0", model_owner, production, rollback_owner,
+    newer = approve_new("3.0.0", model_owner, production, rollback_owner,
                         [release_manager, second_approver])  # fmt: skip
-    go_live(newer, release_manager, production)
+    LiveDeploymentFactory(release=newer, actor=release_manager, environment=production)
     newer.refresh_from_db()
     live_release.refresh_from_db()
     assert newer.status == ReleaseStatus.LIVE
@@ -100,22 +93,22 @@ def test_general_release_makes_it_live_and_supersedes_the_previous(
 
 @pytest.mark.django_db
 def test_live_at_time_t_across_several_promotions(
-    approved, make_release, model_owner, production, staging, rollback_owner, release_manager,
+    approved, model_owner, production, staging, rollback_owner, release_manager,
     second_approver,
 ):  # fmt: skip
     start = timezone.now()
     with time_machine.travel(start, tick=False):
-        go_live(approved, release_manager, production)
-    v3 = approve_new(make_release, "3.0.0", model_owner, production, rollback_owner,
+        LiveDeploymentFactory(release=approved, actor=release_manager, environment=production)
+    v3 = approve_new("3.0.0", model_owner, production, rollback_owner,
                      [release_manager, second_approver])  # fmt: skip
     with time_machine.travel(start + timedelta(hours=2), tick=False):
-        go_live(v3, release_manager, production)
+        LiveDeploymentFactory(release=v3, actor=release_manager, environment=production)
     with time_machine.travel(start + timedelta(hours=3), tick=False):
-        go_live(v3, release_manager, staging)
-    v4 = approve_new(make_release, "4.0.0", model_owner, production, rollback_owner,
+        LiveDeploymentFactory(release=v3, actor=release_manager, environment=staging)
+    v4 = approve_new("4.0.0", model_owner, production, rollback_owner,
                      [release_manager, second_approver])  # fmt: skip
     with time_machine.travel(start + timedelta(hours=5), tick=False):
-        go_live(v4, release_manager, production)
+        LiveDeploymentFactory(release=v4, actor=release_manager, environment=production)
 
     def at(hours: float):  # type: ignore[no-untyped-def]
         release = live_release_at(production, start + timedelta(hours=hours))

@@ -1,6 +1,7 @@
 """The world the API tests call: every persona holding its role on `fraud`, releases in every
 state, a release live in production, a proposed rollback, an open incident with a containment,
-an alert token; built once per module (`world`), inside a transaction rolled back at its end.
+an alert token; built once per module (`api_world`), inside a transaction rolled back at its
+end.
 
 Used by the schemathesis run (tests/test_api_fuzz.py) and the hostile-input sweep
 (tests/test_hostile_input.py). Database: pytest-django's `db`, not `transactional_db`, on
@@ -36,7 +37,7 @@ USERNAMES = {
     "viewer": "vic",
     "outsider": "charlie",
 }
-# Real ids and slugs for the path parameters, per path prefix; filled in by `world`.
+# Real ids and slugs for the path parameters, per path prefix; filled in by `api_world`.
 REAL: dict[str, dict[str, list[Any]]] = {}
 
 
@@ -59,7 +60,15 @@ def build_world() -> dict[str, Any]:
     from incidents.services.alert_tokens import create_alert_token
     from releases import rollbacks, services
     from tests.conftest import PERSONA_ROLES
-    from tests.fixtures.releases import CARD, go_live, pass_every_gate, rollbacks_held, stack
+    from tests.factories import (
+        ApprovedReleaseFactory,
+        DraftReleaseFactory,
+        LiveDeploymentFactory,
+        OpenIncidentFactory,
+        ReadyReleaseFactory,
+        SubmittedReleaseFactory,
+    )
+    from tests.fixtures.releases import rollbacks_held
 
     add_system = Permission.objects.get(
         codename="add_aisystem", content_type__app_label="governance"
@@ -98,37 +107,21 @@ def build_world() -> dict[str, Any]:
     )
     staging = services.create_environment(actor=registrar, system=fraud, name="Staging")
 
-    def release(version: str, *, gates: bool = True, submit: bool = False, approve: bool = False):  # type: ignore[no-untyped-def]
-        made = services.create_release(
-            actor=author, system=fraud, version=version, title=f"Fraud model {version}",
-            card=CARD, components=stack(version), change_categories=["major_dataset_refresh"],
-        )  # fmt: skip
-        if gates:
-            pass_every_gate(made, author)
-            services.save_rollback_plan(
-                actor=author, release=made, environment=production,
-                owners=[people["rollback_owner"]], mode="auto_propose", cooldown_minutes=30,
-                triggers=[{"metric": "review_rate", "comparison": "gt", "threshold": "2.5",
-                           "window_minutes": 15}],
-            )  # fmt: skip
-        if submit:
-            services.submit_release(actor=author, release=made)
-        if approve:
-            for approver in (manager, second):
-                services.record_approval(
-                    actor=approver, release=made, decision="approve", comment="ok"
-                )
-        made.refresh_from_db()
-        return made
-
-    earlier = release("0.9.0", submit=True, approve=True)
-    go_live(earlier, manager, production)
-    live = release("1.0.0", submit=True, approve=True)
-    go_live(live, manager, production)
-    approved = release("2.0.0", submit=True, approve=True)
-    submitted = release("3.0.0", submit=True)
-    ready = release("4.0.0")
-    draft = release("5.0.0", gates=False)
+    # Each release by the model owner, with the `ready` fixture's plan (auto_propose).
+    by_author = {
+        "system": fraud,
+        "actor": author,
+        "environment": production,
+        "rollback_owners": [people["rollback_owner"]],
+    }
+    approvers = [manager, second]
+    for version in ("0.9.0", "1.0.0"):  # 0.9.0 live, then superseded by 1.0.0
+        live = ApprovedReleaseFactory(version=version, approvers=approvers, **by_author)
+        LiveDeploymentFactory(release=live, actor=manager, environment=production)
+    approved = ApprovedReleaseFactory(version="2.0.0", approvers=approvers, **by_author)
+    submitted = SubmittedReleaseFactory(version="3.0.0", **by_author)
+    ready = ReadyReleaseFactory(version="4.0.0", **by_author)
+    draft = DraftReleaseFactory(version="5.0.0", system=fraud, actor=author)
 
     # A proposed rollback (a trigger fired under auto_propose), for confirm and dismiss.
     with rollbacks_held():
@@ -136,7 +129,7 @@ def build_world() -> dict[str, Any]:
             actor=None, environment=production, reason="Review rate 3x",
             trigger={"metric": "review_rate", "value": "7.5"}, propose=True,
         )  # fmt: skip
-    incident = incidents.declare_incident(
+    incident = OpenIncidentFactory(
         actor=people["oncall_lead"], system=fraud, environment=production,
         title="Review rate tripled", severity="sev2", category="performance",
     )  # fmt: skip
@@ -165,7 +158,7 @@ def build_world() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker) -> Iterator[dict[str, Any]]:
+def api_world(django_db_setup, django_db_blocker) -> Iterator[dict[str, Any]]:
     """Built once for the module, in a transaction rolled back at its end."""
     from governance.evidence import sign
 

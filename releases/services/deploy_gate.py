@@ -1,0 +1,230 @@
+"""The deployment gate: may release R go to stage S of environment E now?
+
+One answer, every reason. The promotion service asks it before it records a step, and so do
+the controllers and CI jobs outside Failsafe (releases/api/deploy_gate.py: the JSON answer,
+Flagger's webhooks, an Argo Rollouts web metric): a deployment Failsafe would refuse is
+refused wherever it starts.
+
+Releases judges what it knows (approval, rollback plan, stage order, a step or a rollback in
+flight); other apps add rules (`register_gate_rule`): incidents adds the change freeze.
+
+A return to the release a rollback puts back is no promotion: whatever moves it (ROLL BACK
+NOW, `kubectl argo rollouts undo`, a canary rolled back), only the rollout's mechanics hold
+it (forward only, one step at a time); no approval, freeze or other rule stands between an
+environment and its last known good.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+
+from releases.models import (
+    Environment,
+    Release,
+    ReleaseStatus,
+    RolloutStage,
+    StepStatus,
+)
+from releases.rollbacks.target import (
+    press_facts_from,
+    press_facts_params,
+    press_facts_sql,
+    press_facts_width,
+)
+
+STAGE_ORDER = list(RolloutStage.values)
+PROMOTABLE = (ReleaseStatus.APPROVED, ReleaseStatus.ROLLING_OUT, ReleaseStatus.LIVE)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str  # stable, for machines: "not_approved", "change_freeze", …
+    message: str  # for people, complete on its own
+    field: str | None = None  # the promotion form's field it concerns, if one
+
+
+@dataclass(frozen=True)
+class Verdict:
+    release: Release
+    environment: Environment
+    stage: str
+    refusals: tuple[Refusal, ...]
+    rollback: bool  # the release is the one a rollback of the environment puts back
+
+    @property
+    def allowed(self) -> bool:
+        return not self.refusals
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "system": self.release.system.slug,
+            "environment": self.environment.slug,
+            "release": self.release.version,
+            "stage": self.stage,
+            "rollback": self.rollback,
+            "reasons": [{"code": r.code, "message": r.message} for r in self.refusals],
+        }
+
+
+# A rule judges a promotion (never a rollback) and yields what stands in its way.
+GateRule = Callable[[Release, Environment, str], Iterable[Refusal]]
+_rules: dict[str, GateRule] = {}
+
+
+def register_gate_rule(name: str, rule: GateRule) -> None:
+    """Add a rule the gate asks (by name: an app's ready() registering twice keeps one)."""
+    _rules[name] = rule
+
+
+def deployment_verdict(*, release: Release, environment: Environment, stage: str) -> Verdict:
+    """Whether `release` may go to `stage` in `environment` now, with every reason it may not.
+
+    Reads only, in two or three statements (and one per rule): it sits on every
+    deployment's path.
+    """
+    if environment.system_id != release.system_id:
+        refusal = Refusal("other_system", "Choose an environment of this system.", "environment")
+        return Verdict(release, environment, stage, (refusal,), rollback=False)
+    if stage not in STAGE_ORDER:
+        refusal = Refusal("unknown_stage", f"Unknown stage {stage!r}.", "stage")
+        return Verdict(release, environment, stage, (refusal,), rollback=False)
+    facts = _read_facts(release, environment)
+    if facts.active_id is not None:  # a rollback under way: its target is where it goes
+        returning = facts.active_to_id == release.pk
+    else:  # else the release a press would put back
+        returning = facts.target_id == release.pk
+    refusals = [*_stage_refusals(release, environment, stage, facts, returning=returning)]
+    if returning:
+        return Verdict(release, environment, stage, tuple(refusals), rollback=True)
+    refusals[:0] = _release_refusals(release, environment, facts)
+    if facts.active_id is not None:
+        refusals.append(
+            Refusal(
+                "rollback_in_flight",
+                f"A rollback of {environment.name} to {facts.active_to_version} is under "
+                "way; promote after it ends.",
+            )
+        )
+    for rule in _rules.values():
+        refusals.extend(rule(release, environment, stage))
+    return Verdict(release, environment, stage, tuple(refusals), rollback=False)
+
+
+@dataclass(frozen=True)
+class _Facts:
+    plan_environment_id: int | None  # None: no rollback plan
+    required_stages: list[str]  # the gate policy's (none saved: none required)
+    steps: list[tuple[str, str]]  # (stage, status) in this environment, failed ones left out
+    active_id: int | None  # the environment's active rollback
+    active_to_id: int | None
+    active_to_version: str | None
+    target_id: int | None  # what a press would put back (releases.rollbacks.target)
+
+
+# One statement, one snapshot, no ORM compiling: the question sits on every deployment's
+# path (bench/gate.py measures it against an empty authenticated API view). The press's own
+# statement comes first, so the gate and ROLL BACK NOW agree on what a rollback puts back.
+@functools.cache
+def _facts_sql() -> str:
+    return f"""
+SELECT press.*,
+    (SELECT environment_id FROM releases_rollbackplan WHERE release_id = %(release)s),
+    (SELECT required_stages FROM releases_gatepolicy WHERE system_id = %(system)s),
+    ARRAY(
+        SELECT ARRAY[stage, status] FROM releases_rolloutstep
+        WHERE release_id = %(release)s AND environment_id = %(environment)s
+            AND status <> %(failed)s
+        ORDER BY requested_at, id
+    ),
+    active.to_release_id, active_to.version
+FROM ({press_facts_sql()}) AS press
+LEFT JOIN releases_rollbackrequest AS active ON active.id = press.active_id
+LEFT JOIN releases_release AS active_to ON active_to.id = active.to_release_id
+"""
+
+
+def _read_facts(release: Release, environment: Environment) -> _Facts:
+    params = {
+        **press_facts_params(environment, None),
+        "release": release.pk,
+        "system": release.system_id,
+        "failed": StepStatus.FAILED,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_facts_sql(), params)
+        row = cursor.fetchone()
+    press = press_facts_from(row)
+    plan_environment, stages, steps, active_to, active_version = row[press_facts_width() :]
+    return _Facts(
+        plan_environment_id=plan_environment,
+        required_stages=list(stages or []),
+        steps=[(stage, status) for stage, status in steps],
+        active_id=press.active_id,
+        active_to_id=active_to,
+        active_to_version=active_version,
+        target_id=press.target.pk if press.target is not None else None,
+    )
+
+
+def _release_refusals(
+    release: Release, environment: Environment, facts: _Facts
+) -> Iterator[Refusal]:
+    if release.status == ReleaseStatus.ROLLED_BACK:
+        yield Refusal(
+            "rolled_back",
+            f"{release.version} was rolled back; it returns only through new approvals that "
+            "cite the rollback.",
+        )
+    elif release.status not in PROMOTABLE:
+        yield Refusal(
+            "not_approved",
+            "Only an approved release can be rolled out; "
+            f"this one is {release.get_status_display().lower()}.",
+        )
+    if facts.plan_environment_id is None:
+        yield Refusal(
+            "no_rollback_plan",
+            f"{release.version} has no rollback plan: write one (target, owners, triggers) "
+            "before it goes anywhere.",
+        )
+    elif environment.is_production and facts.plan_environment_id != environment.pk:
+        yield Refusal(
+            "plan_elsewhere",
+            f"{release.version}'s rollback plan covers another environment, not "
+            f"{environment.name}: a production environment needs its own.",
+        )
+
+
+def _stage_refusals(
+    release: Release, environment: Environment, stage: str, facts: _Facts, *, returning: bool
+) -> Iterator[Refusal]:
+    """The rollout's mechanics, which hold for a return too: forward only, one step at a
+    time, and (for a promotion) the stages the policy requires passed first."""
+    steps = facts.steps
+    if steps and STAGE_ORDER.index(stage) < STAGE_ORDER.index(steps[-1][0]):
+        yield Refusal(
+            "stage_backwards", "A rollout only moves forward; going back is a rollback.", "stage"
+        )
+    passed = {s for s, status in steps if status == StepStatus.APPLIED}
+    required = [] if returning else facts.required_stages
+    skipped = [
+        s for s in required if STAGE_ORDER.index(s) < STAGE_ORDER.index(stage) and s not in passed
+    ]
+    if skipped:
+        names = ", ".join(RolloutStage(s).label.lower() for s in skipped)
+        yield Refusal(
+            "stage_skipped",
+            f"{RolloutStage(stage).label} in {environment.name} comes after {names}, which "
+            f"{release.version} has not passed there.",
+            "stage",
+        )
+    if any(status == StepStatus.PENDING for _, status in steps):
+        yield Refusal(
+            "step_in_flight", "A step of this rollout is still being applied; wait for it."
+        )

@@ -1,0 +1,18 @@
+"""The site's world: the probes, sign-in and home need no rows, only the personas and a
+worker for /readyz."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def site_world(people, celery_worker, monkeypatch):
+    # /readyz is ready only when a worker answers: celery_worker is the suite's real one.
+    # Here the question is who gets an answer, not how fast: on a loaded machine (two test
+    # workers on two cores) the worker's reply can take longer than the probe's bound, which
+    # tests/test_health.py holds to.
+    from config import health
+
+    monkeypatch.setattr(health, "WORKER_TIMEOUT", 5.0)
+    return people, {}
