@@ -60,7 +60,8 @@ class Draft:
 def first_environment(system: AISystem) -> Environment | None:
     environments = list(Environment.objects.filter(system=system).order_by("position", "name"))
     production = [e for e in environments if e.is_production]
-    return (production or environments or [None])[0]
+    first = production or environments
+    return first[0] if first else None
 
 
 def base_release(system: AISystem) -> tuple[Release, str]:

@@ -63,8 +63,7 @@ def record_gate_check(
     if actor is None:
         if release.author_id is not None or not hasattr(release, "registry_version"):
             raise PermissionDenied(
-                "Automation records gate evidence only on the draft the registry intake "
-                "registered."
+                "Automation records gate evidence only on the draft the registry intake registered."
             )
     elif not (
         can(actor, Action.REGISTER_RELEASE, system) or can(actor, Action.APPROVE_RELEASE, system)
