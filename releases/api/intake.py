@@ -262,8 +262,9 @@ class ModelFollowSerializer(api_types.ModelSerializer):
 
 
 class FollowUpdateSerializer(ModelFollowSerializer):
-    class Meta(ModelFollowSerializer.Meta):
-        read_only_fields = [*ModelFollowSerializer.Meta.read_only_fields, "model_name"]
+    """A follow's changes: everything but the model it follows (a new model is a new follow)."""
+
+    model_name = serializers.CharField(read_only=True)
 
 
 def _criteria(data: dict[str, Any]) -> dict[str, dict[str, str]]:
