@@ -33,6 +33,7 @@ from tests.incidents.test_postmortem_pages import world as postmortem_world  # n
 from tests.incidents.war_room_routes import world as war_room_world  # noqa: F401
 from tests.matrix import PERSONAS, Route, check_route
 from tests.releases.routes import world as releases_world  # noqa: F401
+from tests.releases.test_intake import world as intake_world  # noqa: F401
 from tests.route_matrix import (
     ADMIN_CATCH_ALL,
     ADMIN_PREFIX,
