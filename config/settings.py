@@ -384,6 +384,8 @@ SPECTACULAR_SETTINGS = {
         "StepStatusEnum": "releases.models.StepStatus",
         "IncidentStageEnum": "incidents.models.Stage",
         "RolloutStageEnum": "releases.models.RolloutStage",
+        # ≥ ≤ > <: a rollback trigger's and a followed model's metric rule.
+        "NumericComparisonEnum": "releases.models.review.NUMERIC_COMPARISONS",
     },
 }
 

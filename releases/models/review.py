@@ -56,6 +56,10 @@ class Comparison(models.TextChoices):
     ATTESTED = "attested", "attested"
 
 
+# The comparisons a number is held to (rollback triggers, metric rules): all but "attested".
+NUMERIC_COMPARISONS = Comparison.choices[:4]
+
+
 class GateCheck(models.Model):
     """One measurement against one criterion; the latest check of a criterion is in force."""
 

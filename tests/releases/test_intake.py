@@ -377,6 +377,7 @@ def test_deliveries_about_nothing_followed_are_answered_and_not_kept(
         (json.dumps(envelope(name="n" * 201)).encode(), 400),
         (json.dumps(envelope(name="bad\u0000name")).encode(), 400),
         (b'{"a":' * 40 + b"1" + b"}" * 40, 400),
+        (b"[" * 10_000 + b"]" * 10_000, 400),
     ],
 )
 def test_a_signed_body_that_cannot_be_read_is_a_400_and_changes_nothing(
