@@ -27,6 +27,7 @@ from tests.incidents.test_alert_token_pages import world as alert_tokens_world  
 from tests.incidents.test_postmortem_pages import world as postmortem_world  # noqa: F401
 from tests.incidents.war_room_routes import world as war_room_world  # noqa: F401
 from tests.releases.routes import world as releases_world  # noqa: F401
+from tests.releases.test_intake import world as intake_world  # noqa: F401
 from tests.test_route_matrix import governance_world  # noqa: F401 (fixture)
 
 LONG = "x" * 100_000
