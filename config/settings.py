@@ -202,6 +202,12 @@ if ALERT_PAYLOAD_MAX_ALERTS < 1 or ALERT_PAYLOAD_MAX_BYTES < 1:
 if ALERT_NEW_INCIDENTS_PER_MINUTE < 0:
     raise ImproperlyConfigured("ALERT_NEW_INCIDENTS_PER_MINUTE must be 0 (no bound) or more")
 
+# One delivery of MLflow's webhook (releases/api/intake.py): larger is refused with a 413
+# before it is read. MLflow's are a few hundred bytes; tags and descriptions can add kBs.
+INTAKE_PAYLOAD_MAX_BYTES = env_int("INTAKE_PAYLOAD_MAX_BYTES", default=262_144)
+if INTAKE_PAYLOAD_MAX_BYTES < 1:
+    raise ImproperlyConfigured("INTAKE_PAYLOAD_MAX_BYTES must be 1 or more")
+
 # --- evidence packs --------------------------------------------------------------------
 # The Ed25519 private key (PKCS#8 PEM: `openssl genpkey -algorithm ed25519`) that signs each
 # evidence pack's manifest; EVIDENCE_SIGNING_KEY_FILE for Docker and Kubernetes secrets.
@@ -378,6 +384,8 @@ SPECTACULAR_SETTINGS = {
         "StepStatusEnum": "releases.models.StepStatus",
         "IncidentStageEnum": "incidents.models.Stage",
         "RolloutStageEnum": "releases.models.RolloutStage",
+        # ≥ ≤ > <: a rollback trigger's and a followed model's metric rule.
+        "NumericComparisonEnum": "releases.models.review.NUMERIC_COMPARISONS",
     },
 }
 

@@ -45,3 +45,10 @@ class ReleasesConfig(AppConfig):
                 order=20,
             )
         )
+        register_system_link(
+            SystemLink(
+                "Registry intake",
+                lambda system: reverse("releases:intake", args=[system.slug]),
+                order=45,
+            )
+        )

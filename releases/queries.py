@@ -19,6 +19,7 @@ from releases.models import (
     Environment,
     GateCheck,
     GatePolicy,
+    RegistryVersion,
     Release,
     ReleaseStatus,
     RolloutStep,
@@ -147,6 +148,7 @@ def release_detail(pk: int, user: User) -> Release:
             "rollback_plan__environment",
             "rollback_plan__target_release",
             "rollback_plan__written_by",
+            "registry_version",
         )
         .prefetch_related(
             "components",
@@ -220,3 +222,12 @@ def release_history(release: Release, parts: list[Model | None]) -> list[AuditEv
         which |= Q(object_type=object_type, object_id__in=object_ids)
     events = AuditEvent.objects.filter(which, system=release.system_id)
     return list(events.order_by("-occurred_at", "-id")[:HISTORY_LENGTH])
+
+
+def registered_from(release: Release) -> RegistryVersion | None:
+    """The MLflow model version the registry intake imported the release from, or None
+    (read from `release_detail`'s join when the release came through it)."""
+    try:
+        return release.registry_version
+    except RegistryVersion.DoesNotExist:
+        return None

@@ -67,5 +67,32 @@ def sweep_rollbacks() -> int:
     return rollbacks.sweep_rollbacks()
 
 
+IMPORT_MAX_RETRIES = 8  # with backoff from 2 s, capped at a minute: about five minutes
+
+
+@shared_task(bind=True, name="releases.tasks.import_model_version", acks_late=True)
+def import_model_version(self, registry_version_id: int) -> str:  # type: ignore[no-untyped-def]
+    """Import a followed model's new version from MLflow as a draft release (the webhook
+    scheduled it on commit). MLflow's transient failures retry with backoff and full jitter,
+    never sooner than its Retry-After; a permanent one, or the last retry, marks the import
+    failed with why. Idempotent: an imported version is never imported twice, so a
+    redelivered or repeated task changes nothing."""
+    from releases.models import RegistryVersion
+    from releases.services import intake
+
+    try:
+        return intake.import_model_version(registry_version_id=registry_version_id).status
+    except RegistryVersion.DoesNotExist:
+        return "missing"
+    except BackendError as error:
+        retries = self.request.retries
+        if not error.transient or retries >= IMPORT_MAX_RETRIES:
+            return intake.fail_import(
+                registry_version_id=registry_version_id, error=str(error)
+            ).status
+        countdown = _countdown(error, 2, retries)
+        raise self.retry(exc=error, countdown=countdown, max_retries=None) from error
+
+
 # Celery autodiscovers only `tasks` modules: this import registers the notification tasks.
 from releases import notification_tasks  # noqa: E402, F401

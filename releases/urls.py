@@ -1,6 +1,6 @@
 from django.urls import path
 
-from releases.views import environments, release_actions, release_pages
+from releases.views import environments, intake, release_actions, release_pages
 
 app_name = "releases"
 
@@ -43,5 +43,23 @@ urlpatterns = [
     ),
     path(
         "systems/<slug:slug>/gate-policy/", environments.gate_policy_save, name="gate-policy-save"
+    ),
+    path("systems/<slug:slug>/intake/", intake.intake_page, name="intake"),
+    path("systems/<slug:slug>/intake/secrets/", intake.secret_create, name="intake-secret-create"),
+    path(
+        "systems/<slug:slug>/intake/secrets/<int:secret_id>/revoke/",
+        intake.secret_revoke,
+        name="intake-secret-revoke",
+    ),
+    path("systems/<slug:slug>/intake/follows/", intake.follow_create, name="intake-follow-create"),
+    path(
+        "systems/<slug:slug>/intake/follows/<int:follow_id>/",
+        intake.follow_update,
+        name="intake-follow-update",
+    ),
+    path(
+        "systems/<slug:slug>/intake/follows/<int:follow_id>/delete/",
+        intake.follow_delete,
+        name="intake-follow-delete",
     ),
 ]

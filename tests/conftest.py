@@ -32,6 +32,7 @@ pytest_plugins = [
     "tests.worlds.api_tokens",
     "tests.worlds.governance",
     "tests.worlds.incident_api",
+    "tests.worlds.intake",
     "tests.worlds.postmortem",
     "tests.worlds.releases",
     "tests.worlds.site",

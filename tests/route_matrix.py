@@ -29,6 +29,7 @@ from tests.incidents import test_postmortem_pages as postmortem
 from tests.incidents import war_room_routes as war_room
 from tests.matrix import AUDITORS, EVERYONE, OWNERS, Route
 from tests.releases import routes as releases
+from tests.releases import test_intake as intake
 
 NOBODY: frozenset[str] = frozenset()
 
@@ -176,7 +177,8 @@ SITE_ROUTES = [
 UNMATCHED_ROUTES = [
     Open(f"unmatched under /api/{prefix}/", "GET", f"/api/{prefix}/1/no-such-thing/", EVERYONE,
          ok=404, anonymous=404, api=True)
-    for prefix in ("audit-events", "systems", "releases", "incidents", "alerts", "no-such-api")
+    for prefix in ("audit-events", "systems", "releases", "incidents", "alerts", "intake",
+                   "no-such-api")
 ]  # fmt: skip
 
 GROUPS = [
@@ -200,6 +202,7 @@ GROUPS = [
         "tests/incidents/test_alert_token_pages.py",
     ),
     Group("api_tokens_world", tuple(api_tokens.ROUTES), "tests/governance/test_api_tokens.py"),
+    Group("intake_world", tuple(intake.ROUTES), "tests/releases/test_intake.py"),
     Group("site_world", (*SITE_ROUTES, *UNMATCHED_ROUTES), "tests/route_matrix.py"),
 ]
 
@@ -261,6 +264,8 @@ HOMES = {
     "incidents.views.postmortem": "tests/incidents/test_postmortem_pages.py",
     "incidents.views.action_items": "tests/incidents/test_action_items_page.py",
     "incidents.views.alert_tokens": "tests/incidents/test_alert_token_pages.py",
+    "releases.views.intake": "tests/releases/test_intake.py",
+    "releases.api.intake": "tests/releases/test_intake.py",
     "incidents.api": "tests/incidents/api_routes.py",
     "governance.api.views.unmatched_path": "tests/route_matrix.py (UNMATCHED_ROUTES)",
 }

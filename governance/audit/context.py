@@ -3,7 +3,9 @@ and the credential the request authenticated with."""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+from collections.abc import Iterator
 
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "current_request_id", default=""
@@ -14,3 +16,14 @@ current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
 current_credential: contextvars.ContextVar[str] = contextvars.ContextVar(
     "current_credential", default=""
 )
+
+
+@contextlib.contextmanager
+def acting_as(credential: str) -> Iterator[None]:
+    """Work done outside a request on a machine's word (a task importing what a signed
+    webhook announced): the audit trail names it as the credential of its events."""
+    token = current_credential.set(credential)
+    try:
+        yield
+    finally:
+        current_credential.reset(token)

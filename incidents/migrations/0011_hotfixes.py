@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('incidents', '0010_operator_notices'),
-        ('releases', '0008_deploy_gate'),
+        ('releases', '0009_deploy_gate'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

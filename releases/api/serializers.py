@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, cast
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from governance.api import types as api_types
@@ -22,6 +23,7 @@ from releases.models import (
     GateCheck,
     GateCriterion,
     GatePolicy,
+    RegistryVersion,
     Release,
     ReleaseComponent,
     RollbackMode,
@@ -75,7 +77,12 @@ class ReleaseWriteSerializer(api_types.Serializer):
 
 
 class GateCheckSerializer(api_types.ModelSerializer):
-    recorded_by: serializers.SlugRelatedField = Username(slug_field="username", read_only=True)
+    recorded_by: serializers.SlugRelatedField = Username(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Null: recorded by the registry intake from the training run's metrics",
+    )
     criterion = serializers.ChoiceField(choices=GateCriterion.choices)
     comparison = serializers.ChoiceField(choices=Comparison.choices)
     attested_pass = serializers.BooleanField(
@@ -220,7 +227,13 @@ class ReleaseSerializer(api_types.ModelSerializer):
     system: serializers.SlugRelatedField = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
-    author: serializers.SlugRelatedField = Username(slug_field="username", read_only=True)
+    author: serializers.SlugRelatedField = Username(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Null while only the registry intake has touched it (MLflow): the first "
+        "model owner to edit or submit it becomes its author",
+    )
     components = ComponentSerializer(many=True, read_only=True)
     card = serializers.SerializerMethodField()
     gate = serializers.SerializerMethodField()
@@ -238,6 +251,7 @@ class ReleaseSerializer(api_types.ModelSerializer):
             "submitted_at",
             "decided_at",
             "content_digest",
+            "stack_digest",
             "change_categories",
             "components",
             "card",
@@ -260,11 +274,24 @@ class ReleaseSerializer(api_types.ModelSerializer):
         }
 
 
+class RegisteredFromSerializer(api_types.ModelSerializer):
+    """Where the registry intake took a release from: the MLflow model version and its run."""
+
+    class Meta:
+        model = RegistryVersion
+        fields = ["model_name", "version", "source", "run_id", "run_url", "digest_source",
+                  "flavors", "metrics", "unmapped_metrics"]  # fmt: skip
+        read_only_fields = fields
+
+
 class ReleaseDetailSerializer(ReleaseSerializer):
     gate_checks = GateCheckSerializer(many=True, read_only=True)
     approvals = ApprovalSerializer(many=True, read_only=True)
     rollback_plan = RollbackPlanSerializer(read_only=True, allow_null=True)
     rollout_steps = RolloutStepSerializer(many=True, read_only=True)
+    registered_from = serializers.SerializerMethodField(
+        help_text="The MLflow model version it was imported from; null if registered by hand"
+    )
 
     class Meta(ReleaseSerializer.Meta):
         fields = [
@@ -273,8 +300,14 @@ class ReleaseDetailSerializer(ReleaseSerializer):
             "approvals",
             "rollback_plan",
             "rollout_steps",
+            "registered_from",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(RegisteredFromSerializer(allow_null=True))
+    def get_registered_from(self, release: Release) -> dict[str, Any] | None:
+        found = queries.registered_from(release)
+        return RegisteredFromSerializer(found).data if found else None
 
 
 class SystemSlugField(serializers.SlugField):
@@ -432,3 +465,17 @@ class IncidentRollbackAskSerializer(RollbackAskSerializer):
 
 class RollbackDismissSerializer(api_types.Serializer):
     reason = serializers.CharField(max_length=NOTE)
+
+
+class HeldReleaseSerializer(api_types.Serializer):
+    id = serializers.IntegerField()
+    version = serializers.CharField()
+    status = serializers.CharField()
+    url = serializers.CharField()
+
+
+class StackConflictSerializer(api_types.Serializer):
+    """What a POST of a stack registered under another version is told (409)."""
+
+    detail = serializers.CharField()
+    release = HeldReleaseSerializer()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -32,6 +32,7 @@ from releases.api.serializers import (
     RollbackPlanSerializer,
     RollbackRequestSerializer,
     RolloutStepSerializer,
+    StackConflictSerializer,
 )
 from releases.gate_policy import policy_for
 from releases.models import Environment, Release, ReleaseStatus, RollbackRequest
@@ -87,21 +88,52 @@ class ReleaseViewSet(
         release = queries.release_detail(release.pk, api_actor(self.request))
         return Response(ReleaseDetailSerializer(release).data, status=code)
 
-    @extend_schema(request=ReleaseWriteSerializer, responses={201: ReleaseDetailSerializer})
+    @extend_schema(
+        request=ReleaseWriteSerializer,
+        responses={
+            201: ReleaseDetailSerializer,
+            200: OpenApiResponse(
+                ReleaseDetailSerializer,
+                "The system already holds this stack under this version: that release, "
+                "unchanged (a CI job's retry gets the first release back)",
+            ),
+            409: OpenApiResponse(
+                StackConflictSerializer,
+                "The system already holds this stack under another version: nothing "
+                "registered; the answer names the release that holds it",
+            ),
+        },
+    )
     def create(self, request: Request) -> Response:
-        """Register a draft release (model owners)."""
+        """Register a draft release (model owners). Idempotent on the stack: the six
+        components' digest (not the title or card) finds a release registered before."""
         data = validated(ReleaseWriteSerializer, request.data)
         system = get_system_or_404(api_actor(request), data.get("system", ""))
-        release = services.create_release(
-            actor=api_actor(request),
-            system=system,
-            version=data.get("version", ""),
-            title=data["title"],
-            card=data["card"],
-            components=data["components"],
-            change_categories=data["change_categories"],
-        )
-        return self._detail(release, status.HTTP_201_CREATED)
+        try:
+            release, created = services.register_release(
+                actor=api_actor(request),
+                system=system,
+                version=data.get("version", ""),
+                title=data["title"],
+                card=data["card"],
+                components=data["components"],
+                change_categories=data["change_categories"],
+            )
+        except services.StackConflict as conflict:
+            held = conflict.release
+            return Response(
+                {
+                    "detail": conflict.messages[0],
+                    "release": {
+                        "id": held.pk,
+                        "version": held.version,
+                        "status": held.status,
+                        "url": request.build_absolute_uri(f"/api/releases/{held.pk}/"),
+                    },
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
+        return self._detail(release, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(request=ReleaseWriteSerializer, responses=ReleaseDetailSerializer)
     def update(self, request: Request, pk: str) -> Response:

@@ -11,6 +11,14 @@ from releases.models.deployment import (
     RolloutStep,
     StepStatus,
 )
+from releases.models.intake import (
+    DeliveryStatus,
+    ImportStatus,
+    ModelFollow,
+    RegistryVersion,
+    WebhookDelivery,
+    WebhookSecret,
+)
 from releases.models.release import (
     MODEL_CARD_FIELDS,
     ChangeCategory,
@@ -44,13 +52,17 @@ __all__ = [
     "Comparison",
     "ComponentKind",
     "Decision",
+    "DeliveryStatus",
     "Deployment",
     "Environment",
     "ForensicRecord",
     "GateCheck",
     "GateCriterion",
     "GatePolicy",
+    "ImportStatus",
     "LocalDeploymentState",
+    "ModelFollow",
+    "RegistryVersion",
     "Release",
     "ReleaseComponent",
     "ReleaseStatus",
@@ -62,4 +74,6 @@ __all__ = [
     "RolloutStage",
     "RolloutStep",
     "StepStatus",
+    "WebhookDelivery",
+    "WebhookSecret",
 ]

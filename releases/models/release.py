@@ -69,8 +69,14 @@ class Release(models.Model):
     status = models.CharField(
         max_length=20, choices=ReleaseStatus.choices, default=ReleaseStatus.DRAFT
     )
+    # None while only the registry intake (MLflow) has touched it: the first model owner who
+    # edits or submits it becomes its author, and so never approves it.
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="authored_releases"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="authored_releases",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -88,6 +94,9 @@ class Release(models.Model):
     )
     # sha256 over the stack and the card, fixed at submission; approvals cite it.
     content_digest = models.CharField(max_length=64, blank=True)
+    # sha256 over the six components alone (releases.content.stack_digest), kept current
+    # while a draft changes: POST /api/releases/ answers a stack it already holds with it.
+    stack_digest = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -95,7 +104,10 @@ class Release(models.Model):
             models.UniqueConstraint(fields=["system", "version"], name="release_unique_version"),
             *length_checks("release", dict.fromkeys(MODEL_CARD_FIELDS, PROSE)),
         ]
-        indexes = [models.Index(fields=["system", "status"], name="release_system_status")]
+        indexes = [
+            models.Index(fields=["system", "status"], name="release_system_status"),
+            models.Index(fields=["system", "stack_digest"], name="release_system_stack"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.system.slug} {self.version}"

@@ -65,6 +65,10 @@ class Comparison(models.TextChoices):
     ATTESTED = "attested", "attested"
 
 
+# The comparisons a number is held to (rollback triggers, metric rules): all but "attested".
+NUMERIC_COMPARISONS = Comparison.choices[:4]
+
+
 class GateCheck(models.Model):
     """One measurement against one criterion; the latest check of a criterion is in force."""
 
@@ -82,8 +86,10 @@ class GateCheck(models.Model):
         "or a page of this site.",
     )
     note = models.TextField(max_length=NOTE, blank=True)
+    # None: recorded by the registry intake from the training run's metrics (the machine's
+    # reading, not a person's judgement: it bars nobody from approving).
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     recorded_at = models.DateTimeField(auto_now_add=True)
     # Evidence that goes stale: a rollback drill proves the path for ROLLBACK_DRILL_DAYS.

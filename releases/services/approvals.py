@@ -31,7 +31,12 @@ if TYPE_CHECKING:
 def _evidence_recorders(release: Release) -> set[int]:
     # Reads the prefetched gate checks when the page loaded them. A drill's check is the
     # machine's verdict, not its runner's judgement: running a drill does not bar approving.
-    return {check.recorded_by_id for check in release.gate_checks.all() if check.drill_id is None}
+    # Nor is the registry intake's reading of the training run (no recorder at all).
+    return {
+        check.recorded_by_id
+        for check in release.gate_checks.all()
+        if check.drill_id is None and check.recorded_by_id is not None
+    }
 
 
 def approval_conflicts(actor: User, release: Release) -> str | None:

@@ -43,7 +43,7 @@ _COMPARE = {
 @transaction.atomic
 def record_gate_check(
     *,
-    actor: User,
+    actor: User | None,
     release: Release,
     criterion: str,
     comparison: str,
@@ -58,6 +58,9 @@ def record_gate_check(
 
     Numeric criteria compare the measured value with the target; qualitative ones
     ("attested") take the recorder's word, which the audit trail keeps with their name.
+
+    No actor: the registry intake, recording the training run's metrics on the draft it
+    registered itself (and on no other release), before anyone has taken the draft over.
     """
     release = (
         Release.objects.select_for_update(no_key=True, of=("self",))
@@ -65,7 +68,12 @@ def record_gate_check(
         .get(pk=release.pk)
     )
     system = release.system
-    if not (
+    if actor is None:
+        if release.author_id is not None or not hasattr(release, "registry_version"):
+            raise PermissionDenied(
+                "Automation records gate evidence only on the draft the registry intake registered."
+            )
+    elif not (
         can(actor, Action.REGISTER_RELEASE, system) or can(actor, Action.APPROVE_RELEASE, system)
     ):
         raise PermissionDenied("Only model owners and release managers record gate evidence.")

@@ -70,6 +70,7 @@ def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: A
         "environments": environments,
         "compare_to": compare_to,
         "diff": diff(release, compare_to.live if compare_to else None),  # type: ignore[attr-defined]
+        "registered_from": queries.registered_from(release),
         "steps": steps,
         "problems": submission_problems(release) if release.status == ReleaseStatus.DRAFT else [],
         # The permission is already established by `actions`: no second permission subquery.

@@ -23,6 +23,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from governance import services as governance
@@ -38,9 +39,17 @@ from incidents.services.alerts.environments import match_environment
 from incidents.services.alerts.storm import Post, join_storm
 from releases import rollbacks
 from releases import services as releases
-from releases.models import GateCriterion, Release, RollbackRequest, RollbackStatus, RolloutStep
+from releases.intake.registry import ModelVersionFacts
+from releases.models import (
+    GateCriterion,
+    RegistryVersion,
+    Release,
+    RollbackRequest,
+    RollbackStatus,
+    RolloutStep,
+)
 from releases.rollbacks import outcome, records
-from releases.services import drills, rollouts
+from releases.services import drills, intake, registration, rollouts
 from tests.factories import UserFactory
 from tests.fixtures.releases import CARD, go_live, rollbacks_held, stack
 
@@ -366,6 +375,115 @@ def _fail_rollout_step(w: World) -> Called:
     return lambda: rollouts.fail_rollout_step(
         step_id=step.pk, error="deploy hook answered 500"
     ), step.release.system
+
+
+# releases: registry intake
+
+
+def _following(w: World) -> Any:
+    owner, fraud = w.owner, w.fraud
+    return intake.follow_model(
+        actor=owner, system=fraud, model_name="fraud-gbm",
+        tracking_uri="https://mlflow.example.com",
+        metric_criteria={"auc": {"criterion": "benchmark", "comparison": "gte", "target": "0.9"}},
+    )  # fmt: skip
+
+
+@case("releases.services.intake.create_webhook_secret")
+def _create_webhook_secret(w: World) -> Called:
+    owner, fraud = w.owner, w.fraud
+    return lambda: intake.create_webhook_secret(actor=owner, system=fraud, name="MLflow"), fraud
+
+
+@case("releases.services.intake.revoke_webhook_secret")
+def _revoke_webhook_secret(w: World) -> Called:
+    owner, fraud = w.owner, w.fraud
+    secret, _ = intake.create_webhook_secret(actor=owner, system=fraud, name="MLflow")
+    return lambda: intake.revoke_webhook_secret(actor=owner, secret=secret), fraud
+
+
+@case("releases.services.intake.follow_model")
+def _follow_model(w: World) -> Called:
+    owner, fraud = w.owner, w.fraud
+    return lambda: intake.follow_model(
+        actor=owner, system=fraud, model_name="fraud-gbm", tracking_uri="https://mlflow.example.com"
+    ), fraud
+
+
+@case("releases.services.intake.update_follow")
+def _update_follow(w: World) -> Called:
+    follow, owner = _following(w), w.owner
+    return lambda: intake.update_follow(
+        actor=owner, follow=follow, tracking_uri="https://mlflow2.example.com"
+    ), follow.system
+
+
+@case("releases.services.intake.unfollow_model")
+def _unfollow_model(w: World) -> Called:
+    follow, owner = _following(w), w.owner
+    system = follow.system
+    return lambda: intake.unfollow_model(actor=owner, follow=follow), system
+
+
+@case("releases.services.intake.receive_delivery")
+def _receive_delivery(w: World) -> Called:
+    follow, owner = _following(w), w.owner
+    secret, _ = intake.create_webhook_secret(actor=owner, system=follow.system, name="MLflow")
+    payload = {"entity": "model_version", "action": "created",
+               "data": {"name": "fraud-gbm", "version": "3"}}  # fmt: skip
+    return lambda: intake.receive_delivery(
+        system=follow.system, secret=secret, delivery_id="d-1", payload=payload
+    ), follow.system
+
+
+@case("releases.services.intake.import_model_version")
+def _import_model_version(w: World) -> Called:
+    follow, _ = _following(w), w.draft
+    found = RegistryVersion.objects.create(system=follow.system, model_name="fraud-gbm",
+                                           version="3")  # fmt: skip
+    facts = ModelVersionFacts(
+        name="fraud-gbm", version="3", source="s3://m/3", run_id="r3",
+        run_url="https://mlflow.example.com/#/experiments/0/runs/r3", digest="c" * 64,
+        flavors=["sklearn"], metrics={"auc": 0.95, "loss": 0.1},
+    )  # fmt: skip
+
+    def call() -> Any:
+        with mock.patch.object(intake.Registry, "model_version_facts", return_value=facts):
+            return intake.import_model_version(registry_version_id=found.pk)
+
+    return call, follow.system
+
+
+@case("releases.services.intake.fail_import")
+def _fail_import(w: World) -> Called:
+    fraud = w.fraud
+    found = RegistryVersion.objects.create(system=fraud, model_name="fraud-gbm", version="3")
+    return lambda: intake.fail_import(
+        registry_version_id=found.pk, error="MLflow refused (HTTP 403)"
+    ), fraud
+
+
+@case("releases.services.registration.register_release")
+def _register_release(w: World) -> Called:
+    owner, fraud = w.model_owner, w.fraud
+    return lambda: releases.register_release(
+        actor=owner, system=fraud, version="3.0.0", title="Fraud model 3.0.0", card=CARD,
+        components=stack("3.0.0"),
+    ), fraud  # fmt: skip
+
+
+@case("releases.services.registration.register_draft")
+def _register_draft(w: World) -> Called:
+    fraud = w.fraud
+
+    @transaction.atomic
+    def call() -> Any:
+        return registration.register_draft(
+            author=None, system=fraud, version="3.0.0", title="From MLflow", card=CARD,
+            components=stack("3.0.0"), provenance={"mlflow_model": "fraud-gbm"},
+        )  # fmt: skip
+
+    return call, fraud
 
 
 # releases: rollbacks
@@ -694,6 +812,7 @@ EXEMPT: dict[str, str] = {
     "releases.services.deploy_gate.register_gate_rule": "an app's rule, added at start-up: "
     "no state",
     "releases.services.rollouts.refused": "the gate's verdict as an error: reads only",
+    "releases.services.intake.clean_metric_criteria": "checks a mapping: no state",
     "releases.services.rollouts.send_step": "hands a recorded step to the broker; "
     "apply_rollout_step records what becomes of it",
     "releases.rollbacks.broker.enqueue": "hands a recorded request to the broker; the worker "

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('releases', '0007_append_only_no_truncate'),
+        ('releases', '0008_registry_intake'),
     ]
 
     operations = [
