@@ -168,7 +168,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("ROLLBACK_SWEEP_SECONDS", default=5),
         "options": {"expires": 30},
     },
+    "sweep-model-imports": {
+        "task": "releases.tasks.sweep_imports",
+        "schedule": 60,
+        "options": {"expires": 120},
+    },
 }
+# A model-version import still pending this long after its last change is sent again (its
+# task retries for about five minutes before that).
+IMPORT_REQUEUE_SECONDS = env_int("IMPORT_REQUEUE_SECONDS", default=360)
 
 # --- rollbacks -------------------------------------------------------------------------
 ROLLBACK_VERIFY_SECONDS = env_int("ROLLBACK_VERIFY_SECONDS", default=60)  # until verified live

@@ -67,6 +67,14 @@ def sweep_rollbacks() -> int:
     return rollbacks.sweep_rollbacks()
 
 
+@shared_task(name="releases.tasks.sweep_imports", ignore_result=True)
+def sweep_imports() -> int:
+    """Beat: model-version imports that nobody ran, sent again (services.intake.sweep_imports)."""
+    from releases.services import intake
+
+    return intake.sweep_imports()
+
+
 IMPORT_MAX_RETRIES = 8  # with backoff from 2 s, capped at a minute: about five minutes
 
 

@@ -23,19 +23,16 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.api.authentication import ApiTokenAuthentication
+from governance.api.authentication import ApiTokenAuthentication, token_holder
 from governance.api.validation import validated
 from governance.http import api_actor
 from governance.models import AISystem
-from governance.permissions import can, limit_to_system
+from governance.permissions import can
 from governance.roles import Action
-from governance.services import ApiTokenRefused, authenticate_api_token
-from governance.tokens import act_with
 from releases.models import Environment, Release, RolloutStage
 from releases.services.deploy_gate import Verdict, deployment_verdict
 
@@ -111,13 +108,7 @@ class FlaggerMetadataToken(BaseAuthentication):
         secret = metadata.get("token") if isinstance(metadata, dict) else None
         if not isinstance(secret, str) or not secret:
             return None
-        try:
-            token = authenticate_api_token(secret=secret)
-        except ApiTokenRefused as refused:
-            raise AuthenticationFailed(str(refused)) from None
-        limit_to_system(token.system_id)
-        act_with(token, "API token")
-        return token.owner, token
+        return token_holder(secret)
 
     def authenticate_header(self, request: Request) -> str:
         return ApiTokenAuthentication().authenticate_header(request)

@@ -15,13 +15,16 @@ import ("MLflow intake fraud-gbm v3"), as alert-driven incidents name their aler
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config import handoff
 from governance import audit
 from governance.audit.context import acting_as
 from governance.limits import ERROR, shorten
@@ -392,9 +395,26 @@ def _kept(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _send_import(registry_version_id: int) -> None:
+    """From this process's sending thread (config.handoff): the webhook answers MLflow
+    whatever the broker does; an import the broker never got, the sweep sends again."""
     from releases.tasks import import_model_version as task
 
-    task.delay(registry_version_id)
+    handoff.send(task, (registry_version_id,), label=f"model version import {registry_version_id}")
+
+
+def sweep_imports() -> int:
+    """Send again the imports still pending `IMPORT_REQUEUE_SECONDS` after their last change
+    (the broker was down when the delivery came, or a worker died holding the task); the
+    import is idempotent, so one sent twice registers one draft. Returns how many."""
+    since = timezone.now() - timedelta(seconds=settings.IMPORT_REQUEUE_SECONDS)
+    stale = list(
+        RegistryVersion.objects.filter(status=ImportStatus.PENDING, updated_at__lt=since)
+        .order_by("updated_at")
+        .values_list("pk", flat=True)[:100]
+    )
+    for pk in stale:
+        _send_import(pk)
+    return len(stale)
 
 
 # --- imports -------------------------------------------------------------------------------

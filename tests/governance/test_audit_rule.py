@@ -813,6 +813,8 @@ EXEMPT: dict[str, str] = {
     "no state",
     "releases.services.rollouts.refused": "the gate's verdict as an error: reads only",
     "releases.services.intake.clean_metric_criteria": "checks a mapping: no state",
+    "releases.services.intake.sweep_imports": "re-sends pending imports to the broker; the "
+    "import records what becomes of them",
     "releases.services.rollouts.send_step": "hands a recorded step to the broker; "
     "apply_rollout_step records what becomes of it",
     "releases.rollbacks.broker.enqueue": "hands a recorded request to the broker; the worker "

@@ -8,6 +8,7 @@ import json
 import re
 import time
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from unittest import mock
@@ -15,6 +16,7 @@ from unittest import mock
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from governance.models import AuditEvent
 from releases import services
@@ -766,3 +768,20 @@ ROUTES = [
     Route("mlflow webhook", "POST", "/api/intake/mlflow/fraud/", frozenset(), refused=401,
           outsider=401, api=True, data=envelope()),
 ]  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_the_sweep_sends_again_only_the_imports_nobody_ran(fraud, settings):  # type: ignore[no-untyped-def]
+    """A delivery whose import never reached a worker (the broker was down) is not lost."""
+    settings.IMPORT_REQUEUE_SECONDS = 60
+    stale = RegistryVersion.objects.create(system=fraud, model_name="fraud-gbm", version="7")
+    fresh = RegistryVersion.objects.create(system=fraud, model_name="fraud-gbm", version="8")
+    failed = RegistryVersion.objects.create(
+        system=fraud, model_name="fraud-gbm", version="6", status="failed", error="No MLmodel."
+    )
+    long_ago = timezone.now() - timedelta(minutes=5)
+    RegistryVersion.objects.filter(pk__in=[stale.pk, failed.pk]).update(updated_at=long_ago)
+    with mock.patch.object(intake, "_send_import") as send:
+        assert intake.sweep_imports() == 1
+    send.assert_called_once_with(stale.pk)
+    assert fresh.pk != stale.pk
