@@ -7,6 +7,8 @@ has been firing since at least `window_minutes` ago. Cooldown: no second rollbac
 the plan in the same environment within the plan's cooldown. Then, by the plan's mode:
 *manual* does nothing, *auto-propose* records a proposal a rollback owner confirms with one
 click, *automatic* asks for the rollback directly. The evidence travels with the request.
+The mode, the cooldown and the ask are the plan's one answer to any trigger
+(releases.rollbacks.plan_triggers), shared with the PromQL triggers and stage analyses.
 
 Evaluated when an alert arrives, and by beat (`evaluate_rollback_triggers`) for alerts that
 were still inside their window then.
@@ -14,29 +16,17 @@ were still inside their window then.
 
 from __future__ import annotations
 
-import logging
-import operator
-from datetime import datetime, timedelta
+import functools
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.utils import timezone
 
 from incidents.models import Alert, AlertStatus, Incident, Stage
 from releases import rollbacks
-from releases.models import (
-    RollbackMode,
-    RollbackPlan,
-    RollbackRequest,
-    RollbackStatus,
-    RollbackTrigger,
-)
-
-logger = logging.getLogger(__name__)
-
-HOLDS = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+from releases.models import RollbackMode, RollbackPlan, RollbackRequest, RollbackTrigger
+from releases.rollbacks.plan_triggers import HOLDS, act_on_held_trigger, held_for
 
 
 def _value(alert: Alert) -> Decimal | None:
@@ -80,35 +70,23 @@ def evaluate(incident: Incident, now: datetime | None = None) -> RollbackRequest
     if plan is None or plan.mode == RollbackMode.MANUAL:
         return None
     evidence = _held_trigger(incident, plan, now)
-    if evidence is None:
+    if evidence is None or incident.environment is None:
         return None
-    cooldown_since = now - timedelta(minutes=plan.cooldown_minutes)
-    asked_lately = RollbackRequest.objects.filter(
-        Q(requested_at__gte=cooldown_since) | Q(status__in=RollbackStatus.active()),
-        environment=incident.environment,
-        requested_by__isnull=True,
-    )
-    if asked_lately.exists():
-        return None  # cooldown (or one is already waiting): no flapping
     from incidents.services.rollback import roll_back_incident  # the service the button uses
 
-    propose = plan.mode == RollbackMode.AUTO_PROPOSE
     trigger_text = (
         f"{evidence['metric']} {evidence['comparison']} {evidence['threshold']} "
         f"for {evidence['window_minutes']} min"
     )
-    try:
-        request, _ = roll_back_incident(
-            actor=None,
-            incident=incident,
-            reason=f"The rollback plan's trigger held: {trigger_text} (value {evidence['value']}).",
-            trigger=evidence,
-            propose=propose,
-        )
-    except ValidationError as error:  # e.g. nothing to roll back to: say so, stop there
-        logger.info("trigger held for incident %s but no rollback: %s", incident.pk, error)
-        return None
-    return request
+    # The plan's answer (mode, cooldown, the press) is the one every trigger gets.
+    return act_on_held_trigger(
+        plan=plan,
+        environment=incident.environment,
+        evidence=evidence,
+        reason=f"The rollback plan's trigger held: {trigger_text} (value {evidence['value']}).",
+        now=now,
+        ask=functools.partial(roll_back_incident, actor=None, incident=incident),
+    )
 
 
 def _held_trigger(incident: Incident, plan: RollbackPlan, now: datetime) -> dict[str, Any] | None:
@@ -122,13 +100,13 @@ def _held_trigger(incident: Incident, plan: RollbackPlan, now: datetime) -> dict
         ).values_list("fingerprint", "id")
     )
     for trigger in plan.triggers.all():
+        if trigger.is_promql:
+            continue  # asked of Prometheus by beat, not spoken for by alerts
         for fingerprint, alert in latest.items():
             if any(f == fingerprint and pk > alert.pk for f, pk in resolved):
                 continue  # resolved since
             since = alert.starts_at or alert.received_at
-            if not _speaks_for(alert, trigger) or now - since < timedelta(
-                minutes=trigger.window_minutes
-            ):
+            if not _speaks_for(alert, trigger) or not held_for(since, trigger.window_minutes, now):
                 continue
             return {
                 "alert": alert.name,

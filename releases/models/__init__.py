@@ -2,6 +2,12 @@
 environments with their rollouts and deployments (deployment), and rollback plans and requests
 (rollback). Imported from here: `from releases.models import Release`."""
 
+from releases.models.analysis import (
+    AnalysisStatus,
+    Measurement,
+    MeasurementPhase,
+    StageAnalysis,
+)
 from releases.models.deployment import (
     BackendType,
     Deployment,
@@ -34,10 +40,12 @@ from releases.models.rollback import (
     RollbackRequest,
     RollbackStatus,
     RollbackTrigger,
+    TriggerOutcome,
 )
 
 __all__ = [
     "MODEL_CARD_FIELDS",
+    "AnalysisStatus",
     "Approval",
     "BackendType",
     "ChangeCategory",
@@ -51,6 +59,8 @@ __all__ = [
     "GateCriterion",
     "GatePolicy",
     "LocalDeploymentState",
+    "Measurement",
+    "MeasurementPhase",
     "Release",
     "ReleaseComponent",
     "ReleaseStatus",
@@ -61,5 +71,7 @@ __all__ = [
     "RollbackTrigger",
     "RolloutStage",
     "RolloutStep",
+    "StageAnalysis",
     "StepStatus",
+    "TriggerOutcome",
 ]
