@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures.releases",
     "tests.fixtures.webhook_server",
     "tests.fixtures.mlflow_server",
+    "tests.fixtures.prometheus_server",
 ]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

@@ -75,7 +75,7 @@ def read(environment: Environment, query: str, *, timeout: float | None = None) 
         headers["Authorization"] = f"Bearer {token}"
     # Prometheus stops evaluating at its own `timeout` too; a query it cannot finish in time
     # answers 503, which is no data.
-    params = {"query": query, "timeout": f"{max(timeout - 0.2, 0.1):.1f}s"}
+    params = {"query": query, "timeout": f"{max(int(timeout * 1000) - 200, 100)}ms"}
     try:
         status, body, retry = _get(f"{base}/api/v1/query", params, headers, timeout, started)
     except _TooSlow:
