@@ -297,11 +297,18 @@ class PromotionForm(forms.Form):
         widget=forms.TextInput(attrs={"class": "mono", "placeholder": "result < 0.05"}),
         help_text="“result” compared with numbers; and / or.",
     )
-    interval_seconds = forms.IntegerField(min_value=1, max_value=3600, initial=60, label="Every (s)")
-    count = forms.IntegerField(min_value=1, max_value=100, initial=5, label="Measurements")
-    failure_limit = forms.IntegerField(min_value=0, max_value=99, initial=0, label="Failures allowed")
+    # Empty: the service's defaults (60 s, 5 measurements, no failure, no gap in the data).
+    interval_seconds = forms.IntegerField(
+        required=False, min_value=1, max_value=3600, initial=60, label="Every (s)"
+    )
+    count = forms.IntegerField(
+        required=False, min_value=1, max_value=100, initial=5, label="Measurements"
+    )
+    failure_limit = forms.IntegerField(
+        required=False, min_value=0, max_value=99, initial=0, label="Failures allowed"
+    )
     inconclusive_limit = forms.IntegerField(
-        min_value=0, max_value=99, initial=0, label="No-data allowed"
+        required=False, min_value=0, max_value=99, initial=0, label="No-data allowed"
     )
     ANALYSIS_FIELDS = (
         "analysis_query", "success_condition", "interval_seconds", "count", "failure_limit",
