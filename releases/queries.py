@@ -185,7 +185,9 @@ def release_analyses(
         restrict(Release.objects.all(), user).select_related("system", "rollback_plan__environment"),
         pk=pk,
     )
-    measurements = Measurement.objects.order_by("-taken_at", "-id")[:ANALYSIS_ROWS]
+    # Not sliced here (a nested prefetch cannot be): an analysis holds at most its count
+    # and the errors in between (concluded after five in a row); the panel cuts it.
+    measurements = Measurement.objects.order_by("-taken_at", "-id")
     steps = list(
         RolloutStep.objects.filter(release=release, analysis__isnull=False)
         .select_related("environment", "analysis")

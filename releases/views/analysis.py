@@ -76,7 +76,7 @@ def _chart(measurements: list[Any], condition: str) -> Chart | None:
 
 def _row(step: RolloutStep) -> dict[str, Any]:
     analysis = step.analysis
-    newest_first = list(analysis.measurements.all())
+    newest_first = list(analysis.measurements.all())[: queries.ANALYSIS_ROWS]
     measurements = list(reversed(newest_first))
     counted = [m for m in measurements if m.phase != MeasurementPhase.ERROR]
     tally = {phase: 0 for phase in MeasurementPhase.values}

@@ -74,7 +74,7 @@ def test_the_release_page_shows_the_measurements_live(  # type: ignore[no-untype
         expect(panel).to_contain_text("2 / 3")
         screenshot(ravi, "analysis-running.png")
         analyses.take_measurement(analysis_id=analysis.pk)
-    expect(panel.locator(".analysis-status").first).to_have_text("Passed")
+    expect(panel.locator(f"#analysis-{analysis.pk} .analysis-status")).to_have_text("Passed")
     expect(panel).to_contain_text("3 of 3 measurements passed")
     assert RolloutStep.objects.filter(release=release, stage="segment_monitoring").exists()
     ravi.reload()
