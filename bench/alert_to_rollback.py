@@ -238,7 +238,10 @@ class AlertBench(Bench):
             f"the rollback call of {target.slug}",
         )
         found = None
-        while found is None or found.status not in (RollbackStatus.SUCCEEDED, RollbackStatus.FAILED):
+        while found is None or found.status not in (
+            RollbackStatus.SUCCEEDED,
+            RollbackStatus.FAILED,
+        ):
             self._left()
             if time.time() - sent > WAIT_SECONDS:
                 state = found.status if found else "unrecorded"

@@ -17,9 +17,9 @@ from releases.models import (
     Environment,
     GateCheck,
     GatePolicy,
+    Measurement,
     Release,
     ReleaseComponent,
-    Measurement,
     RolloutStep,
     StageAnalysis,
 )

@@ -330,7 +330,9 @@ class PromotionForm(forms.Form):
         values = {name: data.pop(name, None) for name in self.ANALYSIS_FIELDS}
         query = (values.pop("analysis_query") or "").strip()
         if query and not values["success_condition"] and "success_condition" not in self.errors:
-            self.add_error("success_condition", "Say when a measurement passes, e.g. result < 0.05.")
+            self.add_error(
+                "success_condition", "Say when a measurement passes, e.g. result < 0.05."
+            )
         data["analysis"] = {"query": query, **values} if query else None
         return data
 
@@ -381,7 +383,9 @@ class EnvironmentForm(forms.Form):
         max_length=500,
         label="Prometheus URL",
         validators=[validate_web_url],
-        widget=forms.URLInput(attrs={"class": "mono", "placeholder": "https://prometheus.example.com"}),
+        widget=forms.URLInput(
+            attrs={"class": "mono", "placeholder": "https://prometheus.example.com"}
+        ),
         help_text="What the rollback plans' PromQL triggers and the stages' analyses ask.",
     )
     prometheus_token = forms.CharField(

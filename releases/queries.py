@@ -182,7 +182,9 @@ def release_analyses(
     analysis and newest measurements, and its plan's PromQL triggers: four queries, whatever
     the number of any."""
     release = get_object_or_404(
-        restrict(Release.objects.all(), user).select_related("system", "rollback_plan__environment"),
+        restrict(Release.objects.all(), user).select_related(
+            "system", "rollback_plan__environment"
+        ),
         pk=pk,
     )
     # Not sliced here (a nested prefetch cannot be): an analysis holds at most its count

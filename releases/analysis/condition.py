@@ -27,7 +27,16 @@ OPERATORS: dict[str, Callable[[Decimal, Decimal], bool]] = {
     "!=": operator.ne,
 }
 # Read from the right operand's side: `0.05 > result` is `result < 0.05`.
-MIRRORED = {"<": ">", "<=": ">=", "≤": ">=", ">": "<", ">=": "<=", "≥": "<=", "==": "==", "!=": "!="}
+MIRRORED = {
+    "<": ">",
+    "<=": ">=",
+    "≤": ">=",
+    ">": "<",
+    ">=": "<=",
+    "≥": "<=",
+    "==": "==",
+    "!=": "!=",
+}
 EXAMPLE = "e.g. “result < 0.05” or “result >= 0.95 and result <= 1”"
 
 _TOKEN = re.compile(

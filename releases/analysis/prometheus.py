@@ -68,7 +68,9 @@ def read(environment: Environment, query: str, *, timeout: float | None = None) 
     base = (environment.prometheus_url or "").strip().rstrip("/")
     if not base:
         return done(ERROR, f"No Prometheus is configured for {environment.name}.")
-    secrets = environment.prometheus_secrets if isinstance(environment.prometheus_secrets, dict) else {}
+    secrets = (
+        environment.prometheus_secrets if isinstance(environment.prometheus_secrets, dict) else {}
+    )
     headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
     token = secrets.get("token")
     if isinstance(token, str) and token:
@@ -77,7 +79,7 @@ def read(environment: Environment, query: str, *, timeout: float | None = None) 
     # answers 503, which is no data.
     params = {"query": query, "timeout": f"{max(int(timeout * 1000) - 200, 100)}ms"}
     try:
-        status, body, retry = _get(f"{base}/api/v1/query", params, headers, timeout, started)
+        status, body = _get(f"{base}/api/v1/query", params, headers, timeout, started)
     except _TooSlow:
         return done(NO_DATA, f"Prometheus did not answer within {timeout:g} s.")
     except httpx.TimeoutException:
@@ -93,13 +95,15 @@ def read(environment: Environment, query: str, *, timeout: float | None = None) 
     if is_transient(status):
         return done(NO_DATA, f"Prometheus failed the query (HTTP {status}): {message}")
     if 300 <= status < 400:
-        return done(ERROR, f"Prometheus redirected the query (HTTP {status}); configure the final URL.")
+        return done(
+            ERROR, f"Prometheus redirected the query (HTTP {status}); configure the final URL."
+        )
     return done(ERROR, f"Prometheus refused the query (HTTP {status}): {message}")
 
 
 def _get(
     url: str, params: dict[str, str], headers: dict[str, str], timeout: float, started: float
-) -> tuple[int, bytes, str | None]:
+) -> tuple[int, bytes]:
     """GET within `timeout` for the whole exchange: a peer that trickles its answer is cut
     off at the deadline, and one that answers too much at MAX_ANSWER_BYTES."""
     deadline = started + timeout
@@ -117,7 +121,7 @@ def _get(
             chunks.append(chunk)
             if time.monotonic() > deadline:
                 raise _TooSlow
-        return response.status_code, b"".join(chunks), response.headers.get("Retry-After")
+        return response.status_code, b"".join(chunks)
 
 
 def _json(body: bytes) -> Any:
@@ -156,7 +160,8 @@ def _reading(payload: Any, done: Any) -> Reading:
         sample = result[0].get("value") if isinstance(result[0], dict) else None
     else:
         return done(
-            ERROR, f"The query returned a {kind}; it must return one number (a scalar, or "
+            ERROR,
+            f"The query returned a {kind}; it must return one number (a scalar, or "
             "an instant vector of one series).",
         )
     if not isinstance(sample, list) or len(sample) != 2 or not isinstance(sample[1], str):

@@ -9,8 +9,8 @@ from governance.api import types as api_types
 from governance.api.serializers import SlugRelatedField
 from governance.limits import NAME, NOTE, PROSE, QUERY
 from governance.validators import validate_web_url
-from releases.analysis.condition import parse_condition
 from releases import queries
+from releases.analysis.condition import parse_condition
 from releases.gate_policy import evaluate, policy_for
 from releases.models import (
     MODEL_CARD_FIELDS,
@@ -207,9 +207,12 @@ class StageAnalysisSerializer(api_types.ModelSerializer):
     """A stage's analysis (after Argo Rollouts' AnalysisTemplate) as written, and where it
     stands; its measurements are on the release page and in its `analysis.concluded` event."""
 
-    query = serializers.CharField(max_length=QUERY, help_text="PromQL: one number (a scalar or one series)")
+    query = serializers.CharField(
+        max_length=QUERY, help_text="PromQL: one number (a scalar or one series)"
+    )
     success_condition = serializers.CharField(
-        max_length=NAME, help_text="“result” compared with numbers, joined by and / or: “result < 0.05”"
+        max_length=NAME,
+        help_text="“result” compared with numbers, joined by and / or: “result < 0.05”",
     )
     interval_seconds = serializers.IntegerField(min_value=1, max_value=3600, default=60)
     count = serializers.IntegerField(min_value=1, max_value=100, default=5)

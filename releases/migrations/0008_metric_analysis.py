@@ -4,129 +4,224 @@ import django.db.models.deletion
 import django.db.models.functions.text
 import django.db.models.lookups
 import encrypted_fields.fields
-import governance.validators
 from django.db import migrations, models
+
+import governance.validators
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('releases', '0007_append_only_no_truncate'),
+        ("releases", "0007_append_only_no_truncate"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Measurement',
+            name="Measurement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('taken_at', models.DateTimeField()),
-                ('phase', models.CharField(choices=[('successful', 'Passed'), ('failed', 'Failed'), ('inconclusive', 'No data'), ('error', 'Error')], max_length=12)),
-                ('value', models.CharField(blank=True, max_length=64)),
-                ('message', models.TextField(blank=True, max_length=4000)),
-                ('duration_ms', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("taken_at", models.DateTimeField()),
+                (
+                    "phase",
+                    models.CharField(
+                        choices=[
+                            ("successful", "Passed"),
+                            ("failed", "Failed"),
+                            ("inconclusive", "No data"),
+                            ("error", "Error"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("value", models.CharField(blank=True, max_length=64)),
+                ("message", models.TextField(blank=True, max_length=4000)),
+                ("duration_ms", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'ordering': ['taken_at', 'id'],
+                "ordering": ["taken_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='StageAnalysis',
+            name="StageAnalysis",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('query', models.TextField(max_length=2000)),
-                ('success_condition', models.CharField(max_length=200)),
-                ('interval_seconds', models.PositiveIntegerField(default=60)),
-                ('count', models.PositiveIntegerField(default=5)),
-                ('failure_limit', models.PositiveIntegerField(default=0)),
-                ('inconclusive_limit', models.PositiveIntegerField(default=0)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('successful', 'Passed'), ('failed', 'Failed'), ('error', 'Error'), ('inconclusive', 'Inconclusive'), ('cancelled', 'Cancelled')], default='running', max_length=12)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('next_measurement_at', models.DateTimeField(blank=True, null=True)),
-                ('concluded_at', models.DateTimeField(blank=True, null=True)),
-                ('conclusion', models.TextField(blank=True, max_length=4000)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("query", models.TextField(max_length=2000)),
+                ("success_condition", models.CharField(max_length=200)),
+                ("interval_seconds", models.PositiveIntegerField(default=60)),
+                ("count", models.PositiveIntegerField(default=5)),
+                ("failure_limit", models.PositiveIntegerField(default=0)),
+                ("inconclusive_limit", models.PositiveIntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("successful", "Passed"),
+                            ("failed", "Failed"),
+                            ("error", "Error"),
+                            ("inconclusive", "Inconclusive"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="running",
+                        max_length=12,
+                    ),
+                ),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("next_measurement_at", models.DateTimeField(blank=True, null=True)),
+                ("concluded_at", models.DateTimeField(blank=True, null=True)),
+                ("conclusion", models.TextField(blank=True, max_length=4000)),
             ],
         ),
         migrations.AddField(
-            model_name='environment',
-            name='prometheus_secrets',
+            model_name="environment",
+            name="prometheus_secrets",
             field=encrypted_fields.fields.EncryptedJSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='environment',
-            name='prometheus_url',
-            field=models.CharField(blank=True, max_length=500, validators=[governance.validators.UriValidator(('http', 'https'))], verbose_name='Prometheus URL'),
+            model_name="environment",
+            name="prometheus_url",
+            field=models.CharField(
+                blank=True,
+                max_length=500,
+                validators=[governance.validators.UriValidator(("http", "https"))],
+                verbose_name="Prometheus URL",
+            ),
         ),
         migrations.AddField(
-            model_name='rollbackplan',
-            name='advance_on_analysis',
+            model_name="rollbackplan",
+            name="advance_on_analysis",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='rollbacktrigger',
-            name='evaluated_at',
+            model_name="rollbacktrigger",
+            name="evaluated_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='rollbacktrigger',
-            name='holding_since',
+            model_name="rollbacktrigger",
+            name="holding_since",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='rollbacktrigger',
-            name='last_error',
+            model_name="rollbacktrigger",
+            name="last_error",
             field=models.TextField(blank=True, max_length=4000),
         ),
         migrations.AddField(
-            model_name='rollbacktrigger',
-            name='last_outcome',
-            field=models.CharField(blank=True, choices=[('clear', 'Clear'), ('holding', 'Holding'), ('fired', 'Fired'), ('no_data', 'No data'), ('error', 'Error')], max_length=10),
+            model_name="rollbacktrigger",
+            name="last_outcome",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("clear", "Clear"),
+                    ("holding", "Holding"),
+                    ("fired", "Fired"),
+                    ("no_data", "No data"),
+                    ("error", "Error"),
+                ],
+                max_length=10,
+            ),
         ),
         migrations.AddField(
-            model_name='rollbacktrigger',
-            name='last_value',
+            model_name="rollbacktrigger",
+            name="last_value",
             field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AddField(
-            model_name='rollbacktrigger',
-            name='query',
+            model_name="rollbacktrigger",
+            name="query",
             field=models.TextField(blank=True, max_length=2000),
         ),
         migrations.AddConstraint(
-            model_name='rollbacktrigger',
-            constraint=models.CheckConstraint(condition=django.db.models.lookups.LessThanOrEqual(django.db.models.functions.text.Length('query'), 2000), name='rollbacktrigger_query_length', violation_error_message='Ensure this value has at most 2000 characters.'),
+            model_name="rollbacktrigger",
+            constraint=models.CheckConstraint(
+                condition=django.db.models.lookups.LessThanOrEqual(
+                    django.db.models.functions.text.Length("query"), 2000
+                ),
+                name="rollbacktrigger_query_length",
+                violation_error_message="Ensure this value has at most 2000 characters.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rollbacktrigger',
-            constraint=models.CheckConstraint(condition=django.db.models.lookups.LessThanOrEqual(django.db.models.functions.text.Length('last_error'), 4000), name='rollbacktrigger_last_error_length', violation_error_message='Ensure this value has at most 4000 characters.'),
+            model_name="rollbacktrigger",
+            constraint=models.CheckConstraint(
+                condition=django.db.models.lookups.LessThanOrEqual(
+                    django.db.models.functions.text.Length("last_error"), 4000
+                ),
+                name="rollbacktrigger_last_error_length",
+                violation_error_message="Ensure this value has at most 4000 characters.",
+            ),
         ),
         migrations.AddField(
-            model_name='stageanalysis',
-            name='step',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='analysis', to='releases.rolloutstep'),
+            model_name="stageanalysis",
+            name="step",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="analysis",
+                to="releases.rolloutstep",
+            ),
         ),
         migrations.AddField(
-            model_name='measurement',
-            name='analysis',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='measurements', to='releases.stageanalysis'),
+            model_name="measurement",
+            name="analysis",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="measurements",
+                to="releases.stageanalysis",
+            ),
         ),
         migrations.AddIndex(
-            model_name='stageanalysis',
-            index=models.Index(condition=models.Q(('next_measurement_at__isnull', False), ('status', 'running')), fields=['next_measurement_at'], name='stageanalysis_due'),
+            model_name="stageanalysis",
+            index=models.Index(
+                condition=models.Q(("next_measurement_at__isnull", False), ("status", "running")),
+                fields=["next_measurement_at"],
+                name="stageanalysis_due",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stageanalysis',
-            constraint=models.CheckConstraint(condition=django.db.models.lookups.LessThanOrEqual(django.db.models.functions.text.Length('query'), 2000), name='stageanalysis_query_length', violation_error_message='Ensure this value has at most 2000 characters.'),
+            model_name="stageanalysis",
+            constraint=models.CheckConstraint(
+                condition=django.db.models.lookups.LessThanOrEqual(
+                    django.db.models.functions.text.Length("query"), 2000
+                ),
+                name="stageanalysis_query_length",
+                violation_error_message="Ensure this value has at most 2000 characters.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stageanalysis',
-            constraint=models.CheckConstraint(condition=django.db.models.lookups.LessThanOrEqual(django.db.models.functions.text.Length('conclusion'), 4000), name='stageanalysis_conclusion_length', violation_error_message='Ensure this value has at most 4000 characters.'),
+            model_name="stageanalysis",
+            constraint=models.CheckConstraint(
+                condition=django.db.models.lookups.LessThanOrEqual(
+                    django.db.models.functions.text.Length("conclusion"), 4000
+                ),
+                name="stageanalysis_conclusion_length",
+                violation_error_message="Ensure this value has at most 4000 characters.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stageanalysis',
-            constraint=models.CheckConstraint(condition=models.Q(('count__gte', 1), ('interval_seconds__gte', 1)), name='stageanalysis_count_and_interval'),
+            model_name="stageanalysis",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("count__gte", 1), ("interval_seconds__gte", 1)),
+                name="stageanalysis_count_and_interval",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='measurement',
-            constraint=models.CheckConstraint(condition=django.db.models.lookups.LessThanOrEqual(django.db.models.functions.text.Length('message'), 4000), name='measurement_message_length', violation_error_message='Ensure this value has at most 4000 characters.'),
+            model_name="measurement",
+            constraint=models.CheckConstraint(
+                condition=django.db.models.lookups.LessThanOrEqual(
+                    django.db.models.functions.text.Length("message"), 4000
+                ),
+                name="measurement_message_length",
+                violation_error_message="Ensure this value has at most 4000 characters.",
+            ),
         ),
     ]

@@ -83,7 +83,8 @@ class RollbackTrigger(models.Model):
     def __str__(self) -> str:
         comparison = self.get_comparison_display()
         if self.query:
-            return f"{self.query} {comparison} {self.threshold.normalize():f} for {self.window_minutes} min"
+            threshold = f"{self.threshold.normalize():f}"
+            return f"{self.query} {comparison} {threshold} for {self.window_minutes} min"
         return f"{self.metric} {comparison} {self.threshold} for {self.window_minutes} min"
 
     @property

@@ -136,7 +136,12 @@ def start_analysis(*, step: RolloutStep, now: datetime) -> None:
 
 
 def cancel_analyses(
-    *, release: Release, environment_id: int, why: str, now: datetime, step: RolloutStep | None = None
+    *,
+    release: Release,
+    environment_id: int,
+    why: str,
+    now: datetime,
+    step: RolloutStep | None = None,
 ) -> int:
     """Stop the running analyses of the release's steps in the environment (or of `step`
     only): the step failed, or the rollout moved on. The caller's transaction and event."""

@@ -58,9 +58,7 @@ def evaluate_promql_triggers(now: datetime | None = None) -> int:
 def evaluate_promql_trigger(*, trigger_id: int, now: datetime | None = None) -> str:
     """Ask Prometheus once and act on the answer; the outcome (TriggerOutcome)."""
     trigger = (
-        RollbackTrigger.objects.select_related(
-            "plan__release__system", "plan__environment__system"
-        )
+        RollbackTrigger.objects.select_related("plan__release__system", "plan__environment__system")
         .filter(pk=trigger_id)
         .first()
     )
@@ -84,16 +82,18 @@ def _record(trigger_id: int, reading: prometheus.Reading, now: datetime) -> str:
     previous = trigger.last_outcome
     trigger.evaluated_at, trigger.last_value = now, reading.raw
     trigger.last_error = shorten(reading.message, ERROR)
-    if not reading.has_value:
+    if reading.value is None:
         trigger.holding_since = None
-        kind = TriggerOutcome.NO_DATA if reading.kind == prometheus.NO_DATA else TriggerOutcome.ERROR
+        kind = (
+            TriggerOutcome.NO_DATA if reading.kind == prometheus.NO_DATA else TriggerOutcome.ERROR
+        )
         trigger.last_outcome = kind
     elif not HOLDS[trigger.comparison](reading.value, trigger.threshold):
         trigger.holding_since, trigger.last_outcome = None, TriggerOutcome.CLEAR
     else:
         trigger.holding_since = trigger.holding_since or now
         trigger.last_outcome = TriggerOutcome.HOLDING
-    fired = trigger.last_outcome == TriggerOutcome.HOLDING and held_for(
+    fired = trigger.holding_since is not None and held_for(
         trigger.holding_since, trigger.window_minutes, now
     )
     request: RollbackRequest | None = None
@@ -132,7 +132,9 @@ def _record(trigger_id: int, reading: prometheus.Reading, now: datetime) -> str:
     return trigger.last_outcome
 
 
-def _evidence(trigger: RollbackTrigger, reading: prometheus.Reading, now: datetime) -> dict[str, Any]:
+def _evidence(
+    trigger: RollbackTrigger, reading: prometheus.Reading, now: datetime
+) -> dict[str, Any]:
     return {
         "source": "promql",
         "trigger": trigger.pk,

@@ -48,8 +48,9 @@ def _chart(measurements: list[Any], condition: str) -> Chart | None:
         bound = None
     if not known:
         return None
-    low, high = min([*known, *([bound] if bound is not None else [])]), max(
-        [*known, *([bound] if bound is not None else [])]
+    low, high = (
+        min([*known, *([bound] if bound is not None else [])]),
+        max([*known, *([bound] if bound is not None else [])]),
     )
     span = (high - low) or Decimal(1)
     step = (CHART_W - 2 * PAD) / max(len(measurements) - 1, 1)
@@ -61,10 +62,19 @@ def _chart(measurements: list[Any], condition: str) -> Chart | None:
     for n, (m, value) in enumerate(zip(measurements, values, strict=True)):
         x = round(PAD + n * step, 1) if len(measurements) > 1 else CHART_W / 2
         if value is None or not value.is_finite():
-            dots.append({"x": x, "y": CHART_H - PAD, "phase": m.phase, "title": m.get_phase_display()})
+            dots.append(
+                {"x": x, "y": CHART_H - PAD, "phase": m.phase, "title": m.get_phase_display()}
+            )
             continue
         line.append(f"{x},{y(value)}")
-        dots.append({"x": x, "y": y(value), "phase": m.phase, "title": f"{m.value} · {m.get_phase_display()}"})
+        dots.append(
+            {
+                "x": x,
+                "y": y(value),
+                "phase": m.phase,
+                "title": f"{m.value} · {m.get_phase_display()}",
+            }
+        )
     return Chart(
         points=" ".join(line),
         dots=dots,

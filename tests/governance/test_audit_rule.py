@@ -40,8 +40,7 @@ from incidents.services.alerts.storm import Post, join_storm
 from releases import rollbacks
 from releases import services as releases
 from releases.models import GateCriterion, Release, RollbackRequest, RollbackStatus, RolloutStep
-from releases.rollbacks import outcome, records
-from releases.rollbacks import plan_triggers
+from releases.rollbacks import outcome, plan_triggers, records
 from releases.services import analysis as analysis_services
 from releases.services import drills, promql_triggers, rollouts
 from tests.factories import UserFactory

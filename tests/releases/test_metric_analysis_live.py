@@ -175,7 +175,9 @@ def test_a_canary_whose_measurements_fail_is_aborted_and_its_traffic_withdrawn(
     services.apply_rollout_step(step_id=withdraw.pk)
     status = backend_for(watched).status()
     assert (status.live_version, status.candidate_version, status.traffic_percent) == (
-        "2.0.0", "2.1.0", 0.0
+        "2.0.0",
+        "2.1.0",
+        0.0,
     )
     with pytest.raises(ValidationError, match="aborted this rollout"):
         services.promote_release(
@@ -190,7 +192,13 @@ def test_a_canary_whose_measurements_fail_is_aborted_and_its_traffic_withdrawn(
      ("manual", None)],
 )  # fmt: skip
 def test_a_live_release_whose_analysis_fails_is_rolled_back_as_the_plan_says(
-    candidate, release_manager, watched, serve, live_release, mode, status,
+    candidate,
+    release_manager,
+    watched,
+    serve,
+    live_release,
+    mode,
+    status,
     measure_until_concluded,
 ):
     serve(0.01)
@@ -329,7 +337,9 @@ def test_a_gap_in_the_condition_starts_the_window_again(trigger_live, watched, s
     assert RollbackRequest.objects.count() == 1
 
 
-def test_a_promql_trigger_that_fires_performs_the_rollback(trigger_live, live_release, watched, serve):
+def test_a_promql_trigger_that_fires_performs_the_rollback(
+    trigger_live, live_release, watched, serve
+):
     """The whole path, in this process: the trigger fires, the rollback runs and verifies, and
     the trigger is no longer in force (its release is not live)."""
     trigger = RollbackTrigger.objects.get(query=RATIO)
