@@ -24,7 +24,6 @@ from typing import Any
 from django.utils import timezone
 
 from incidents.models import Alert, AlertStatus, Incident, Stage
-from releases import rollbacks
 from releases.models import RollbackMode, RollbackPlan, RollbackRequest, RollbackTrigger
 from releases.rollbacks.plan_triggers import HOLDS, act_on_held_trigger, held_for
 
@@ -48,14 +47,16 @@ def _speaks_for(alert: Alert, trigger: RollbackTrigger) -> bool:
 
 
 def plan_in_force(incident: Incident) -> RollbackPlan | None:
-    """The plan of the release live in the incident's environment now."""
+    """The plan of the release live in the incident's environment now (one query, and one
+    for its triggers)."""
     if incident.environment is None:
         return None
-    live = rollbacks.live_deployment(incident.environment)
-    if live is None:
-        return None
     return (
-        RollbackPlan.objects.filter(release=live.release, environment=incident.environment)
+        RollbackPlan.objects.filter(
+            environment=incident.environment,
+            release__deployments__environment=incident.environment,
+            release__deployments__ended_at__isnull=True,
+        )
         .prefetch_related("triggers")
         .first()
     )

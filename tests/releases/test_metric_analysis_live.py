@@ -355,3 +355,33 @@ def test_a_promql_trigger_that_fires_performs_the_rollback(
     assert request.status == RollbackStatus.SUCCEEDED
     assert trigger_live.status == ReleaseStatus.ROLLED_BACK
     assert promql_triggers.triggers_in_force() == []
+
+
+def test_a_query_prometheus_refuses_is_an_error_on_the_trigger_never_a_firing(
+    trigger_live, watched, serve
+):
+    trigger = RollbackTrigger.objects.get(query=RATIO)
+    RollbackTrigger.objects.filter(pk=trigger.pk).update(query="rate(failsafe_test_error_ratio[")
+    t0 = timezone.now()
+    for minutes in (0, 10):
+        with time_machine.travel(t0 + timedelta(minutes=minutes), tick=False), rollbacks_held():
+            outcome = promql_triggers.evaluate_promql_trigger(trigger_id=trigger.pk)
+        assert outcome == TriggerOutcome.ERROR
+    trigger.refresh_from_db()
+    assert "HTTP 400" in trigger.last_error and "bad_data" in trigger.last_error
+    assert trigger.holding_since is None and not RollbackRequest.objects.exists()
+
+
+def test_beat_sends_one_task_per_trigger_and_per_due_analysis(
+    trigger_live, candidate, release_manager, watched, settings
+):
+    from releases import tasks
+
+    assert {"evaluate-promql-triggers", "take-analysis-measurements"} <= set(
+        settings.CELERY_BEAT_SCHEDULE
+    )
+    trigger = RollbackTrigger.objects.get(query=RATIO)
+    with mock.patch.object(tasks.evaluate_promql_trigger, "apply_async") as sent:
+        assert tasks.evaluate_promql_triggers() == 1
+    assert sent.call_args.args == ((trigger.pk,),)
+    assert sent.call_args.kwargs["expires"] == tasks.FAN_OUT_EXPIRES
