@@ -14,6 +14,7 @@ class IncidentsConfig(AppConfig):
         from incidents import evidence, home, prometheus
         from incidents.demo import load_incident_demo
         from incidents.services.rollback import (
+            host_plan_rollback,
             incident_cited,
             incident_evidence,
             incident_served,
@@ -30,6 +31,7 @@ class IncidentsConfig(AppConfig):
         rollback_hooks.collect_forensics(incident_evidence)
         rollback_hooks.describe_citation(incident_cited)
         rollback_hooks.describe_served(incident_served)  # tags, annotations, webhook body
+        rollback_hooks.host_plan_rollbacks(host_plan_rollback)  # PromQL triggers, analyses
         notifications.link_rollbacks(war_room_link)
 
         register(Section("Incidents", "incidents:incident-list", "/incidents/", order=30))

@@ -22,6 +22,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 
+from releases import rollback_hooks
 from releases.models import Environment, RollbackMode, RollbackPlan, RollbackRequest, RollbackStatus
 from releases.rollbacks.press import request_rollback
 
@@ -59,11 +60,14 @@ def act_on_held_trigger(
     reason: str,
     now: datetime,
     ask: Ask | None = None,
+    title: str = "",
 ) -> RollbackRequest | None:
     """Propose or request the rollback the plan calls for, if its mode and cooldown let it.
 
-    `ask` defaults to the press on the environment; the request it returns, else None (the
-    mode is manual, the cooldown holds, or there is nothing to roll back to)."""
+    `ask` defaults to the press on the environment, the new request linked to where people
+    watch it (`rollback_hooks.host_for`: the environment's open incident, or one declared
+    with `title`); the request it returns, else None (the mode is manual, the cooldown
+    holds, or there is nothing to roll back to)."""
     if plan.mode == RollbackMode.MANUAL:
         return None
     if in_cooldown(plan, environment, now):
@@ -71,7 +75,8 @@ def act_on_held_trigger(
     if ask is None:
 
         def ask(**kwargs: Any) -> tuple[RollbackRequest, bool]:
-            return request_rollback(actor=None, environment=environment, **kwargs)
+            attach = rollback_hooks.host_for(environment, title or reason, reason)
+            return request_rollback(actor=None, environment=environment, attach=attach, **kwargs)
 
     try:
         request, _ = ask(

@@ -353,6 +353,7 @@ def _abort(
             reason=f"The analysis of {release.version} in {environment.name} failed: "
             f"{analysis.conclusion}",
             now=now,
+            title=f"The analysis of {release.version} failed in {environment.name}",
         )
         return {
             "aborted": True,

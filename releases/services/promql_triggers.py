@@ -111,6 +111,8 @@ def _record(trigger_id: int, reading: prometheus.Reading, now: datetime) -> str:
                 f"{shorten(trigger.query, 300)})."
             ),
             now=now,
+            title=f"{shorten(trigger.metric, 80)} {evidence['comparison']} "
+            f"{evidence['threshold']} for {trigger.window_minutes} min in {environment.name}",
         )
     trigger.save(
         update_fields=["evaluated_at", "last_value", "last_error", "holding_since", "last_outcome"]

@@ -221,6 +221,10 @@ def test_a_live_release_whose_analysis_fails_is_rolled_back_as_the_plan_says(
     assert request.trigger["source"] == "analysis" and request.trigger["value"] == "0.3"
     assert request.reason.startswith("The analysis of 2.1.0 in Production failed")
     assert concluded.after["rollback"] == request.pk
+    incident = request.incident_link.incident
+    assert incident.title == "The analysis of 2.1.0 failed in Production"
+    if status == RollbackStatus.PROPOSED:  # confirmed in one click, from the war room
+        assert incident.get_absolute_url()
 
 
 def test_no_data_is_inconclusive_and_the_rollout_holds(
@@ -301,6 +305,9 @@ def test_a_promql_trigger_rolls_back_once_after_its_for_window_and_not_within_th
     assert request.status == RollbackStatus.REQUESTED and request.requested_by is None
     assert request.to_release == live_release and request.from_release == trigger_live
     assert request.trigger["query"] == RATIO and request.trigger["value"] == "0.2"
+    incident = request.incident_link.incident  # the war room the rollback is watched in
+    assert incident.environment == watched and incident.title.startswith("error_ratio > 0.05")
+    assert incident.timeline.filter(kind="rollback").exists()
     fired = AuditEvent.objects.get(action="rollback_trigger.fired")
     assert fired.after["query"] == RATIO and fired.after["value"] == "0.2"
     assert fired.after["evaluated_at"] == (t0 + timedelta(minutes=5)).isoformat()
