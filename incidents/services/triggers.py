@@ -46,31 +46,16 @@ def _speaks_for(alert: Alert, trigger: RollbackTrigger) -> bool:
     )
 
 
-def plan_in_force(incident: Incident) -> RollbackPlan | None:
-    """The plan of the release live in the incident's environment now (one query, and one
-    for its triggers)."""
-    if incident.environment is None:
-        return None
-    return (
-        RollbackPlan.objects.filter(
-            environment=incident.environment,
-            release__deployments__environment=incident.environment,
-            release__deployments__ended_at__isnull=True,
-        )
-        .prefetch_related("triggers")
-        .first()
-    )
-
-
 def evaluate(incident: Incident, now: datetime | None = None) -> RollbackRequest | None:
     """Propose or request the rollback the plan calls for, if it calls for one now."""
     now = now or timezone.now()
     if not incident.is_open or incident.stage == Stage.REVIEW:
         return None
-    plan = plan_in_force(incident)
-    if plan is None or plan.mode == RollbackMode.MANUAL:
-        return None
-    evidence = _held_trigger(incident, plan, now)
+    triggers = _alert_triggers_in_force(incident)
+    if not triggers:
+        return None  # no plan in force, a manual one, or only PromQL triggers
+    plan = triggers[0].plan
+    evidence = _held_trigger(incident, plan, triggers, now)
     if evidence is None or incident.environment is None:
         return None
     from incidents.services.rollback import roll_back_incident  # the service the button uses
@@ -90,22 +75,41 @@ def evaluate(incident: Incident, now: datetime | None = None) -> RollbackRequest
     )
 
 
-def _held_trigger(incident: Incident, plan: RollbackPlan, now: datetime) -> dict[str, Any] | None:
-    firing = incident.alerts.filter(status=AlertStatus.FIRING).order_by("-id")
-    latest: dict[str, Alert] = {}
-    for alert in firing[:200]:  # the newest state of each alert
-        latest.setdefault(alert.fingerprint, alert)
-    resolved = set(  # ids grow with arrival: a resolution after the firing alert ends it
-        incident.alerts.filter(
-            status=AlertStatus.RESOLVED, fingerprint__in=list(latest)
-        ).values_list("fingerprint", "id")
+def _alert_triggers_in_force(incident: Incident) -> list[RollbackTrigger]:
+    """The alert-driven triggers of the plan in force, if it is not manual, each with its
+    plan: one query (the trigger, its plan, and the plan's release live in the incident's
+    environment). PromQL triggers are asked of Prometheus by beat instead."""
+    if incident.environment is None:
+        return []
+    return list(
+        RollbackTrigger.objects.filter(
+            query="",
+            plan__environment=incident.environment,
+            plan__release__deployments__environment=incident.environment,
+            plan__release__deployments__ended_at__isnull=True,
+        )
+        .exclude(plan__mode=RollbackMode.MANUAL)
+        .select_related("plan")
+        .order_by("id")
     )
-    for trigger in plan.triggers.all():
-        if trigger.is_promql:
-            continue  # asked of Prometheus by beat, not spoken for by alerts
-        for fingerprint, alert in latest.items():
-            if any(f == fingerprint and pk > alert.pk for f, pk in resolved):
-                continue  # resolved since
+
+
+# What the evaluation reads of an alert: not its whole row.
+_ALERT_COLUMNS = ("id", "fingerprint", "status", "name", "labels", "annotations", "starts_at",
+                  "received_at")  # fmt: skip
+
+
+def _held_trigger(
+    incident: Incident, plan: RollbackPlan, triggers: list[RollbackTrigger], now: datetime
+) -> dict[str, Any] | None:
+    # The newest state of each alert, in one read: ids grow with arrival, so a resolution
+    # after an alert fired is its newest row, and that alert no longer speaks.
+    latest: dict[str, Alert] = {}
+    for alert in incident.alerts.order_by("-id").only(*_ALERT_COLUMNS)[:200]:
+        latest.setdefault(alert.fingerprint, alert)
+    firing = {f: a for f, a in latest.items() if a.status == AlertStatus.FIRING}
+    for trigger in triggers:
+        for alert in firing.values():
             since = alert.starts_at or alert.received_at
             if not _speaks_for(alert, trigger) or not held_for(since, trigger.window_minutes, now):
                 continue

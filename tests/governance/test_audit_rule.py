@@ -816,7 +816,6 @@ EXEMPT: dict[str, str] = {
     "incidents.services.rollback.incident_cited": READS,
     "incidents.services.rollback.incident_served": READS,
     "incidents.services.rollback.war_room_link": READS,
-    "incidents.services.triggers.plan_in_force": READS,
     "incidents.services.rollback.host_plan_rollback": "returns what links a plan's rollback to "
     "an incident; the press records the request's event, a declared incident its own",
 }
