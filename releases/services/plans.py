@@ -27,6 +27,7 @@ from releases.queries import live_release
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
+THRESHOLD_BOUND = Decimal(10) ** 14
 TRIGGER_COMPARISONS = (Comparison.GT, Comparison.GTE, Comparison.LT, Comparison.LTE)
 
 
@@ -65,6 +66,14 @@ def _clean_triggers(triggers: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             errors.append(f"Trigger {n}: the window is between 1 minute and 24 hours.")
         if not threshold.is_finite():
             errors.append(f"Trigger {n}: the threshold must be a finite number.")
+        elif abs(threshold) >= THRESHOLD_BOUND or threshold != threshold.quantize(
+            Decimal("0.000001")
+        ):
+            # The column holds 14 digits before the point and 6 after (numeric(20, 6)).
+            errors.append(
+                f"Trigger {n}: the threshold has at most 14 digits before the decimal point "
+                "and 6 after it."
+            )
         cleaned.append({"metric": metric, "query": query, "comparison": comparison,
                         "threshold": threshold, "window_minutes": window})  # fmt: skip
     if errors:

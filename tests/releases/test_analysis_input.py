@@ -243,3 +243,17 @@ def test_the_analysis_panel_answers_in_a_fixed_number_of_queries(
     assert response.status_code == 200
     assert "Waiting for the step" in response.content.decode()
     assert step.analysis.pk
+
+
+@pytest.mark.parametrize("threshold", ["1e30", "0.0000001", "-100000000000000"])
+def test_a_threshold_beyond_its_column_is_a_clear_400_on_the_page(
+    client, model_owner, rollback_owner, draft, watched, threshold
+):
+    client.force_login(model_owner)
+    form = {"environment": watched.pk, "owners": [rollback_owner.pk], "mode": "automatic",
+            "cooldown_minutes": "30", "triggers": "",
+            "promql_triggers": f"error_ratio: job:errors:ratio5m > {threshold} for 5"}  # fmt: skip
+    response = client.post(f"/releases/{draft.pk}/plan/", form)
+    assert response.status_code == 400
+    assert "14 digits" in response.content.decode()
+    assert not RollbackPlan.objects.filter(release=draft).exists()
