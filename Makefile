@@ -69,10 +69,10 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# What the suite runs beside Python: Chromium, Alertmanager and poppler, from Debian's packages
+# What the suite runs beside Python: Chromium, Alertmanager, Prometheus and poppler, from Debian's packages
 # (each target installs only what is missing; apt-get needs root).
 .PHONY: system-deps
-system-deps: browser-deps alertmanager-deps pdf-deps  ## install the Debian packages the suite needs
+system-deps: browser-deps alertmanager-deps prometheus-deps pdf-deps  ## install the Debian packages the suite needs
 
 .PHONY: browser-deps
 browser-deps:  ## install Debian's chromium for the browser tests (needs root and apt)
@@ -86,6 +86,15 @@ alertmanager-deps:  ## install Debian's prometheus-alertmanager for the live ale
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager >/dev/null \
 		&& if [ -x /etc/init.d/prometheus-alertmanager ] && /etc/init.d/prometheus-alertmanager status >/dev/null 2>&1; then \
 			/etc/init.d/prometheus-alertmanager stop >/dev/null; fi; }
+
+# The analysis tests run their own Prometheus on loopback; Debian's postinst may start the
+# packaged service (port 9090) and its node exporter: both are stopped again.
+.PHONY: prometheus-deps
+prometheus-deps:  ## install Debian's prometheus for the metric-analysis tests (root, apt)
+	@test -x /usr/bin/prometheus || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
+		&& if [ -x /etc/init.d/prometheus ] && /etc/init.d/prometheus status >/dev/null 2>&1; then \
+			/etc/init.d/prometheus stop >/dev/null; fi; }
 
 .PHONY: pdf-deps
 pdf-deps:  ## install Debian's poppler-utils: the evidence-report test renders the PDF with pdftoppm

@@ -74,6 +74,16 @@ BENCHMARKS = {
     b.script: b
     for b in (
         Benchmark(
+            "alert_to_rollback.py",
+            "An Alertmanager webhook meeting an automatic trigger to the backend's rollback call.",
+            targets=(
+                Target("p50_ms", "<=", 40, "p50, webhook post to backend call (ms)"),
+                Target("p99_ms", "<=", 120, "p99, webhook post to backend call (ms)"),
+                Target("ratio", "<=", 10, "p50 / the bare task's p50"),
+            ),
+            shown=("baseline_p50_ms", "baseline_p99_ms", "alerts"),
+        ),
+        Benchmark(
             "audit_append.py",
             "Hash-chained audit appends against plain inserts of the same rows (8 writers).",
             targets=(

@@ -163,6 +163,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("ROLLBACK_TRIGGER_SECONDS", default=30),
         "options": {"expires": 60},
     },
+    "evaluate-promql-triggers": {
+        "task": "releases.tasks.evaluate_promql_triggers",
+        "schedule": env_int("PROMQL_TRIGGER_SECONDS", default=15),
+        "options": {"expires": 30},
+    },
+    "take-analysis-measurements": {
+        "task": "releases.tasks.take_due_measurements",
+        "schedule": env_int("ANALYSIS_TICK_SECONDS", default=5),
+        "options": {"expires": 10},
+    },
     "sweep-rollbacks": {
         "task": "releases.tasks.sweep_rollbacks",
         "schedule": env_int("ROLLBACK_SWEEP_SECONDS", default=5),
@@ -194,6 +204,13 @@ ROLLBACK_QUEUE = os.environ.get("ROLLBACK_QUEUE", "celery")
 ROLLBACK_BACKOFF_SECONDS = 1  # exponential backoff factor, full jitter, capped at 60 s
 # A passed rollback drill meets the "rollback path ready" gate criterion for this long.
 ROLLBACK_DRILL_DAYS = env_int("ROLLBACK_DRILL_DAYS", default=30)
+
+# --- metric analysis (releases/analysis/; the README on PromQL triggers and stage analysis)
+# The longest one question to an environment's Prometheus may take: a dead, hung or slow one
+# is "no data" after this, never a pass.
+PROMETHEUS_TIMEOUT_SECONDS = env_int("PROMETHEUS_TIMEOUT_SECONDS", default=5)
+if not 1 <= PROMETHEUS_TIMEOUT_SECONDS <= 60:
+    raise ImproperlyConfigured("PROMETHEUS_TIMEOUT_SECONDS must be between 1 and 60")
 
 # --- alerts and incidents (incidents/services/alerts/; the README on the alert intake) --
 # One post to the alert intake: more alerts or bytes are refused whole with a 413 (set

@@ -23,6 +23,7 @@ COMMENT = 5_000  # an approval's comment, an incident's summary
 ERROR = 4_000  # what a backend said when it failed (written by the services, cut to fit)
 POST = 10_000  # a timeline post or status update
 PROSE = 20_000  # the model card, the intended purpose, a post-mortem's sections
+QUERY = 2_000  # a PromQL query (a rollback trigger's, a rollout stage analysis's)
 
 
 def shorten(text: str, cap: int) -> str:

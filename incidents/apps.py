@@ -15,6 +15,7 @@ class IncidentsConfig(AppConfig):
         from incidents.change_freeze import change_freeze
         from incidents.demo import load_incident_demo
         from incidents.services.rollback import (
+            host_plan_rollback,
             incident_cited,
             incident_evidence,
             incident_served,
@@ -32,6 +33,7 @@ class IncidentsConfig(AppConfig):
         rollback_hooks.collect_forensics(incident_evidence)
         rollback_hooks.describe_citation(incident_cited)
         rollback_hooks.describe_served(incident_served)  # tags, annotations, webhook body
+        rollback_hooks.host_plan_rollbacks(host_plan_rollback)  # PromQL triggers, analyses
         notifications.link_rollbacks(war_room_link)
         register_gate_rule("change_freeze", change_freeze)  # no promotion during a SEV1/2
 

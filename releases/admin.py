@@ -17,9 +17,11 @@ from releases.models import (
     Environment,
     GateCheck,
     GatePolicy,
+    Measurement,
     Release,
     ReleaseComponent,
     RolloutStep,
+    StageAnalysis,
 )
 
 
@@ -78,7 +80,7 @@ class ReleaseAdmin(SystemScopedAdmin):
 @admin.register(Environment)
 class EnvironmentAdmin(SystemScopedAdmin):
     list_display = ("__str__", "name", "is_production", "backend_type")
-    exclude = ("backend_secrets",)
+    exclude = ("backend_secrets", "prometheus_secrets")
 
 
 @admin.register(GatePolicy)
@@ -91,6 +93,22 @@ class RolloutStepAdmin(SystemScopedAdmin):
     system_path = "release__system"
     list_display = ("release", "environment", "stage", "traffic_percent", "status", "requested_at")
     list_filter = ("status", "stage")
+
+
+class MeasurementInline(ReadOnlyInline):
+    model = Measurement
+    fields = ("taken_at", "phase", "value", "message", "duration_ms")
+
+
+@admin.register(StageAnalysis)
+class StageAnalysisAdmin(SystemScopedAdmin):
+    """A stage's analysis and its measurements, as the services recorded them."""
+
+    system_path = "step__release__system"
+    list_display = ("step", "success_condition", "status", "started_at", "concluded_at")
+    list_filter = ("status",)
+    list_select_related = ("step__release", "step__environment")
+    inlines = (MeasurementInline,)
 
 
 @admin.register(Deployment)

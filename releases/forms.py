@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from governance.limits import COMMENT, NAME, NOTE, PROSE
+from governance.limits import COMMENT, NAME, NOTE, PROSE, QUERY
 from governance.models import AISystem
 from governance.people import person_label
 from governance.validators import (
@@ -17,6 +18,7 @@ from governance.validators import (
     validate_evidence_uri,
     validate_web_url,
 )
+from releases.analysis.condition import parse_condition
 from releases.models import (
     MODEL_CARD_FIELDS,
     BackendType,
@@ -30,6 +32,8 @@ from releases.models import (
     RollbackMode,
     RolloutStage,
 )
+
+PROMQL_TRIGGERS_MAX = 5 * QUERY  # a few PromQL triggers, each at most QUERY characters
 
 CARD_HELP = {
     "what_changed": "Component by component: what is different from the release live today.",
@@ -184,8 +188,26 @@ class RollbackPlanForm(forms.Form):
         help_text="One per line: metric comparison threshold window, e.g. "
         "“p95_latency_ms > 300 5” (5 minutes).",
     )
+    promql_triggers = forms.CharField(
+        required=False,
+        max_length=PROMQL_TRIGGERS_MAX,
+        label="PromQL triggers",
+        widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
+        help_text="Asked of the environment's Prometheus every 15 s. One per line: "
+        "[name:] query comparison threshold for minutes, e.g. “error_ratio: "
+        "sum(rate(errors_total[5m])) / sum(rate(requests_total[5m])) > 0.05 for 5”.",
+    )
+    advance_on_analysis = forms.BooleanField(
+        required=False,
+        label="Advance a rollout stage whose analysis passes to the next stage",
+    )
 
     COMPARISONS = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte", "≥": "gte", "≤": "lte"}
+    PROMQL_LINE = re.compile(
+        r"^\s*(?:(?P<name>[A-Za-z_][\w:.-]{0,119})\s*:\s+)?(?P<query>.+?)\s+"
+        r"(?P<comparison>>=|<=|>|<|≥|≤)\s+(?P<threshold>\S+)\s+for\s+(?P<window>\d{1,6})"
+        r"\s*(?:m|min|minutes?)?\s*$"
+    )
 
     def __init__(self, *args: Any, release: Release, owner_ids: set[int], **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -221,6 +243,39 @@ class RollbackPlanForm(forms.Form):
             )
         return triggers
 
+    def clean_promql_triggers(self) -> list[dict[str, Any]]:
+        triggers = []
+        for number, line in enumerate(self.cleaned_data["promql_triggers"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            match = self.PROMQL_LINE.match(line)
+            if match is None:
+                raise forms.ValidationError(
+                    f"Line {number}: write “name: query > threshold for minutes”, e.g. "
+                    "“error_ratio: job:errors:ratio5m > 0.05 for 5”."
+                )
+            if len(match["query"]) > QUERY:
+                raise forms.ValidationError(
+                    f"Line {number}: the query is at most {QUERY} characters."
+                )
+            triggers.append(
+                {
+                    "metric": match["name"] or "",
+                    "query": match["query"].strip(),
+                    "comparison": self.COMPARISONS[match["comparison"]],
+                    "threshold": match["threshold"],
+                    "window_minutes": match["window"],
+                }
+            )
+        return triggers
+
+    def clean(self) -> dict[str, Any]:
+        # The service takes one list of triggers: the alert-driven ones, then the PromQL ones.
+        data = super().clean() or {}
+        if "triggers" in data and "promql_triggers" in data:
+            data["triggers"] = [*data["triggers"], *data.pop("promql_triggers")]
+        return data
+
 
 class PromotionForm(forms.Form):
     environment = EnvironmentChoiceField(queryset=Environment.objects.none(), empty_label=None)
@@ -228,6 +283,59 @@ class PromotionForm(forms.Form):
     traffic_percent = forms.DecimalField(
         min_value=0, max_value=100, decimal_places=2, initial=5, label="Traffic %"
     )
+    # The stage's analysis (Argo Rollouts' AnalysisTemplate): optional, all or nothing.
+    analysis_query = forms.CharField(
+        required=False,
+        max_length=QUERY,
+        label="Analysis query (PromQL)",
+        widget=forms.Textarea(attrs={"rows": 2, "class": "mono"}),
+        help_text="One number: a scalar, or one series, e.g. "
+        "“sum(rate(errors_total[5m])) / sum(rate(requests_total[5m]))”.",
+    )
+    success_condition = forms.CharField(
+        required=False,
+        max_length=NAME,
+        widget=forms.TextInput(attrs={"class": "mono", "placeholder": "result < 0.05"}),
+        help_text="“result” compared with numbers; and / or.",
+    )
+    # Empty: the service's defaults (60 s, 5 measurements, no failure, no gap in the data).
+    interval_seconds = forms.IntegerField(
+        required=False, min_value=1, max_value=3600, initial=60, label="Every (s)"
+    )
+    count = forms.IntegerField(
+        required=False, min_value=1, max_value=100, initial=5, label="Measurements"
+    )
+    failure_limit = forms.IntegerField(
+        required=False, min_value=0, max_value=99, initial=0, label="Failures allowed"
+    )
+    inconclusive_limit = forms.IntegerField(
+        required=False, min_value=0, max_value=99, initial=0, label="No-data allowed"
+    )
+    ANALYSIS_FIELDS = (
+        "analysis_query", "success_condition", "interval_seconds", "count", "failure_limit",
+        "inconclusive_limit",
+    )  # fmt: skip
+
+    def clean_success_condition(self) -> str:
+        condition: str = self.cleaned_data["success_condition"].strip()
+        if condition:
+            try:
+                parse_condition(condition)
+            except forms.ValidationError as error:
+                raise forms.ValidationError(error.messages) from None
+        return condition
+
+    def clean(self) -> dict[str, Any]:
+        # The service takes the analysis as one dict (None: the stage has none).
+        data = super().clean() or {}
+        values = {name: data.pop(name, None) for name in self.ANALYSIS_FIELDS}
+        query = (values.pop("analysis_query") or "").strip()
+        if query and not values["success_condition"] and "success_condition" not in self.errors:
+            self.add_error(
+                "success_condition", "Say when a measurement passes, e.g. result < 0.05."
+            )
+        data["analysis"] = {"query": query, **values} if query else None
+        return data
 
     def __init__(self, *args: Any, release: Release, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -252,6 +360,8 @@ class JSONObjectField(forms.JSONField):
 
 
 class EnvironmentForm(forms.Form):
+    PROMETHEUS_TOKEN_MAX = 4096
+
     name = forms.CharField(max_length=80)
     is_production = forms.BooleanField(required=False, label="Production")
     backend_type = forms.ChoiceField(choices=BackendType.choices, label="Deployment backend")
@@ -268,6 +378,23 @@ class EnvironmentForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "class": "mono", "autocomplete": "off"}),
         help_text="JSON of strings, stored encrypted and never shown again. "
         "Leave empty to keep the stored ones.",
+    )
+    prometheus_url = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Prometheus URL",
+        validators=[validate_web_url],
+        widget=forms.URLInput(
+            attrs={"class": "mono", "placeholder": "https://prometheus.example.com"}
+        ),
+        help_text="What the rollback plans' PromQL triggers and the stages' analyses ask.",
+    )
+    prometheus_token = forms.CharField(
+        required=False,
+        max_length=PROMETHEUS_TOKEN_MAX,
+        label="Prometheus bearer token",
+        widget=forms.PasswordInput(attrs={"autocomplete": "off", "class": "mono"}),
+        help_text="Stored encrypted and never shown again. Leave empty to keep the stored one.",
     )
 
 

@@ -19,9 +19,11 @@ from releases.models import (
     Environment,
     GateCheck,
     GatePolicy,
+    Measurement,
     RegistryVersion,
     Release,
     ReleaseStatus,
+    RollbackTrigger,
     RolloutStep,
 )
 
@@ -139,7 +141,7 @@ def _person(relation: str) -> list[str]:
 
 def release_detail(pk: int, user: User) -> Release:
     """One release with everything its page shows, in a fixed number of queries."""
-    steps = RolloutStep.objects.select_related("environment", "requested_by")
+    steps = RolloutStep.objects.select_related("environment", "requested_by", "analysis")
     queryset = (
         restrict(Release.objects.all(), user)
         .select_related(
@@ -170,6 +172,34 @@ def release_detail(pk: int, user: User) -> Release:
         )
     )
     return get_object_or_404(queryset, pk=pk)
+
+
+ANALYSIS_ROWS = 100  # the newest measurements an analysis panel shows
+
+
+def release_analyses(
+    pk: int, user: User
+) -> tuple[Release, list[RolloutStep], list[RollbackTrigger]]:
+    """The release (404 unless the user may see it), its analysed steps, each with its
+    analysis and newest measurements, and its plan's PromQL triggers: four queries, whatever
+    the number of any."""
+    release = get_object_or_404(
+        restrict(Release.objects.all(), user).select_related(
+            "system", "rollback_plan__environment"
+        ),
+        pk=pk,
+    )
+    # Not sliced here (a nested prefetch cannot be): an analysis holds at most its count
+    # and the errors in between (concluded after five in a row); the panel cuts it.
+    measurements = Measurement.objects.order_by("-taken_at", "-id")
+    steps = list(
+        RolloutStep.objects.filter(release=release, analysis__isnull=False)
+        .select_related("environment", "analysis")
+        .prefetch_related(Prefetch("analysis__measurements", queryset=measurements))
+        .order_by("-requested_at", "-id")
+    )
+    triggers = list(RollbackTrigger.objects.filter(plan__release=release).exclude(query=""))
+    return release, steps, triggers
 
 
 def release_rows(user: User) -> QuerySet[Release]:

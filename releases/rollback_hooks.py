@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from releases.models import RollbackRequest
+    from releases.models import Environment, RollbackRequest
 
 # (request, event, message): event is proposed, requested, running, succeeded, failed, dismissed
 Listener = Callable[["RollbackRequest", str, str], None]
@@ -31,7 +31,15 @@ class Served:
 
 Describer = Callable[["RollbackRequest"], Served | None]
 
+# (environment, title, summary) -> what links a plan-initiated rollback (a PromQL trigger's,
+# a failed stage analysis's) to where people watch it, run right after the request is
+# written; None: nowhere. The incidents app answers with the environment's open incident,
+# or one it declares, so that a proposal has a war room to be confirmed in.
+Attach = Callable[["RollbackRequest"], None]
+Host = Callable[["Environment", str, str], Attach | None]
+
 _listeners: list[Listener] = []
+_hosts: list[Host] = []
 _collectors: list[Collector] = []
 _citers: list[Collector] = []
 _describers: list[Describer] = []
@@ -62,6 +70,19 @@ def cited(request: RollbackRequest) -> dict[str, Any]:
     for citer in _citers:
         described.update(citer(request))
     return described
+
+
+def host_plan_rollbacks(host: Host) -> None:
+    if host not in _hosts:
+        _hosts.append(host)
+
+
+def host_for(environment: Environment, title: str, summary: str) -> Attach | None:
+    for host in _hosts:
+        attach = host(environment, title, summary)
+        if attach is not None:
+            return attach
+    return None
 
 
 def on_rollback(listener: Listener) -> None:

@@ -102,5 +102,47 @@ def import_model_version(self, registry_version_id: int) -> str:  # type: ignore
         raise self.retry(exc=error, countdown=countdown, max_retries=None) from error
 
 
+# Metric analysis: beat claims what is due and sends one task per trigger or analysis, so a
+# hung Prometheus holds up only its own question (each is bounded: PROMETHEUS_TIMEOUT_SECONDS).
+FAN_OUT_EXPIRES = 60  # a question not asked by then is asked afresh by a later beat
+
+
+@shared_task(name="releases.tasks.evaluate_promql_triggers", ignore_result=True)
+def evaluate_promql_triggers() -> int:
+    """Beat: one evaluation task per PromQL trigger in force."""
+    from releases.services.promql_triggers import triggers_in_force
+
+    ids = triggers_in_force()
+    for trigger_id in ids:
+        evaluate_promql_trigger.apply_async((trigger_id,), expires=FAN_OUT_EXPIRES)
+    return len(ids)
+
+
+@shared_task(name="releases.tasks.evaluate_promql_trigger", ignore_result=True)
+def evaluate_promql_trigger(trigger_id: int) -> str:
+    from releases.services.promql_triggers import evaluate_promql_trigger as evaluate
+
+    return evaluate(trigger_id=trigger_id)
+
+
+@shared_task(name="releases.tasks.take_due_measurements", ignore_result=True)
+def take_due_measurements() -> int:
+    """Beat: claim the analyses whose measurement is due, one measurement task each."""
+    from releases.services.analysis import due_analyses
+
+    ids = due_analyses()
+    for analysis_id in ids:
+        take_measurement.apply_async((analysis_id,), expires=FAN_OUT_EXPIRES)
+    return len(ids)
+
+
+@shared_task(name="releases.tasks.take_measurement", ignore_result=True)
+def take_measurement(analysis_id: int) -> str:
+    from releases.services.analysis import take_measurement as take
+
+    measurement = take(analysis_id=analysis_id)
+    return measurement.phase if measurement is not None else "not running"
+
+
 # Celery autodiscovers only `tasks` modules: this import registers the notification tasks.
 from releases import notification_tasks  # noqa: E402, F401

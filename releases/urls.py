@@ -1,6 +1,6 @@
 from django.urls import path
 
-from releases.views import environments, intake, release_actions, release_pages
+from releases.views import analysis, environments, intake, release_actions, release_pages
 
 app_name = "releases"
 
@@ -9,6 +9,7 @@ urlpatterns = [
     path("releases/new/", release_pages.release_create, name="release-create"),
     path("releases/<int:pk>/", release_pages.release_detail, name="release-detail"),
     path("releases/<int:pk>/edit/", release_pages.release_edit, name="release-edit"),
+    path("releases/<int:pk>/analysis/", analysis.release_analysis, name="release-analysis"),
     path("releases/<int:pk>/submit/", release_actions.release_submit, name="release-submit"),
     path(
         "releases/<int:pk>/gate-checks/",

@@ -37,6 +37,7 @@ pytest_plugins = [
     "tests.worlds.releases",
     "tests.worlds.site",
     "tests.worlds.war_room",
+    "tests.fixtures.prometheus_server",
 ]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

@@ -4,16 +4,25 @@ step on its timeline and the incident's state kept in the forensic record."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
-from incidents.models import EntryKind, Incident, IncidentRollback
+from incidents.models import (
+    Category,
+    EntryKind,
+    Incident,
+    IncidentRollback,
+    Severity,
+    Source,
+    Stage,
+)
 from incidents.services.lifecycle import lock_incident, reach_rollback_stage
 from incidents.services.timeline import record
 from releases import rollbacks
-from releases.models import RollbackRequest
+from releases.models import Environment, RollbackRequest
 from releases.notifications import Link
 from releases.rollback_hooks import Served
 
@@ -64,6 +73,34 @@ def roll_back_incident(
         expected_target=expected_target,
         attach=link,
     )
+
+
+def host_plan_rollback(
+    environment: Environment, title: str, summary: str
+) -> Callable[[RollbackRequest], None]:
+    """Where a rollback the plan asked for without an alert (a PromQL trigger, a failed stage
+    analysis) is watched: the environment's open incident, else one declared for it (as
+    monitoring, SEV2), so that the war room shows it and a proposal is confirmed there. Runs
+    when the press has written a new request, in its transaction."""
+
+    def attach(request: RollbackRequest) -> None:
+        from incidents.services.lifecycle import declare_incident
+
+        incident = (
+            Incident.objects.filter(environment=environment)
+            .exclude(stage__in=[Stage.REVIEW, Stage.CLOSED])
+            .order_by("-detected_at", "-id")
+            .first()
+        )
+        if incident is None:
+            incident = declare_incident(
+                actor=None, system=environment.system, environment=environment, title=title,
+                severity=Severity.SEV2, category=Category.PERFORMANCE, source=Source.ALERT,
+                summary=summary,
+            )  # fmt: skip
+        IncidentRollback.objects.create(incident=incident, request=request)
+
+    return attach
 
 
 def _incident_of(request: RollbackRequest) -> Incident | None:

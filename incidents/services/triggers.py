@@ -7,6 +7,8 @@ has been firing since at least `window_minutes` ago. Cooldown: no second rollbac
 the plan in the same environment within the plan's cooldown. Then, by the plan's mode:
 *manual* does nothing, *auto-propose* records a proposal a rollback owner confirms with one
 click, *automatic* asks for the rollback directly. The evidence travels with the request.
+The mode, the cooldown and the ask are the plan's one answer to any trigger
+(releases.rollbacks.plan_triggers), shared with the PromQL triggers and stage analyses.
 
 Evaluated when an alert arrives, and by beat (`evaluate_rollback_triggers`) for alerts that
 were still inside their window then.
@@ -14,29 +16,16 @@ were still inside their window then.
 
 from __future__ import annotations
 
-import logging
-import operator
-from datetime import datetime, timedelta
+import functools
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.utils import timezone
 
 from incidents.models import Alert, AlertStatus, Incident, Stage
-from releases import rollbacks
-from releases.models import (
-    RollbackMode,
-    RollbackPlan,
-    RollbackRequest,
-    RollbackStatus,
-    RollbackTrigger,
-)
-
-logger = logging.getLogger(__name__)
-
-HOLDS = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+from releases.models import RollbackMode, RollbackPlan, RollbackRequest, RollbackTrigger
+from releases.rollbacks.plan_triggers import HOLDS, act_on_held_trigger, held_for
 
 
 def _value(alert: Alert) -> Decimal | None:
@@ -57,78 +46,72 @@ def _speaks_for(alert: Alert, trigger: RollbackTrigger) -> bool:
     )
 
 
-def plan_in_force(incident: Incident) -> RollbackPlan | None:
-    """The plan of the release live in the incident's environment now."""
-    if incident.environment is None:
-        return None
-    live = rollbacks.live_deployment(incident.environment)
-    if live is None:
-        return None
-    return (
-        RollbackPlan.objects.filter(release=live.release, environment=incident.environment)
-        .prefetch_related("triggers")
-        .first()
-    )
-
-
 def evaluate(incident: Incident, now: datetime | None = None) -> RollbackRequest | None:
     """Propose or request the rollback the plan calls for, if it calls for one now."""
     now = now or timezone.now()
     if not incident.is_open or incident.stage == Stage.REVIEW:
         return None
-    plan = plan_in_force(incident)
-    if plan is None or plan.mode == RollbackMode.MANUAL:
+    triggers = _alert_triggers_in_force(incident)
+    if not triggers:
+        return None  # no plan in force, a manual one, or only PromQL triggers
+    plan = triggers[0].plan
+    evidence = _held_trigger(incident, plan, triggers, now)
+    if evidence is None or incident.environment is None:
         return None
-    evidence = _held_trigger(incident, plan, now)
-    if evidence is None:
-        return None
-    cooldown_since = now - timedelta(minutes=plan.cooldown_minutes)
-    asked_lately = RollbackRequest.objects.filter(
-        Q(requested_at__gte=cooldown_since) | Q(status__in=RollbackStatus.active()),
-        environment=incident.environment,
-        requested_by__isnull=True,
-    )
-    if asked_lately.exists():
-        return None  # cooldown (or one is already waiting): no flapping
     from incidents.services.rollback import roll_back_incident  # the service the button uses
 
-    propose = plan.mode == RollbackMode.AUTO_PROPOSE
     trigger_text = (
         f"{evidence['metric']} {evidence['comparison']} {evidence['threshold']} "
         f"for {evidence['window_minutes']} min"
     )
-    try:
-        request, _ = roll_back_incident(
-            actor=None,
-            incident=incident,
-            reason=f"The rollback plan's trigger held: {trigger_text} (value {evidence['value']}).",
-            trigger=evidence,
-            propose=propose,
-        )
-    except ValidationError as error:  # e.g. nothing to roll back to: say so, stop there
-        logger.info("trigger held for incident %s but no rollback: %s", incident.pk, error)
-        return None
-    return request
-
-
-def _held_trigger(incident: Incident, plan: RollbackPlan, now: datetime) -> dict[str, Any] | None:
-    firing = incident.alerts.filter(status=AlertStatus.FIRING).order_by("-id")
-    latest: dict[str, Alert] = {}
-    for alert in firing[:200]:  # the newest state of each alert
-        latest.setdefault(alert.fingerprint, alert)
-    resolved = set(  # ids grow with arrival: a resolution after the firing alert ends it
-        incident.alerts.filter(
-            status=AlertStatus.RESOLVED, fingerprint__in=list(latest)
-        ).values_list("fingerprint", "id")
+    # The plan's answer (mode, cooldown, the press) is the one every trigger gets.
+    return act_on_held_trigger(
+        plan=plan,
+        environment=incident.environment,
+        evidence=evidence,
+        reason=f"The rollback plan's trigger held: {trigger_text} (value {evidence['value']}).",
+        now=now,
+        ask=functools.partial(roll_back_incident, actor=None, incident=incident),
     )
-    for trigger in plan.triggers.all():
-        for fingerprint, alert in latest.items():
-            if any(f == fingerprint and pk > alert.pk for f, pk in resolved):
-                continue  # resolved since
+
+
+def _alert_triggers_in_force(incident: Incident) -> list[RollbackTrigger]:
+    """The alert-driven triggers of the plan in force, if it is not manual, each with its
+    plan: one query (the trigger, its plan, and the plan's release live in the incident's
+    environment). PromQL triggers are asked of Prometheus by beat instead."""
+    if incident.environment is None:
+        return []
+    return list(
+        RollbackTrigger.objects.filter(
+            query="",
+            plan__environment=incident.environment,
+            plan__release__deployments__environment=incident.environment,
+            plan__release__deployments__ended_at__isnull=True,
+        )
+        .exclude(plan__mode=RollbackMode.MANUAL)
+        .select_related("plan")
+        .order_by("id")
+    )
+
+
+# What the evaluation reads of an alert: not its whole row.
+_ALERT_COLUMNS = ("id", "fingerprint", "status", "name", "labels", "annotations", "starts_at",
+                  "received_at")  # fmt: skip
+
+
+def _held_trigger(
+    incident: Incident, plan: RollbackPlan, triggers: list[RollbackTrigger], now: datetime
+) -> dict[str, Any] | None:
+    # The newest state of each alert, in one read: ids grow with arrival, so a resolution
+    # after an alert fired is its newest row, and that alert no longer speaks.
+    latest: dict[str, Alert] = {}
+    for alert in incident.alerts.order_by("-id").only(*_ALERT_COLUMNS)[:200]:
+        latest.setdefault(alert.fingerprint, alert)
+    firing = {f: a for f, a in latest.items() if a.status == AlertStatus.FIRING}
+    for trigger in triggers:
+        for alert in firing.values():
             since = alert.starts_at or alert.received_at
-            if not _speaks_for(alert, trigger) or now - since < timedelta(
-                minutes=trigger.window_minutes
-            ):
+            if not _speaks_for(alert, trigger) or not held_for(since, trigger.window_minutes, now):
                 continue
             return {
                 "alert": alert.name,

@@ -8,8 +8,10 @@ from rest_framework import serializers
 
 from governance.api import types as api_types
 from governance.api.serializers import SlugRelatedField
-from governance.limits import NAME, NOTE, PROSE
+from governance.limits import NAME, NOTE, PROSE, QUERY
+from governance.validators import validate_web_url
 from releases import queries
+from releases.analysis.condition import parse_condition
 from releases.gate_policy import evaluate, policy_for
 from releases.models import (
     MODEL_CARD_FIELDS,
@@ -32,6 +34,7 @@ from releases.models import (
     RollbackTrigger,
     RolloutStage,
     RolloutStep,
+    StageAnalysis,
 )
 
 Username = SlugRelatedField
@@ -132,10 +135,28 @@ class ApprovalSerializer(api_types.ModelSerializer):
 
 class TriggerSerializer(api_types.ModelSerializer):
     comparison = serializers.ChoiceField(choices=Comparison.choices[:4])
+    metric = serializers.CharField(
+        max_length=120, required=False, allow_blank=True, default="",
+        help_text="The metric an alert names; a PromQL trigger's name (default: its query)",
+    )  # fmt: skip
+    query = serializers.CharField(
+        max_length=QUERY, required=False, allow_blank=True, default="", trim_whitespace=True,
+        help_text="PromQL asked of the environment's Prometheus every 15 s; empty: the "
+        "trigger speaks for alerts naming its metric",
+    )  # fmt: skip
+    window_minutes = serializers.IntegerField(
+        min_value=1, max_value=24 * 60,
+        help_text="How long the condition must hold (the `for` of a PromQL trigger)",
+    )  # fmt: skip
 
     class Meta:
         model = RollbackTrigger
-        fields = ["metric", "comparison", "threshold", "window_minutes"]
+        fields = ["metric", "query", "comparison", "threshold", "window_minutes"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("metric") and not attrs.get("query"):
+            raise serializers.ValidationError({"metric": "Name the metric, or give a query."})
+        return attrs
 
 
 class RollbackPlanSerializer(api_types.ModelSerializer):
@@ -161,6 +182,10 @@ class RollbackPlanSerializer(api_types.ModelSerializer):
         help_text="Minutes, from 0 to a week; omitted: the default",
     )
     triggers = TriggerSerializer(many=True)
+    advance_on_analysis = serializers.BooleanField(
+        default=False,
+        help_text="A rollout stage whose analysis passes moves on to the next stage by itself",
+    )
     written_by: serializers.SlugRelatedField = Username(slug_field="username", read_only=True)
 
     class Meta:
@@ -172,6 +197,7 @@ class RollbackPlanSerializer(api_types.ModelSerializer):
             "mode",
             "cooldown_minutes",
             "triggers",
+            "advance_on_analysis",
             "written_by",
             "updated_at",
         ]
@@ -184,12 +210,50 @@ class RollbackPlanSerializer(api_types.ModelSerializer):
             _scope(self, "target_release", Release.objects.filter(system=release.system_id))
 
 
+class StageAnalysisSerializer(api_types.ModelSerializer):
+    """A stage's analysis (after Argo Rollouts' AnalysisTemplate) as written, and where it
+    stands; its measurements are on the release page and in its `analysis.concluded` event."""
+
+    query = serializers.CharField(
+        max_length=QUERY, help_text="PromQL: one number (a scalar or one series)"
+    )
+    success_condition = serializers.CharField(
+        max_length=NAME,
+        help_text="“result” compared with numbers, joined by and / or: “result < 0.05”",
+    )
+    interval_seconds = serializers.IntegerField(min_value=1, max_value=3600, default=60)
+    count = serializers.IntegerField(min_value=1, max_value=100, default=5)
+    failure_limit = serializers.IntegerField(min_value=0, max_value=99, default=0)
+    inconclusive_limit = serializers.IntegerField(min_value=0, max_value=99, default=0)
+
+    class Meta:
+        model = StageAnalysis
+        fields = [
+            "query", "success_condition", "interval_seconds", "count", "failure_limit",
+            "inconclusive_limit", "status", "started_at", "concluded_at", "conclusion",
+        ]  # fmt: skip
+        read_only_fields = ["status", "started_at", "concluded_at", "conclusion"]
+
+    def validate_success_condition(self, value: str) -> str:
+        from django.core.exceptions import ValidationError
+
+        try:
+            parse_condition(value)
+        except ValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+        return value.strip()
+
+
 class RolloutStepSerializer(api_types.ModelSerializer):
     environment: serializers.SlugRelatedField = SlugRelatedField(
         slug_field="slug", queryset=Environment.objects.all()
     )
     stage = serializers.ChoiceField(choices=RolloutStage.choices)
     requested_by: serializers.SlugRelatedField = Username(slug_field="username", read_only=True)
+    analysis = StageAnalysisSerializer(
+        required=False, allow_null=True, default=None,
+        help_text="Measure the stage with Prometheus once it is applied; null: no analysis",
+    )  # fmt: skip
 
     class Meta:
         model = RolloutStep
@@ -198,6 +262,7 @@ class RolloutStepSerializer(api_types.ModelSerializer):
             "environment",
             "stage",
             "traffic_percent",
+            "analysis",
             "status",
             "idempotency_key",
             "requested_by",
@@ -327,6 +392,16 @@ class EnvironmentSerializer(api_types.ModelSerializer):
         help_text="Write-only: stored encrypted, never returned",
     )
     backend_secrets_set = serializers.SerializerMethodField()
+    prometheus_url = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, validators=[validate_web_url],
+        help_text="The Prometheus the PromQL triggers and stage analyses ask (http or https)",
+    )  # fmt: skip
+    prometheus_token = serializers.CharField(
+        max_length=4096, write_only=True, required=False, allow_blank=True,
+        help_text="Write-only bearer token for Prometheus: stored encrypted, never returned; "
+        "empty removes it",
+    )  # fmt: skip
+    prometheus_token_set = serializers.SerializerMethodField()
     live_release = serializers.SerializerMethodField(
         help_text="Version of the release live there now; null when nothing is"
     )
@@ -343,12 +418,18 @@ class EnvironmentSerializer(api_types.ModelSerializer):
             "backend_config",
             "backend_secrets",
             "backend_secrets_set",
+            "prometheus_url",
+            "prometheus_token",
+            "prometheus_token_set",
             "live_release",
         ]
         read_only_fields = ["id", "slug"]
 
     def get_backend_secrets_set(self, environment: Environment) -> list[str]:
         return sorted(environment.backend_secrets or {})
+
+    def get_prometheus_token_set(self, environment: Environment) -> bool:
+        return bool((environment.prometheus_secrets or {}).get("token"))
 
     def get_live_release(self, environment: Environment) -> str | None:
         # The list and the detail read it from their prefetch (`queries.with_live`).

@@ -208,6 +208,7 @@ class ReleaseViewSet(
             cooldown_minutes=data["cooldown_minutes"],
             triggers=data["triggers"],
             target_release=data.get("target_release"),
+            advance_on_analysis=data["advance_on_analysis"],
         )
         return Response(RollbackPlanSerializer(plan).data)
 
@@ -223,6 +224,7 @@ class ReleaseViewSet(
             environment=data["environment"],
             stage=data["stage"],
             traffic_percent=data["traffic_percent"],
+            analysis=data.get("analysis"),
         )
         return Response(RolloutStepSerializer(step).data, status=status.HTTP_202_ACCEPTED)
 
@@ -291,12 +293,14 @@ class EnvironmentViewSet(
             backend_type=data["backend_type"],
             backend_config=data.get("backend_config", {}),
             backend_secrets=data.get("backend_secrets", {}),
+            prometheus_url=data.get("prometheus_url", ""),
+            prometheus_token=data.get("prometheus_token") or None,
         )
         return Response(EnvironmentSerializer(environment).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, pk: str, partial: bool = False) -> Response:  # type: ignore[override]
         """Change an environment (PUT: every required field, as documented; PATCH: those
-        given); omit backend_secrets to keep the stored ones."""
+        given); omit backend_secrets or prometheus_token to keep the stored ones."""
         environment = self.get_object()
         data = validated(EnvironmentSerializer, request.data, partial=partial)
         data.pop("system", None)  # an environment never moves to another system
@@ -308,6 +312,8 @@ class EnvironmentViewSet(
             backend_type=data.get("backend_type", environment.backend_type),
             backend_config=data.get("backend_config", environment.backend_config),
             backend_secrets=data.get("backend_secrets"),
+            prometheus_url=data.get("prometheus_url"),
+            prometheus_token=data.get("prometheus_token"),
         )
         return Response(EnvironmentSerializer(environment).data)
 

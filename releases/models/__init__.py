@@ -2,6 +2,12 @@
 environments with their rollouts and deployments (deployment), and rollback plans and requests
 (rollback). Imported from here: `from releases.models import Release`."""
 
+from releases.models.analysis import (
+    AnalysisStatus,
+    Measurement,
+    MeasurementPhase,
+    StageAnalysis,
+)
 from releases.models.deployment import (
     BackendType,
     Deployment,
@@ -42,10 +48,12 @@ from releases.models.rollback import (
     RollbackRequest,
     RollbackStatus,
     RollbackTrigger,
+    TriggerOutcome,
 )
 
 __all__ = [
     "MODEL_CARD_FIELDS",
+    "AnalysisStatus",
     "Approval",
     "BackendType",
     "ChangeCategory",
@@ -61,6 +69,8 @@ __all__ = [
     "GatePolicy",
     "ImportStatus",
     "LocalDeploymentState",
+    "Measurement",
+    "MeasurementPhase",
     "ModelFollow",
     "RegistryVersion",
     "Release",
@@ -73,7 +83,9 @@ __all__ = [
     "RollbackTrigger",
     "RolloutStage",
     "RolloutStep",
+    "StageAnalysis",
     "StepStatus",
+    "TriggerOutcome",
     "WebhookDelivery",
     "WebhookSecret",
 ]

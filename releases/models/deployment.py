@@ -12,9 +12,7 @@ from encrypted_fields.fields import EncryptedJSONField
 
 from governance.limits import ERROR, length_checks
 from governance.models import AISystem
-from governance.validators import (
-    validate_backend_config,
-)
+from governance.validators import validate_backend_config, validate_web_url
 from releases.models.release import Release
 
 
@@ -41,6 +39,12 @@ class Environment(models.Model):
         default=dict, blank=True, validators=[validate_backend_config]
     )
     backend_secrets = EncryptedJSONField(default=dict, blank=True)  # never shown, never exported
+    # The Prometheus the plan's PromQL triggers and the stages' analyses ask (http(s), with
+    # a host); its bearer token in `prometheus_secrets["token"]`, encrypted like the above.
+    prometheus_url = models.CharField(
+        max_length=500, blank=True, validators=[validate_web_url], verbose_name="Prometheus URL"
+    )
+    prometheus_secrets = EncryptedJSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["position", "name"]

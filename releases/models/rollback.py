@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from governance.limits import ERROR, NOTE, length_checks
+from governance.limits import ERROR, NOTE, QUERY, length_checks
 from releases.models.deployment import Environment
 from releases.models.release import Release
 from releases.models.review import Comparison
@@ -32,6 +32,8 @@ class RollbackPlan(models.Model):
         max_length=20, choices=RollbackMode.choices, default=RollbackMode.MANUAL
     )
     cooldown_minutes = models.PositiveIntegerField(default=30)
+    # A rollout stage whose analysis passes moves on to the next stage by itself.
+    advance_on_analysis = models.BooleanField(default=False)
     written_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -41,21 +43,53 @@ class RollbackPlan(models.Model):
         return f"rollback plan of {self.release.version}"
 
 
+class TriggerOutcome(models.TextChoices):
+    """What the last evaluation of a PromQL trigger found."""
+
+    CLEAR = "clear", "Clear"  # a value on the good side of the threshold
+    HOLDING = "holding", "Holding"  # on the wrong side, for less than the window so far
+    FIRED = "fired", "Fired"  # held for the whole window: the plan was asked to act
+    NO_DATA = "no_data", "No data"  # Prometheus dead, hung, slow, or an empty answer
+    ERROR = "error", "Error"  # Prometheus refused the query (e.g. invalid PromQL)
+
+
 class RollbackTrigger(models.Model):
-    """A condition that calls for rollback, e.g. p95 latency > 300 ms for 5 minutes."""
+    """A condition that calls for rollback, e.g. p95 latency > 300 ms for 5 minutes.
+
+    Without a `query` the trigger speaks for alerts that name its metric (incidents'
+    triggers service). With one, it is a PromQL expression that beat asks the environment's
+    Prometheus (`releases.services.promql_triggers`): the condition must hold at every
+    evaluation for the whole window (Prometheus' own `for`) before the plan acts; an
+    evaluation without data starts the window again. The `holding_since`… fields are that
+    evaluation's state, not part of the plan as written.
+    """
 
     plan = models.ForeignKey(RollbackPlan, on_delete=models.CASCADE, related_name="triggers")
-    metric = models.CharField(max_length=120)
+    metric = models.CharField(max_length=120)  # a PromQL trigger's name
+    query = models.TextField(max_length=QUERY, blank=True)  # PromQL; empty: alert-driven
     comparison = models.CharField(max_length=10, choices=Comparison.choices[:4])
     threshold = models.DecimalField(max_digits=20, decimal_places=6)
     window_minutes = models.PositiveIntegerField()
+    holding_since = models.DateTimeField(null=True, blank=True)
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+    last_outcome = models.CharField(max_length=10, choices=TriggerOutcome.choices, blank=True)
+    last_value = models.CharField(max_length=64, blank=True)
+    last_error = models.TextField(max_length=ERROR, blank=True)
 
     class Meta:
         ordering = ["id"]
+        constraints = length_checks("rollbacktrigger", {"query": QUERY, "last_error": ERROR})
 
     def __str__(self) -> str:
         comparison = self.get_comparison_display()
+        if self.query:
+            threshold = f"{self.threshold.normalize():f}"
+            return f"{self.query} {comparison} {threshold} for {self.window_minutes} min"
         return f"{self.metric} {comparison} {self.threshold} for {self.window_minutes} min"
+
+    @property
+    def is_promql(self) -> bool:
+        return bool(self.query)
 
 
 class RollbackStatus(models.TextChoices):

@@ -24,6 +24,7 @@ from typing import Any
 from django.db import connection
 
 from releases.models import (
+    AnalysisStatus,
     Environment,
     Release,
     ReleaseStatus,
@@ -125,6 +126,7 @@ class _Facts:
     active_to_id: int | None
     active_to_version: str | None
     target_id: int | None  # what a press would put back (releases.rollbacks.target)
+    aborted_at: str | None  # the stage whose failed analysis aborted the rollout here
 
 
 # One statement, one snapshot, no ORM compiling: the question sits on every deployment's
@@ -142,7 +144,12 @@ SELECT press.*,
             AND status <> %(failed)s
         ORDER BY requested_at, id
     ),
-    active.to_release_id, active_to.version
+    active.to_release_id, active_to.version,
+    (SELECT step.stage FROM releases_stageanalysis AS analysis
+     JOIN releases_rolloutstep AS step ON step.id = analysis.step_id
+     WHERE step.release_id = %(release)s AND step.environment_id = %(environment)s
+         AND analysis.status = ANY(%(analysis_failed)s)
+     ORDER BY analysis.concluded_at, analysis.id LIMIT 1)
 FROM ({press_facts_sql()}) AS press
 LEFT JOIN releases_rollbackrequest AS active ON active.id = press.active_id
 LEFT JOIN releases_release AS active_to ON active_to.id = active.to_release_id
@@ -155,12 +162,13 @@ def _read_facts(release: Release, environment: Environment) -> _Facts:
         "release": release.pk,
         "system": release.system_id,
         "failed": StepStatus.FAILED,
+        "analysis_failed": [AnalysisStatus.FAILED, AnalysisStatus.ERROR],
     }
     with connection.cursor() as cursor:
         cursor.execute(_facts_sql(), params)
         row = cursor.fetchone()
     press = press_facts_from(row)
-    plan_environment, stages, steps, active_to, active_version = row[press_facts_width() :]
+    plan_environment, stages, steps, active_to, active_version, aborted = row[press_facts_width() :]
     return _Facts(
         plan_environment_id=plan_environment,
         required_stages=list(stages or []),
@@ -169,6 +177,7 @@ def _read_facts(release: Release, environment: Environment) -> _Facts:
         active_to_id=active_to,
         active_to_version=active_version,
         target_id=press.target.pk if press.target is not None else None,
+        aborted_at=aborted,
     )
 
 
@@ -223,6 +232,12 @@ def _stage_refusals(
             f"{RolloutStage(stage).label} in {environment.name} comes after {names}, which "
             f"{release.version} has not passed there.",
             "stage",
+        )
+    if facts.aborted_at is not None and not returning:
+        yield Refusal(
+            "analysis_failed",
+            f"The analysis of {RolloutStage(facts.aborted_at).label.lower()} failed and aborted "
+            f"this rollout in {environment.name}: {release.version} goes no further there.",
         )
     if any(status == StepStatus.PENDING for _, status in steps):
         yield Refusal(

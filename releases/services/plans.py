@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from governance import audit
+from governance.limits import QUERY, shorten
 from governance.models import RoleGrant
 from governance.permissions import require
 from governance.roles import Action, Role
@@ -26,6 +27,7 @@ from releases.queries import live_release
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
+THRESHOLD_BOUND = Decimal(10) ** 14
 TRIGGER_COMPARISONS = (Comparison.GT, Comparison.GTE, Comparison.LT, Comparison.LTE)
 
 
@@ -40,7 +42,15 @@ def eligible_rollback_owners(release: Release) -> set[int]:
 def _clean_triggers(triggers: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     cleaned, errors = [], []
     for n, trigger in enumerate(triggers, start=1):
-        metric = str(trigger.get("metric", "")).strip()
+        query = str(trigger.get("query") or "").strip()
+        # A PromQL trigger is named by its metric if given, else by its query.
+        metric = str(trigger.get("metric") or "").strip() or shorten(" ".join(query.split()), 120)
+        if "\x00" in query or "\x00" in metric:
+            errors.append(f"Trigger {n}: no NUL characters.")
+        if len(query) > QUERY:
+            errors.append(f"Trigger {n}: the PromQL query is at most {QUERY} characters.")
+        if len(metric) > 120:
+            errors.append(f"Trigger {n}: the metric's name is at most 120 characters.")
         comparison = trigger.get("comparison")
         try:
             threshold = Decimal(str(trigger.get("threshold")))
@@ -56,8 +66,16 @@ def _clean_triggers(triggers: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             errors.append(f"Trigger {n}: the window is between 1 minute and 24 hours.")
         if not threshold.is_finite():
             errors.append(f"Trigger {n}: the threshold must be a finite number.")
-        cleaned.append({"metric": metric, "comparison": comparison, "threshold": threshold,
-                        "window_minutes": window})  # fmt: skip
+        elif abs(threshold) >= THRESHOLD_BOUND or threshold != threshold.quantize(
+            Decimal("0.000001")
+        ):
+            # The column holds 14 digits before the point and 6 after (numeric(20, 6)).
+            errors.append(
+                f"Trigger {n}: the threshold has at most 14 digits before the decimal point "
+                "and 6 after it."
+            )
+        cleaned.append({"metric": metric, "query": query, "comparison": comparison,
+                        "threshold": threshold, "window_minutes": window})  # fmt: skip
     if errors:
         raise ValidationError({"triggers": errors})
     return cleaned
@@ -74,10 +92,14 @@ def save_rollback_plan(
     cooldown_minutes: int,
     triggers: Iterable[dict[str, Any]],
     target_release: Release | None = None,
+    advance_on_analysis: bool = False,
 ) -> RollbackPlan:
     """Create or replace the draft release's rollback plan.
 
     The target defaults to the release live in that environment now: the last known-good.
+    A trigger with a `query` is PromQL, asked of the environment's Prometheus, which must be
+    configured. `advance_on_analysis`: a rollout stage whose analysis passes moves on to
+    the next stage by itself.
     """
     release = (
         Release.objects.select_for_update(no_key=True, of=("self",))
@@ -109,6 +131,13 @@ def save_rollback_plan(
     if errors:
         raise ValidationError(errors)
     cleaned_triggers = _clean_triggers(triggers)
+    if any(t["query"] for t in cleaned_triggers) and not environment.prometheus_url:
+        raise ValidationError(
+            {
+                "triggers": f"PromQL triggers ask {environment.name}'s Prometheus: set its "
+                "Prometheus URL on the environments page first."
+            }
+        )
 
     plan = RollbackPlan.objects.filter(release=release).select_related("release").first()
     before = plan_state(plan) if plan else None
@@ -116,6 +145,7 @@ def save_rollback_plan(
         plan = RollbackPlan(release=release)
     plan.environment, plan.target_release = environment, target_release
     plan.mode, plan.cooldown_minutes, plan.written_by = mode, cooldown_minutes, actor
+    plan.advance_on_analysis = bool(advance_on_analysis)
     plan.save()
     plan.owners.set(owners)
     plan.triggers.all().delete()
@@ -135,5 +165,6 @@ def plan_state(plan: RollbackPlan) -> dict[str, Any]:
         "owners": sorted(plan.owners.values_list("username", flat=True)),
         "mode": plan.mode,
         "cooldown_minutes": plan.cooldown_minutes,
+        "advance_on_analysis": plan.advance_on_analysis,
         "triggers": [str(t) for t in plan.triggers.all()],
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
@@ -24,6 +24,7 @@ from releases.models import (
     RolloutStep,
     StepStatus,
 )
+from releases.services import analysis as analyses
 from releases.services.deploy_gate import Verdict, deployment_verdict
 from releases.tasks import apply_rollout_step as apply_rollout_step_task
 
@@ -39,8 +40,13 @@ def promote_release(
     environment: Environment,
     stage: str,
     traffic_percent: Decimal | float | int,
+    analysis: dict[str, Any] | None = None,
 ) -> RolloutStep:
-    """Ask for the release to move to `stage` in `environment`; the backend applies it later."""
+    """Ask for the release to move to `stage` in `environment`; the backend applies it later.
+
+    `analysis` (query, success_condition, interval_seconds, count, failure_limit,
+    inconclusive_limit) is measured once the step is applied (releases.services.analysis);
+    a running analysis of an earlier stage stops: the rollout moved on."""
     release = (
         Release.objects.select_for_update(no_key=True, of=("self",))
         .select_related("system")
@@ -57,15 +63,23 @@ def promote_release(
     verdict = deployment_verdict(release=release, environment=environment, stage=stage)
     if not verdict.allowed:
         raise refused(verdict)
+    cleaned = analyses.clean_analysis(analysis)
 
+    analyses.cancel_analyses(
+        release=release, environment_id=environment.pk, now=timezone.now(),
+        why=f"The rollout moved on to {RolloutStage(stage).label.lower()} before it concluded.",
+    )  # fmt: skip
     step = RolloutStep.objects.create(
         release=release, environment=environment, stage=stage, traffic_percent=traffic,
         requested_by=actor,
     )  # fmt: skip
+    if cleaned is not None:
+        analyses.attach_analysis(step=step, analysis=cleaned)
     audit.record_event(
         actor=actor, action="rollout.requested", obj=step, system=release.system,
         after={"release": release.version, "environment": environment.slug, "stage": stage,
-               "traffic_percent": str(traffic), "idempotency_key": str(step.idempotency_key)},
+               "traffic_percent": str(traffic), "idempotency_key": str(step.idempotency_key),
+               **({"analysis": cleaned} if cleaned else {})},
     )  # fmt: skip
     transaction.on_commit(lambda: send_step(step.pk))
     return step
@@ -127,6 +141,10 @@ def _finish(step_id: int, *, response: dict | None = None, error: str = "") -> R
     if error:
         step.status, step.error = StepStatus.FAILED, shorten(error, ERROR)
         step.save(update_fields=["status", "error", "applied_at"])
+        analyses.cancel_analyses(
+            release=release, environment_id=environment.pk, step=step, now=now,
+            why="The step was never applied, so there was nothing to measure.",
+        )  # fmt: skip
         audit.record_event(
             actor=None, action="rollout.failed", obj=step, system=release.system,
             after={"error": error},
@@ -135,6 +153,7 @@ def _finish(step_id: int, *, response: dict | None = None, error: str = "") -> R
 
     step.status, step.backend_response = StepStatus.APPLIED, response or {}
     step.save(update_fields=["status", "backend_response", "applied_at"])
+    analyses.start_analysis(step=step, now=now)
     release = Release.objects.select_for_update(no_key=True, of=("self",)).get(pk=release.pk)
     before = release.status
     if step.stage == RolloutStage.GENERAL_RELEASE:

@@ -142,6 +142,8 @@ def environment_save(
                     backend_type=data["backend_type"],
                     backend_config=data["backend_config"],
                     backend_secrets=data["backend_secrets"] or None,
+                    prometheus_url=data["prometheus_url"],
+                    prometheus_token=data["prometheus_token"] or None,
                 )
         except ValidationError as error:
             apply_service_errors(form, error)

@@ -48,6 +48,10 @@ def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: A
     refused = any(a.decision == Decision.REJECT for a in this_round)
     can_promote = Action.PROMOTE_RELEASE in actions and release.status in PROMOTABLE
     steps = list(release.rollout_steps.all())
+    # The analysis panel loads itself (and polls): the page only says whether there is one.
+    analysed = any(hasattr(step, "analysis") for step in steps) or (
+        plan is not None and any(t.is_promql for t in plan.triggers.all())
+    )
     return {
         "release": release,
         "actions": actions,
@@ -72,6 +76,7 @@ def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: A
         "diff": diff(release, compare_to.live if compare_to else None),  # type: ignore[attr-defined]
         "registered_from": queries.registered_from(release),
         "steps": steps,
+        "analysed": analysed,
         "problems": submission_problems(release) if release.status == ReleaseStatus.DRAFT else [],
         # The permission is already established by `actions`: no second permission subquery.
         "events": queries.release_history(release, [*checks, *approvals, *steps, plan])
@@ -110,16 +115,28 @@ def _trigger_line(trigger: Any) -> str:
     )
 
 
+def _promql_line(trigger: Any) -> str:
+    """A PromQL trigger as the plan form takes it: "name: query > 0.05 for 5"."""
+    threshold = f"{trigger.threshold:f}".rstrip("0").rstrip(".")
+    return (
+        f"{trigger.metric}: {trigger.query} {trigger.get_comparison_display()} {threshold} "
+        f"for {trigger.window_minutes}"
+    )
+
+
 def plan_form(release: Release, plan: Any, data: Any = None) -> RollbackPlanForm:
     initial = {}
     if plan is not None:
+        triggers = list(plan.triggers.all())
         initial = {
             "environment": plan.environment_id,
             "target_release": plan.target_release_id,
             "owners": [o.pk for o in plan.owners.all()],
             "mode": plan.mode,
             "cooldown_minutes": plan.cooldown_minutes,
-            "triggers": "\n".join(_trigger_line(t) for t in plan.triggers.all()),
+            "triggers": "\n".join(_trigger_line(t) for t in triggers if not t.is_promql),
+            "promql_triggers": "\n".join(_promql_line(t) for t in triggers if t.is_promql),
+            "advance_on_analysis": plan.advance_on_analysis,
         }
     return RollbackPlanForm(
         data, release=release, owner_ids=eligible_rollback_owners(release), initial=initial

@@ -258,7 +258,7 @@ def test_a_release_is_registered_gated_planned_submitted_and_approved_by_two_man
     plan.get_by_label("Rob Lindqvist (rob)").check()
     plan.get_by_label("Mode").select_option(label="Auto-propose")
     plan.get_by_label("Cooldown minutes").fill("30")
-    plan.get_by_label("Triggers").fill("p95_latency_ms > 300 5\nreview_rate > 0.025 15")
+    plan.get_by_label("Triggers", exact=True).fill("p95_latency_ms > 300 5\nreview_rate > 0.025 15")
     plan.get_by_role("button", name="Save plan").click()
     expect(author.get_by_role("status")).to_contain_text("Rollback plan saved.")
     expect(callout).to_have_count(0)

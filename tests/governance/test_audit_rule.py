@@ -18,6 +18,7 @@ import inspect
 import pkgutil
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from decimal import Decimal
 from types import ModuleType
 from typing import Any
 from unittest import mock
@@ -48,8 +49,9 @@ from releases.models import (
     RollbackStatus,
     RolloutStep,
 )
-from releases.rollbacks import outcome, records
-from releases.services import drills, intake, registration, rollouts
+from releases.rollbacks import outcome, plan_triggers, records
+from releases.services import analysis as analysis_services
+from releases.services import drills, intake, promql_triggers, registration, rollouts
 from tests.factories import UserFactory
 from tests.fixtures.releases import CARD, go_live, rollbacks_held, stack
 
@@ -794,8 +796,105 @@ def _evaluate_open_incidents(w: World) -> Called:
     return lambda: triggers.evaluate_open_incidents(now=timezone.now() + LATER), incident.system
 
 
+# metric analysis: Prometheus answers through a stand-in here (its real answers are
+# tests/releases/test_metric_analysis_live.py's)
+
+
+def _reading(value: str) -> Any:
+    from releases.analysis import prometheus
+
+    return mock.patch.object(
+        prometheus, "read", return_value=prometheus.Reading(prometheus.VALUE, Decimal(value), value)
+    )
+
+
+def _promql_trigger(w: World) -> Any:
+    """2.1.0 live over 2.0.0, its plan automatic with a PromQL trigger held for 10 minutes."""
+    from releases.models import Environment, RollbackPlan, RollbackTrigger
+
+    successor, production = w.successor, w.production
+    Environment.objects.filter(pk=production.pk).update(prometheus_url="http://127.0.0.1:9")
+    plan = RollbackPlan.objects.get(release=successor)
+    RollbackPlan.objects.filter(pk=plan.pk).update(mode="automatic")
+    return RollbackTrigger.objects.create(
+        plan=plan, metric="error_ratio", query="error_ratio", comparison="gt",
+        threshold=Decimal("0.05"), window_minutes=5,
+        holding_since=timezone.now() - timedelta(minutes=10),
+    )  # fmt: skip
+
+
+@case("releases.services.promql_triggers.evaluate_promql_trigger")
+def _evaluate_promql_trigger(w: World) -> Called:
+    trigger = _promql_trigger(w)
+
+    def call() -> Any:
+        with _reading("0.2"):
+            return promql_triggers.evaluate_promql_trigger(trigger_id=trigger.pk)
+
+    return call, w.fraud
+
+
+@case("releases.services.promql_triggers.evaluate_promql_triggers")
+def _evaluate_promql_triggers(w: World) -> Called:
+    _promql_trigger(w)
+
+    def call() -> Any:
+        with _reading("0.2"):
+            return promql_triggers.evaluate_promql_triggers()
+
+    return call, w.fraud
+
+
+@case("releases.rollbacks.plan_triggers.act_on_held_trigger")
+def _act_on_held_trigger(w: World) -> Called:
+    from releases.models import RollbackPlan
+
+    successor, production = w.successor, w.production
+    plan = RollbackPlan.objects.get(release=successor)
+    plan.mode = "auto_propose"
+    return lambda: plan_triggers.act_on_held_trigger(
+        plan=plan, environment=production, evidence={"metric": "error_ratio", "value": "0.2"},
+        reason="The error ratio held above 5 %.", now=timezone.now(),
+    ), production.system  # fmt: skip
+
+
+@case("releases.services.analysis.take_measurement")
+def _take_measurement(w: World) -> Called:
+    """The one measurement an analysis of count 1 needs: it concludes, audited."""
+    approved, manager, production = w.approved, w.release_manager, w.production
+    with mock.patch.object(rollouts, "send_step"):
+        step = releases.promote_release(
+            actor=manager, release=approved, environment=production, stage="shadow",
+            traffic_percent=5, analysis={"query": "error_ratio",
+                                         "success_condition": "result < 0.05", "count": 1},
+        )  # fmt: skip
+        releases.apply_rollout_step(step_id=step.pk)
+    analysis = step.analysis
+
+    def call() -> Any:
+        with _reading("0.01"):
+            return analysis_services.take_measurement(analysis_id=analysis.pk)
+
+    return call, approved.system
+
+
 READS = "reads only"
 EXEMPT: dict[str, str] = {
+    "releases.services.analysis.clean_analysis": "checks a promotion's analysis: no state",
+    "releases.services.analysis.attach_analysis": "stores the analysis with its step; the "
+    "caller (promote_release) records the event",
+    "releases.services.analysis.start_analysis": "marks the analysis due when its step is "
+    "applied; the caller (the step's outcome) records the event",
+    "releases.services.analysis.cancel_analyses": "stops analyses the rollout left behind; the "
+    "caller (a promotion, a failed step) records the event",
+    "releases.services.analysis.due_analyses": "claims the measurements due (next_measurement_at"
+    ", which no page shows); take_measurement records what they find",
+    "releases.services.analysis.judge": "judges a reading: no state",
+    "releases.services.analysis.assess": "where an analysis stands: reads only",
+    "releases.services.analysis.aborted_stage": READS,
+    "releases.services.promql_triggers.triggers_in_force": READS,
+    "releases.rollbacks.plan_triggers.held_for": "compares times: no state",
+    "releases.rollbacks.plan_triggers.in_cooldown": READS,
     "governance.services.systems.check_may_register_system": "a permission check: reads only",
     "governance.services.api_tokens.authenticate_api_token": "authenticates a request: stamps the "
     "token's last use (at most once a minute), shown only on the token pages, which the "
@@ -854,7 +953,8 @@ EXEMPT: dict[str, str] = {
     "incidents.services.rollback.incident_cited": READS,
     "incidents.services.rollback.incident_served": READS,
     "incidents.services.rollback.war_room_link": READS,
-    "incidents.services.triggers.plan_in_force": READS,
+    "incidents.services.rollback.host_plan_rollback": "returns what links a plan's rollback to "
+    "an incident; the press records the request's event, a declared incident its own",
 }
 
 

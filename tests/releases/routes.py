@@ -59,6 +59,7 @@ PAGES = [
         "register by form", "POST", "/releases/new/", MODEL_OWNERS, ok=302, outsider=403, data=FORM
     ),
     Route("release page", "GET", "/releases/{draft}/", SEERS),
+    Route("release analysis panel", "GET", "/releases/{draft}/analysis/", SEERS),
     Route("edit page", "GET", "/releases/{draft}/edit/", MODEL_OWNERS),
     Route("edit by form", "POST", "/releases/{draft}/edit/", MODEL_OWNERS, ok=302, data=EDIT_FORM),
     Route(
