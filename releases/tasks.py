@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from config import handoff
 from releases.backends import BackendError
 from releases.retry import retry_countdown
 
@@ -114,7 +115,12 @@ def evaluate_promql_triggers() -> int:
 
     ids = triggers_in_force()
     for trigger_id in ids:
-        evaluate_promql_trigger.apply_async((trigger_id,), expires=FAN_OUT_EXPIRES)
+        handoff.send(
+            evaluate_promql_trigger,
+            (trigger_id,),
+            label=f"PromQL trigger {trigger_id}",
+            expires=FAN_OUT_EXPIRES,
+        )
     return len(ids)
 
 
@@ -132,7 +138,12 @@ def take_due_measurements() -> int:
 
     ids = due_analyses()
     for analysis_id in ids:
-        take_measurement.apply_async((analysis_id,), expires=FAN_OUT_EXPIRES)
+        handoff.send(
+            take_measurement,
+            (analysis_id,),
+            label=f"measurement of analysis {analysis_id}",
+            expires=FAN_OUT_EXPIRES,
+        )
     return len(ids)
 
 
