@@ -163,12 +163,23 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("ROLLBACK_TRIGGER_SECONDS", default=30),
         "options": {"expires": 60},
     },
+    "reconcile-environments": {
+        "task": "releases.tasks.reconcile_environments",
+        "schedule": env_int("RECONCILE_SECONDS", default=30),
+        "options": {"expires": env_int("RECONCILE_SECONDS", default=30)},
+    },
     "sweep-rollbacks": {
         "task": "releases.tasks.sweep_rollbacks",
         "schedule": env_int("ROLLBACK_SWEEP_SECONDS", default=5),
         "options": {"expires": 30},
     },
 }
+
+# --- drift (releases/drift/): every environment's backend against the record ------------
+RECONCILE_SECONDS = env_int("RECONCILE_SECONDS", default=30)
+# One backend's status read, at most (its own timeout is capped to this): a dead, hung or
+# slow backend is "unknown" after it, never a drift.
+RECONCILE_STATUS_TIMEOUT_SECONDS = env_int("RECONCILE_STATUS_TIMEOUT_SECONDS", default=5)
 
 # --- rollbacks -------------------------------------------------------------------------
 ROLLBACK_VERIFY_SECONDS = env_int("ROLLBACK_VERIFY_SECONDS", default=60)  # until verified live
@@ -384,6 +395,8 @@ SPECTACULAR_SETTINGS = {
         "StepStatusEnum": "releases.models.StepStatus",
         "IncidentStageEnum": "incidents.models.Stage",
         "RolloutStageEnum": "releases.models.RolloutStage",
+        # SEV1..SEV4: an incident's, and the one a system's ungoverned change declares.
+        "SeverityEnum": "incidents.models.Severity",
         # ≥ ≤ > <: a rollback trigger's and a followed model's metric rule.
         "NumericComparisonEnum": "releases.models.review.NUMERIC_COMPARISONS",
     },

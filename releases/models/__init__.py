@@ -11,6 +11,7 @@ from releases.models.deployment import (
     RolloutStep,
     StepStatus,
 )
+from releases.models.drift import Drift, DriftResolution
 from releases.models.intake import (
     DeliveryStatus,
     ImportStatus,
@@ -54,6 +55,8 @@ __all__ = [
     "Decision",
     "DeliveryStatus",
     "Deployment",
+    "Drift",
+    "DriftResolution",
     "Environment",
     "ForensicRecord",
     "GateCheck",
