@@ -103,6 +103,12 @@ BENCHMARKS = {
             shown=("rss_mb_100k", "ratio_100k", "export_s", "copy_s", "verified"),
         ),
         Benchmark(
+            "drift.py",
+            "An MLflow alias moved outside Failsafe: signed webhook to incident declared.",
+            targets=(Target("p50_ms", "<=", 250, "delivery posted → ungoverned-change incident"),),
+            shown=("p99_ms", "runs"),
+        ),
+        Benchmark(
             "gate.py",
             "The deployment gate's answer (CI, Argo) against an empty authenticated API view.",
             targets=(Target("ratio", ">=", 0.5, "gate / empty API view, requests per second"),),

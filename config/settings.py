@@ -173,6 +173,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("ANALYSIS_TICK_SECONDS", default=5),
         "options": {"expires": 10},
     },
+    "reconcile-environments": {
+        "task": "releases.tasks.reconcile_environments",
+        "schedule": env_int("RECONCILE_SECONDS", default=30),
+        "options": {"expires": env_int("RECONCILE_SECONDS", default=30)},
+    },
     "sweep-rollbacks": {
         "task": "releases.tasks.sweep_rollbacks",
         "schedule": env_int("ROLLBACK_SWEEP_SECONDS", default=5),
@@ -187,6 +192,12 @@ CELERY_BEAT_SCHEDULE = {
 # A model-version import still pending this long after its last change is sent again (its
 # task retries for about five minutes before that).
 IMPORT_REQUEUE_SECONDS = env_int("IMPORT_REQUEUE_SECONDS", default=360)
+
+# --- drift (releases/drift/): every environment's backend against the record ------------
+RECONCILE_SECONDS = env_int("RECONCILE_SECONDS", default=30)
+# One backend's status read, at most (its own timeout is capped to this): a dead, hung or
+# slow backend is "unknown" after it, never a drift.
+RECONCILE_STATUS_TIMEOUT_SECONDS = env_int("RECONCILE_STATUS_TIMEOUT_SECONDS", default=5)
 
 # --- rollbacks -------------------------------------------------------------------------
 ROLLBACK_VERIFY_SECONDS = env_int("ROLLBACK_VERIFY_SECONDS", default=60)  # until verified live
@@ -409,6 +420,8 @@ SPECTACULAR_SETTINGS = {
         "StepStatusEnum": "releases.models.StepStatus",
         "IncidentStageEnum": "incidents.models.Stage",
         "RolloutStageEnum": "releases.models.RolloutStage",
+        # SEV1..SEV4: an incident's, and the one a system's ungoverned change declares.
+        "SeverityEnum": "incidents.models.Severity",
         # ≥ ≤ > <: a rollback trigger's and a followed model's metric rule.
         "NumericComparisonEnum": "releases.models.review.NUMERIC_COMPARISONS",
     },

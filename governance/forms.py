@@ -10,7 +10,13 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from governance.limits import NAME, PROSE
-from governance.models import AISystem, OperatorRole, ReportingRegime, RiskCategory
+from governance.models import (
+    AISystem,
+    DriftSeverity,
+    OperatorRole,
+    ReportingRegime,
+    RiskCategory,
+)
 from governance.people import SEARCH_MIN_CHARS, person_label, resolve_person
 from governance.permissions import people_sharing_a_system, systems_with_a_role
 from governance.roles import Role
@@ -110,6 +116,13 @@ class SystemForm(forms.Form):
         help_text="Where sector law already has incidents reported (Art. 73(9), medical devices "
         "Art. 73(10)), only fundamental-rights infringements are reported under the AI Act.",
     )
+    drift_severity = forms.ChoiceField(
+        choices=DriftSeverity.choices,
+        required=False,
+        label="Severity of an ungoverned change",
+        help_text="The incident declared when a backend reports a release Failsafe did not put "
+        "live. By risk tier: high or prohibited SEV1, limited SEV2, minimal SEV3.",
+    )
     # Only people who share a system with the one filling the form are listed (and the
     # current owners); anyone else is added by their exact username or email.
     owners = UserChoiceField(
@@ -144,6 +157,11 @@ class SystemForm(forms.Form):
         chosen = self.cleaned_data.get("reporting_regime")
         return chosen or (self.system.reporting_regime if self.system else ReportingRegime.AI_ACT)
 
+    def clean_drift_severity(self) -> str:
+        if "drift_severity" not in self.data:  # not sent: kept (blank, "by risk tier", is a choice)
+            return self.system.drift_severity if self.system else DriftSeverity.BY_RISK
+        return self.cleaned_data.get("drift_severity") or DriftSeverity.BY_RISK
+
     def clean(self) -> dict:
         data = super().clean() or {}
         extra = data.pop("add_owner", None)
@@ -165,6 +183,7 @@ class SystemForm(forms.Form):
             "risk_category": system.risk_category,
             "operator_role": system.operator_role,
             "reporting_regime": system.reporting_regime,
+            "drift_severity": system.drift_severity,
             "owners": list(owners),
         }
         form = cls(data=data, initial=initial, actor=actor, system=system)

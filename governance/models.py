@@ -40,6 +40,25 @@ class ReportingRegime(models.TextChoices):
     MEDICAL_DEVICES = "medical_devices", "Medical device or IVD (MDR, IVDR)"
 
 
+class DriftSeverity(models.TextChoices):
+    """The severity of the incident an ungoverned change declares (releases/drift/): by
+    default from the risk tier, high or prohibited SEV1, limited SEV2, minimal SEV3."""
+
+    BY_RISK = "", "By risk tier"
+    SEV1 = "sev1", "SEV1 · critical"
+    SEV2 = "sev2", "SEV2 · high"
+    SEV3 = "sev3", "SEV3 · medium"
+    SEV4 = "sev4", "SEV4 · low"
+
+
+DRIFT_SEVERITY_BY_RISK = {
+    RiskCategory.PROHIBITED: DriftSeverity.SEV1,
+    RiskCategory.HIGH: DriftSeverity.SEV1,
+    RiskCategory.LIMITED: DriftSeverity.SEV2,
+    RiskCategory.MINIMAL: DriftSeverity.SEV3,
+}
+
+
 class AISystem(models.Model):
     """A product or use case in the inventory. Permissions are granted per system."""
 
@@ -54,6 +73,10 @@ class AISystem(models.Model):
     )
     reporting_regime = models.CharField(
         max_length=24, choices=ReportingRegime.choices, default=ReportingRegime.AI_ACT
+    )
+    # The severity of an ungoverned change's incident; blank: by the risk tier.
+    drift_severity = models.CharField(
+        max_length=8, choices=DriftSeverity.choices, blank=True, default=DriftSeverity.BY_RISK
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -73,6 +96,12 @@ class AISystem(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("governance:system-detail", kwargs={"slug": self.slug})
+
+    @property
+    def ungoverned_change_severity(self) -> str:
+        """The severity of the incident an ungoverned change declares ("sev1" … "sev4")."""
+        by_risk = DRIFT_SEVERITY_BY_RISK.get(self.risk_category, DriftSeverity.SEV2)  # type: ignore[call-overload]
+        return str(self.drift_severity or by_risk)
 
 
 class RoleGrant(models.Model):

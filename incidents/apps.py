@@ -14,6 +14,7 @@ class IncidentsConfig(AppConfig):
         from incidents import evidence, home, prometheus
         from incidents.change_freeze import change_freeze
         from incidents.demo import load_incident_demo
+        from incidents.services.drift import drift_link, record_drift_step
         from incidents.services.rollback import (
             host_plan_rollback,
             incident_cited,
@@ -23,6 +24,7 @@ class IncidentsConfig(AppConfig):
             war_room_link,
         )
         from releases import notifications, rollback_hooks
+        from releases.drift import hooks as drift_hooks
         from releases.services.deploy_gate import register_gate_rule
 
         demo.register(load_incident_demo)  # after the releases' step: it needs their deployments
@@ -36,6 +38,8 @@ class IncidentsConfig(AppConfig):
         rollback_hooks.host_plan_rollbacks(host_plan_rollback)  # PromQL triggers, analyses
         notifications.link_rollbacks(war_room_link)
         register_gate_rule("change_freeze", change_freeze)  # no promotion during a SEV1/2
+        drift_hooks.on_drift(record_drift_step)  # an ungoverned change declares its incident
+        drift_hooks.link_drifts(drift_link)
 
         register(Section("Incidents", "incidents:incident-list", "/incidents/", order=30))
         register(Section("Action items", "incidents:action-items", "/action-items/", order=35))

@@ -17,6 +17,7 @@ class ReleasesConfig(AppConfig):
         from releases.backends.mlflow import MlflowBackend
         from releases.backends.webhook import WebhookBackend
         from releases.demo import load_release_demo
+        from releases.drift.reconcile import reconcile_after_rollback
         from releases.models import BackendType
         from releases.notifications import notify_people
 
@@ -29,6 +30,7 @@ class ReleasesConfig(AppConfig):
         metrics.register(prometheus.rollback_metrics)  # /metrics, read at each scrape
         dashboard.register(home.home_contribution, order=20)  # the home page
         rollback_hooks.on_rollback(notify_people)  # email and Slack, by tasks, after each step
+        rollback_hooks.on_rollback(reconcile_after_rollback)  # a drift put right is resolved
         register(Section("Releases", "releases:release-list", "/releases/", order=20))
         register(Section("Approvals", "releases:approval-queue", "/approvals/", order=25))
         register_system_link(

@@ -60,3 +60,49 @@ def post_rollback_to_slack(self, request_id: int, event: str, message: str) -> s
             asked=error.retry_after,
         )
         raise self.retry(exc=error, countdown=countdown) from error
+
+
+@shared_task(
+    name="releases.notification_tasks.email_drift_notice",
+    autoretry_for=(OSError,),
+    retry_backoff=NOTICE_BACKOFF_SECONDS,
+    retry_backoff_max=NOTICE_BACKOFF_MAX_SECONDS,
+    retry_jitter=True,
+    max_retries=NOTICE_MAX_RETRIES,
+    ignore_result=True,
+)
+def email_drift_notice(drift_id: int, event: str, message: str) -> str:
+    """Email a step of an ungoverned change to the system's owners and on-call leads."""
+    from releases.drift import notices
+    from releases.models import Drift
+
+    try:
+        sent = notices.email_notice(drift_id=drift_id, event=event, message=message)
+    except Drift.DoesNotExist:
+        return "missing"
+    return f"sent to {sent}" if sent else "nobody to tell"
+
+
+@shared_task(
+    bind=True,
+    name="releases.notification_tasks.post_drift_to_slack",
+    max_retries=NOTICE_MAX_RETRIES,
+    ignore_result=True,
+)
+def post_drift_to_slack(self, drift_id: int, event: str, message: str) -> str:  # type: ignore[no-untyped-def]
+    """Post a step of an ungoverned change to the Slack-compatible incoming webhook."""
+    from releases.drift import notices
+    from releases.models import Drift
+
+    try:
+        return notices.post_to_slack(drift_id=drift_id, event=event, message=message)
+    except Drift.DoesNotExist:
+        return "missing"
+    except notifications.SlackUnavailable as error:
+        countdown = retry_countdown(
+            retries=self.request.retries,
+            factor=NOTICE_BACKOFF_SECONDS,
+            most=NOTICE_BACKOFF_MAX_SECONDS,
+            asked=error.retry_after,
+        )
+        raise self.retry(exc=error, countdown=countdown) from error

@@ -76,6 +76,24 @@ def sweep_imports() -> int:
     return intake.sweep_imports()
 
 
+@shared_task(name="releases.tasks.reconcile_environments", ignore_result=True)
+def reconcile_environments() -> int:
+    """Beat (RECONCILE_SECONDS): one reconcile task per environment."""
+    from releases import drift
+
+    return drift.reconcile_environments()
+
+
+# Bounded however the backend behaves: its status read is capped (observe.py); the hard
+# limit only catches what nothing else did.
+@shared_task(name="releases.tasks.reconcile_environment", ignore_result=True, time_limit=120)
+def reconcile_environment(environment_id: int) -> str:
+    """Compare one environment's backend with the deployment record (releases/drift/)."""
+    from releases import drift
+
+    return drift.reconcile_environment(environment_id=environment_id)
+
+
 IMPORT_MAX_RETRIES = 8  # with backoff from 2 s, capped at a minute: about five minutes
 
 

@@ -10,6 +10,7 @@ from governance.api import types as api_types
 from governance.models import (
     AISystem,
     AuditEvent,
+    DriftSeverity,
     OperatorRole,
     ReportingRegime,
     RiskCategory,
@@ -49,12 +50,19 @@ class SystemSerializer(api_types.ModelSerializer):
         help_text="The law serious incidents are reported under (Art. 73(9), (10)); "
         "ai_act when not given.",
     )
+    drift_severity = serializers.ChoiceField(
+        choices=DriftSeverity.choices,
+        required=False,
+        allow_blank=True,
+        help_text="The severity of the incident an ungoverned change declares; blank (the "
+        "default): by the risk tier (high or prohibited sev1, limited sev2, minimal sev3).",
+    )
 
     class Meta:
         model = AISystem
         fields = [
             "id", "name", "slug", "intended_purpose", "risk_category", "operator_role",
-            "reporting_regime", "owners",
+            "reporting_regime", "drift_severity", "owners",
             "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]

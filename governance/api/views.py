@@ -79,6 +79,7 @@ class SystemViewSet(
             risk_category=data.get("risk_category", system.risk_category),
             operator_role=data.get("operator_role"),
             reporting_regime=data.get("reporting_regime"),
+            drift_severity=data.get("drift_severity"),
             owners=data.get("owners"),
         )
 

@@ -13,6 +13,7 @@ from governance import audit
 from governance.grants import add_grant, remove_grant
 from governance.models import (
     AISystem,
+    DriftSeverity,
     OperatorRole,
     ReportingRegime,
     RiskCategory,
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 
 
 SYSTEM_FIELDS = (
-    "name", "slug", "intended_purpose", "risk_category", "operator_role", "reporting_regime"
+    "name", "slug", "intended_purpose", "risk_category", "operator_role", "reporting_regime",
+    "drift_severity",
 )  # fmt: skip
 
 
@@ -53,8 +55,12 @@ def _check_unique(*, name: str, slug: str, exclude_pk: int | None = None) -> Non
         raise ValidationError(errors)
 
 
-def _check_choices(*, risk_category: str, operator_role: str, reporting_regime: str) -> None:
+def _check_choices(
+    *, risk_category: str, operator_role: str, reporting_regime: str, drift_severity: str = ""
+) -> None:
     errors = {}
+    if drift_severity not in DriftSeverity.values:
+        errors["drift_severity"] = "Choose a severity for an ungoverned change, or the risk tier's."
     if risk_category not in RiskCategory.values:
         errors["risk_category"] = "Choose a valid EU AI Act risk category."
     if operator_role not in OperatorRole.values:
@@ -90,6 +96,7 @@ def create_system(
     owners: Iterable[User] = (),
     operator_role: str = OperatorRole.PROVIDER,
     reporting_regime: str = ReportingRegime.AI_ACT,
+    drift_severity: str = DriftSeverity.BY_RISK,
 ) -> AISystem:
     """Register an AI system; the creator and the named owners hold the owner role on it."""
     check_may_register_system(actor)
@@ -98,8 +105,9 @@ def create_system(
     if not slug:
         raise ValidationError({"slug": "Give a slug of letters, digits and hyphens."})
     _check_choices(
-        risk_category=risk_category, operator_role=operator_role, reporting_regime=reporting_regime
-    )
+        risk_category=risk_category, operator_role=operator_role,
+        reporting_regime=reporting_regime, drift_severity=drift_severity,
+    )  # fmt: skip
     _check_unique(name=name, slug=slug)
 
     system = AISystem.objects.create(
@@ -109,6 +117,7 @@ def create_system(
         risk_category=risk_category,
         operator_role=operator_role,
         reporting_regime=reporting_regime,
+        drift_severity=drift_severity,
         created_by=actor,
     )
     for owner in {actor, *owners}:
@@ -131,23 +140,27 @@ def update_system(
     owners: Iterable[User] | None = None,
     operator_role: str | None = None,
     reporting_regime: str | None = None,
+    drift_severity: str | None = None,
 ) -> AISystem:
-    """Edit the inventory entry. Owners, if given, replace the current owner grants; the role
-    and the reporting regime, if not given, stay as they are."""
+    """Edit the inventory entry. Owners, if given, replace the current owner grants; the role,
+    the reporting regime and the ungoverned change's severity, if not given, stay as they are."""
     system = AISystem.objects.select_for_update(no_key=True, of=("self",)).get(pk=system.pk)
     require(actor, Action.CHANGE, system)
     _check_text(name=name, intended_purpose=intended_purpose)
     operator_role = system.operator_role if operator_role is None else operator_role
     reporting_regime = system.reporting_regime if reporting_regime is None else reporting_regime
+    drift_severity = system.drift_severity if drift_severity is None else drift_severity
     _check_choices(
-        risk_category=risk_category, operator_role=operator_role, reporting_regime=reporting_regime
-    )
+        risk_category=risk_category, operator_role=operator_role,
+        reporting_regime=reporting_regime, drift_severity=drift_severity,
+    )  # fmt: skip
     _check_unique(name=name, slug=slug, exclude_pk=system.pk)
     before = _system_state(system)
 
     system.name, system.slug = name, slug
     system.intended_purpose, system.risk_category = intended_purpose, risk_category
     system.operator_role, system.reporting_regime = operator_role, reporting_regime
+    system.drift_severity = drift_severity
     system.save()
     if owners is not None:
         _replace_owners(system=system, owners=set(owners), actor=actor)

@@ -43,12 +43,14 @@ class Category(models.TextChoices):
     BIAS = "bias", "Ethics: bias"
     PII_LEAK = "pii_leak", "Compliance: PII leak"
     AVAILABILITY = "availability", "Availability"
+    UNGOVERNED_CHANGE = "ungoverned_change", "Ungoverned change"
 
 
 class Source(models.TextChoices):
     ALERT = "alert", "Alert"
     USER_REPORT = "user_report", "User report"
     INTERNAL_AUDIT = "internal_audit", "Internal audit"
+    RECONCILE = "reconcile", "Drift reconcile"
 
 
 class Incident(models.Model):
@@ -85,6 +87,10 @@ class Incident(models.Model):
         RollbackPlan, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     plan_snapshot = models.JSONField(default=dict, blank=True)
+    # The ungoverned change (releases/drift/) this incident was declared for: one per drift.
+    drift = models.OneToOneField(
+        "releases.Drift", null=True, blank=True, on_delete=models.PROTECT, related_name="incident"
+    )
     # Alerts with this fingerprint join the incident while it is open.
     fingerprint = models.CharField(max_length=128, blank=True)
     # Alertmanager's group (the SHA-256 of its groupKey): every alert of the group joins the
@@ -199,6 +205,7 @@ class EntryKind(models.TextChoices):
     STATUS_UPDATE = "status_update", "Status update"
     SERIOUS = "serious", "Serious-incident reporting"
     POSTMORTEM = "postmortem", "Post-mortem"
+    DRIFT = "drift", "Ungoverned change"
 
 
 class TimelineEntry(models.Model):

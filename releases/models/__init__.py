@@ -17,6 +17,7 @@ from releases.models.deployment import (
     RolloutStep,
     StepStatus,
 )
+from releases.models.drift import Drift, DriftResolution
 from releases.models.intake import (
     DeliveryStatus,
     ImportStatus,
@@ -62,6 +63,8 @@ __all__ = [
     "Decision",
     "DeliveryStatus",
     "Deployment",
+    "Drift",
+    "DriftResolution",
     "Environment",
     "ForensicRecord",
     "GateCheck",

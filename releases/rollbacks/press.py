@@ -83,10 +83,69 @@ def request_rollback(
         raise ValidationError(
             f"Nothing is live in {environment.name}: there is nothing to roll back."
         )
-    if facts.live_via == "rollback" and not further:
+    target: Release | None = None
+    from_release: Release | None = live_release
+    if facts.restores and not further and to_release in (None, live_release):
+        # An ungoverned change: the backend reports another release than the record. What a
+        # rollback puts back is the recorded (approved) release, replacing whatever is there;
+        # no release is marked rolled back (from_release None): what replaced it was never
+        # recorded live.
+        if expected_from is not None and expected_from != live_release.version:
+            raise _out_of_date(
+                "expected_from", f"{live_release.version} is recorded now, not {expected_from}"
+            )
+        if expected_target is not None and expected_target != live_release.version:
+            raise _out_of_date(
+                "expected_target",
+                f"this press would put {live_release.version} back, not {expected_target}",
+            )
+        target, from_release = live_release, None
+    elif facts.live_via == "rollback" and not further:
         done = rollback_just_done(environment, live_release.pk)
         if done is not None:  # a late press of the same button: that rollback is the answer
             return done, False
+    if target is None:  # not restoring: the press's usual rules
+        target, from_release = _plain_target(
+            facts, environment, live_release, to_release=to_release, further=further,
+            expected_from=expected_from, expected_target=expected_target,
+        )  # fmt: skip
+    request = _record_request(
+        actor=actor,
+        environment=environment,
+        from_release=from_release,
+        to_release=target,
+        replacing=from_release.version if from_release else facts.drift_observed or "nothing",
+        reason=reason.strip(),
+        idempotency_key=idempotency_key or uuid.uuid4().hex,
+        trigger=trigger or {},
+        propose=propose,
+        drill=drill,
+        attach=attach,
+    )
+    if request is not None:
+        return request, True
+    # A concurrent press recorded its request first: the unique indexes decided.
+    existing = active_request(environment)
+    if existing is None:  # the winner finished already, or its key was this one
+        raise ValidationError(
+            f"Another rollback of {environment.name} was recorded meanwhile; press again to "
+            "see where it stands."
+        )
+    return existing, False
+
+
+def _plain_target(
+    facts: PressFacts,
+    environment: Environment,
+    live_release: Release,
+    *,
+    to_release: Release | None,
+    further: bool,
+    expected_from: str | None,
+    expected_target: str | None,
+) -> tuple[Release, Release]:
+    """(target, from_release) of a press that restores nothing: the named release, the
+    plan's target or the last known good; refused by raising."""
     if expected_from is not None and expected_from != live_release.version:
         raise _out_of_date(
             "expected_from", f"{live_release.version} is live now, not {expected_from}"
@@ -119,28 +178,7 @@ def request_rollback(
         raise _out_of_date(
             "expected_target", f"this press would put {target.version} live, not {expected_target}"
         )
-    request = _record_request(
-        actor=actor,
-        environment=environment,
-        from_release=live_release,
-        to_release=target,
-        reason=reason.strip(),
-        idempotency_key=idempotency_key or uuid.uuid4().hex,
-        trigger=trigger or {},
-        propose=propose,
-        drill=drill,
-        attach=attach,
-    )
-    if request is not None:
-        return request, True
-    # A concurrent press recorded its request first: the unique indexes decided.
-    existing = active_request(environment)
-    if existing is None:  # the winner finished already, or its key was this one
-        raise ValidationError(
-            f"Another rollback of {environment.name} was recorded meanwhile; press again to "
-            "see where it stands."
-        )
-    return existing, False
+    return target, live_release
 
 
 def _out_of_date(field: str, what: str) -> ValidationError:
@@ -174,8 +212,9 @@ def _record_request(
     *,
     actor: User | None,
     environment: Environment,
-    from_release: Release,
+    from_release: Release | None,
     to_release: Release,
+    replacing: str,
     reason: str,
     idempotency_key: str,
     trigger: dict[str, Any],
@@ -217,7 +256,7 @@ def _record_request(
     rollback_hooks.notify(
         request,
         verb,
-        f"{what} back {environment.name} from {from_release.version} to {to_release.version} "
+        f"{what} back {environment.name} from {replacing} to {to_release.version} "
         f"{verb} by {who}: {request.reason}",
     )
     return request

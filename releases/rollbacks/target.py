@@ -57,16 +57,27 @@ class RollbackChoice:
     put_back_by: int | None  # the verified rollback that put `live` back
     put_back_at: datetime | None
     put_back_from: str | None  # the version it replaced
+    # An ungoverned change (an open drift): the backend reports this instead of `live`, and a
+    # press puts `live`, the approved release, back (`target` is `live`).
+    observed: str | None = None
 
     @property
     def further(self) -> bool:
         return self.put_back_by is not None
+
+    @property
+    def restoring(self) -> bool:
+        return self.observed is not None
 
 
 def rollback_choice(environment: Environment) -> RollbackChoice:
     """The live release, the target and whether going there is rolling back further: read
     by the press's own statement."""
     facts = press_facts(environment, None)
+    if facts.restores:
+        return RollbackChoice(
+            facts.live, facts.live, None, None, None, observed=facts.drift_observed or "nothing"
+        )
     return RollbackChoice(
         facts.live, facts.target, facts.put_back_by, facts.put_back_at, facts.put_back_from
     )
@@ -108,6 +119,14 @@ class PressFacts:
     put_back_from: str | None
     live: Release | None
     target: Release | None  # the named target, else the last known good
+    drift_release: int | None = None  # an open drift's recorded release (releases/drift/)
+    drift_observed: str | None = None  # what that drift's backend reports
+
+    @property
+    def restores(self) -> bool:
+        """An open drift of the live release: a press puts it back (the approved release) in
+        place of what the backend reports."""
+        return self.live is not None and self.drift_release == self.live.pk
 
 
 def press_facts(environment: Environment, to_release: Release | None) -> PressFacts:
@@ -130,17 +149,18 @@ def press_facts_from(row: Sequence[Any]) -> PressFacts:
     """The facts from the first columns of `row` (a statement that selects the press's
     statement's columns first may select more after them: `PRESS_FACTS_WIDTH`)."""
     active_id, live_via, named, target_was_live, put_back_by, put_back_at, put_back_from = row[:7]
-    live, target = rows.instances(row[7 : press_facts_width()], Release, Release)
+    drift_release, drift_observed = row[7:9]
+    live, target = rows.instances(row[9 : press_facts_width()], Release, Release)
     return PressFacts(
         active_id, live_via, named, target_was_live, put_back_by, put_back_at, put_back_from,
-        live, target,
+        live, target, drift_release, drift_observed,
     )  # fmt: skip
 
 
 @functools.cache
 def press_facts_width() -> int:
     """How many columns the press's statement selects."""
-    return 7 + 2 * len(Release._meta.concrete_fields)
+    return 9 + 2 * len(Release._meta.concrete_fields)
 
 
 # What a press decides on, read in one statement (so from one snapshot: a rollback that
@@ -161,6 +181,7 @@ SELECT
     EXISTS (SELECT 1 FROM releases_deployment
             WHERE environment_id = %(environment)s AND release_id = {named}) AS target_was_live,
     put_back.id, put_back.finished_at, put_back.from_version,
+    drift.recorded_release_id, drift.observed_version,
     {rows.columns(Release, "live_release")},
     {rows.columns(Release, "target")}
 FROM (SELECT 1) AS one
@@ -176,6 +197,8 @@ LEFT JOIN LATERAL (
     ORDER BY done.finished_at DESC, done.id DESC
     LIMIT 1
 ) AS put_back ON TRUE
+LEFT JOIN releases_drift AS drift
+    ON drift.environment_id = %(environment)s AND drift.resolved_at IS NULL
 LEFT JOIN releases_release AS live_release ON live_release.id = live.release_id
 LEFT JOIN releases_rollbackplan AS plan
     ON plan.release_id = live.release_id AND plan.environment_id = %(environment)s

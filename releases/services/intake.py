@@ -32,11 +32,14 @@ from governance.permissions import require
 from governance.roles import Action
 from governance.tokens import ShownOnce, new_secret, prefix_of
 from governance.validators import check_value
+from releases import drift
 from releases.intake import prefill
 from releases.intake.registry import ModelVersionFacts, Registry, as_decimal
 from releases.models import (
+    BackendType,
     Comparison,
     DeliveryStatus,
+    Environment,
     GateCheck,
     GateCriterion,
     ImportStatus,
@@ -324,7 +327,14 @@ def receive_delivery(
         raise DeliveryRefused({"delivery_id": "A delivery id is at most 64 characters."})
     follow = ModelFollow.objects.filter(system=system, model_name=model_name).first()
     concerns = event in IMPORTING_EVENTS | RECORDED_EVENTS
-    if follow is None or not concerns or (event in IMPORTING_EVENTS and not version):
+    # An alias moved: what serves may have changed. The environments serving that model's
+    # alias through MLflow are reconciled at once (releases/drift/), followed or not.
+    serving = _serving(system, model_name, payload) if event in RECORDED_EVENTS else []
+    if (
+        (follow is None and not serving)
+        or not concerns
+        or (event in IMPORTING_EVENTS and not version)
+    ):
         why = "not followed" if follow is None else f"{event} imports nothing"
         return None, f"Ignored: {model_name} {why}."
     seen = WebhookDelivery.objects.filter(system=system, delivery_id=delivery_id).first()
@@ -355,7 +365,25 @@ def receive_delivery(
         return delivery, f"Import of {model_name} version {version} scheduled."
     if status == DeliveryStatus.REPLAYED:
         return delivery, f"{model_name} version {version} was imported before."
+    if serving:
+        transaction.on_commit(lambda: drift.schedule_reconcile(serving))
+        return delivery, (
+            f"Recorded {event} of {model_name}; reconcile of {len(serving)} environment"
+            f"{'s' if len(serving) > 1 else ''} scheduled."
+        )
     return delivery, f"Recorded {event} of {model_name}."
+
+
+def _serving(system: AISystem, model_name: str, payload: dict[str, Any]) -> list[int]:
+    """The system's MLflow environments that serve `model_name` (through the delivery's
+    alias, when it names one)."""
+    environments = Environment.objects.filter(
+        system=system, backend_type=BackendType.MLFLOW, backend_config__model_name=model_name
+    )
+    alias = (payload.get("data") or {}).get("alias")
+    if isinstance(alias, str) and alias:
+        environments = environments.filter(backend_config__alias=alias)
+    return list(environments.values_list("pk", flat=True))
 
 
 def _version_to_import(

@@ -32,13 +32,14 @@ from governance.models import AISystem, AuditEvent, RoleGrant
 from governance.roles import Role
 from incidents import services as incidents
 from incidents.models import EntryKind
+from incidents.services import drift as incident_drift
 from incidents.services import lifecycle, rollback, timeline, triggers
 from incidents.services.alert_tokens import create_alert_token, revoke_alert_token
 from incidents.services.alerts import IncomingAlert
 from incidents.services.alerts.declare import declare_from_alert
 from incidents.services.alerts.environments import match_environment
 from incidents.services.alerts.storm import Post, join_storm
-from releases import rollbacks
+from releases import drift, rollbacks
 from releases import services as releases
 from releases.intake.registry import ModelVersionFacts
 from releases.models import (
@@ -57,7 +58,10 @@ from tests.fixtures.releases import CARD, go_live, rollbacks_held, stack
 
 pytestmark = pytest.mark.django_db
 
-ROOTS = ("governance.services", "releases.services", "releases.rollbacks", "incidents.services")
+ROOTS = (
+    "governance.services", "releases.services", "releases.rollbacks", "releases.drift",
+    "incidents.services",
+)  # fmt: skip
 
 
 def _modules(root: str) -> Iterator[ModuleType]:
@@ -878,7 +882,57 @@ def _take_measurement(w: World) -> Called:
     return call, approved.system
 
 
+# releases: drift (an ungoverned change)
+
+
+def drifted(w: World) -> Any:
+    """An open drift of production: its backend reports 9.9.9, the record 2.0.0."""
+    from releases.models import Drift, LocalDeploymentState
+
+    production, _ = w.production, w.live_release
+    LocalDeploymentState.objects.filter(environment=production).update(live_version="9.9.9")
+    with mock.patch("releases.drift.notices.send_notices"):
+        drift.reconcile_environment(environment_id=production.pk)
+    return Drift.objects.get(environment=production, resolved_at__isnull=True)
+
+
+@case("releases.drift.reconcile.reconcile_environment")
+def _reconcile_environment(w: World) -> Called:
+    from releases.models import LocalDeploymentState
+
+    production, _ = w.production, w.live_release
+    LocalDeploymentState.objects.filter(environment=production).update(live_version="9.9.9")
+    return lambda: drift.reconcile_environment(environment_id=production.pk), production.system
+
+
+@case("releases.drift.adopt.adopt_drift")
+def _adopt_drift(w: World) -> Called:
+    from releases.models import ReleaseStatus
+
+    release = w.make_release("9.9.9")
+    type(release).objects.filter(pk=release.pk).update(status=ReleaseStatus.APPROVED)
+    found, manager = drifted(w), w.release_manager
+    return lambda: drift.adopt_drift(actor=manager, drift=found, reason="Keep it."), w.fraud
+
+
+@case("incidents.services.drift.record_drift_step")
+def _record_drift_step(w: World) -> Called:
+    found = drifted(w)
+    return lambda: incident_drift.record_drift_step(found, "changed", "Moved again."), w.fraud
+
+
+@case("incidents.services.drift.declare_ungoverned_change")
+def _declare_ungoverned_change(w: World) -> Called:
+    found = drifted(w)
+    from incidents.models import Incident
+
+    Incident.objects.filter(drift=found).update(drift=None)  # as if none had been declared
+    return lambda: incident_drift.declare_ungoverned_change(drift=found, message="Seen."), w.fraud
+
+
 READS = "reads only"
+NOTICE = "a notice of a drift step (email, Slack): changes no state"
+HOOKS = "registers or calls the apps' drift listeners: the listeners write the events"
 EXEMPT: dict[str, str] = {
     "releases.services.analysis.clean_analysis": "checks a promotion's analysis: no state",
     "releases.services.analysis.attach_analysis": "stores the analysis with its step; the "
@@ -895,6 +949,29 @@ EXEMPT: dict[str, str] = {
     "releases.services.promql_triggers.triggers_in_force": READS,
     "releases.rollbacks.plan_triggers.held_for": "compares times: no state",
     "releases.rollbacks.plan_triggers.in_cooldown": READS,
+    "releases.drift.reconcile.drift_state": "a drift as a dict for an event: reads only",
+    "releases.drift.reconcile.open_drift": READS,
+    "releases.drift.reconcile.in_flight": READS,
+    "releases.drift.reconcile.reconcile_environments": "beat's fan-out: sends one task per "
+    "environment, each a reconcile_environment",
+    "releases.drift.reconcile.schedule_reconcile": "sends reconcile tasks: no state",
+    "releases.drift.reconcile.reconcile_after_rollback": "schedules a reconcile after a "
+    "rollback's commit: no state",
+    "releases.drift.observe.observe": "asks a backend what is live: reads only",
+    "releases.drift.observe.matches": READS,
+    "releases.drift.observe.observed_release": READS,
+    "releases.drift.notices.schedule": NOTICE,
+    "releases.drift.notices.send_notices": NOTICE,
+    "releases.drift.notices.load": READS,
+    "releases.drift.notices.compose": NOTICE,
+    "releases.drift.notices.recipients": READS,
+    "releases.drift.notices.email_notice": NOTICE,
+    "releases.drift.notices.post_to_slack": NOTICE,
+    "releases.drift.hooks.on_drift": HOOKS,
+    "releases.drift.hooks.link_drifts": HOOKS,
+    "releases.drift.hooks.notify": HOOKS,
+    "releases.drift.hooks.link_for": READS,
+    "incidents.services.drift.drift_link": READS,
     "governance.services.systems.check_may_register_system": "a permission check: reads only",
     "governance.services.api_tokens.authenticate_api_token": "authenticates a request: stamps the "
     "token's last use (at most once a minute), shown only on the token pages, which the "

@@ -25,6 +25,7 @@ from releases.intake import prefill
 from releases.intake.registry import ModelVersionFacts
 from releases.intake.signature import sign
 from releases.models import (
+    BackendType,
     ChangeCategory,
     ComponentKind,
     GateCheck,
@@ -785,3 +786,32 @@ def test_the_sweep_sends_again_only_the_imports_nobody_ran(fraud, settings):  # 
         assert intake.sweep_imports() == 1
     send.assert_called_once_with(stale.pk)
     assert fresh.pk != stale.pk
+
+
+# --- an alias moved: the drift reconcile of the environments it serves --------------------
+
+
+ALIAS_ENTITY = "model_version_alias"
+
+
+def test_an_alias_delivery_reconciles_the_mlflow_environments_it_serves(
+    client, fraud, owner, production, staging, webhook_secret, django_capture_on_commit_callbacks
+):
+    _, secret = webhook_secret
+    for environment, alias in ((production, "champion"), (staging, "challenger")):
+        environment.backend_type = BackendType.MLFLOW
+        environment.backend_config = {"tracking_uri": "https://mlflow.example.com",
+                                      "model_name": "fraud-gbm", "alias": alias}  # fmt: skip
+        environment.save()
+    with mock.patch("releases.drift.schedule_reconcile") as schedule:
+        with django_capture_on_commit_callbacks(execute=True):
+            moved = deliver(
+                client, secret, envelope(entity="model_version_alias", alias="champion")
+            )
+        with django_capture_on_commit_callbacks(execute=True):
+            unserved = envelope(name="other-model", entity="model_version_alias", alias="champion")
+            other = deliver(client, secret, unserved)
+    assert moved.status_code == 200 and "reconcile of 1 environment" in moved.json()["detail"]
+    schedule.assert_called_once_with([production.pk])  # not followed, but served: recorded
+    assert WebhookDelivery.objects.get().event == "model_version_alias.created"
+    assert other.json()["delivery"] is None  # neither followed nor served
