@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config import handoff
 from governance import audit, rows
 from releases.drift import hooks, notices
 from releases.drift.observe import Observation, matches, observe, observed_release
@@ -192,13 +193,12 @@ def reconcile_environments() -> int:
     ids = list(Environment.objects.values_list("pk", flat=True))
     for pk in ids:
         # Expiring: a backlog (workers were down) is one reconcile, not a queue of them.
-        task.apply_async((pk,), expires=settings.RECONCILE_SECONDS)
+        handoff.send(task, (pk,), label=f"reconcile {pk}", expires=settings.RECONCILE_SECONDS)
     return len(ids)
 
 
 def schedule_reconcile(environment_ids: list[int]) -> None:
     """After commit: reconcile these environments now (an alias webhook, a rollback done)."""
-    from config import handoff
     from releases.tasks import reconcile_environment as task
 
     for pk in environment_ids:

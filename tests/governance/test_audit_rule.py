@@ -41,7 +41,7 @@ from incidents.services.alerts.environments import match_environment
 from incidents.services.alerts.storm import Post, join_storm
 from releases import drift, rollbacks
 from releases import services as releases
-from releases.intake.registry import ModelVersionFacts
+from releases.intake.registry import ModelVersionFacts, Registry
 from releases.models import (
     GateCriterion,
     RegistryVersion,
@@ -395,20 +395,20 @@ def _following(w: World) -> Any:
     )  # fmt: skip
 
 
-@case("releases.services.intake.create_webhook_secret")
+@case("releases.services.intake.secrets.create_webhook_secret")
 def _create_webhook_secret(w: World) -> Called:
     owner, fraud = w.owner, w.fraud
     return lambda: intake.create_webhook_secret(actor=owner, system=fraud, name="MLflow"), fraud
 
 
-@case("releases.services.intake.revoke_webhook_secret")
+@case("releases.services.intake.secrets.revoke_webhook_secret")
 def _revoke_webhook_secret(w: World) -> Called:
     owner, fraud = w.owner, w.fraud
     secret, _ = intake.create_webhook_secret(actor=owner, system=fraud, name="MLflow")
     return lambda: intake.revoke_webhook_secret(actor=owner, secret=secret), fraud
 
 
-@case("releases.services.intake.follow_model")
+@case("releases.services.intake.follows.follow_model")
 def _follow_model(w: World) -> Called:
     owner, fraud = w.owner, w.fraud
     return lambda: intake.follow_model(
@@ -416,7 +416,7 @@ def _follow_model(w: World) -> Called:
     ), fraud
 
 
-@case("releases.services.intake.update_follow")
+@case("releases.services.intake.follows.update_follow")
 def _update_follow(w: World) -> Called:
     follow, owner = _following(w), w.owner
     return lambda: intake.update_follow(
@@ -424,14 +424,14 @@ def _update_follow(w: World) -> Called:
     ), follow.system
 
 
-@case("releases.services.intake.unfollow_model")
+@case("releases.services.intake.follows.unfollow_model")
 def _unfollow_model(w: World) -> Called:
     follow, owner = _following(w), w.owner
     system = follow.system
     return lambda: intake.unfollow_model(actor=owner, follow=follow), system
 
 
-@case("releases.services.intake.receive_delivery")
+@case("releases.services.intake.deliveries.receive_delivery")
 def _receive_delivery(w: World) -> Called:
     follow, owner = _following(w), w.owner
     secret, _ = intake.create_webhook_secret(actor=owner, system=follow.system, name="MLflow")
@@ -442,7 +442,7 @@ def _receive_delivery(w: World) -> Called:
     ), follow.system
 
 
-@case("releases.services.intake.import_model_version")
+@case("releases.services.intake.imports.import_model_version")
 def _import_model_version(w: World) -> Called:
     follow, _ = _following(w), w.draft
     found = RegistryVersion.objects.create(system=follow.system, model_name="fraud-gbm",
@@ -454,13 +454,13 @@ def _import_model_version(w: World) -> Called:
     )  # fmt: skip
 
     def call() -> Any:
-        with mock.patch.object(intake.Registry, "model_version_facts", return_value=facts):
+        with mock.patch.object(Registry, "model_version_facts", return_value=facts):
             return intake.import_model_version(registry_version_id=found.pk)
 
     return call, follow.system
 
 
-@case("releases.services.intake.fail_import")
+@case("releases.services.intake.imports.fail_import")
 def _fail_import(w: World) -> Called:
     fraud = w.fraud
     found = RegistryVersion.objects.create(system=fraud, model_name="fraud-gbm", version="3")
@@ -988,9 +988,9 @@ EXEMPT: dict[str, str] = {
     "releases.services.deploy_gate.register_gate_rule": "an app's rule, added at start-up: "
     "no state",
     "releases.services.rollouts.refused": "the gate's verdict as an error: reads only",
-    "releases.services.intake.clean_metric_criteria": "checks a mapping: no state",
-    "releases.services.intake.sweep_imports": "re-sends pending imports to the broker; the "
-    "import records what becomes of them",
+    "releases.services.intake.follows.clean_metric_criteria": "checks a mapping: no state",
+    "releases.services.intake.deliveries.sweep_imports": "re-sends pending imports to the "
+    "broker; the import records what becomes of them",
     "releases.services.rollouts.send_step": "hands a recorded step to the broker; "
     "apply_rollout_step records what becomes of it",
     "releases.rollbacks.broker.enqueue": "hands a recorded request to the broker; the worker "

@@ -111,7 +111,7 @@ class FakeRegistry:
 @pytest.fixture
 def registry(monkeypatch):  # type: ignore[no-untyped-def]
     FakeRegistry.answer, FakeRegistry.calls = None, 0
-    monkeypatch.setattr(intake, "Registry", FakeRegistry)
+    monkeypatch.setattr(intake.imports, "Registry", FakeRegistry)
     return FakeRegistry
 
 
@@ -290,7 +290,7 @@ def test_a_signed_delivery_is_recorded_once_and_schedules_one_import(
     client, fraud, follow, webhook_secret, django_capture_on_commit_callbacks
 ):
     stored, secret = webhook_secret
-    with mock.patch.object(intake, "_send_import") as send:
+    with mock.patch.object(intake.deliveries, "_send_import") as send:
         with django_capture_on_commit_callbacks(execute=True):
             first = deliver(client, secret, envelope(), delivery_id="d-1")
         with django_capture_on_commit_callbacks(execute=True):
@@ -329,7 +329,7 @@ def test_a_delivery_not_signed_now_by_a_live_secret_is_refused(
         services.revoke_webhook_secret(actor=owner, secret=stored)
     elif tamper == "other system":
         kwargs["path"] = "/api/intake/mlflow/hidden/"
-    with mock.patch.object(intake, "_send_import") as send:
+    with mock.patch.object(intake.deliveries, "_send_import") as send:
         if tamper == "unsigned":
             response = client.post(WEBHOOK, data=json.dumps(payload),
                                    content_type="application/json")  # fmt: skip
@@ -494,7 +494,7 @@ def test_mlflow_failing_for_good_fails_the_import_and_a_new_delivery_tries_again
     assert "PERMISSION_DENIED" in found.error
     registry.answer = None
     _, secret = webhook_secret
-    with mock.patch.object(intake, "_send_import"):
+    with mock.patch.object(intake.deliveries, "_send_import"):
         deliver(client, secret, envelope(entity="model_version_tag", action="set", key="k"))
     found.refresh_from_db()
     assert found.status == ImportStatus.PENDING
@@ -782,7 +782,7 @@ def test_the_sweep_sends_again_only_the_imports_nobody_ran(fraud, settings):  # 
     )
     long_ago = timezone.now() - timedelta(minutes=5)
     RegistryVersion.objects.filter(pk__in=[stale.pk, failed.pk]).update(updated_at=long_ago)
-    with mock.patch.object(intake, "_send_import") as send:
+    with mock.patch.object(intake.deliveries, "_send_import") as send:
         assert intake.sweep_imports() == 1
     send.assert_called_once_with(stale.pk)
     assert fresh.pk != stale.pk

@@ -388,7 +388,7 @@ def test_beat_sends_one_task_per_trigger_and_per_due_analysis(
         settings.CELERY_BEAT_SCHEDULE
     )
     trigger = RollbackTrigger.objects.get(query=RATIO)
-    with mock.patch.object(tasks.evaluate_promql_trigger, "apply_async") as sent:
+    with mock.patch.object(tasks.handoff, "send") as sent:  # from the sending thread
         assert tasks.evaluate_promql_triggers() == 1
-    assert sent.call_args.args == ((trigger.pk,),)
+    assert sent.call_args.args == (tasks.evaluate_promql_trigger, (trigger.pk,))
     assert sent.call_args.kwargs["expires"] == tasks.FAN_OUT_EXPIRES
