@@ -1,9 +1,8 @@
-"""The releases API: reads through queries, every change through releases.services."""
+"""Releases of the systems you hold a role on: register, edit, gate checks, approvals, the
+rollback plan, promotions; and a system's gate policy."""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -14,28 +13,22 @@ from rest_framework.response import Response
 from governance.api.access import AccessFirst
 from governance.api.validation import object_id, validated
 from governance.http import api_actor
-from governance.models import AISystem
 from governance.permissions import get_system_or_404, restrict
 from governance.roles import Action
-from releases import queries, rollbacks, services
+from releases import queries, services
 from releases.api.serializers import (
     ApprovalSerializer,
-    EnvironmentSerializer,
     GateCheckSerializer,
     GatePolicySerializer,
-    LiveAtSerializer,
     ReleaseDetailSerializer,
     ReleaseSerializer,
     ReleaseWriteSerializer,
-    RollbackAskSerializer,
-    RollbackDismissSerializer,
     RollbackPlanSerializer,
-    RollbackRequestSerializer,
     RolloutStepSerializer,
     StackConflictSerializer,
 )
 from releases.gate_policy import policy_for
-from releases.models import Environment, Release, ReleaseStatus, RollbackRequest
+from releases.models import Release, ReleaseStatus, RollbackRequest
 
 
 class ReleaseFilter(filters.FilterSet):
@@ -239,140 +232,6 @@ class ReleaseViewSet(
         return self._page_of(releases)
 
 
-class EnvironmentFilter(filters.FilterSet):
-    # `system`, as on releases and incidents; `system__slug`, its first name, still works.
-    system = filters.CharFilter(field_name="system__slug")
-
-    class Meta:
-        model = Environment
-        fields = ["system", "system__slug", "is_production"]
-
-
-class RollbackRequestFilter(filters.FilterSet):
-    system = filters.CharFilter(field_name="environment__system__slug")
-
-    class Meta:
-        model = RollbackRequest
-        fields = ["status", "system", "environment__system__slug", "is_drill"]
-
-
-class EnvironmentViewSet(
-    AccessFirst,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
-):
-    """Environments, their deployment backend (secrets write-only) and what is live in them."""
-
-    serializer_class = EnvironmentSerializer
-    filterset_class = EnvironmentFilter
-    required_actions = {
-        "create": Action.CHANGE,
-        "update": Action.CHANGE,
-        "partial_update": Action.CHANGE,
-        "rollback": Action.REQUEST_ROLLBACK,
-    }
-
-    def get_queryset(self):  # type: ignore[no-untyped-def]
-        environments = restrict(
-            Environment.objects.select_related("system"), api_actor(self.request)
-        )
-        return queries.with_live(environments)  # live_release, in one query for the page
-
-    def create(self, request: Request) -> Response:
-        """Add an environment to a system (system owners)."""
-        data = validated(EnvironmentSerializer, request.data)
-        system = get_system_or_404(api_actor(request), data["system"])
-        environment = services.create_environment(
-            actor=api_actor(request),
-            system=system,
-            name=data["name"],
-            is_production=data.get("is_production", False),
-            backend_type=data["backend_type"],
-            backend_config=data.get("backend_config", {}),
-            backend_secrets=data.get("backend_secrets", {}),
-            prometheus_url=data.get("prometheus_url", ""),
-            prometheus_token=data.get("prometheus_token") or None,
-        )
-        return Response(EnvironmentSerializer(environment).data, status=status.HTTP_201_CREATED)
-
-    def update(self, request: Request, pk: str, partial: bool = False) -> Response:  # type: ignore[override]
-        """Change an environment (PUT: every required field, as documented; PATCH: those
-        given); omit backend_secrets or prometheus_token to keep the stored ones."""
-        environment = self.get_object()
-        data = validated(EnvironmentSerializer, request.data, partial=partial)
-        data.pop("system", None)  # an environment never moves to another system
-        environment = services.update_environment(
-            actor=api_actor(request),
-            environment=environment,
-            name=data.get("name", environment.name),
-            is_production=data.get("is_production", environment.is_production),
-            backend_type=data.get("backend_type", environment.backend_type),
-            backend_config=data.get("backend_config", environment.backend_config),
-            backend_secrets=data.get("backend_secrets"),
-            prometheus_url=data.get("prometheus_url"),
-            prometheus_token=data.get("prometheus_token"),
-        )
-        return Response(EnvironmentSerializer(environment).data)
-
-    def partial_update(self, request: Request, pk: str) -> Response:  # type: ignore[override]
-        return self.update(request, pk, partial=True)
-
-    @extend_schema(
-        request=RollbackAskSerializer,
-        responses={202: RollbackRequestSerializer, 200: RollbackRequestSerializer},
-    )
-    @action(detail=True, methods=["post"])
-    def rollback(self, request: Request, pk: str) -> Response:
-        """ROLL BACK NOW for this environment (or a drill, outside production). 202 with the
-        new request; 200 with the one already active (a second press changes nothing).
-        After a verified rollback, going past the release it put back takes `further`;
-        `expected_from`/`expected_target` refuse a press made on an out-of-date view."""
-        environment = self.get_object()
-        data = validated(RollbackAskSerializer, request.data)
-        target = None
-        if data.get("to_release"):
-            target = Release.objects.filter(
-                system=environment.system_id, version=data["to_release"]
-            ).first()
-            if target is None:
-                return Response(
-                    {"to_release": ["No release of this system has that version."]},
-                    status=status.HTTP_400_BAD_REQUEST,
-                )
-        rollback, created = rollbacks.request_rollback(
-            actor=api_actor(request),
-            environment=environment,
-            reason=data["reason"],
-            to_release=target,
-            idempotency_key=data.get("idempotency_key") or None,
-            drill=data["drill"],
-            further=data["further"],
-            expected_from=data.get("expected_from"),
-            expected_target=data.get("expected_target"),
-        )
-        code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
-        return Response(RollbackRequestSerializer(rollback).data, status=code)
-
-    @extend_schema(parameters=[LiveAtSerializer], responses=ReleaseSerializer)
-    @action(detail=True, methods=["get"])
-    def live(self, request: Request, pk: str) -> Response:
-        """Which release was live here at time `at` (ISO 8601; default now). 404 if none."""
-        environment = self.get_object()
-        query = validated(LiveAtSerializer, request.query_params)
-        release = queries.live_release_at(environment, query.get("at") or timezone.now())
-        if release is None:
-            return Response(
-                {"detail": "No release was live then."}, status=status.HTTP_404_NOT_FOUND
-            )
-        release = get_object_or_404(
-            queries.releases_with_stack().prefetch_related("gate_checks"), pk=release.pk
-        )
-        return Response(ReleaseSerializer(release).data)
-
-
 class GatePolicyViewSet(viewsets.ViewSet):
     """A system's gate policy: required criteria and approvals (system owners edit)."""
 
@@ -395,38 +254,3 @@ class GatePolicyViewSet(viewsets.ViewSet):
             required_stages=data.get("required_stages"),
         )
         return Response(GatePolicySerializer(policy).data)
-
-
-class RollbackRequestViewSet(
-    AccessFirst, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
-    """Rollback requests and how they went; confirm or dismiss what a trigger proposed."""
-
-    serializer_class = RollbackRequestSerializer
-    filterset_class = RollbackRequestFilter
-    required_actions = {"confirm": Action.REQUEST_ROLLBACK, "dismiss": Action.REQUEST_ROLLBACK}
-
-    def system_of(self, obj: RollbackRequest) -> AISystem:
-        return obj.environment.system
-
-    def get_queryset(self):  # type: ignore[no-untyped-def]
-        requests = RollbackRequest.objects.select_related(
-            "environment__system", "from_release", "to_release", "requested_by", "confirmed_by"
-        )
-        return restrict(requests, api_actor(self.request), via="environment__system")
-
-    @extend_schema(request=None, responses=RollbackRequestSerializer)
-    @action(detail=True, methods=["post"])
-    def confirm(self, request: Request, pk: str) -> Response:
-        """Run a proposed rollback now (rollback owners, on-call leads)."""
-        rollback = rollbacks.confirm_rollback(actor=api_actor(request), request=self.get_object())
-        return Response(RollbackRequestSerializer(rollback).data)
-
-    @extend_schema(request=RollbackDismissSerializer, responses=RollbackRequestSerializer)
-    @action(detail=True, methods=["post"])
-    def dismiss(self, request: Request, pk: str) -> Response:
-        data = validated(RollbackDismissSerializer, request.data)
-        rollback = rollbacks.dismiss_rollback(
-            actor=api_actor(request), request=self.get_object(), reason=data["reason"]
-        )
-        return Response(RollbackRequestSerializer(rollback).data)
