@@ -107,11 +107,11 @@ def check_route(route: Route, client, people: dict[str, Any], ids: dict[str, Any
                 client.force_login(people[persona])
             events_before = AuditEvent.objects.count()
             response = route.call(client, **ids)
-            # A streamed answer (an evidence pack) holds its database snapshot open until it
-            # is closed: closed here, inside this savepoint, not whenever the garbage
-            # collector gets to it (in the middle of another request's query).
-            body = b"<streamed>" if response.streaming else response.content[:160]
-            response.close()
+            # A streamed answer (an evidence pack) holds its database snapshot open until its
+            # last byte: read here, inside this savepoint, never left for the garbage
+            # collector to close in the middle of another request's query.
+            streamed = b"".join(response.streaming_content) if response.streaming else None
+            body = (streamed if streamed is not None else response.content)[:160]
             expected = route.expected(persona)
             if response.status_code != expected:
                 mismatches.append(
