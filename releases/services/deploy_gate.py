@@ -103,7 +103,7 @@ def deployment_verdict(*, release: Release, environment: Environment, stage: str
     refusals = [*_stage_refusals(release, environment, stage, facts, returning=returning)]
     if returning:
         return Verdict(release, environment, stage, tuple(refusals), rollback=True)
-    refusals[:0] = _release_refusals(release, environment, facts)
+    refusals[:0] = _release_refusals(release, facts)
     if facts.active_id is not None:
         refusals.append(
             Refusal(
@@ -181,9 +181,7 @@ def _read_facts(release: Release, environment: Environment) -> _Facts:
     )
 
 
-def _release_refusals(
-    release: Release, environment: Environment, facts: _Facts
-) -> Iterator[Refusal]:
+def _release_refusals(release: Release, facts: _Facts) -> Iterator[Refusal]:
     if release.status == ReleaseStatus.ROLLED_BACK:
         yield Refusal(
             "rolled_back",
@@ -201,12 +199,6 @@ def _release_refusals(
             "no_rollback_plan",
             f"{release.version} has no rollback plan: write one (target, owners, triggers) "
             "before it goes anywhere.",
-        )
-    elif environment.is_production and facts.plan_environment_id != environment.pk:
-        yield Refusal(
-            "plan_elsewhere",
-            f"{release.version}'s rollback plan covers another environment, not "
-            f"{environment.name}: a production environment needs its own.",
         )
 
 

@@ -85,14 +85,6 @@ def _no_rollback_plan(w: pytest.FixtureRequest) -> Ask:
     return Ask(approved, w.getfixturevalue("production"))
 
 
-def _plan_elsewhere(w: pytest.FixtureRequest) -> Ask:
-    for persona in ("model_owner", "release_manager", "second_approver", "rollback_owner"):
-        w.getfixturevalue(persona)  # the role holders the factory draws on
-    staging = w.getfixturevalue("staging")
-    release = ApprovedReleaseFactory(version="2.0.5", environment=staging)
-    return Ask(release, w.getfixturevalue("production"))
-
-
 def _stage_backwards(w: pytest.FixtureRequest) -> Ask:
     return Ask(w.getfixturevalue("live_release"), w.getfixturevalue("production"), "shadow")
 
@@ -136,7 +128,6 @@ REASONS: dict[str, Callable[[pytest.FixtureRequest], Ask]] = {
     "not_approved": _not_approved,
     "rolled_back": _rolled_back,
     "no_rollback_plan": _no_rollback_plan,
-    "plan_elsewhere": _plan_elsewhere,
     "stage_backwards": _stage_backwards,
     "stage_skipped": _stage_skipped,
     "step_in_flight": _step_in_flight,
