@@ -144,6 +144,16 @@ ROUTES = [
     # Nothing has gone live in production yet: those who may look get a JSON 404 saying so.
     Route("live at", "GET", "/api/environments/{production}/live/", SEERS, ok=404, api=True),
     Route("gate policy", "GET", "/api/systems/fraud/gate-policy/", SEERS, api=True),
+    # No drift is open in production: a release manager gets past access to hear so (409).
+    Route(
+        "adopt a drift",
+        "POST",
+        "/api/environments/{production}/drift/adopt/",
+        APPROVERS,
+        ok=409,
+        api=True,
+        data={"reason": "Approved hotfix."},
+    ),
     # The deployment gate: any role may ask. 3.0.0 is in review, so Flagger hears 409 (hold).
     Route(
         "deployment gate",

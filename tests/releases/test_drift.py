@@ -293,3 +293,24 @@ def test_a_slow_backend_is_unknown_and_holds_up_no_other(
     webhook_receiver.set_live("7.7.7")
     assert reconcile(production) == "detected"
     assert Drift.objects.get().observed_version == "7.7.7"
+
+
+def test_a_release_manager_adopts_through_the_api(  # type: ignore[no-untyped-def]
+    client, production, live_release, earlier, release_manager, oncall_lead
+):
+    url = f"/api/environments/{production.pk}/drift/adopt/"
+    client.force_login(release_manager)
+    nothing = client.post(url, {"reason": "Keep it."}, content_type="application/json")
+    assert nothing.status_code == 409 and "no open drift" in nothing.json()["detail"]
+    ungoverned(production, "1.9.0")
+    reconcile(production)
+    type(earlier).objects.filter(pk=earlier.pk).update(status=ReleaseStatus.APPROVED)
+    client.force_login(oncall_lead)
+    refused = client.post(url, {"reason": "Keep it."}, content_type="application/json")
+    assert refused.status_code == 403 and Drift.objects.get().is_open
+    client.force_login(release_manager)
+    empty = client.post(url, {"reason": ""}, content_type="application/json")
+    assert empty.status_code == 400 and "reason" in empty.json()
+    adopted = client.post(url, {"reason": "Approved hotfix."}, content_type="application/json")
+    assert adopted.status_code == 200 and adopted.json()["version"] == "1.9.0"
+    assert Drift.objects.get().resolution == DriftResolution.ADOPTED

@@ -3,6 +3,7 @@ approvals, the gate policy), rollbacks (plans with their triggers, rollback requ
 a press sends), rollouts (steps and their analyses), environments."""
 
 from releases.api.serializers.environments import (
+    AdoptDriftSerializer,
     EnvironmentSerializer,
     LiveAtSerializer,
     SystemSlugField,
@@ -34,6 +35,7 @@ from releases.api.serializers.rollouts import (
 )
 
 __all__ = [
+    "AdoptDriftSerializer",
     "ApprovalSerializer",
     "ComponentSerializer",
     "EnvironmentSerializer",

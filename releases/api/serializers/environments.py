@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from governance.api import types as api_types
 from governance.api.serializers import SlugRelatedField
+from governance.limits import NOTE
 from governance.validators import validate_web_url
 from releases import queries
 from releases.models import (
@@ -82,3 +83,9 @@ class EnvironmentSerializer(api_types.ModelSerializer):
 
 class LiveAtSerializer(api_types.Serializer):
     at = serializers.DateTimeField(required=False, help_text="Defaults to now")
+
+
+class AdoptDriftSerializer(api_types.Serializer):
+    reason = serializers.CharField(
+        max_length=NOTE, help_text="Why the release the backend reports may stay live"
+    )

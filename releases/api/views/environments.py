@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -16,15 +16,16 @@ from governance.api.validation import validated
 from governance.http import api_actor
 from governance.permissions import get_system_or_404, restrict
 from governance.roles import Action
-from releases import queries, rollbacks, services
+from releases import drift, queries, rollbacks, services
 from releases.api.serializers import (
+    AdoptDriftSerializer,
     EnvironmentSerializer,
     LiveAtSerializer,
     ReleaseSerializer,
     RollbackAskSerializer,
     RollbackRequestSerializer,
 )
-from releases.models import Environment, Release
+from releases.models import Drift, Environment, Release
 
 
 class EnvironmentFilter(filters.FilterSet):
@@ -53,6 +54,7 @@ class EnvironmentViewSet(
         "update": Action.CHANGE,
         "partial_update": Action.CHANGE,
         "rollback": Action.REQUEST_ROLLBACK,
+        "adopt_drift": Action.APPROVE_RELEASE,
     }
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -135,6 +137,26 @@ class EnvironmentViewSet(
         )
         code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
         return Response(RollbackRequestSerializer(rollback).data, status=code)
+
+    @extend_schema(
+        request=AdoptDriftSerializer,
+        responses={200: ReleaseSerializer, 409: OpenApiResponse(description="no open drift")},
+    )
+    @action(detail=True, methods=["post"], url_path="drift/adopt")
+    def adopt_drift(self, request: Request, pk: str) -> Response:
+        """Adopt what an ungoverned change put live (release managers): the release the
+        backend reports, approved through Failsafe, becomes the recorded one, with why."""
+        environment = self.get_object()
+        data = validated(AdoptDriftSerializer, request.data)
+        found = Drift.objects.filter(environment=environment, resolved_at__isnull=True).first()
+        if found is None:
+            return Response(
+                {"detail": f"{environment.name} has no open drift: nothing to adopt."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        adopted = drift.adopt_drift(actor=api_actor(request), drift=found, reason=data["reason"])
+        assert adopted.observed_release is not None  # adopt_drift refuses an unknown version
+        return Response(ReleaseSerializer(adopted.observed_release).data)
 
     @extend_schema(parameters=[LiveAtSerializer], responses=ReleaseSerializer)
     @action(detail=True, methods=["get"])
