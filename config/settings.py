@@ -189,66 +189,9 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 120},
     },
 }
-# A model-version import still pending this long after its last change is sent again (its
-# task retries for about five minutes before that).
-IMPORT_REQUEUE_SECONDS = env_int("IMPORT_REQUEUE_SECONDS", default=360)
 
-# --- drift (releases/drift/): every environment's backend against the record ------------
-RECONCILE_SECONDS = env_int("RECONCILE_SECONDS", default=30)
-# One backend's status read, at most (its own timeout is capped to this): a dead, hung or
-# slow backend is "unknown" after it, never a drift.
-RECONCILE_STATUS_TIMEOUT_SECONDS = env_int("RECONCILE_STATUS_TIMEOUT_SECONDS", default=5)
-
-# --- rollbacks -------------------------------------------------------------------------
-ROLLBACK_VERIFY_SECONDS = env_int("ROLLBACK_VERIFY_SECONDS", default=60)  # until verified live
-ROLLBACK_POLL_SECONDS = 0.2  # between status reads while verifying
-# A run's claim on its request, renewed every third of it while the run works: a dead
-# worker's run is taken over by the sweep within one lease.
-ROLLBACK_LEASE_SECONDS = env_int("ROLLBACK_LEASE_SECONDS", default=15)
-ROLLBACK_RUN_LIMIT_SECONDS = 1800  # renewed no longer: a run still going is presumed hung
-ROLLBACK_REQUEUE_SECONDS = env_int("ROLLBACK_REQUEUE_SECONDS", default=10)  # not picked up yet
-ROLLBACK_MAX_RETRIES = env_int("ROLLBACK_MAX_RETRIES", default=5)
-ROLLBACK_REPRESS_SECONDS = 300  # a press this soon after a success returns that rollback
-# Workers that take this queue run rollbacks; dedicate some so a rollback never waits
-# behind other work (`celery worker -Q rollbacks`).
-ROLLBACK_QUEUE = os.environ.get("ROLLBACK_QUEUE", "celery")
-ROLLBACK_BACKOFF_SECONDS = 1  # exponential backoff factor, full jitter, capped at 60 s
-# A passed rollback drill meets the "rollback path ready" gate criterion for this long.
-ROLLBACK_DRILL_DAYS = env_int("ROLLBACK_DRILL_DAYS", default=30)
-
-# --- metric analysis (releases/analysis/; the README on PromQL triggers and stage analysis)
-# The longest one question to an environment's Prometheus may take: a dead, hung or slow one
-# is "no data" after this, never a pass.
-PROMETHEUS_TIMEOUT_SECONDS = env_int("PROMETHEUS_TIMEOUT_SECONDS", default=5)
-if not 1 <= PROMETHEUS_TIMEOUT_SECONDS <= 60:
-    raise ImproperlyConfigured("PROMETHEUS_TIMEOUT_SECONDS must be between 1 and 60")
-
-# --- alerts and incidents (incidents/services/alerts/; the README on the alert intake) --
-# One post to the alert intake: more alerts or bytes are refused whole with a 413 (set
-# Alertmanager's max_alerts to at most ALERT_PAYLOAD_MAX_ALERTS: it then truncates instead).
-ALERT_PAYLOAD_MAX_ALERTS = env_int("ALERT_PAYLOAD_MAX_ALERTS", default=500)
-ALERT_PAYLOAD_MAX_BYTES = env_int("ALERT_PAYLOAD_MAX_BYTES", default=1_048_576)
-# New incidents one alert token may declare a minute; beyond, its alerts join one "storm"
-# incident and the system's owners are told. 0: no bound.
-ALERT_NEW_INCIDENTS_PER_MINUTE = env_int("ALERT_NEW_INCIDENTS_PER_MINUTE", default=20)
-if ALERT_PAYLOAD_MAX_ALERTS < 1 or ALERT_PAYLOAD_MAX_BYTES < 1:
-    raise ImproperlyConfigured(
-        "ALERT_PAYLOAD_MAX_ALERTS and ALERT_PAYLOAD_MAX_BYTES must be 1 or more"
-    )
-if ALERT_NEW_INCIDENTS_PER_MINUTE < 0:
-    raise ImproperlyConfigured("ALERT_NEW_INCIDENTS_PER_MINUTE must be 0 (no bound) or more")
-
-# One delivery of MLflow's webhook (releases/api/intake.py): larger is refused with a 413
-# before it is read. MLflow's are a few hundred bytes; tags and descriptions can add kBs.
-INTAKE_PAYLOAD_MAX_BYTES = env_int("INTAKE_PAYLOAD_MAX_BYTES", default=262_144)
-if INTAKE_PAYLOAD_MAX_BYTES < 1:
-    raise ImproperlyConfigured("INTAKE_PAYLOAD_MAX_BYTES must be 1 or more")
-
-# --- evidence packs --------------------------------------------------------------------
-# The Ed25519 private key (PKCS#8 PEM: `openssl genpkey -algorithm ed25519`) that signs each
-# evidence pack's manifest; EVIDENCE_SIGNING_KEY_FILE for Docker and Kubernetes secrets.
-# Unset: packs are not exported (they cannot be signed). `make run` keeps one under .data/.
-EVIDENCE_SIGNING_KEY = env_secret("EVIDENCE_SIGNING_KEY", default="")
+# Failsafe's own: the rollback engine, drift, metric analysis, intakes, evidence, notices.
+from config.failsafe_settings import *  # noqa: E402, F403
 
 # --- authentication and permissions --------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -467,24 +410,7 @@ METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", default=["127.0.
 METRICS_TOKEN = env_secret("METRICS_TOKEN", default="")
 PROMETHEUS_METRIC_NAMESPACE = "failsafe"  # django-prometheus's request metrics: failsafe_django_*
 
-# --- rollback notifications: email and Slack (releases/notifications.py) -------------------
-# Links in emails and Slack messages start here: the address people open Failsafe at.
-SITE_URL = (os.environ.get("SITE_URL") or "http://127.0.0.1:8000").rstrip("/")
-# A Slack incoming webhook (or anything that takes its JSON); empty: no Slack messages. It
-# lets anyone who has it post, so it is a secret (ROLLBACK_SLACK_WEBHOOK_URL_FILE).
-ROLLBACK_SLACK_WEBHOOK_URL = env_secret("ROLLBACK_SLACK_WEBHOOK_URL", default="")
-_web = ("https://", "http://")
-if not SITE_URL.startswith(_web):
-    raise ImproperlyConfigured("SITE_URL must be an http:// or https:// URL")
-if ROLLBACK_SLACK_WEBHOOK_URL and not ROLLBACK_SLACK_WEBHOOK_URL.startswith(_web):
-    raise ImproperlyConfigured("ROLLBACK_SLACK_WEBHOOK_URL must be an http:// or https:// URL")
-# Workers that take this queue send the notices; a slow mail server never holds up rollbacks
-# when ROLLBACK_QUEUE has workers of its own.
-ROLLBACK_NOTIFY_QUEUE = os.environ.get("ROLLBACK_NOTIFY_QUEUE", "celery")
-# Every notice waits this long in the worker before it is sent: a rollback's first
-# milliseconds (its evidence, then the backend call) have the workers' CPU to themselves. The
-# same wait for every step keeps the notices in order.
-ROLLBACK_NOTICE_DELAY_SECONDS = 0.25
+# --- email (the rollback notices; releases/notifications.py) ---------------------------
 
 # Email: EMAIL_URL (or EMAIL_URL_FILE: it may hold a password) in django-environ's form,
 # e.g. smtp+tls://user:password@smtp.example.com:587 (STARTTLS), smtp+ssl://…:465,
