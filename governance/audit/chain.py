@@ -60,12 +60,34 @@ def record_event(
     object_repr: str | None = None,
 ) -> AuditEvent:
     """Write one event in the caller's transaction; the periodic sealer chains it after commit."""
+    event = new_event(
+        actor=actor, action=action, obj=obj, system=system, before=before, after=after,
+        object_type=object_type, object_id=object_id, object_repr=object_repr,
+    )  # fmt: skip
+    event.save(force_insert=True)
+    return event
+
+
+def new_event(
+    *,
+    actor: User | None,
+    action: str,
+    obj: Model | None = None,
+    system: AISystem | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    object_repr: str | None = None,
+) -> AuditEvent:
+    """The event `record_event` writes, unsaved: for a caller that writes it in a statement
+    with another row (incidents.services.timeline), in the service's transaction too."""
     if not connection.in_atomic_block:
-        raise RuntimeError("record_event must run inside the service's transaction")
+        raise RuntimeError("an audit event is written inside the service's transaction")
     described = _describe(obj)
     system_id = system.pk if system is not None else None
     chain = chain_name(system_id)
-    event = AuditEvent(
+    return AuditEvent(
         chain=chain,
         system_id=system_id,
         occurred_at=timezone.now(),
@@ -80,8 +102,6 @@ def record_event(
         before=normalise(before),
         after=normalise(after),
     )
-    event.save(force_insert=True)
-    return event
 
 
 def seal_pending(chain: str) -> int:

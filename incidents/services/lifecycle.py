@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
     from governance.models import AISystem
+    from incidents.models import AlertToken
 
 ORDER = list(Stage.values)
 # Leaving a stage (forward) stamps when that part of the response was done.
@@ -82,7 +83,6 @@ def _check_choice(value: str, choices: type, field: str) -> None:
         raise ValidationError({field: f"Unknown {field.replace('_', ' ')} {value!r}."})
 
 
-@transaction.atomic
 def declare_incident(
     *,
     actor: User | None,
@@ -95,10 +95,15 @@ def declare_incident(
     summary: str = "",
     fingerprint: str = "",
     detected_at: datetime | None = None,
+    group_key: str = "",
+    alert_token: AlertToken | None = None,
+    is_storm: bool = False,
 ) -> Incident:
     """Open an incident, capturing the release live then and the rollback plan in force.
 
-    `actor` None means monitoring declared it (an alert); people need the on-call-lead role.
+    `actor` None means monitoring declared it (an alert: its `fingerprint`, `group_key`,
+    `alert_token`, and whether it is the token's storm incident); people need the
+    on-call-lead role.
     """
     if actor is not None:
         require(actor, Action.LEAD_INCIDENT, system)
@@ -116,44 +121,56 @@ def declare_incident(
     if environment is not None and environment.system_id != system.pk:
         raise ValidationError({"environment": "Choose an environment of this system."})
     detected_at = detected_at or timezone.now()
-
-    live = live_release_at(environment, detected_at) if environment is not None else None
-    plan = RollbackPlan.objects.filter(release=live).first() if live is not None else None
-    incident = Incident.objects.create(
-        system=system,
-        environment=environment,
-        title=title.strip(),
-        summary=summary.strip(),
-        severity=severity,
-        category=category,
-        source=source,
-        declared_by=actor,
-        detected_at=detected_at,
-        fingerprint=fingerprint,
-        live_release=live,
-        release_snapshot=(
-            {"id": live.pk, "version": live.version, **release_content(live)} if live else {}
-        ),
-        rollback_plan=plan,
-        plan_snapshot=plan_state(plan) if plan else {},
-    )
-    where = f" in {environment.name}" if environment else ""
-    running = f"; {live.version} was live" if live else ""
-    record(
-        incident,
-        actor=actor,
-        kind=EntryKind.DECLARED,
-        action="incident.declared",
-        body=f"Declared {incident.get_severity_display()}{where}{running}.",
-        after={
-            "severity": severity,
-            "category": category,
-            "source": source,
-            "live_release": live.version if live else None,
-        },
-    )
-    if actor is not None:
-        _assign(incident, actor=actor, role=IncidentRoleKind.COMMANDER, user=actor)
+    # Every refusal is above, before any write: so no savepoint is needed (two round trips
+    # on the alert path, which declares inside its own transaction).
+    with transaction.atomic(savepoint=False):
+        live = live_release_at(environment, detected_at) if environment is not None else None
+        plan = (
+            RollbackPlan.objects.filter(release=live)
+            .select_related("environment", "target_release")  # what its snapshot says
+            .prefetch_related("owners", "triggers")
+            .first()
+            if live is not None
+            else None
+        )
+        incident = Incident.objects.create(
+            system=system,
+            environment=environment,
+            title=title.strip(),
+            summary=summary.strip(),
+            severity=severity,
+            category=category,
+            source=source,
+            declared_by=actor,
+            detected_at=detected_at,
+            fingerprint=fingerprint,
+            group_key=group_key,
+            alert_token=alert_token,
+            is_storm=is_storm,
+            live_release=live,
+            release_snapshot=(
+                {"id": live.pk, "version": live.version, **release_content(live)} if live else {}
+            ),
+            rollback_plan=plan,
+            plan_snapshot=plan_state(plan) if plan else {},
+        )
+        where = f" in {environment.name}" if environment else ""
+        running = f"; {live.version} was live" if live else ""
+        record(
+            incident,
+            actor=actor,
+            kind=EntryKind.DECLARED,
+            action="incident.declared",
+            body=f"Declared {incident.get_severity_display()}{where}{running}.",
+            after={
+                "severity": severity,
+                "category": category,
+                "source": source,
+                "live_release": live.version if live else None,
+            },
+        )
+        if actor is not None:
+            _assign(incident, actor=actor, role=IncidentRoleKind.COMMANDER, user=actor)
     return incident
 
 

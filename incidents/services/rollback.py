@@ -8,8 +8,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection
 
+from governance import rows
 from incidents.models import (
     Category,
     EntryKind,
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 FORENSIC_ENTRIES = 50  # the last timeline entries kept with the evidence
 
 
-@transaction.atomic
 def roll_back_incident(
     *,
     actor: User | None,
@@ -52,27 +52,32 @@ def roll_back_incident(
     release a verified rollback put back only with `further`; a press whose `expected_*`
     releases no longer hold is refused (see `releases.rollbacks.request_rollback`).
     """
-    incident = lock_incident(incident)
-    if incident.environment is None:
-        raise ValidationError("The incident names no environment: there is nothing to roll back.")
-    if not incident.is_open:
-        raise ValidationError("The incident is closed.")
+    # Refusals first, then the press's writes in a block of their own: no savepoint needed
+    # inside a caller's transaction (the alert intake's, whose trigger this may be).
+    with rows.joined_transaction():
+        incident = lock_incident(incident)
+        if incident.environment is None:
+            raise ValidationError(
+                "The incident names no environment: there is nothing to roll back."
+            )
+        if not incident.is_open:
+            raise ValidationError("The incident is closed.")
 
-    def link(request: RollbackRequest) -> None:
-        IncidentRollback.objects.create(incident=incident, request=request)
+        def link(request: RollbackRequest) -> None:
+            IncidentRollback.objects.create(incident=incident, request=request)
 
-    return rollbacks.request_rollback(
-        actor=actor,
-        environment=incident.environment,
-        reason=reason,
-        idempotency_key=idempotency_key,
-        trigger=trigger,
-        propose=propose,
-        further=further,
-        expected_from=expected_from,
-        expected_target=expected_target,
-        attach=link,
-    )
+        return rollbacks.request_rollback(
+            actor=actor,
+            environment=incident.environment,
+            reason=reason,
+            idempotency_key=idempotency_key,
+            trigger=trigger,
+            propose=propose,
+            further=further,
+            expected_from=expected_from,
+            expected_target=expected_target,
+            attach=link,
+        )
 
 
 def host_plan_rollback(

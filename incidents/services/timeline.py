@@ -1,4 +1,4 @@
-"""Writing to an incident's timeline and the audit trail together."""
+"""Writing to an incident's timeline and the audit trail together, in one statement."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from governance import audit
+from governance import audit, rows
 from governance.limits import PROSE, shorten
 from incidents.models import Incident, TimelineEntry
 
@@ -30,7 +30,7 @@ def record(
     actor, `actor_name` says which machine it was. A body composed from an alert's words is
     cut to fit the field (what people post is refused beyond its own cap before this)."""
     body = shorten(body, PROSE)
-    entry = TimelineEntry.objects.create(
+    entry = TimelineEntry(
         incident=incident,
         kind=kind,
         occurred_at=timezone.now(),
@@ -39,12 +39,19 @@ def record(
         body=body,
         data=data or {},
     )
-    audit.record_event(
+    event = audit.new_event(
         actor=actor,
         action=action,
         obj=incident,
         system=incident.system,
         before=before,
-        after={**(after or {}), "timeline_entry": entry.pk, "body": body},
+        after={**(after or {}), "body": body},
     )
+    # One round trip for both (an alert that trips a rollback writes three such pairs
+    # before the rollback is asked): the event names the entry by its new key.
+    rows.insert_pair(
+        entry, event, referring={"after": "%s || jsonb_build_object('timeline_entry', {first_pk})"}
+    )
+    if event.after is not None:  # as written
+        event.after["timeline_entry"] = entry.pk
     return entry

@@ -21,11 +21,12 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.db.models import OuterRef
 from django.utils import timezone
 
 from incidents.models import Alert, AlertStatus, Incident, Stage
 from releases.models import RollbackMode, RollbackPlan, RollbackRequest, RollbackTrigger
-from releases.rollbacks.plan_triggers import HOLDS, act_on_held_trigger, held_for
+from releases.rollbacks.plan_triggers import HOLDS, act_on_held_trigger, cooling, held_for
 
 
 def _value(alert: Alert) -> Decimal | None:
@@ -51,7 +52,7 @@ def evaluate(incident: Incident, now: datetime | None = None) -> RollbackRequest
     now = now or timezone.now()
     if not incident.is_open or incident.stage == Stage.REVIEW:
         return None
-    triggers = _alert_triggers_in_force(incident)
+    triggers, cooling_now = _alert_triggers_in_force(incident, now)
     if not triggers:
         return None  # no plan in force, a manual one, or only PromQL triggers
     plan = triggers[0].plan
@@ -72,16 +73,20 @@ def evaluate(incident: Incident, now: datetime | None = None) -> RollbackRequest
         reason=f"The rollback plan's trigger held: {trigger_text} (value {evidence['value']}).",
         now=now,
         ask=functools.partial(roll_back_incident, actor=None, incident=incident),
+        cooling_now=cooling_now,
     )
 
 
-def _alert_triggers_in_force(incident: Incident) -> list[RollbackTrigger]:
+def _alert_triggers_in_force(
+    incident: Incident, now: datetime
+) -> tuple[list[RollbackTrigger], bool]:
     """The alert-driven triggers of the plan in force, if it is not manual, each with its
-    plan: one query (the trigger, its plan, and the plan's release live in the incident's
-    environment). PromQL triggers are asked of Prometheus by beat instead."""
+    plan, and whether the plan's cooldown holds: one query (the trigger, its plan, the
+    plan's release live in the incident's environment, the cooldown). PromQL triggers are
+    asked of Prometheus by beat instead."""
     if incident.environment is None:
-        return []
-    return list(
+        return [], False
+    found = (
         RollbackTrigger.objects.filter(
             query="",
             plan__environment=incident.environment,
@@ -90,13 +95,24 @@ def _alert_triggers_in_force(incident: Incident) -> list[RollbackTrigger]:
         )
         .exclude(plan__mode=RollbackMode.MANUAL)
         .select_related("plan")
+        .annotate(
+            cooling_now=cooling(incident.environment, OuterRef("plan__cooldown_minutes"), now)
+        )
         .order_by("id")
     )
+    triggers: list[RollbackTrigger] = []
+    cooling_now = False
+    for trigger in found:
+        triggers.append(trigger)
+        cooling_now = cooling_now or trigger.cooling_now  # the same for every trigger
+    return triggers, cooling_now
 
 
-# What the evaluation reads of an alert: not its whole row.
-_ALERT_COLUMNS = ("id", "fingerprint", "status", "name", "labels", "annotations", "starts_at",
-                  "received_at")  # fmt: skip
+# What the evaluation reads of an alert: not its whole row. The incident's id is among them
+# because the related manager sets each alert's incident from it: deferred, every alert read
+# would cost a query of its own.
+_ALERT_COLUMNS = ("id", "incident_id", "fingerprint", "status", "name", "labels",
+                  "annotations", "starts_at", "received_at")  # fmt: skip
 
 
 def _held_trigger(

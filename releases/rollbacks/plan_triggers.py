@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import DurationField, Exists, ExpressionWrapper, Q, Value
+from django.db.models.expressions import Combinable
 
 from releases import rollback_hooks
 from releases.models import Environment, RollbackMode, RollbackPlan, RollbackRequest, RollbackStatus
@@ -41,15 +42,29 @@ def held_for(since: datetime, window_minutes: int, now: datetime) -> bool:
     return now - since >= timedelta(minutes=window_minutes)
 
 
+def cooling(environment: Environment, cooldown_minutes: Combinable | int, now: datetime) -> Exists:
+    """Did a plan ask for a rollback of the environment within `cooldown_minutes`, or is one
+    it asked for still waiting or running? An expression, so that a query reading the plan
+    anyway asks it too, `cooldown_minutes` then being the plan's column (`OuterRef`)."""
+    cooldown = ExpressionWrapper(
+        Value(timedelta(minutes=1)) * cooldown_minutes, output_field=DurationField()
+    )
+    return Exists(
+        RollbackRequest.objects.filter(
+            Q(requested_at__gte=Value(now) - cooldown) | Q(status__in=RollbackStatus.active()),
+            environment=environment,
+            requested_by__isnull=True,
+        )
+    )
+
+
 def in_cooldown(plan: RollbackPlan, environment: Environment, now: datetime) -> bool:
-    """Did the plan ask for a rollback of the environment within its cooldown, or is one it
-    asked for still waiting or running?"""
-    since = now - timedelta(minutes=plan.cooldown_minutes)
-    return RollbackRequest.objects.filter(
-        Q(requested_at__gte=since) | Q(status__in=RollbackStatus.active()),
-        environment=environment,
-        requested_by__isnull=True,
-    ).exists()
+    """`cooling`, asked on its own."""
+    return bool(
+        RollbackPlan.objects.filter(pk=plan.pk)
+        .values_list(cooling(environment, plan.cooldown_minutes, now), flat=True)
+        .get()
+    )
 
 
 def act_on_held_trigger(
@@ -61,16 +76,20 @@ def act_on_held_trigger(
     now: datetime,
     ask: Ask | None = None,
     title: str = "",
+    cooling_now: bool | None = None,
 ) -> RollbackRequest | None:
     """Propose or request the rollback the plan calls for, if its mode and cooldown let it.
 
     `ask` defaults to the press on the environment, the new request linked to where people
     watch it (`rollback_hooks.host_for`: the environment's open incident, or one declared
     with `title`); the request it returns, else None (the mode is manual, the cooldown
-    holds, or there is nothing to roll back to)."""
+    holds, or there is nothing to roll back to). `cooling_now` is `cooling`, if the caller
+    read it with the plan."""
     if plan.mode == RollbackMode.MANUAL:
         return None
-    if in_cooldown(plan, environment, now):
+    if cooling_now is None:
+        cooling_now = in_cooldown(plan, environment, now)
+    if cooling_now:
         return None  # cooldown (or one is already waiting): no flapping
     if ask is None:
 

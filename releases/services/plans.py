@@ -162,7 +162,7 @@ def plan_state(plan: RollbackPlan) -> dict[str, Any]:
         "release": plan.release_id,
         "environment": plan.environment.slug,
         "target_release": plan.target_release.version if plan.target_release else None,
-        "owners": sorted(plan.owners.values_list("username", flat=True)),
+        "owners": sorted(owner.username for owner in plan.owners.all()),  # prefetched or not
         "mode": plan.mode,
         "cooldown_minutes": plan.cooldown_minutes,
         "advance_on_analysis": plan.advance_on_analysis,

@@ -203,11 +203,11 @@ def test_a_press_reads_and_writes_a_fixed_number_of_rows(
     # What the on-call lead waits on: the session and the user; the incident and the
     # presser's grants; the incident's lock; one statement for the environment's active
     # rollback, its live release, the plan's target (else the last known good) and whether
-    # that was live here; then the request, its link, the timeline entry and two audit
-    # events. Two are a savepoint and its release: the test's transaction holds the press's
-    # (in production the transaction itself).
+    # that was live here; then the request, its link, its audit event, and the timeline
+    # entry with its audit event (one statement). No savepoint: inside the test's
+    # transaction the press joins it (in production it is the transaction itself).
     client.force_login(rollback_owner)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(10):
         response = client.post(f"/incidents/{incident.pk}/rollback/", {"reason": "Review rate 3x"})
     assert response.status_code == 302
 

@@ -7,16 +7,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from incidents import services
+from incidents.services.alert_tokens import create_alert_token
 from incidents.services.triggers import evaluate, evaluate_open_incidents
 from releases import rollbacks
 from releases.models import RollbackRequest, RollbackStatus
 from tests.factories import ApprovedReleaseFactory, LiveDeploymentFactory
+from tests.incidents.alerts import alertmanager, post
 
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+ALERTS = "/api/alerts/alertmanager/"
 TRIGGER = {"metric": "review_rate", "comparison": "gt", "threshold": "2.5", "window_minutes": 15}
 
 
@@ -119,3 +123,31 @@ def test_the_cooldown_prevents_a_second_automatic_rollback(
         assert evaluate(incident) is not None
     assert RollbackRequest.objects.count() == 2
     assert release.pk == RollbackRequest.objects.first().from_release_id  # type: ignore[union-attr]
+
+
+def test_an_alert_meeting_an_automatic_trigger_takes_a_fixed_number_of_statements(
+    client, fraud, registrar, live_with_plan, django_assert_num_queries
+):
+    # What a rollback waits on when monitoring asks for it: the token; the system's
+    # serialising lock and environments; the group's (else the fingerprint's) open incident;
+    # the alert, then its timeline entry with their audit event (one statement, as every
+    # entry); the plan's triggers with their cooldown; the incident's alerts; the
+    # incident's lock; the press's one statement; the request, its link, its audit event,
+    # and its timeline entry. The alerts the incident already holds are read in one
+    # statement, however many (a deferred column once cost a statement each); the
+    # savepoint and its release are the test's transaction's.
+    live_with_plan("automatic")
+    _, secret = create_alert_token(actor=registrar, system=fraud, name="Alertmanager")
+    started = (timezone.now() - timedelta(minutes=20)).isoformat()
+    for n in range(20):  # a group of alerts below the threshold: no rollback yet
+        quiet = alertmanager(fingerprint=f"quiet{n}", metric="review_rate")
+        quiet["alerts"][0]["annotations"]["value"] = "2.0"
+        assert post(client, ALERTS, quiet, secret).status_code == 202
+    assert not RollbackRequest.objects.exists()
+    loud = alertmanager(fingerprint="loud", metric="review_rate")
+    loud["alerts"][0]["annotations"]["value"] = "3.1"
+    loud["alerts"][0]["startsAt"] = started
+    with django_assert_num_queries(16):
+        assert post(client, ALERTS, loud, secret).status_code == 202
+    request = RollbackRequest.objects.get()
+    assert request.status == RollbackStatus.REQUESTED and request.trigger["value"] == "3.1"

@@ -37,13 +37,23 @@ NOT_ROLLED_BACK = (
 )
 
 
+def environments_of(system: AISystem) -> list[Environment]:
+    """The system's environments as a match reads them: not their backends (secrets cost a
+    decryption each, and a system may have a hundred regions)."""
+    return list(
+        Environment.objects.filter(system=system).only(
+            "system_id", "name", "slug", "is_production", "position"
+        )
+    )
+
+
 def match_environment(
     system: AISystem, labels: dict[str, str], environments: list[Environment] | None = None
 ) -> EnvironmentMatch:
     """The environment an alert is about, by its `environment` or `env` label; one query,
     none when given the system's `environments` (a post's alerts read them once)."""
     if environments is None:
-        environments = list(Environment.objects.filter(system=system))
+        environments = environments_of(system)
     known = tuple(environments)
     label, value = next(
         ((name, labels[name]) for name in ENVIRONMENT_LABELS if labels.get(name, "").strip()),

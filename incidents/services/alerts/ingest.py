@@ -9,17 +9,21 @@ import logging
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Q
 
 from governance.models import AISystem
 from incidents.models import Alert, AlertStatus, AlertToken, EntryKind, Incident, Severity
 from incidents.notifications import tell_owners_of_unmatched_environment
 from incidents.services import triggers
 from incidents.services.alerts.declare import declare_from_alert, open_incident
-from incidents.services.alerts.environments import EnvironmentMatch, match_environment
+from incidents.services.alerts.environments import (
+    EnvironmentMatch,
+    environments_of,
+    match_environment,
+)
 from incidents.services.alerts.parse import IncomingAlert
 from incidents.services.alerts.storm import Post, join_storm
 from incidents.services.timeline import record
-from releases.models import Environment
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +95,7 @@ def receive_alerts(
     joins the token's storm incident (see the module's docstring). The plans' triggers are
     evaluated once per incident an alert fired in. What to tell the sender, in post order."""
     _serialise(system, alerts)
-    post = Post(system, token, list(Environment.objects.filter(system=system)))
+    post = Post(system, token, environments_of(system))
     received: dict[int, ReceivedAlert] = {}
     fired: dict[int, Incident] = {}
     for n in sorted(range(len(alerts)), key=lambda n: _urgency(alerts[n])):
@@ -148,13 +152,18 @@ def _incident_for(
     post: Post, alert: IncomingAlert, match: EnvironmentMatch
 ) -> tuple[Incident | None, tuple[str, ...]]:
     """The incident the alert joins or declares, and what the sender should hear of it."""
-    group = alert.group_key
-    if group:
-        if group not in post.by_group:
-            post.by_group[group] = open_incident(post.system, group_key=group)
-        if (incident := post.by_group[group]) is not None:
+    group, same_fingerprint = alert.group_key, Q(fingerprint=alert.fingerprint)
+    if group and (known := post.by_group.get(group)) is not None:
+        return known, ()
+    if group and group not in post.by_group:
+        # The group's open incident, else the fingerprint's: asked in one query.
+        incident = open_incident(post.system, Q(group_key=group), same_fingerprint)
+        if incident is not None and incident.group_key == group:
+            post.by_group[group] = incident
             return incident, ()
-    incident = open_incident(post.system, fingerprint=alert.fingerprint)
+        post.by_group[group] = None
+    else:
+        incident = open_incident(post.system, same_fingerprint)
     if incident is not None:
         if group and not incident.group_key:  # an incident from before groups takes its group
             incident.group_key = group

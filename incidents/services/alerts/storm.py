@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from governance.models import AISystem
@@ -32,26 +33,41 @@ class Post:
     token: AlertToken | None
     environments: list[Environment]
     by_group: dict[str, Incident | None] = field(default_factory=dict)
-    locked_token: AlertToken | None = None
+    locked: bool = False
     storm: Incident | None = None
 
     def admit(self) -> bool:
-        """Whether the token may declare one more incident this minute; counts it if so."""
+        """Whether the token may declare one more incident this minute; counts it if so.
+
+        Posts of one token count its new incidents one at a time: the count is taken by an
+        UPDATE, whose row lock holds to the end of the post's transaction (after the group
+        locks and before any incident row: every post locks in that order)."""
         limit = settings.ALERT_NEW_INCIDENTS_PER_MINUTE
         if self.token is None or limit == 0:
             return True
-        if self.locked_token is None:
-            # Posts of one token count its new incidents one at a time. Taken after the
-            # group locks and before any incident row: every post locks in that order.
-            self.locked_token = AlertToken.objects.select_for_update().get(pk=self.token.pk)
-        token, now = self.locked_token, timezone.now()
-        if token.window_started_at is None or now - token.window_started_at >= STORM_WINDOW:
-            token.window_started_at, token.window_declared = now, 0
-        if token.window_declared >= limit:
-            return False
-        token.window_declared += 1
-        token.save(update_fields=["window_started_at", "window_declared"])
-        return True
+        if self._count_one(self.token.pk, limit):
+            self.locked = True
+            return True
+        if not self.locked:
+            # Refused without a row changed, so without its lock: take it (the storm
+            # incident is one per token under it), then count again, now for certain.
+            AlertToken.objects.select_for_update().values("pk").get(pk=self.token.pk)
+            self.locked = True
+            return self._count_one(self.token.pk, limit)
+        return False
+
+    @staticmethod
+    def _count_one(token_pk: int, limit: int) -> bool:
+        """One more incident in the token's window, if the window has room: one statement."""
+        now = timezone.now()
+        fresh = Q(window_started_at__isnull=True) | Q(window_started_at__lte=now - STORM_WINDOW)
+        counted = AlertToken.objects.filter(fresh | Q(window_declared__lt=limit), pk=token_pk)
+        return bool(
+            counted.update(
+                window_started_at=Case(When(fresh, then=Value(now)), default="window_started_at"),
+                window_declared=Case(When(fresh, then=Value(1)), default=F("window_declared") + 1),
+            )
+        )
 
 
 def join_storm(
@@ -63,7 +79,7 @@ def join_storm(
     limit = settings.ALERT_NEW_INCIDENTS_PER_MINUTE
     token = post.token
     if post.storm is None:
-        post.storm = open_incident(post.system, alert_token=token, is_storm=True)
+        post.storm = open_incident(post.system, Q(alert_token=token, is_storm=True))
     if post.storm is None:
         what = (
             f"More than {limit} new incidents a minute from the alert token {token.name} "
