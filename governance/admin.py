@@ -12,7 +12,8 @@ from governance.permissions import can, restrict, visible_systems
 from governance.roles import Action
 
 SYSTEM_FORM_FIELDS = (
-    "name", "slug", "intended_purpose", "risk_category", "operator_role", "reporting_regime"
+    "name", "slug", "intended_purpose", "risk_category", "operator_role", "reporting_regime",
+    "drift_severity",
 )  # fmt: skip
 
 

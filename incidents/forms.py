@@ -199,6 +199,12 @@ class RollbackForm(forms.Form):
     expected_target = forms.CharField(max_length=64, required=False)
 
 
+class DriftAdoptForm(forms.Form):
+    reason = forms.CharField(max_length=NOTE, widget=forms.Textarea(attrs={"rows": 2}))
+    # What the page showed the backend running: refused if the backend reports another now.
+    expected = forms.CharField(max_length=200)
+
+
 class RollbackDecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[("confirm", "Confirm"), ("dismiss", "Dismiss")])
     reason = forms.CharField(max_length=NOTE, required=False)

@@ -44,6 +44,7 @@ urlpatterns = [
     ),
     path("incidents/<int:pk>/rollback/", war_room_actions.rollback_now, name="rollback-now"),
     path("incidents/<int:pk>/hotfixes/", war_room_actions.hotfix_cite, name="hotfix-cite"),
+    path("incidents/<int:pk>/drift/adopt/", war_room_actions.drift_adopt, name="drift-adopt"),
     path(
         "incidents/<int:pk>/rollback/<int:request_id>/",
         war_room_actions.rollback_decide,

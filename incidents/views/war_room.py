@@ -56,6 +56,7 @@ from incidents.models import (
 from incidents.services.lifecycle import ORDER, REOPENABLE_FROM
 from releases import rollbacks
 from releases.content import release_content
+from releases.drift import open_drift
 from releases.models import ComponentKind, Release, ReleaseStatus, RollbackMode
 from releases.queries import live_release
 
@@ -384,7 +385,19 @@ def _rollback_panel(
         choice = rollbacks.rollback_choice(incident.environment)
     plan = incident.rollback_plan
     can_press = Action.REQUEST_ROLLBACK in actions
+    # An ungoverned change is ended by ROLL BACK NOW or, if what the backend runs passed
+    # its approvals, by adopting it (release managers, with a reason).
+    drift = (
+        open_drift(incident.environment)
+        if choice is not None and choice.restoring and incident.environment is not None
+        else None
+    )
     return {
+        "drift": drift,
+        "can_adopt": Action.APPROVE_RELEASE in actions,
+        "adopters": []
+        if drift is None or Action.APPROVE_RELEASE in actions
+        else list(people_of(incident.system, Action.APPROVE_RELEASE)),
         "rollback": rollback,
         "rollback_live": live,
         "rollback_choice": choice,

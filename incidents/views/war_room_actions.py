@@ -24,6 +24,7 @@ from incidents.forms import (
     CausalLinkForm,
     ContainmentForm,
     ContainmentStatusForm,
+    DriftAdoptForm,
     HotfixForm,
     OperatorNoticeForm,
     PostForm,
@@ -45,7 +46,8 @@ from incidents.models import (
     TimelineEntry,
 )
 from incidents.views.war_room import room_context, room_version
-from releases import rollbacks
+from releases import drift, rollbacks
+from releases.drift import open_drift
 from releases.models import Release, RollbackStatus
 
 # --- actions -------------------------------------------------------------------------------
@@ -252,6 +254,28 @@ def rollback_now(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
     form = RollbackForm(request.POST)
     return _act(request, pk, form, roll_back, Action.REQUEST_ROLLBACK, anchor="release")
+
+
+@require_POST
+def drift_adopt(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Keep what an ungoverned change put live: the release it runs becomes the recorded one
+    (release managers, with a reason; the service refuses a release not approved)."""
+
+    def adopt(incident: Incident, data: dict) -> str:
+        found = open_drift(incident.environment) if incident.environment else None
+        if found is None:
+            raise ValidationError("No ungoverned change is open here: nothing to adopt.")
+        if data["expected"] != found.observed_label:
+            raise ValidationError(
+                f"The page was out of date: the backend reports {found.observed_label} now, "
+                f"not {data['expected']}. Nothing was done; look again."
+            )
+        adopted = drift.adopt_drift(actor=request.user, drift=found, reason=data["reason"])
+        version = adopted.observed_release.version if adopted.observed_release else ""
+        return f"{version} adopted: the recorded release in {found.environment.name} now."
+
+    form = DriftAdoptForm(request.POST)
+    return _act(request, pk, form, adopt, Action.APPROVE_RELEASE, anchor="release")
 
 
 @require_POST

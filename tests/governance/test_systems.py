@@ -290,3 +290,23 @@ def test_swagger_ui_is_served_from_our_own_static_files(client, viewer):
     html = client.get("/api/docs/").content.decode()
     assert "drf_spectacular_sidecar/swagger-ui-dist" in html
     assert "cdn" not in html.lower()
+
+
+def test_staff_set_the_drift_severity_in_the_admin_through_the_service(client, owner, fraud):
+    # A staff member who owns the system: the admin saves through update_system, audited.
+    type(owner).objects.filter(pk=owner.pk).update(is_staff=True)
+    client.force_login(owner)
+    url = f"/admin/governance/aisystem/{fraud.pk}/change/"
+    form = client.get(url).content.decode()
+    assert 'name="drift_severity"' in form
+    data = {
+        "name": fraud.name, "slug": fraud.slug, "intended_purpose": fraud.intended_purpose,
+        "risk_category": fraud.risk_category, "operator_role": fraud.operator_role,
+        "reporting_regime": fraud.reporting_regime, "drift_severity": "sev3",
+        "rolegrant_set-TOTAL_FORMS": "0", "rolegrant_set-INITIAL_FORMS": "0",
+    }  # fmt: skip
+    assert client.post(url, data).status_code == 302
+    fraud.refresh_from_db()
+    assert fraud.drift_severity == "sev3"
+    event = AuditEvent.objects.filter(action="system.updated").latest("id")
+    assert event.after["drift_severity"] == "sev3"

@@ -314,3 +314,45 @@ def test_a_release_manager_adopts_through_the_api(  # type: ignore[no-untyped-de
     adopted = client.post(url, {"reason": "Approved hotfix."}, content_type="application/json")
     assert adopted.status_code == 200 and adopted.json()["version"] == "1.9.0"
     assert Drift.objects.get().resolution == DriftResolution.ADOPTED
+
+
+def test_the_war_room_offers_adoption_to_release_managers_only(  # type: ignore[no-untyped-def]
+    client, production, live_release, earlier, release_manager, rollback_owner
+):
+    ungoverned(production, "1.9.0")
+    reconcile(production)
+    incident = Incident.objects.get()
+    room, url = incident.get_absolute_url(), f"/incidents/{incident.pk}/drift/adopt/"
+    type(earlier).objects.filter(pk=earlier.pk).update(status=ReleaseStatus.APPROVED)
+
+    client.force_login(rollback_owner)  # may roll back, may not adopt: told who may
+    page = client.get(room).content.decode()
+    assert 'data-testid="rollback-now"' in page and 'data-testid="drift-adopt"' not in page
+    assert 'data-testid="drift-adopters"' in page
+    assert client.post(url, {"reason": "Keep it.", "expected": "1.9.0"}).status_code == 403
+    assert Drift.objects.get().is_open
+
+    client.force_login(release_manager)
+    page = client.get(room).content.decode()
+    assert 'data-testid="drift-adopt"' in page and "Keep 1.9.0 live instead" in page
+    stale = client.post(url, {"reason": "Keep it.", "expected": "1.8.0"})
+    assert stale.status_code == 400 and "out of date" in stale.content.decode()
+    assert client.post(url, {"reason": "", "expected": "1.9.0"}).status_code == 400
+    assert Drift.objects.get().is_open
+    done = client.post(url, {"reason": "Approved hotfix, cited.", "expected": "1.9.0"})
+    assert done.status_code == 302 and done.url.startswith(room)
+    assert Drift.objects.get().resolution == DriftResolution.ADOPTED
+    live = Deployment.objects.get(environment=production, ended_at__isnull=True)
+    assert live.release == earlier and live.via == "adopt"
+    assert 'data-testid="drift-adopt"' not in client.get(room).content.decode()
+    assert client.post(url, {"reason": "Again.", "expected": "1.9.0"}).status_code == 400
+
+
+def test_a_version_failsafe_never_registered_is_explained_not_offered(  # type: ignore[no-untyped-def]
+    client, production, live_release, release_manager
+):
+    ungoverned(production, "9.9.9")
+    reconcile(production)
+    client.force_login(release_manager)
+    page = client.get(Incident.objects.get().get_absolute_url()).content.decode()
+    assert 'data-testid="drift-unadoptable"' in page and 'data-testid="drift-adopt"' not in page
