@@ -26,6 +26,11 @@ ROLLBACK_RUN_LIMIT_SECONDS = 1800  # renewed no longer: a run still going is pre
 ROLLBACK_REQUEUE_SECONDS = env_int("ROLLBACK_REQUEUE_SECONDS", default=10)  # not picked up yet
 ROLLBACK_MAX_RETRIES = env_int("ROLLBACK_MAX_RETRIES", default=5)
 ROLLBACK_REPRESS_SECONDS = 300  # a press this soon after a success returns that rollback
+# A rollout step still pending this long after it was sent is sent again (its task retries
+# for well under a minute); one still pending after the patience is failed, so that it no
+# longer holds the deployment gate and the drift reconcile of its environment.
+ROLLOUT_REQUEUE_SECONDS = env_int("ROLLOUT_REQUEUE_SECONDS", default=300)
+ROLLOUT_PATIENCE_SECONDS = env_int("ROLLOUT_PATIENCE_SECONDS", default=3600)
 # Workers that take this queue run rollbacks; dedicate some so a rollback never waits
 # behind other work (`celery worker -Q rollbacks`).
 ROLLBACK_QUEUE = os.environ.get("ROLLBACK_QUEUE", "celery")

@@ -183,6 +183,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("ROLLBACK_SWEEP_SECONDS", default=5),
         "options": {"expires": 30},
     },
+    "sweep-rollout-steps": {
+        "task": "releases.tasks.sweep_rollout_steps",
+        "schedule": 60,
+        "options": {"expires": 120},
+    },
     "sweep-model-imports": {
         "task": "releases.tasks.sweep_imports",
         "schedule": 60,

@@ -68,6 +68,14 @@ def sweep_rollbacks() -> int:
     return rollbacks.sweep_rollbacks()
 
 
+@shared_task(name="releases.tasks.sweep_rollout_steps", ignore_result=True)
+def sweep_rollout_steps() -> int:
+    """Beat: rollout steps nobody applied, sent again or, past patience, failed."""
+    from releases.services import sweep_rollout_steps as sweep
+
+    return sweep()
+
+
 @shared_task(name="releases.tasks.sweep_imports", ignore_result=True)
 def sweep_imports() -> int:
     """Beat: model-version imports that nobody ran, sent again (services.intake.sweep_imports)."""

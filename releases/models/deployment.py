@@ -85,6 +85,9 @@ class RolloutStep(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     requested_at = models.DateTimeField(auto_now_add=True)
+    # When the step was last handed to the broker: the sweep sends a step again that is still
+    # pending long after (the broker was down, or the process holding it died).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
     backend_response = models.JSONField(default=dict, blank=True)
     error = models.TextField(max_length=ERROR, blank=True)

@@ -19,7 +19,12 @@ from releases.services.registration import (
     submit_release,
     update_release,
 )
-from releases.services.rollouts import apply_rollout_step, fail_rollout_step, promote_release
+from releases.services.rollouts import (
+    apply_rollout_step,
+    fail_rollout_step,
+    promote_release,
+    sweep_rollout_steps,
+)
 
 __all__ = [
     "StackConflict",
@@ -37,6 +42,7 @@ __all__ = [
     "revoke_webhook_secret",
     "save_rollback_plan",
     "submit_release",
+    "sweep_rollout_steps",
     "unfollow_model",
     "update_environment",
     "update_follow",

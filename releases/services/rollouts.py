@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from config import handoff
@@ -71,7 +74,7 @@ def promote_release(
     )  # fmt: skip
     step = RolloutStep.objects.create(
         release=release, environment=environment, stage=stage, traffic_percent=traffic,
-        requested_by=actor,
+        requested_by=actor, enqueued_at=timezone.now(),
     )  # fmt: skip
     if cleaned is not None:
         analyses.attach_analysis(step=step, analysis=cleaned)
@@ -100,6 +103,40 @@ def send_step(step_id: int) -> None:
     """Hand the step to the broker from this process's sending thread (config.handoff):
     the promotion answers whatever the broker does."""
     handoff.send(apply_rollout_step_task, (step_id,), label=f"rollout step {step_id}")
+
+
+def sweep_rollout_steps() -> int:
+    """Beat: send again the steps still pending `ROLLOUT_REQUEUE_SECONDS` after they were
+    last sent (the broker was down when they were asked for, or the process holding them
+    died); fail those pending past `ROLLOUT_PATIENCE_SECONDS`, so that a step nobody could
+    apply stops holding its environment. Applying is idempotent (the step's status, the
+    backend's idempotency key): a step sent twice is applied once. Returns how many."""
+    now = timezone.now()
+    pending = RolloutStep.objects.filter(status=StepStatus.PENDING)
+    given_up = list(
+        pending.filter(requested_at__lt=now - timedelta(seconds=settings.ROLLOUT_PATIENCE_SECONDS))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:100]
+    )
+    waited = settings.ROLLOUT_PATIENCE_SECONDS // 60
+    for step_id in given_up:
+        fail_rollout_step(
+            step_id=step_id,
+            error=f"Never applied: no worker took the step within {waited} minutes. "
+            "Promote again to retry.",
+        )
+    stale = now - timedelta(seconds=settings.ROLLOUT_REQUEUE_SECONDS)
+    resend = list(
+        pending.exclude(pk__in=given_up)
+        .filter(Q(enqueued_at__lt=stale) | Q(enqueued_at__isnull=True, requested_at__lt=stale))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:100]
+    )
+    # Stamped before they are handed over: the next sweeps leave them a requeue period.
+    RolloutStep.objects.filter(pk__in=resend).update(enqueued_at=now)
+    for step_id in resend:
+        send_step(step_id)
+    return len(given_up) + len(resend)
 
 
 def apply_rollout_step(*, step_id: int) -> RolloutStep:

@@ -994,6 +994,9 @@ EXEMPT: dict[str, str] = {
     "broker; the import records what becomes of them",
     "releases.services.rollouts.send_step": "hands a recorded step to the broker; "
     "apply_rollout_step records what becomes of it",
+    "releases.services.rollouts.sweep_rollout_steps": "re-sends pending steps and stamps "
+    "enqueued_at, which no page shows; a step it gives up on is failed by fail_rollout_step, "
+    "which writes its event",
     "releases.rollbacks.broker.enqueue": "hands a recorded request to the broker; the worker "
     "records what becomes of it",
     "releases.rollbacks.leases.lease_kept": "renews a running request's lease (worker "

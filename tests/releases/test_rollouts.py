@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from governance.models import AuditEvent
 from releases import queries, services
 from releases.backends import backend_for
-from releases.models import Deployment, ReleaseStatus, StepStatus
+from releases.models import Deployment, ReleaseStatus, RolloutStep, StepStatus
 from releases.queries import live_release, live_release_at
+from releases.services import rollouts
+from releases.services.deploy_gate import deployment_verdict
 from tests.factories import ApprovedReleaseFactory, LiveDeploymentFactory
 
 
@@ -144,3 +148,43 @@ def test_a_promotion_is_applied_by_the_real_worker(celery_worker, approved, rele
         time.sleep(0.1)
     assert step.status == StepStatus.APPLIED
     assert live_release(production) == approved
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_step_the_broker_never_got_is_sent_again_by_the_sweep_and_applied_once(
+    celery_worker, approved, release_manager, production, settings
+):
+    with mock.patch.object(rollouts, "send_step"):  # the broker was down: the send was lost
+        step = promote(approved, release_manager, production, "general_release")
+    assert services.sweep_rollout_steps() == 0  # sent a moment ago: left to its task
+    later = timezone.now() + timedelta(seconds=settings.ROLLOUT_REQUEUE_SECONDS + 1)
+    with time_machine.travel(later):
+        assert services.sweep_rollout_steps() == 1
+        assert services.sweep_rollout_steps() == 0  # stamped: not sent again at once
+    deadline = time.monotonic() + 20
+    while RolloutStep.objects.get(pk=step.pk).status == StepStatus.PENDING:
+        assert time.monotonic() < deadline, "the worker never applied the re-sent step"
+        time.sleep(0.1)
+    assert RolloutStep.objects.get(pk=step.pk).status == StepStatus.APPLIED
+    assert Deployment.objects.filter(environment=production, release=approved).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_step_nobody_applied_within_the_patience_fails_and_frees_its_environment(
+    approved, release_manager, production, settings
+):
+    step = promote(approved, release_manager, production, "shadow")
+    refused = deployment_verdict(
+        release=approved, environment=production, stage="segment_monitoring"
+    )
+    assert "step_in_flight" in {r.code for r in refused.refusals}
+    with mock.patch.object(rollouts, "send_step") as sent:
+        later = timezone.now() + timedelta(seconds=settings.ROLLOUT_PATIENCE_SECONDS + 1)
+        with time_machine.travel(later):
+            assert services.sweep_rollout_steps() == 1
+    sent.assert_not_called()  # given up, not sent again
+    step.refresh_from_db()
+    assert step.status == StepStatus.FAILED and "Never applied" in step.error
+    assert AuditEvent.objects.filter(action="rollout.failed", object_id=str(step.pk)).exists()
+    allowed = deployment_verdict(release=approved, environment=production, stage="shadow")
+    assert "step_in_flight" not in {r.code for r in allowed.refusals}
