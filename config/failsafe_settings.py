@@ -93,3 +93,18 @@ ROLLBACK_NOTIFY_QUEUE = os.environ.get("ROLLBACK_NOTIFY_QUEUE", "celery")
 # milliseconds (its evidence, then the backend call) have the workers' CPU to themselves. The
 # same wait for every step keeps the notices in order.
 ROLLBACK_NOTICE_DELAY_SECONDS = 0.25
+
+# --- paging: PagerDuty's Events API v2 (incidents/paging.py) ----------------------------
+# The endpoint (PagerDuty's EU service region: https://events.eu.pagerduty.com/v2/enqueue).
+PAGERDUTY_EVENTS_URL = os.environ.get(
+    "PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue"
+)
+if not PAGERDUTY_EVENTS_URL.startswith(_web):
+    raise ImproperlyConfigured("PAGERDUTY_EVENTS_URL must be an http:// or https:// URL")
+PAGERDUTY_TIMEOUT_SECONDS = env_int("PAGERDUTY_TIMEOUT_SECONDS", default=5)
+# The severities whose incidents page, comma-separated.
+PAGE_SEVERITIES = frozenset(
+    s.strip() for s in os.environ.get("PAGE_SEVERITIES", "sev1,sev2").split(",") if s.strip()
+)
+if not {"sev1", "sev2", "sev3", "sev4"} >= PAGE_SEVERITIES:
+    raise ImproperlyConfigured("PAGE_SEVERITIES lists severities among sev1, sev2, sev3, sev4")

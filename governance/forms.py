@@ -123,6 +123,17 @@ class SystemForm(forms.Form):
         help_text="The incident declared when a backend reports a release Failsafe did not put "
         "live. By risk tier: high or prohibited SEV1, limited SEV2, minimal SEV3.",
     )
+    # A secret: never shown back. Left blank, the key set stays; "stop paging" clears it.
+    pagerduty_routing_key = forms.CharField(
+        required=False,
+        max_length=100,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        label="PagerDuty integration key",
+        help_text="The Events API v2 integration key of the PagerDuty service to page for a "
+        "SEV1 or SEV2 incident. Left blank: kept as it is.",
+    )
+    stop_paging = forms.BooleanField(required=False, label="Stop paging PagerDuty")
     # Only people who share a system with the one filling the form are listed (and the
     # current owners); anyone else is added by their exact username or email.
     owners = UserChoiceField(
@@ -164,6 +175,11 @@ class SystemForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean() or {}
+        key, stop = data.pop("pagerduty_routing_key", ""), data.pop("stop_paging", False)
+        if stop:
+            data["pagerduty_routing_key"] = ""
+        elif key or self.system is None:
+            data["pagerduty_routing_key"] = key
         extra = data.pop("add_owner", None)
         if extra is not None:
             data["owners"] = [*data.get("owners", []), extra]

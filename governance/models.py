@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from encrypted_fields.fields import EncryptedCharField
 
 from governance.limits import NAME, PROSE, length_checks
 from governance.roles import Action, Role
@@ -78,6 +79,9 @@ class AISystem(models.Model):
     drift_severity = models.CharField(
         max_length=8, choices=DriftSeverity.choices, blank=True, default=DriftSeverity.BY_RISK
     )
+    # The integration key of the PagerDuty service its serious incidents page (Events API v2):
+    # a secret, never shown again once set; blank, no paging.
+    pagerduty_routing_key = EncryptedCharField(max_length=100, blank=True, null=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(

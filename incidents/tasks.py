@@ -63,3 +63,29 @@ def email_alert_storm(incident_id: int) -> str:
     except Incident.DoesNotExist:
         return "missing"  # a message older than its database (tests, restores)
     return f"sent to {sent}" if sent else "nobody to tell"
+
+
+PAGE_MAX_RETRIES = 10  # with backoff capped at a minute: about eight minutes in all
+PAGE_BACKOFF_MOST_SECONDS = 60.0
+
+
+@shared_task(bind=True, name="incidents.tasks.page_incident", ignore_result=True)
+def page_incident(self, incident_id: int) -> str:  # type: ignore[no-untyped-def]
+    """Bring the incident's PagerDuty page in line with it (incidents.paging): transient
+    failures retry with backoff and full jitter, never sooner than PagerDuty's Retry-After."""
+    from incidents import paging
+    from incidents.models import Incident
+    from releases.retry import retry_countdown
+
+    try:
+        return paging.sync_page(incident_id=incident_id)
+    except Incident.DoesNotExist:
+        return "missing"
+    except paging.PagingError as error:
+        if not error.transient or self.request.retries >= PAGE_MAX_RETRIES:
+            return "failed"  # said in the log and on the page's record
+        countdown = retry_countdown(
+            retries=self.request.retries, factor=1.0, most=PAGE_BACKOFF_MOST_SECONDS,
+            asked=error.retry_after,
+        )  # fmt: skip
+        raise self.retry(exc=error, countdown=countdown, max_retries=None) from error

@@ -58,16 +58,31 @@ class SystemSerializer(api_types.ModelSerializer):
         "default): by the risk tier (high or prohibited sev1, limited sev2, minimal sev3).",
     )
 
+    pagerduty_routing_key = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        max_length=100,
+        help_text="The Events API v2 integration key of the PagerDuty service its serious "
+        "incidents page; never returned. Blank turns paging off; left out, it stays.",
+    )
+    pages_pagerduty = serializers.SerializerMethodField(
+        help_text="Whether its serious incidents page PagerDuty."
+    )
+
     class Meta:
         model = AISystem
         fields = [
             "id", "name", "slug", "intended_purpose", "risk_category", "operator_role",
-            "reporting_regime", "drift_severity", "owners",
-            "created_at", "updated_at",
+            "reporting_regime", "drift_severity", "pagerduty_routing_key", "pages_pagerduty",
+            "owners", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
         # Uniqueness is the service's rule: it answers with the same field errors.
         extra_kwargs: ClassVar[dict[str, Any]] = {"name": {"validators": []}}
+
+    def get_pages_pagerduty(self, instance: AISystem) -> bool:
+        return bool(instance.pagerduty_routing_key)
 
     def to_representation(self, instance: AISystem) -> dict:
         data = super().to_representation(instance)

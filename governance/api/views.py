@@ -80,6 +80,7 @@ class SystemViewSet(
             operator_role=data.get("operator_role"),
             reporting_regime=data.get("reporting_regime"),
             drift_severity=data.get("drift_severity"),
+            pagerduty_routing_key=data.get("pagerduty_routing_key"),
             owners=data.get("owners"),
         )
 

@@ -34,12 +34,25 @@ SYSTEM_FIELDS = (
 
 def _system_state(system: AISystem) -> dict:
     state = audit.snapshot(system, SYSTEM_FIELDS)
+    state["pages_pagerduty"] = bool(system.pagerduty_routing_key)  # whether, never the key
     state["owners"] = sorted(
         system.role_grants.filter(role=Role.OWNER, user__isnull=False).values_list(
             "user__username", flat=True
         )
     )
     return state
+
+
+def _routing_key(key: str) -> str:
+    """A PagerDuty integration key: 32 letters and digits (Events API v2), or blank."""
+    key = key.strip()
+    if key and (len(key) != 32 or not key.isascii() or not key.isalnum()):
+        said = (
+            "A PagerDuty integration key is 32 letters and digits: copy it from the "
+            "service's Events API v2 integration."
+        )
+        raise ValidationError({"pagerduty_routing_key": said})
+    return key
 
 
 def _check_unique(*, name: str, slug: str, exclude_pk: int | None = None) -> None:
@@ -97,6 +110,7 @@ def create_system(
     operator_role: str = OperatorRole.PROVIDER,
     reporting_regime: str = ReportingRegime.AI_ACT,
     drift_severity: str = DriftSeverity.BY_RISK,
+    pagerduty_routing_key: str = "",
 ) -> AISystem:
     """Register an AI system; the creator and the named owners hold the owner role on it."""
     check_may_register_system(actor)
@@ -118,6 +132,7 @@ def create_system(
         operator_role=operator_role,
         reporting_regime=reporting_regime,
         drift_severity=drift_severity,
+        pagerduty_routing_key=_routing_key(pagerduty_routing_key),
         created_by=actor,
     )
     for owner in {actor, *owners}:
@@ -141,9 +156,11 @@ def update_system(
     operator_role: str | None = None,
     reporting_regime: str | None = None,
     drift_severity: str | None = None,
+    pagerduty_routing_key: str | None = None,
 ) -> AISystem:
     """Edit the inventory entry. Owners, if given, replace the current owner grants; the role,
-    the reporting regime and the ungoverned change's severity, if not given, stay as they are."""
+    the reporting regime, the ungoverned change's severity and the PagerDuty routing key, if
+    not given, stay as they are (a blank key turns paging off)."""
     system = AISystem.objects.select_for_update(no_key=True, of=("self",)).get(pk=system.pk)
     require(actor, Action.CHANGE, system)
     _check_text(name=name, intended_purpose=intended_purpose)
@@ -161,6 +178,8 @@ def update_system(
     system.intended_purpose, system.risk_category = intended_purpose, risk_category
     system.operator_role, system.reporting_regime = operator_role, reporting_regime
     system.drift_severity = drift_severity
+    if pagerduty_routing_key is not None:
+        system.pagerduty_routing_key = _routing_key(pagerduty_routing_key)
     system.save()
     if owners is not None:
         _replace_owners(system=system, owners=set(owners), actor=actor)

@@ -21,6 +21,7 @@ from incidents.models.incident import (
     Stage,
     TimelineEntry,
 )
+from incidents.models.paging import Page, PageStatus
 from incidents.models.postmortem import (
     POSTMORTEM_SECTIONS,
     ActionItem,
@@ -56,6 +57,8 @@ __all__ = [
     "IncidentRoleKind",
     "IncidentRollback",
     "OperatorNotice",
+    "Page",
+    "PageStatus",
     "Pin",
     "PostMortem",
     "SentNotice",

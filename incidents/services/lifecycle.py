@@ -13,6 +13,7 @@ from governance.limits import COMMENT, NAME, shorten
 from governance.people import display_name
 from governance.permissions import can, require
 from governance.roles import Action
+from incidents import paging
 from incidents.models import (
     Category,
     EntryKind,
@@ -171,6 +172,7 @@ def declare_incident(
         )
         if actor is not None:
             _assign(incident, actor=actor, role=IncidentRoleKind.COMMANDER, user=actor)
+        paging.page_soon(incident)
     return incident
 
 
@@ -358,6 +360,7 @@ def _enter(
         after=after,
         actor_name=machine,
     )
+    paging.page_soon(incident)  # recovered or closed: resolved; reopened: paged again
     return incident
 
 
@@ -393,6 +396,7 @@ def change_severity(*, actor: User, incident: Incident, severity: str, reason: s
         before={"severity": before},
         after={"severity": severity},
     )
+    paging.page_soon(incident)
     return incident
 
 

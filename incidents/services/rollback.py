@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from governance import rows
+from incidents import paging
 from incidents.models import (
     Category,
     EntryKind,
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 FORENSIC_ENTRIES = 50  # the last timeline entries kept with the evidence
+# The rollback's steps that change what the incident's PagerDuty page says.
+PAGED_EVENTS = frozenset({"proposed", "requested", "succeeded", "failed", "dismissed"})
 
 
 def roll_back_incident(
@@ -143,6 +146,8 @@ def record_rollback_step(request: RollbackRequest, event: str, message: str) -> 
     )
     if event == "succeeded" and not request.is_drill:
         reach_rollback_stage(incident, version=request.to_release.version)
+    if event in PAGED_EVENTS:
+        paging.page_soon(incident)  # the page carries the proposal, then how it went
 
 
 # The incident's evidence as PostgreSQL assembles it: one statement instead of three ORM
