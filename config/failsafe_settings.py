@@ -93,6 +93,8 @@ ROLLBACK_NOTIFY_QUEUE = os.environ.get("ROLLBACK_NOTIFY_QUEUE", "celery")
 # milliseconds (its evidence, then the backend call) have the workers' CPU to themselves. The
 # same wait for every step keeps the notices in order.
 ROLLBACK_NOTICE_DELAY_SECONDS = 0.25
+# How long the link in a proposal's notice opens its confirmation (rollbacks.decision_links).
+ROLLBACK_DECISION_LINK_MINUTES = env_int("ROLLBACK_DECISION_LINK_MINUTES", default=60)
 
 # --- paging: PagerDuty's Events API v2 (incidents/paging.py) ----------------------------
 # The endpoint (PagerDuty's EU service region: https://events.eu.pagerduty.com/v2/enqueue).

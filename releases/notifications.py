@@ -33,7 +33,8 @@ from governance.people import person_label
 from governance.permissions import people_of
 from governance.roles import Action
 from releases.backends.http import http_client, is_transient, retry_after
-from releases.models import RollbackPlan, RollbackRequest
+from releases.models import RollbackPlan, RollbackRequest, RollbackStatus
+from releases.rollbacks.decision_links import decision_url
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -182,9 +183,18 @@ def compose(request: RollbackRequest, event: str, message: str) -> Notice:
     facts.append(("Reason", request.reason))
     if event == "failed" and request.error:
         facts.append(("Error", request.error))
+    if event == "proposed" and request.trigger:
+        facts.append(("Evidence", evidence_line(request.trigger)))
     link = link_for(request)
     lines = [message, ""]
     lines += [f"{label + ':':<15}{value}" for label, value in facts]
+    if event == "proposed" and request.status == RollbackStatus.PROPOSED:
+        minutes = settings.ROLLBACK_DECISION_LINK_MINUTES
+        lines += [
+            "",
+            f"Confirm or dismiss it (this link opens it for {minutes} minutes):",
+            absolute(decision_url(request)),
+        ]
     lines += [
         "",
         f"{link.title}: {absolute(link.url)}",
@@ -195,6 +205,17 @@ def compose(request: RollbackRequest, event: str, message: str) -> Notice:
     subject = " ".join(f"[Failsafe] {headline} ({system.name})".split())  # one header line
     context = f"{system.name} · {environment.name} · {change} · requested by {requester}"
     return Notice(headline, subject, "\n".join(lines) + "\n", context, link)
+
+
+def evidence_line(trigger: dict[str, Any]) -> str:
+    """What the plan's trigger saw, as one line: "review_rate > 2.5 for 15 min: 3.1"."""
+    if {"metric", "comparison", "threshold", "window_minutes"} <= trigger.keys():
+        held = (
+            f"{trigger['metric']} {trigger['comparison']} {trigger['threshold']} "
+            f"for {trigger['window_minutes']} min"
+        )
+        return f"{held}: {trigger['value']}" if "value" in trigger else held
+    return ", ".join(f"{key}={value}" for key, value in trigger.items())
 
 
 def _person(user: User | None) -> str:

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from releases.views import analysis, environments, intake, release_actions, release_pages
+from releases.views import (
+    analysis,
+    environments,
+    intake,
+    release_actions,
+    release_pages,
+    rollback_decision,
+)
 
 app_name = "releases"
 
@@ -22,6 +29,11 @@ urlpatterns = [
         "releases/<int:pk>/promotions/", release_actions.promotion_create, name="promotion-create"
     ),
     path("approvals/", release_pages.approval_queue, name="approval-queue"),
+    path(
+        "rollbacks/<int:pk>/decide/<str:token>/",
+        rollback_decision.rollback_decision,
+        name="rollback-decision",
+    ),
     path(
         "systems/<slug:slug>/environments/",
         environments.system_environments,

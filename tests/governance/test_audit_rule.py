@@ -1006,6 +1006,8 @@ EXEMPT: dict[str, str] = {
     "releases.rollbacks.records.request_state": "a request as a dict for an event: reads only",
     "releases.rollbacks.sweep.sweep_rollbacks": "re-sends requests to the broker and stamps "
     "enqueued_at, which no page shows; the worker records what becomes of them",
+    "releases.rollbacks.decision_links.decision_url": "signs a link: no state",
+    "releases.rollbacks.decision_links.check_link": "checks a link's signature: no state",
     "releases.rollbacks.target.live_deployment": READS,
     "releases.rollbacks.target.rollback_target": READS,
     "releases.rollbacks.target.rollback_choice": READS,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from governance.models import AISystem
 from incidents import services
+from releases.rollbacks.decision_links import decision_url
 from tests.factories import DraftReleaseFactory, OpenIncidentFactory
 from tests.matrix import EVERYONE, LEADS, PRESSERS, RESPONDERS, SEERS, Route
 
@@ -22,6 +23,16 @@ ROUTES = [
         "confirm a proposed rollback",
         "POST",
         "/incidents/{incident}/rollback/{proposal}/",
+        PRESSERS,
+        ok=302,
+        data={"decision": "confirm"},
+    ),
+    # The proposal's notice links here (signed): anyone on the system sees it, pressers decide.
+    Route("decision link", "GET", "/rollbacks/{proposal}/decide/{decision}/", SEERS),
+    Route(
+        "confirm from the decision link",
+        "POST",
+        "/rollbacks/{proposal}/decide/{decision}/",
         PRESSERS,
         ok=302,
         data={"decision": "confirm"},
@@ -180,5 +191,6 @@ def incident_rows(incident, oncall_lead, responder) -> dict[str, int]:  # type: 
         "containment": containment.pk,
         "serious": serious.pk,
         "proposal": proposal.pk,
+        "decision": decision_url(proposal).rstrip("/").rsplit("/", 1)[1],
         "hotfix": hotfix.pk,
     }
