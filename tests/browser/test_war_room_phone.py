@@ -90,9 +90,9 @@ def test_a_proposed_rollbacks_confirm_is_on_a_phones_first_screen(  # type: igno
     screenshot(phone, "war-room-phone-proposal.png")
 
 
-def test_the_navigation_folds_into_a_menu_on_a_phone(
-    page, oncall_lead, fraud, production, successor
-):  # type: ignore[no-untyped-def]
+def test_the_navigation_folds_into_a_menu_on_a_phone(  # type: ignore[no-untyped-def]
+    page, artifacts_dir, oncall_lead, fraud, production, successor
+):
     incident = busy_incident(oncall_lead, fraud, production)
     phone = page(oncall_lead)
     phone.set_viewport_size(PHONE)
@@ -106,6 +106,7 @@ def test_the_navigation_folds_into_a_menu_on_a_phone(
     phone.keyboard.press("Enter")
     expect(menu).to_have_attribute("aria-expanded", "true")
     expect(nav.get_by_role("link", name="API tokens")).to_be_visible()
+    phone.screenshot(path=str(artifacts_dir / "war-room-phone-menu-open.png"))
     phone.keyboard.press("Escape")  # closes, and focus goes back to the button
     expect(menu).to_have_attribute("aria-expanded", "false")
     expect(nav).to_be_hidden()
