@@ -77,6 +77,27 @@ def test_roll_back_now_is_a_few_tab_stops_from_the_top(  # type: ignore[no-untyp
     assert focused(lead)["tag"] == "textarea"
 
 
+def test_a_proposals_confirm_is_a_few_tab_stops_from_the_top(  # type: ignore[no-untyped-def]
+    page, oncall_lead, rollback_owner, fraud, production, successor, live_release
+):
+    incident = open_war_room(oncall_lead, fraud, production)
+    incidents.roll_back_incident(
+        actor=None, incident=incident, reason="review_rate > 2.5 for 15 min",
+        trigger={"metric": "review_rate", "value": "3.1"}, propose=True,
+    )  # fmt: skip
+    owner = page(rollback_owner)
+    owner.goto(incident.get_absolute_url())
+    confirm = f"Confirm rollback to {live_release.version}"
+
+    owner.keyboard.press("Tab")
+    owner.keyboard.press("Enter")  # the skip link
+    stops = [focused(owner)]
+    while len(stops) < MAX_STOPS_TO_ROLL_BACK and stops[-1]["text"] != confirm:
+        owner.keyboard.press("Tab")
+        stops.append(focused(owner))
+    assert stops[-1]["text"] == confirm, [stop["text"] for stop in stops]
+
+
 def test_every_control_in_the_war_room_shows_its_focus(  # type: ignore[no-untyped-def]
     page, oncall_lead, fraud, production, successor
 ):
