@@ -46,7 +46,7 @@ mlflow-deps: $(MLFLOW)  ## a virtualenv with the MLflow server the backend tests
 # The suite runs on TEST_WORKERS pytest-xdist workers (0: in this process), a file to a
 # worker: a file's session servers (MLflow, Chromium) start once (tests/services.py).
 TEST_WORKERS ?= 2
-test: $(STAMP) $(MLFLOW) system-deps lint  ## lint, then the whole suite on real PostgreSQL, Redis, Celery, MLflow
+test: $(STAMP) $(MLFLOW) system-deps axe-deps lint  ## lint, then the whole suite on real PostgreSQL, Redis, Celery, MLflow
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # `make test` fuzzes every API operation as every role, an outsider and nobody (no credentials)
@@ -100,6 +100,18 @@ prometheus-deps:  ## install Debian's prometheus for the metric-analysis tests (
 pdf-deps:  ## install Debian's poppler-utils: the evidence-report test renders the PDF with pdftoppm
 	@command -v pdftoppm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; }
 
+# The accessibility tests inject axe-core into each page: npm installs the version
+# package-lock.json pins into node_modules/, with Debian's nodejs and npm where they are missing.
+AXE := node_modules/axe-core/axe.min.js
+
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
+.PHONY: axe-deps
+axe-deps: $(AXE)  ## install axe-core (pinned in package-lock.json) for the accessibility tests
+
 .PHONY: bench
 bench: $(STAMP)  ## run every benchmark in bench/ and write bench/RESULTS.md
 	$(BIN)/python bench/run_all.py
@@ -113,4 +125,4 @@ soak: $(STAMP)  ## soak: 100 clients x 5 min on gunicorn, PostgreSQL, Celery; th
 
 .PHONY: clean
 clean:  ## remove the virtual environment and the embedded data
-	rm -rf $(VENV) .data staticfiles test-artifacts
+	rm -rf $(VENV) .data staticfiles test-artifacts node_modules

@@ -13,6 +13,31 @@
       }, 5700);
     });
   });
+  // The site menu on a narrow screen: a button folds the navigation away and opens it again
+  // (CSS hides the folded menu only below 900 px, and only once this has run: without the
+  // script the navigation stays open). Escape closes it and gives the focus back.
+  document.addEventListener("DOMContentLoaded", function () {
+    var button = document.querySelector(".menu-button");
+    var menu = button && document.getElementById(button.getAttribute("aria-controls"));
+    var sidebar = menu && button.closest(".sidebar");
+    if (!sidebar) { return; }
+    var setOpen = function (open) {
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      sidebar.classList.toggle("is-menu-open", open);
+    };
+    setOpen(false);
+    sidebar.classList.add("has-menu");
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      setOpen(button.getAttribute("aria-expanded") !== "true");
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape" || button.getAttribute("aria-expanded") !== "true") { return; }
+      if (!button.offsetParent) { return; }  // a wide screen: the menu is not folded there
+      setOpen(false);
+      button.focus();
+    });
+  });
   // A button with data-copy="#id" copies that element's text (a token shown once), and says so.
   // Delegated: the button may arrive in an htmx swap. Without the clipboard API (plain HTTP),
   // the text is selected for ⌘C / Ctrl+C instead.
