@@ -76,6 +76,13 @@ def wait_until_sent(timeout: float) -> bool:
     return sender is None or sender.drained(timeout)
 
 
+def waiting_for() -> float:
+    """How long the oldest task this process handed over has waited for the broker (0: none
+    waits): the war room's sign that the broker does not take work (config.health)."""
+    sender = _senders.get(os.getpid())
+    return sender.waiting_for() if sender is not None else 0.0
+
+
 def _publish_here(task: Any, args: tuple[Any, ...], options: dict[str, Any], label: str) -> None:
     try:
         task.apply_async(args, retry=False, **options)
@@ -107,6 +114,11 @@ class _Sender:
         # Let the sending thread take the interpreter now rather than after the switch
         # interval (5 ms): on a healthy broker the task leaves as soon as it did in-line.
         time.sleep(0)
+
+    def waiting_for(self) -> float:
+        """How long the oldest task not yet sent has waited (0: none waits)."""
+        with self._changed:
+            return time.monotonic() - self._waiting[0].queued_at if self._waiting else 0.0
 
     def drained(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

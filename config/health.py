@@ -1,32 +1,47 @@
-"""Liveness and readiness probes for load balancers and container orchestrators.
+"""Liveness, readiness and status probes, and the war room's sign that background work stalls.
 
-`/healthz` answers as long as the process serves requests; it touches nothing else, so a
-database outage does not make the orchestrator restart healthy web processes.
-`/readyz` says whether this process can do its work: the database answers, the Celery
-broker accepts a connection, and at least one Celery worker answers a ping (a rollback
-pressed now would run). Both are open to anonymous callers and exempt from the HTTPS
-redirect (SECURE_REDIRECT_EXEMPT), and say nothing about the failure beyond the name of the
-check and the exception class; the details go to the log.
+- `/healthz` answers as long as the process serves requests; it touches nothing else, so a
+  database outage does not make the orchestrator restart healthy web processes.
+- `/readyz`, for the load balancer, says whether this web process can serve pages: the
+  database answers. Only that: a broker or worker outage must not take every web replica
+  out of rotation in the middle of an incident, when the war room is needed most.
+- `/statusz`, for monitoring, says whether the work behind the pages gets done: the
+  database, the broker accepts a connection, a Celery worker answers a ping, the audit
+  sealer keeps up (beat and a worker both run it), and no rollback waits in the queue
+  unstarted. 503 when any of them fails.
 
-The probe is bounded: the broker gets BROKER_TIMEOUT, the workers WORKER_TIMEOUT, and the
-worker check is skipped when the broker is down or hung (it could only time out), so
-/readyz answers within 2 s whatever the broker does, plus the database's connect_timeout
-if the database hangs.
+All three are open to anonymous callers and exempt from the HTTPS redirect
+(SECURE_REDIRECT_EXEMPT), and say nothing about a failure beyond the name of the check and
+a class or a figure; the details go to the log.
+
+The status probe is bounded: the broker gets BROKER_TIMEOUT, the workers WORKER_TIMEOUT,
+and the worker check is skipped when the broker is down or hung (it could only time out),
+so /statusz answers within 2 s whatever the broker does, plus the database's
+connect_timeout if the database hangs.
+
+`background_trouble` is what the war room's banner says when rollbacks would be queued and
+not run: read from the database and this process's hand-over queue only (never the broker,
+which may hang), at most every few seconds per process.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+from config import handoff
+from releases.models import RollbackStatus
 
 if TYPE_CHECKING:
     from kombu import Connection
@@ -82,13 +97,55 @@ def _check_worker() -> None:
         raise NoWorkerAnswered
 
 
-CHECKS: dict[str, Callable[[], None]] = {
+class Behind(Exception):
+    """Work that should have been done by now is not (the message says how far behind)."""
+
+
+# An audit event unsealed for longer than this, or a rollback requested and unstarted for
+# longer than that, means beat, a worker or the broker is not doing its part.
+SEALER_LAG_LIMIT = timedelta(minutes=2)
+QUEUE_LAG_LIMIT = timedelta(seconds=30)
+BROKER_WAIT_LIMIT = 5.0  # seconds a task of this process may wait for the broker
+TROUBLE_TTL = 5.0  # seconds a process reuses what it found
+
+
+def _lags() -> tuple[timedelta | None, timedelta | None]:
+    """How long the oldest unsealed audit event and the oldest unstarted rollback waited."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LAGS_SQL, {"requested": RollbackStatus.REQUESTED})
+        sealed_lag, queue_lag = cursor.fetchone()
+    return sealed_lag, queue_lag
+
+
+_LAGS_SQL = """
+SELECT now() - (SELECT min(occurred_at) FROM governance_auditevent WHERE seq IS NULL),
+       now() - (SELECT min(COALESCE(enqueued_at, requested_at)) FROM releases_rollbackrequest
+                WHERE status = %(requested)s AND started_at IS NULL)
+"""
+
+
+def _check_sealer() -> None:
+    sealed_lag, _ = _lags()
+    if sealed_lag is not None and sealed_lag > SEALER_LAG_LIMIT:
+        raise Behind(f"{sealed_lag.total_seconds():.0f} s behind")
+
+
+def _check_queue() -> None:
+    _, queue_lag = _lags()
+    if queue_lag is not None and queue_lag > QUEUE_LAG_LIMIT:
+        raise Behind(f"a rollback waits {queue_lag.total_seconds():.0f} s")
+
+
+READINESS: dict[str, Callable[[], None]] = {"database": _check_database}
+STATUS: dict[str, Callable[[], None]] = {
     "database": _check_database,
     "broker": _check_broker,
     "worker": _check_worker,
+    "sealer": _check_sealer,
+    "rollback_queue": _check_queue,
 }
 # A check that cannot pass while another fails is skipped, not waited for.
-REQUIRES = {"worker": "broker"}
+REQUIRES = {"worker": "broker", "sealer": "database", "rollback_queue": "database"}
 
 
 @login_not_required
@@ -102,20 +159,34 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
+    return _probe(READINESS)
+
+
+@login_not_required
+@never_cache
+@require_safe
+def statusz(request: HttpRequest) -> JsonResponse:
+    return _probe(STATUS)
+
+
+def _probe(checks_to_run: dict[str, Callable[[], None]]) -> JsonResponse:
     checks: dict[str, str] = {}
-    for name, check in CHECKS.items():
+    for name, check in checks_to_run.items():
         required = REQUIRES.get(name)
         if required is not None and checks.get(required) != "ok":
             checks[name] = f"skipped: {required} unavailable"
             continue
         try:
             check()
+        except Behind as behind:
+            logger.warning("status check %r: %s", name, behind)
+            checks[name] = f"behind: {behind}"
         except Exception as exc:
             logger.warning("readiness check %r failed", name, exc_info=True)
             checks[name] = f"error: {type(exc).__name__}"
         else:
             checks[name] = "ok"
-    failing = [name for name, result in checks.items() if result.startswith("error")]
+    failing = [name for name, result in checks.items() if not result.startswith(("ok", "skip"))]
     unavailable = any(result != "ok" for result in checks.values())
     body: dict[str, object] = {"status": "unavailable" if unavailable else "ok", "checks": checks}
     if unavailable:
@@ -123,9 +194,50 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=503 if unavailable else 200)
 
 
+_found: tuple[float, str | None] = (0.0, None)
+
+
+def background_trouble() -> str | None:
+    """Why a rollback pressed now would wait in the queue, if it would: a sentence for the
+    war room's banner, else None. Reused for TROUBLE_TTL seconds by this process."""
+    global _found
+    checked_at, trouble = _found
+    if time.monotonic() - checked_at < TROUBLE_TTL:
+        return trouble
+    trouble = _trouble()
+    _found = (time.monotonic(), trouble)
+    return trouble
+
+
+def _trouble() -> str | None:
+    waited = handoff.waiting_for()
+    if waited > BROKER_WAIT_LIMIT:
+        return (
+            f"The task broker has not taken work for {waited:.0f} s: rollbacks are queued, "
+            "not running. They run as soon as it answers."
+        )
+    try:
+        sealed_lag, queue_lag = _lags()
+    except DatabaseError:
+        return None  # the page itself will say the database is gone
+    if queue_lag is not None and queue_lag > QUEUE_LAG_LIMIT:
+        return (
+            f"Rollbacks are queued, not running: one has waited {queue_lag.total_seconds():.0f} "
+            "s and no worker has taken it."
+        )
+    if sealed_lag is not None and sealed_lag > SEALER_LAG_LIMIT:
+        minutes = sealed_lag.total_seconds() / 60
+        return (
+            f"Failsafe's background work is stalled (the audit trail is {minutes:.0f} min "
+            "behind): a rollback pressed now may wait in the queue."
+        )
+    return None
+
+
 # Included from config.urls at the root. No trailing slash: the paths match
-# SECURE_REDIRECT_EXEMPT (^healthz$, ^readyz$), and probes do not follow redirects.
+# SECURE_REDIRECT_EXEMPT (^healthz$, ^readyz$, ^statusz$), and probes do not follow redirects.
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("statusz", statusz, name="statusz"),
 ]

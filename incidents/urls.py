@@ -17,6 +17,7 @@ urlpatterns = [
     path("incidents/dashboard/", dashboard.dashboard, name="dashboard"),
     path("incidents/<int:pk>/", war_room.war_room, name="war-room"),
     path("incidents/<int:pk>/live/", war_room.live, name="live"),
+    path("incidents/background/", war_room.background_status, name="background-status"),
     path("incidents/<int:pk>/timeline/", war_room.earlier_entries, name="timeline"),
     path("incidents/<int:pk>/stage/", war_room_actions.stage_move, name="stage-move"),
     path("incidents/<int:pk>/severity/", war_room_actions.severity_change, name="severity-change"),

@@ -153,8 +153,10 @@ ALERTMANAGER = {
 }
 SITE_ROUTES = [
     Open("liveness probe", "GET", "/healthz", EVERYONE),
-    # Ready: the database, the broker and a worker answer (the world starts a worker).
+    # Ready: the database answers. Status: the broker, a worker (the world starts one), the
+    # sealer and the rollback queue too.
     Open("readiness probe", "GET", "/readyz", EVERYONE),
+    Open("status probe", "GET", "/statusz", EVERYONE),
     # The test client calls from 127.0.0.1, an allowed network; CALLERS has the others.
     Open("metrics", "GET", "/metrics", EVERYONE),
     Open("login page", "GET", "/login/", EVERYONE, ok=302),  # signed in: on to the home page

@@ -79,6 +79,7 @@ def test_the_sender_waits_out_a_broker_that_never_answers_then_delivers_in_order
         sender.put(handoff._Task(execute_rollback, (n,), {"queue": "handoff-test"}, f"task {n}"))
     assert time.monotonic() - started < 0.1  # handing over never waits on the broker
     assert not sender.drained(3)  # still trying: nothing answers
+    assert sender.waiting_for() >= 3  # what the war room's banner reads
 
     silent.close()
     path.unlink()
@@ -91,5 +92,6 @@ def test_the_sender_waits_out_a_broker_that_never_answers_then_delivers_in_order
         ]
     finally:
         broker.stop()
+    assert sender.waiting_for() == 0
     # LPUSH: the newest first. A try that timed out against the listener went nowhere.
     assert bodies == ["(2,)", "(1,)", "(0,)"]

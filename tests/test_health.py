@@ -1,5 +1,6 @@
-"""The probes: /healthz (the process is up) and /readyz (the database, the broker and a
-worker answer)."""
+"""The probes: /healthz (the process is up), /readyz (this web process can serve: the
+database answers) and /statusz (the work behind it gets done: the broker, a worker, the
+sealer and the rollback queue); and the war room's banner when rollbacks would queue."""
 
 from __future__ import annotations
 
@@ -22,17 +23,27 @@ def test_healthz_answers_anonymous_callers_without_the_database(client):
     assert "no-cache" in response["Cache-Control"]
 
 
+HEALTHY = {"database": "ok", "broker": "ok", "worker": "ok", "sealer": "ok", "rollback_queue": "ok"}
+
+
 @pytest.mark.django_db
-def test_readyz_is_ready_when_the_database_the_broker_and_a_worker_answer(client, celery_worker):
+def test_statusz_is_ok_when_everything_behind_the_pages_answers(client, celery_worker):
     started = time.monotonic()
-    response = client.get("/readyz")
+    response = client.get("/statusz")
 
     assert response.status_code == 200, response.content
-    assert response.json() == {
-        "status": "ok",
-        "checks": {"database": "ok", "broker": "ok", "worker": "ok"},
-    }
+    assert response.json() == {"status": "ok", "checks": HEALTHY}
     assert time.monotonic() - started < 1  # the first pong ends the wait
+
+
+@pytest.mark.django_db
+def test_readyz_keeps_the_web_in_rotation_without_broker_or_workers(client, tmp_path):
+    # The war room must stay up when the workers or the broker fail: readiness asks only
+    # what serving pages needs.
+    with override_settings(CELERY_BROKER_URL=f"redis+socket://{tmp_path / 'none.sock'}"):
+        response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok"}}
 
 
 @pytest.fixture
@@ -47,30 +58,30 @@ def empty_broker(tmp_path):
 
 
 @pytest.mark.django_db
-def test_readyz_names_the_worker_when_none_answers(client, empty_broker):
+def test_statusz_names_the_worker_when_none_answers(client, empty_broker):
     started = time.monotonic()
     with override_settings(CELERY_BROKER_URL=empty_broker):
-        response = client.get("/readyz")
+        response = client.get("/statusz")
     elapsed = time.monotonic() - started
 
     assert response.status_code == 503
     assert response.json() == {
         "status": "unavailable",
-        "checks": {"database": "ok", "broker": "ok", "worker": "error: NoWorkerAnswered"},
+        "checks": {**HEALTHY, "worker": "error: NoWorkerAnswered"},
         "failing": ["worker"],
     }
     assert elapsed < 3  # bounded: WORKER_TIMEOUT, not Celery's default waits
 
 
 @pytest.mark.django_db
-def test_readyz_names_the_broker_when_it_is_down(client, tmp_path):
+def test_statusz_names_the_broker_when_it_is_down(client, tmp_path):
     dead = tmp_path / "dead.sock"
     # A socket file nobody listens on: connecting is refused at once.
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(dead))
     try:
         with override_settings(CELERY_BROKER_URL=f"redis+socket://{dead}"):
-            response = client.get("/readyz")
+            response = client.get("/statusz")
     finally:
         listener.close()
 
@@ -103,12 +114,12 @@ def unanswering_broker(request, empty_broker, tmp_path):
 
 
 @pytest.mark.django_db
-def test_readyz_answers_within_two_seconds_when_the_broker_never_answers(
+def test_statusz_answers_within_two_seconds_when_the_broker_never_answers(
     client, unanswering_broker
 ):
     started = time.monotonic()
     with override_settings(CELERY_BROKER_URL=unanswering_broker):
-        response = client.get("/readyz")
+        response = client.get("/statusz")
     elapsed = time.monotonic() - started
 
     assert response.status_code == 503
@@ -118,21 +129,24 @@ def test_readyz_answers_within_two_seconds_when_the_broker_never_answers(
 
 
 @pytest.mark.django_db
-def test_readyz_names_the_database_when_it_fails(client, monkeypatch, celery_worker):
+@pytest.mark.parametrize("path", ["/readyz", "/statusz"])
+def test_both_probes_name_the_database_when_it_fails(client, monkeypatch, celery_worker, path):
     def broken_cursor(*args, **kwargs):
         raise OperationalError("connection refused")
 
     monkeypatch.setattr(connection, "cursor", broken_cursor)
-    response = client.get("/readyz")
+    response = client.get(path)
 
     assert response.status_code == 503
     assert response.json()["failing"] == ["database"]
-    assert response.json()["checks"]["broker"] == "ok"
-    assert response.json()["checks"]["worker"] == "ok"
+    if path == "/statusz":
+        assert response.json()["checks"]["broker"] == "ok"
+        assert response.json()["checks"]["worker"] == "ok"
+        assert response.json()["checks"]["sealer"] == "skipped: database unavailable"
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/statusz"])
 def test_probes_are_exempt_from_the_https_redirect(client, path, celery_worker):
     with override_settings(SECURE_SSL_REDIRECT=True):
         assert client.get("/systems/").status_code == 301  # the redirect is on
@@ -145,3 +159,69 @@ def test_probes_are_exempt_from_the_https_redirect(client, path, celery_worker):
 def test_probes_do_not_change_state(client):
     assert client.post("/healthz").status_code == 405
     assert client.post("/readyz").status_code == 405
+    assert client.post("/statusz").status_code == 405
+
+
+# --- work that stalls: the status probe and the war room's banner ----------------------------
+
+
+@pytest.fixture
+def fresh_trouble(monkeypatch):  # type: ignore[no-untyped-def]
+    from config import health
+
+    monkeypatch.setattr(health, "_found", (0.0, None))  # nothing remembered from before
+    return health
+
+
+@pytest.mark.django_db
+def test_a_rollback_nobody_takes_shows_on_the_status_and_in_the_war_room(
+    client, celery_worker, incident, earlier, rollback_owner, fresh_trouble
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from incidents import services
+    from releases.models import RollbackRequest
+
+    request, _ = services.roll_back_incident(actor=rollback_owner, incident=incident, reason="x")
+    RollbackRequest.objects.filter(pk=request.pk).update(
+        enqueued_at=timezone.now() - timedelta(minutes=2)
+    )
+    status = client.get("/statusz").json()
+    assert status["checks"]["rollback_queue"].startswith("behind: a rollback waits")
+    assert status["failing"] == ["rollback_queue"]
+    client.force_login(rollback_owner)
+    banner = client.get("/incidents/background/").content.decode()
+    assert 'data-testid="background-trouble"' in banner and "no worker has taken it" in banner
+    page = client.get(incident.get_absolute_url()).content.decode()
+    assert 'hx-get="/incidents/background/"' in page  # the war room polls it
+
+
+@pytest.mark.django_db
+def test_an_audit_trail_left_unsealed_says_background_work_stalls(
+    client, incident, viewer, fresh_trouble
+):
+    from datetime import timedelta
+
+    import time_machine
+    from django.db import transaction
+    from django.utils import timezone
+
+    from governance import audit
+
+    with time_machine.travel(timezone.now() - timedelta(minutes=10)), transaction.atomic():
+        audit.record_event(actor=None, action="system.checked", system=incident.system)
+    assert client.get("/statusz").json()["checks"]["sealer"].startswith("behind:")
+    client.force_login(viewer)
+    banner = client.get("/incidents/background/").content.decode()
+    assert "background work is stalled" in banner
+
+
+@pytest.mark.django_db
+def test_no_banner_when_the_work_gets_done(client, incident, viewer, fresh_trouble):
+    from governance.audit.chain import seal_all
+
+    seal_all()
+    client.force_login(viewer)
+    assert client.get("/incidents/background/").content.decode().strip() == ""

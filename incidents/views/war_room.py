@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.views.decorators.http import require_GET, require_http_methods
 
+from config.health import background_trouble
 from governance.http import AuthenticatedHttpRequest
 from governance.pagecache import cached_page, owning_system, system_version
 from governance.people import names_of
@@ -149,6 +150,14 @@ def live(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         return HttpResponseBadRequest("`after` must be a timeline entry id.")
     context = room_context(request, incident, version, after=after)
     return render(request, "incidents/_live.html", context)
+
+
+@require_GET
+def background_status(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The war room's banner, polled: why rollbacks would wait in the queue, or nothing.
+    Open to anyone signed in: it names no system and no incident."""
+    trouble = background_trouble()
+    return render(request, "incidents/_background.html", {"trouble": trouble})
 
 
 @require_GET

@@ -38,6 +38,8 @@ ROUTES = [
         data={"decision": "confirm"},
     ),
     Route("incident list", "GET", "/incidents/", EVERYONE),
+    # Names no system: anyone signed in may ask whether rollbacks would queue.
+    Route("background status", "GET", "/incidents/background/", EVERYONE),
     Route("declare page", "GET", "/incidents/declare/", LEADS, outsider=403),
     Route(
         "declare by form",
