@@ -115,18 +115,22 @@ class FlaggerMetadataToken(BaseAuthentication):
 
 
 # The gate sits on every deployment's path: its reads are written out, where compiling the
-# ORM's statements cost more than running them (bench/gate.py).
+# ORM's statements cost more than running them (bench/gate.py). The system, the environment
+# and the release come in one statement; who may not see the system learns nothing of them.
 _SYSTEM_SQL = "SELECT id, name, slug FROM governance_aisystem WHERE slug = %(slug)s"
 _SUBJECT_SQL = """
-SELECT environment.id, environment.system_id, environment.name, environment.slug,
+SELECT system.id, system.name, system.slug,
+       environment.id, environment.system_id, environment.name, environment.slug,
        environment.is_production, release.id, release.system_id, release.version,
        release.status
-FROM (SELECT 1) AS one
+FROM governance_aisystem AS system
 LEFT JOIN releases_environment AS environment
-    ON environment.system_id = %(system)s AND environment.slug = %(environment)s
+    ON environment.system_id = system.id AND environment.slug = %(environment)s
 LEFT JOIN releases_release AS release
-    ON release.system_id = %(system)s AND release.version = %(version)s
+    ON release.system_id = system.id AND release.version = %(version)s
+WHERE system.slug = %(slug)s
 """
+_SYSTEM_FIELDS = ["id", "name", "slug"]
 _ENVIRONMENT_FIELDS = ["id", "system_id", "name", "slug", "is_production"]
 _RELEASE_FIELDS = ["id", "system_id", "version", "status"]
 
@@ -146,37 +150,59 @@ class FlaggerMetadataTokenScheme(OpenApiAuthenticationExtension):
 
 
 def _system_or_404(request: Request, slug: str) -> AISystem:
-    """The system, if the asker may see it (404 if not): get_system_or_404, written out."""
+    """The system, if the asker may see it (404 if not): get_system_or_404, written out. For
+    the answers that need no more than the system (a bad question, an unknown hook)."""
     with connection.cursor() as cursor:
         cursor.execute(_SYSTEM_SQL, {"slug": slug})
         row = cursor.fetchone()
-    system = AISystem.from_db(connection.alias, ["id", "name", "slug"], row) if row else None
-    if system is None or not can(api_actor(request), Action.VIEW, system):
-        raise Http404("No such AI system.")
+    system = AISystem.from_db(connection.alias, _SYSTEM_FIELDS, row) if row else None
+    _visible_or_404(request, system)
+    assert system is not None
     return system
 
 
-def _verdict_for(system: AISystem, environment: str, version: str, stage: str) -> Verdict:
-    """The verdict on the release and environment named (a 400 naming what is unknown).
+def _visible_or_404(request: Request, system: AISystem | None) -> None:
+    if system is None or not can(api_actor(request), Action.VIEW, system):
+        raise Http404("No such AI system.")
 
-    Both are read with only the columns the gate uses (the environment's backend secrets
-    stay encrypted in the database)."""
+
+def _verdict_for(
+    request: Request, slug: str, environment: str, version: str, stage: str
+) -> Verdict:
+    """The verdict on the release and environment named (404 for a system the asker may not
+    see, then a 400 naming what is unknown), read in one statement.
+
+    Only the columns the gate uses are read (the environment's backend secrets stay
+    encrypted in the database)."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            _SUBJECT_SQL, {"system": system.pk, "environment": environment, "version": version}
-        )
+        cursor.execute(_SUBJECT_SQL, {"slug": slug, "environment": environment, "version": version})
         row = cursor.fetchone()
+    system = AISystem.from_db(connection.alias, _SYSTEM_FIELDS, row[:3]) if row else None
+    _visible_or_404(request, system)
+    assert system is not None and row is not None
     errors = {}
-    if row[0] is None:
+    if row[3] is None:
         errors["environment"] = [f"{system.name} has no environment {environment!r}."]
-    if row[5] is None:
+    if row[8] is None:
         errors["release"] = [f"{system.name} has no release {version!r}."]
     if errors:
         raise serializers.ValidationError(errors)
-    found_environment = Environment.from_db(connection.alias, _ENVIRONMENT_FIELDS, row[:5])
-    found_release = Release.from_db(connection.alias, _RELEASE_FIELDS, row[5:])
+    found_environment = Environment.from_db(connection.alias, _ENVIRONMENT_FIELDS, row[3:8])
+    found_release = Release.from_db(connection.alias, _RELEASE_FIELDS, row[8:])
     found_release.system = found_environment.system = system
     return deployment_verdict(release=found_release, environment=found_environment, stage=stage)
+
+
+def _question(
+    request: Request, slug: str, serializer: type[serializers.Serializer], data: Any
+) -> Any:
+    """The question, validated; if it is bad, a 404 still comes first for a system the
+    asker may not see."""
+    try:
+        return validated(serializer, data)
+    except serializers.ValidationError:
+        _system_or_404(request, slug)
+        raise
 
 
 class GateView(APIView):
@@ -193,9 +219,10 @@ class GateView(APIView):
         responses=VerdictSerializer,
     )
     def get(self, request: Request, slug: str) -> Response:
-        system = _system_or_404(request, slug)
-        query = validated(GateQuerySerializer, request.query_params)
-        verdict = _verdict_for(system, query["environment"], query["release"], query["stage"])
+        query = _question(request, slug, GateQuerySerializer, request.query_params)
+        verdict = _verdict_for(
+            request, slug, query["environment"], query["release"], query["stage"]
+        )
         return Response(verdict.as_json())
 
 
@@ -216,13 +243,13 @@ class FlaggerGateView(APIView):
         },
     )
     def post(self, request: Request, slug: str, hook: str) -> Response:
-        system = _system_or_404(request, slug)
         if hook not in FLAGGER_HOOKS:
+            _system_or_404(request, slug)
             raise Http404(f"Failsafe answers Flagger's {', '.join(FLAGGER_HOOKS)} hooks.")
-        payload = validated(FlaggerPayloadSerializer, request.data)
+        payload = _question(request, slug, FlaggerPayloadSerializer, request.data)
         metadata = payload["metadata"]
         stage = metadata.get("stage") or FLAGGER_HOOKS[hook]
-        verdict = _verdict_for(system, metadata["environment"], metadata["release"], stage)
+        verdict = _verdict_for(request, slug, metadata["environment"], metadata["release"], stage)
         body = verdict.as_json()
         if hook == "rollback":
             roll_back = any(r.code in ROLL_BACK_FOR for r in verdict.refusals)
