@@ -151,9 +151,11 @@ def release_detail(pk: int, user: User) -> Release:
             "rollback_plan__target_release",
             "rollback_plan__written_by",
             "registry_version",
+            "based_on",
         )
         .prefetch_related(
             "components",
+            "based_on__components",
             Prefetch(
                 "gate_checks",
                 queryset=GateCheck.objects.select_related("recorded_by").only(

@@ -26,6 +26,8 @@ from releases.services.deploy_gate import PROMOTABLE
 from releases.services.plans import eligible_rollback_owners
 from releases.services.registration import submission_problems
 
+STARTED_FROM = "started-from"  # ?compare= for the release a draft started from
+
 
 def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: Any) -> dict:
     """Everything the release page shows, from the prefetched release (fixed query count)."""
@@ -36,6 +38,11 @@ def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: A
     actions = allowed_actions(user, release.system)
     environments = queries.environments_with_live(release.system_id)
     compare_to = _compare_environment(request, environments)
+    # The release it started from, unless the reader asked for an environment: its diff is
+    # what the author changed.
+    wanted = request.GET.get("compare", STARTED_FROM)
+    started_from = release.based_on if wanted == STARTED_FROM else None
+    base = started_from or (compare_to.live if compare_to else None)  # type: ignore[attr-defined]
     plan = getattr(release, "rollback_plan", None)
     approvals = list(release.approvals.all())
     takedown = takedown_of(release)
@@ -55,6 +62,7 @@ def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: A
     return {
         "release": release,
         "actions": actions,
+        "can_edit": Action.REGISTER_RELEASE in actions,
         "policy": policy,
         "gate": evaluation,
         "checks": sorted(checks, key=lambda c: (c.recorded_at, c.pk), reverse=True),
@@ -72,8 +80,10 @@ def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: A
         "can_promote": can_promote,
         "plan": plan,
         "environments": environments,
-        "compare_to": compare_to,
-        "diff": diff(release, compare_to.live if compare_to else None),  # type: ignore[attr-defined]
+        "compare_to": None if started_from else compare_to,
+        "started_from": started_from,
+        "started_from_key": STARTED_FROM,
+        "diff": diff(release, base),
         "registered_from": queries.registered_from(release),
         "steps": steps,
         "analysed": analysed,
