@@ -21,8 +21,10 @@ from releases.forms import (
     GateCheckForm,
     PromotionForm,
 )
+from releases.forms.gate_evidence import gate_evidence_formset
+from releases.gate_policy import evaluate, policy_for
 from releases.models import Release, RollbackRequest
-from releases.views.release_page import page_context, plan_form
+from releases.views.release_page import gate_criteria, page_context, plan_form
 
 
 def _act(
@@ -76,6 +78,36 @@ def gate_check_create(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
         return f"{check.get_criterion_display()}: {'passed' if check.passed else 'failed'}."
 
     return _act(request, pk, "gate_form", lambda _: GateCheckForm(request.POST), record)
+
+
+@require_POST
+def gate_evidence_save(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The gate form: every filled row recorded at once, or none and each row's errors."""
+    release = queries.release_detail(pk, request.user)
+    criteria = gate_criteria(release, evaluate(release, policy_for(release.system)))
+    formset = gate_evidence_formset(criteria, request.POST)
+    errors: list[str] = []
+    if formset.is_valid():
+        filled = formset.filled()
+        try:
+            checks = services.record_gate_evidence(
+                actor=request.user, release=release, checks=[row.check() for _, row in filled]
+            )
+        except services.GateEvidenceErrors as error:
+            for number, row_error in error.by_row.items():
+                apply_service_errors(filled[number][1], row_error)
+        except ValidationError as error:
+            errors = error.messages
+        else:
+            passed = sum(check.passed for check in checks)
+            messages.success(
+                request,
+                f"{len(checks)} gate check{'s' if len(checks) != 1 else ''} recorded: "
+                f"{passed} passed, {len(checks) - passed} failed.",
+            )
+            return redirect(release.get_absolute_url() + "#gate")
+    context = page_context(request, release, errors=errors, gate_formset=formset)
+    return render(request, "releases/release_detail.html", context, status=400)
 
 
 @require_POST

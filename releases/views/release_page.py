@@ -18,11 +18,15 @@ from releases.forms import (
     PromotionForm,
     RollbackPlanForm,
 )
+from releases.forms.gate_evidence import gate_evidence_formset
+from releases.forms.plans import trigger_initial
 from releases.gate_policy import evaluate, policy_for
-from releases.models import Decision, Environment, Release, ReleaseStatus
+from releases.intake.prefill import first_environment
+from releases.models import Decision, Environment, GateCriterion, Release, ReleaseStatus
 from releases.notifications import link_for
 from releases.services.approvals import approval_conflicts, takedown_of, valid_approvals
 from releases.services.deploy_gate import PROMOTABLE
+from releases.services.drills import drill_possible
 from releases.services.plans import eligible_rollback_owners
 from releases.services.registration import submission_problems
 
@@ -54,6 +58,12 @@ def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: A
     decided = any(a.approver_id == user.pk for a in this_round)
     refused = any(a.decision == Decision.REJECT for a in this_round)
     can_promote = Action.PROMOTE_RELEASE in actions and release.status in PROMOTABLE
+    records_evidence = release.status in (ReleaseStatus.DRAFT, ReleaseStatus.IN_REVIEW) and bool(
+        {Action.REGISTER_RELEASE, Action.APPROVE_RELEASE} & set(actions)
+    )
+    gate_formset = forms.get("gate_formset") or (
+        gate_evidence_formset(gate_criteria(release, evaluation)) if records_evidence else None
+    )
     steps = list(release.rollout_steps.all())
     # The analysis panel loads itself (and polls): the page only says whether there is one.
     analysed = any(hasattr(step, "analysis") for step in steps) or (
@@ -93,6 +103,9 @@ def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: A
         if Action.VIEW_AUDIT in actions
         else [],
         "gate_form": forms.get("gate_form") or GateCheckForm(),
+        "records_evidence": records_evidence,
+        "gate_formset": gate_formset,
+        "gate_rows": _gate_rows(evaluation, gate_formset) if gate_formset is not None else [],
         "approval_form": forms.get("approval_form")
         or ApprovalForm(initial={"cites_rollback": takedown.pk if takedown else None}),
         # Forms only where the page shows them: each costs queries and rendering.
@@ -102,6 +115,23 @@ def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: A
         or (PromotionForm(release=release) if can_promote else None),
         "errors": forms.get("errors", []),
     }
+
+
+def gate_criteria(release: Release, evaluation: Any) -> list[str]:
+    """The criteria the gate form has a row for: all of them, in the gate table's order,
+    but the rollback path where a rollback drill must show it (the service refuses a word)."""
+    drill = drill_possible(release.system)
+    return [
+        s.criterion.value
+        for s in evaluation.states
+        if not (drill and s.criterion == GateCriterion.ROLLBACK_READY)
+    ]
+
+
+def _gate_rows(evaluation: Any, formset: Any) -> list[tuple[Any, Any]]:
+    """Each form row beside its criterion's state (the result so far)."""
+    states = {s.criterion.value: s for s in evaluation.states}
+    return [(states.get(row["criterion"].value()), row) for row in formset]
 
 
 def _compare_environment(
@@ -117,37 +147,30 @@ def _compare_environment(
     return candidates[0] if candidates else None
 
 
-def _trigger_line(trigger: Any) -> str:
-    """A trigger as the plan form's text box takes it: "p95_latency_ms > 300 5"."""
-    threshold = f"{trigger.threshold:f}".rstrip("0").rstrip(".")
-    return (
-        f"{trigger.metric} {trigger.get_comparison_display()} {threshold} {trigger.window_minutes}"
-    )
-
-
-def _promql_line(trigger: Any) -> str:
-    """A PromQL trigger as the plan form takes it: "name: query > 0.05 for 5"."""
-    threshold = f"{trigger.threshold:f}".rstrip("0").rstrip(".")
-    return (
-        f"{trigger.metric}: {trigger.query} {trigger.get_comparison_display()} {threshold} "
-        f"for {trigger.window_minutes}"
-    )
-
-
 def plan_form(release: Release, plan: Any, data: Any = None) -> RollbackPlanForm:
-    initial = {}
+    # A new plan opens on what a plan usually is: for the first (production) environment,
+    # owned by the system's rollback owner when there is only one.
+    owners = eligible_rollback_owners(release)
+    environment = first_environment(release.system)
+    initial: dict[str, Any] = {
+        "environment": environment.pk if environment else None,
+        "owners": list(owners) if len(owners) == 1 else [],
+    }
+    triggers: list[dict[str, Any]] = []
     if plan is not None:
-        triggers = list(plan.triggers.all())
+        triggers = [trigger_initial(t) for t in plan.triggers.all()]
         initial = {
             "environment": plan.environment_id,
             "target_release": plan.target_release_id,
             "owners": [o.pk for o in plan.owners.all()],
             "mode": plan.mode,
             "cooldown_minutes": plan.cooldown_minutes,
-            "triggers": "\n".join(_trigger_line(t) for t in triggers if not t.is_promql),
-            "promql_triggers": "\n".join(_promql_line(t) for t in triggers if t.is_promql),
             "advance_on_analysis": plan.advance_on_analysis,
         }
     return RollbackPlanForm(
-        data, release=release, owner_ids=eligible_rollback_owners(release), initial=initial
+        data,
+        release=release,
+        owner_ids=owners,
+        initial=initial,
+        triggers=triggers,
     )
