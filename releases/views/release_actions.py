@@ -144,6 +144,8 @@ def promotion_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
         request,
         pk,
         "promotion_form",
-        lambda release: PromotionForm(request.POST, release=release),
+        lambda release: PromotionForm(
+            request.POST, release=release, in_flight=queries.rollouts_in_flight(release)
+        ),
         promote,
     )

@@ -112,7 +112,15 @@ def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: A
         "plan_form": forms.get("plan_form")
         or (plan_form(release, plan) if release.status == ReleaseStatus.DRAFT else None),
         "promotion_form": forms.get("promotion_form")
-        or (PromotionForm(release=release) if can_promote else None),
+        or (
+            PromotionForm(
+                release=release,
+                in_flight=queries.rollouts_in_flight(release),
+                initial=PromotionForm.initial_after(steps),
+            )
+            if can_promote
+            else None
+        ),
         "errors": forms.get("errors", []),
     }
 

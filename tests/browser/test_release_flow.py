@@ -9,11 +9,13 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from releases.models import Release, ReleaseStatus
+from releases.services import rollouts
 
 pytestmark = pytest.mark.browser
 
@@ -171,3 +173,43 @@ def test_a_model_owner_releases_with_gate_evidence_and_a_plan_in_few_clicks(
     )
     # Before: about 45 clicks and 12 page loads for the same release.
     assert walk.clicks <= 20 and walk.loads <= 7
+
+
+def test_the_rollout_form_moves_on_and_warns_of_a_release_mid_rollout(
+    page, screenshot, approved, release_manager, second_approver, production, make_release,
+    rollback_owner, model_owner,
+):  # fmt: skip
+    from tests.factories.releases import ApprovedReleaseFactory
+
+    # 2.5.0 is already at shadow in production when 2.0.0 is promoted there.
+    earlier = ApprovedReleaseFactory(
+        system=production.system, actor=model_owner, version="2.5.0", environment=production,
+        rollback_owners=[rollback_owner], manual_plan=True,
+        approvers=[release_manager, second_approver],
+    )  # fmt: skip
+    with mock.patch.object(rollouts, "send_step"):
+        rollouts.promote_release(
+            actor=release_manager, release=earlier, environment=production, stage="shadow",
+            traffic_percent=10,
+        )  # fmt: skip
+        manager = page(release_manager)
+        manager.goto(f"/releases/{approved.pk}/")
+        form = manager.locator(".promote-form")
+        expect(form.locator(".notice-in-flight")).to_contain_text(
+            "2.5.0 is mid-rollout in Production: shadow / guarded, 10 %"
+        )
+        expect(form.get_by_label("Stage")).to_have_value("offline_validation")
+        form.get_by_role("button", name="Promote").click()
+        expect(form.locator(".field-error")).to_contain_text("2.5.0 is mid-rollout in Production")
+        assert not approved.rollout_steps.exists()
+
+        form = manager.locator(".promote-form")
+        form.get_by_label("Promote anyway").check()
+        form.get_by_role("button", name="Promote").click()
+        expect(manager.get_by_role("status")).to_contain_text("Offline validation in Production")
+        # The form now offers the stage after it, in the same environment.
+        form = manager.locator(".promote-form")
+        expect(form.get_by_label("Stage")).to_have_value("internal_testing")
+        expect(form.get_by_label("Environment", exact=True)).to_have_value(str(production.pk))
+        manager.locator("#rollout").scroll_into_view_if_needed()
+        screenshot(manager, "release-flow-rollout.png")
