@@ -108,8 +108,9 @@ def _suggestion_base(form: ReleaseForm, start: Release | None) -> Release | None
     if start is not None:
         return start
     system = form.cleaned_data.get("system") if hasattr(form, "cleaned_data") else None
-    if system is None and form.is_bound:
-        system = form.fields["system"].queryset.filter(pk=form.data.get("system") or 0).first()  # type: ignore[attr-defined]
+    if system is None and form.is_bound and str(form.data.get("system", "")).isdigit():
+        systems = form.fields["system"].queryset  # type: ignore[attr-defined]
+        system = systems.filter(pk=int(form.data["system"])).first()
     if system is None:
         return None
     try:

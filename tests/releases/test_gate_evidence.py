@@ -104,3 +104,12 @@ def test_the_service_records_all_or_none(model_owner, draft):
         )  # fmt: skip
     assert list(refused.value.by_row) == [1]
     assert not GateCheck.objects.exists()
+
+
+def test_a_tampered_criterion_is_refused_in_words(client, model_owner, draft):
+    rows = [("nonsense", "attested", "", "", "", "true", "https://e.example.com")]
+    client.force_login(model_owner)
+    response = client.post(f"/releases/{draft.pk}/gate-evidence/", gate_form(rows))
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+    assert not GateCheck.objects.exists()

@@ -143,3 +143,26 @@ def test_editing_a_draft_suggests_from_what_it_would_replace(
         headers={"HX-Request": "true", "HX-Target": "change-categories"},
     ).content.decode()
     assert "New fusion logic" in html and "suggested-tag" in html
+
+
+def test_bad_input_to_the_suggestion_is_a_plain_answer(client, model_owner, live_release):
+    client.force_login(model_owner)
+    headers = {"HX-Request": "true", "HX-Target": "change-categories"}
+    for system in ("abc", "999999", ""):
+        response = client.post(
+            "/releases/new/", {"system": system, "based_on": "x"}, headers=headers
+        )
+        assert response.status_code == 200
+        assert "suggested-tag" not in response.content.decode()
+
+
+def test_a_base_the_user_may_not_use_is_refused_in_words(
+    client, model_owner, fraud, make_release, registrar, loans
+):
+    foreign = make_release("9.0.0", system=loans, actor=registrar)
+    client.force_login(model_owner)
+    data = {**release_form_data("3.0.0"), "system": fraud.pk, "based_on": foreign.pk}
+    response = client.post("/releases/new/", data)
+    assert response.status_code == 400
+    assert "The release this one starts from: Select a valid choice." in response.content.decode()
+    assert not Release.objects.filter(version="3.0.0").exists()
