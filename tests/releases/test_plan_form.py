@@ -104,3 +104,17 @@ def test_the_service_refuses_a_rolled_back_target(
             owners=[rollback_owner], mode="manual", cooldown_minutes=30, triggers=[],
             target_release=successor,
         )  # fmt: skip
+
+
+def test_a_tampered_trigger_row_is_refused_in_words(
+    client, model_owner, draft, production, rollback_owner
+):
+    rows = trigger_rows(("p95_latency_ms", "gt", "300", "5"))
+    rows["trigger-0-kind"], rows["trigger-0-comparison"] = "shell", "eq"
+    client.force_login(model_owner)
+    response = client.post(
+        f"/releases/{draft.pk}/plan/", plan_form(production, [rollback_owner], **rows)
+    )
+    assert response.status_code == 400
+    assert response.content.decode().count("Select a valid choice") == 2
+    assert not RollbackPlan.objects.filter(release=draft).exists()
