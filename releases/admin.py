@@ -75,6 +75,7 @@ class ReleaseAdmin(SystemScopedAdmin):
     search_fields = ("version", "title")
     list_select_related = ("system", "author")
     inlines = (ComponentInline, GateCheckInline, ApprovalInline)
+    raw_id_fields = ("based_on",)  # a system may hold hundreds of releases
 
 
 @admin.register(Environment)

@@ -159,6 +159,8 @@ class ReleaseDiff:
     components: list[ComponentChange]
     card: list[CardChange]
     categories: list[ChangeCategory]  # declared on the release: each demands formal review
+    # What the stack's diff suggests and the release does not declare (suggest_categories).
+    undeclared: list[ChangeCategory]
 
     @property
     def changed_components(self) -> list[ComponentChange]:
@@ -191,9 +193,18 @@ def diff(release: Release, base: Release | None) -> ReleaseDiff:
         )
         for name in MODEL_CARD_FIELDS
     ]
+    declared = [ChangeCategory(c) for c in release.change_categories]
+    suggested = (
+        suggest_categories(_stack(old), _stack(new)) if old is not None and base != release else []
+    )
     return ReleaseDiff(
         base=base,
         components=components,
         card=card,
-        categories=[ChangeCategory(c) for c in release.change_categories],
+        categories=declared,
+        undeclared=[c for c in suggested if c not in declared],
     )
+
+
+def _stack(content: dict[str, Any]) -> list[dict[str, str]]:
+    return [{"kind": kind, **parts} for kind, parts in content["stack"].items()]

@@ -24,7 +24,9 @@ from releases.models import (
     Release,
     ReleaseStatus,
     RollbackTrigger,
+    RolloutStage,
     RolloutStep,
+    StepStatus,
 )
 
 if TYPE_CHECKING:
@@ -151,9 +153,11 @@ def release_detail(pk: int, user: User) -> Release:
             "rollback_plan__target_release",
             "rollback_plan__written_by",
             "registry_version",
+            "based_on",
         )
         .prefetch_related(
             "components",
+            "based_on__components",
             Prefetch(
                 "gate_checks",
                 queryset=GateCheck.objects.select_related("recorded_by").only(
@@ -261,3 +265,25 @@ def registered_from(release: Release) -> RegistryVersion | None:
         return release.registry_version
     except RegistryVersion.DoesNotExist:
         return None
+
+
+def rollouts_in_flight(release: Release) -> dict[int, RolloutStep]:
+    """Other releases of the system part-way through a rollout, by environment: the latest
+    step of each, where it stopped short of general release and did not fail. One query."""
+    steps = (
+        RolloutStep.objects.filter(
+            environment__system_id=release.system_id,
+            release__status__in=(ReleaseStatus.APPROVED, ReleaseStatus.ROLLING_OUT),
+        )
+        .exclude(release=release)
+        .select_related("release", "environment")
+        .order_by("-requested_at", "-id")
+    )
+    latest: dict[tuple[int, int], RolloutStep] = {}
+    for step in steps:
+        latest.setdefault((step.environment_id, step.release_id), step)
+    in_flight: dict[int, RolloutStep] = {}
+    for (environment_id, _), step in latest.items():
+        if step.stage != RolloutStage.GENERAL_RELEASE and step.status != StepStatus.FAILED:
+            in_flight.setdefault(environment_id, step)
+    return in_flight

@@ -23,6 +23,11 @@ urlpatterns = [
         release_actions.gate_check_create,
         name="gate-check-create",
     ),
+    path(
+        "releases/<int:pk>/gate-evidence/",
+        release_actions.gate_evidence_save,
+        name="gate-evidence-save",
+    ),
     path("releases/<int:pk>/approvals/", release_actions.approval_create, name="approval-create"),
     path("releases/<int:pk>/plan/", release_actions.plan_save, name="plan-save"),
     path(

@@ -12,6 +12,7 @@ from governance.validators import (
     validate_artefact_uri,
     validate_evidence_uri,
 )
+from releases.content import stack_of, suggest_categories
 from releases.models import (
     MODEL_CARD_FIELDS,
     ChangeCategory,
@@ -45,10 +46,18 @@ class ReleaseForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Any of these demands formal review.",
     )
+    # The release the form was prefilled from (?from=): the new one records it.
+    based_on = forms.ModelChoiceField(
+        queryset=Release.objects.none(), required=False, widget=forms.HiddenInput
+    )
 
     def __init__(self, *args: Any, systems: Any, release: Release | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         cast(forms.ModelChoiceField, self.fields["system"]).queryset = systems
+        if systems is not None:
+            cast(forms.ModelChoiceField, self.fields["based_on"]).queryset = Release.objects.filter(
+                system__in=systems
+            )
         for name in MODEL_CARD_FIELDS:
             self.fields[name] = forms.CharField(
                 label=name.replace("_", " ").capitalize(),
@@ -64,8 +73,8 @@ class ReleaseForm(forms.Form):
             self.fields[f"{kind.value}_digest"] = forms.CharField(
                 max_length=71, label="sha256", widget=forms.TextInput(attrs={"class": "mono"})
             )
-        if release is not None:  # editing a draft: system and version stay
-            del self.fields["system"], self.fields["version"]
+        if release is not None:  # editing a draft: system, version and origin stay
+            del self.fields["system"], self.fields["version"], self.fields["based_on"]
 
     @classmethod
     def initial_from(cls, release: Release) -> dict[str, Any]:
@@ -78,6 +87,46 @@ class ReleaseForm(forms.Form):
             for part in ("version", "uri", "digest"):
                 initial[f"{component.kind}_{part}"] = getattr(component, part)
         return initial
+
+    @classmethod
+    def initial_from_base(cls, base: Release) -> dict[str, Any]:
+        """A new release started from `base`: its stack and card, but neither its title nor
+        what it changed (that is this release's to say), nor its categories (the diff
+        suggests this release's)."""
+        initial = cls.initial_from(base)
+        del initial["title"], initial["change_categories"]
+        initial.update(system=base.system, based_on=base.pk, what_changed="")
+        return initial
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        base, system = data.get("based_on"), data.get("system")
+        if base is not None and system is not None and base.system_id != system.pk:
+            data["based_on"] = None  # the author moved the stack to another system
+        return data
+
+    def typed_stack(self) -> list[dict[str, str]]:
+        """The stack as typed so far (bound form), unchecked: what the diff suggestion reads."""
+        return [
+            {
+                "kind": kind.value,
+                **{
+                    part: str(self.data.get(self.add_prefix(f"{kind.value}_{part}"), "")).strip()
+                    for part in ("version", "uri", "digest")
+                },
+            }
+            for kind in ComponentKind
+        ]
+
+    def suggested_categories(self, base: Release | None) -> list[ChangeCategory]:
+        """The categories the typed stack's diff against `base` suggests (releases.content,
+        as the registry intake does); nothing before anything is typed."""
+        if base is None or not self.is_bound:
+            return []
+        after = self.typed_stack()
+        for component in after:  # the digest as the service will store it
+            component["digest"] = component["digest"].lower().removeprefix("sha256:")
+        return suggest_categories(stack_of(base), after)
 
     def component_rows(self) -> list[tuple[str, list[forms.BoundField]]]:
         return [

@@ -13,12 +13,14 @@ from releases.models import (
     Environment,
     Release,
     RolloutStage,
+    RolloutStep,
+    StepStatus,
 )
 
 
 class PromotionForm(forms.Form):
     environment = EnvironmentChoiceField(queryset=Environment.objects.none(), empty_label=None)
-    stage = forms.ChoiceField(choices=RolloutStage.choices)
+    stage = forms.ChoiceField(choices=RolloutStage.choices, initial=RolloutStage.OFFLINE_VALIDATION)
     traffic_percent = forms.DecimalField(
         min_value=0, max_value=100, decimal_places=2, initial=5, label="Traffic %"
     )
@@ -67,6 +69,7 @@ class PromotionForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         # The service takes the analysis as one dict (None: the stage has none).
         data = super().clean() or {}
+        data.pop("promote_anyway", None)  # a confirmation for the form, not the service
         values = {name: data.pop(name, None) for name in self.ANALYSIS_FIELDS}
         query = (values.pop("analysis_query") or "").strip()
         if query and not values["success_condition"] and "success_condition" not in self.errors:
@@ -76,8 +79,55 @@ class PromotionForm(forms.Form):
         data["analysis"] = {"query": query, **values} if query else None
         return data
 
-    def __init__(self, *args: Any, release: Release, **kwargs: Any):
+    # Set only when another release is mid-rollout in the chosen environment.
+    promote_anyway = forms.BooleanField(
+        required=False,
+        label="Promote anyway: both releases will roll out there",
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        release: Release,
+        in_flight: dict[int, RolloutStep] | None = None,
+        **kwargs: Any,
+    ):
+        self.in_flight = in_flight or {}
         super().__init__(*args, **kwargs)
         cast(
             forms.ModelChoiceField, self.fields["environment"]
         ).queryset = Environment.objects.filter(system=release.system_id)
+
+    @staticmethod
+    def initial_after(steps: list[RolloutStep]) -> dict[str, Any]:
+        """Where the rollout goes next: the stage after the latest step, in its environment
+        (the same stage again if that step failed). Nothing yet: the form's defaults."""
+        if not steps:
+            return {}
+        last = max(steps, key=lambda s: (s.requested_at, s.pk))
+        stages = list(RolloutStage)
+        stage = RolloutStage(last.stage)
+        if last.status != StepStatus.FAILED and stage != RolloutStage.GENERAL_RELEASE:
+            stage = stages[stages.index(stage) + 1]
+        # The share as typed (5, not 5.00): the next stage starts where the last one stood.
+        traffic = (
+            100
+            if stage == RolloutStage.GENERAL_RELEASE
+            else format(last.traffic_percent.normalize(), "f")
+        )
+        return {
+            "environment": last.environment_id,
+            "stage": stage.value,
+            "traffic_percent": traffic,
+        }
+
+    def clean_promote_anyway(self) -> bool:
+        environment = self.cleaned_data.get("environment")
+        step = self.in_flight.get(environment.pk) if environment is not None else None
+        if step is not None and not self.cleaned_data["promote_anyway"]:
+            raise forms.ValidationError(
+                f"{step.release.version} is mid-rollout in {step.environment.name} "
+                f"({step.get_stage_display().lower()}, {step.traffic_percent.normalize():f} %): "
+                "check “Promote anyway” if both should roll out there."
+            )
+        return bool(self.cleaned_data["promote_anyway"])

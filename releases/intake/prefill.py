@@ -138,3 +138,37 @@ def _card(base: Release, facts: ModelVersionFacts) -> dict[str, str]:
         name: shorten(TO_REVIEW + value.removeprefix(TO_REVIEW), PROSE)
         for name, value in card.items()
     }
+
+
+@dataclass(frozen=True)
+class StartingPoint:
+    """A release a model owner may start a new one from, and where it stands."""
+
+    release: Release
+    where: str  # "live in Production", "rolled back", "draft"
+
+
+STARTING_POINTS_MAX = 50  # earlier releases offered besides the live ones
+
+
+def starting_points(systems: Any) -> tuple[list[StartingPoint], list[StartingPoint]]:
+    """What "New release" offers to start from, in the given systems: the release live in each
+    environment (the first environment first, as `base_release` prefers it), then the
+    newest other releases, whatever their state (an earlier release is a fine base too)."""
+    environments = queries.with_live(
+        Environment.objects.filter(system__in=systems).select_related("system")
+    ).order_by("system__name", "-is_production", "position", "name")
+    live: list[StartingPoint] = []
+    for environment in environments:
+        release = queries.live_release(environment)
+        if release is not None:
+            release.system = environment.system  # the label names it: no query per release
+            live.append(StartingPoint(release, f"live in {environment.name}"))
+    shown = {point.release.pk for point in live}
+    earlier = (
+        Release.objects.filter(system__in=systems)
+        .exclude(pk__in=shown)
+        .select_related("system")
+        .order_by("-created_at", "-id")[:STARTING_POINTS_MAX]
+    )
+    return live, [StartingPoint(r, r.get_status_display().lower()) for r in earlier]

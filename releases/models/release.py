@@ -97,6 +97,11 @@ class Release(models.Model):
     # sha256 over the six components alone (releases.content.stack_digest), kept current
     # while a draft changes: POST /api/releases/ answers a stack it already holds with it.
     stack_digest = models.CharField(max_length=64, blank=True)
+    # The release its author started from (its stack and card prefilled the form): the page
+    # diffs against it, so the diff shows what the author changed.
+    based_on = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -2,7 +2,12 @@
 
 from releases.services.approvals import record_approval
 from releases.services.environments import create_environment, update_environment
-from releases.services.gates import record_gate_check, update_gate_policy
+from releases.services.gates import (
+    GateEvidenceErrors,
+    record_gate_check,
+    record_gate_evidence,
+    update_gate_policy,
+)
 from releases.services.intake import (
     create_webhook_secret,
     follow_model,
@@ -27,6 +32,7 @@ from releases.services.rollouts import (
 )
 
 __all__ = [
+    "GateEvidenceErrors",
     "StackConflict",
     "apply_rollout_step",
     "create_environment",
@@ -38,6 +44,7 @@ __all__ = [
     "receive_delivery",
     "record_approval",
     "record_gate_check",
+    "record_gate_evidence",
     "register_release",
     "revoke_webhook_secret",
     "save_rollback_plan",

@@ -187,3 +187,34 @@ def update_gate_policy(
             before=before, after=after,
         )  # fmt: skip
     return policy
+
+
+class GateEvidenceErrors(ValidationError):
+    """Some checks of a batch were refused: `by_row` maps each refused row (its index in the
+    batch) to why. None of the batch was recorded."""
+
+    def __init__(self, by_row: dict[int, ValidationError]) -> None:
+        self.by_row = by_row
+        super().__init__([message for error in by_row.values() for message in error.messages])
+
+
+@transaction.atomic
+def record_gate_evidence(
+    *, actor: User, release: Release, checks: Iterable[dict]
+) -> list[GateCheck]:
+    """Record several gate checks at once (the gate form's rows): each as `record_gate_check`
+    records one, with its own audit event, and all or none (GateEvidenceErrors)."""
+    checks = list(checks)
+    if not checks:
+        raise ValidationError("Fill in at least one criterion: its result and its evidence link.")
+    recorded, refused = [], {}
+    for number, check in enumerate(checks):
+        try:
+            # A savepoint per row: one refused row leaves the others' errors to be found.
+            with transaction.atomic():
+                recorded.append(record_gate_check(actor=actor, release=release, **check))
+        except ValidationError as error:
+            refused[number] = error
+    if refused:
+        raise GateEvidenceErrors(refused)
+    return recorded

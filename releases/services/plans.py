@@ -16,8 +16,10 @@ from governance.permissions import require
 from governance.roles import Action, Role
 from releases.models import (
     Comparison,
+    Deployment,
     Environment,
     Release,
+    ReleaseStatus,
     RollbackMode,
     RollbackPlan,
     RollbackTrigger,
@@ -37,6 +39,35 @@ def eligible_rollback_owners(release: Release) -> set[int]:
     direct = set(grants.filter(user__isnull=False).values_list("user_id", flat=True))
     via_groups = set(grants.filter(group__isnull=False).values_list("group__user", flat=True))
     return direct | {pk for pk in via_groups if pk is not None}
+
+
+def rollback_targets(release: Release) -> list[tuple[Environment, list[tuple[Release, bool]]]]:
+    """What the plan may roll back to, by environment: each release live there now or
+    before (newest first, with whether it is live now), but a release that was rolled back
+    and `release` itself. One query."""
+    periods = (
+        Deployment.objects.filter(environment__system_id=release.system_id)
+        .exclude(release=release)
+        .exclude(release__status=ReleaseStatus.ROLLED_BACK)
+        .select_related("environment", "release")
+        .order_by("environment__position", "environment__name", "-started_at", "-id")
+    )
+    by_environment: dict[int, tuple[Environment, list[tuple[Release, bool]]]] = {}
+    for period in periods:
+        _, targets = by_environment.setdefault(period.environment_id, (period.environment, []))
+        if all(target.pk != period.release_id for target, _ in targets):
+            targets.append((period.release, period.ended_at is None))
+    return list(by_environment.values())
+
+
+def is_rollback_target(release: Release, environment: Environment, target: Release) -> bool:
+    """Whether `target` may be the plan's target in `environment`: see rollback_targets."""
+    return (
+        target.pk != release.pk
+        and target.system_id == release.system_id
+        and target.status != ReleaseStatus.ROLLED_BACK
+        and Deployment.objects.filter(environment=environment, release=target).exists()
+    )
 
 
 def _clean_triggers(triggers: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -124,10 +155,11 @@ def save_rollback_plan(
         errors["cooldown_minutes"] = "The cooldown is between 0 minutes and a week."
     if target_release is None and not errors:
         target_release = live_release(environment)
-    if target_release is not None and (
-        target_release.system_id != release.system_id or target_release.pk == release.pk
-    ):
-        errors["target_release"] = "The target must be another release of this system."
+    if target_release is not None and not is_rollback_target(release, environment, target_release):
+        errors["target_release"] = (
+            f"The target must be a release live in {environment.name} now or before, and not "
+            f"rolled back; {target_release.version} is not."
+        )
     if errors:
         raise ValidationError(errors)
     cleaned_triggers = _clean_triggers(triggers)

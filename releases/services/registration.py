@@ -110,12 +110,19 @@ def create_release(
     card: dict[str, str],
     components: Iterable[dict[str, Any]],
     change_categories: Iterable[str] = (),
+    based_on: Release | None = None,
 ) -> Release:
-    """Register a draft release: the whole decision stack and its model card."""
+    """Register a draft release: the whole decision stack and its model card.
+
+    `based_on`: the release of the same system its author started from (the form prefilled
+    its stack and card); the release page then diffs against it.
+    """
     require(actor, Action.REGISTER_RELEASE, system)
+    if based_on is not None and based_on.system_id != system.pk:
+        raise ValidationError({"based_on": "Start from a release of the same system."})
     return register_draft(
         author=actor, system=system, version=version, title=title, card=card,
-        components=components, change_categories=change_categories,
+        components=components, change_categories=change_categories, based_on=based_on,
     )  # fmt: skip
 
 
@@ -129,6 +136,7 @@ def register_draft(
     components: Iterable[dict[str, Any]],
     change_categories: Iterable[str] = (),
     provenance: dict[str, Any] | None = None,
+    based_on: Release | None = None,
 ) -> Release:
     """The registration itself, once the caller has checked who may register: a person
     (`create_release`), or, with no author, the registry intake for a followed model
@@ -149,10 +157,12 @@ def register_draft(
 
     release = Release.objects.create(
         system=system, version=version, title=title, author=author, change_categories=categories,
-        stack_digest=stack_digest(stack), **card,
+        stack_digest=stack_digest(stack), based_on=based_on, **card,
     )  # fmt: skip
     ReleaseComponent.objects.bulk_create(ReleaseComponent(release=release, **c) for c in stack)
     after = _snapshot(release)
+    if based_on is not None:
+        after["based_on"] = based_on.version
     if provenance:
         after["registered_from"] = provenance
     audit.record_event(

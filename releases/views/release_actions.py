@@ -21,8 +21,10 @@ from releases.forms import (
     GateCheckForm,
     PromotionForm,
 )
+from releases.forms.gate_evidence import gate_evidence_formset
+from releases.gate_policy import evaluate, policy_for
 from releases.models import Release, RollbackRequest
-from releases.views.release_page import page_context, plan_form
+from releases.views.release_page import gate_criteria, page_context, plan_form
 
 
 def _act(
@@ -79,6 +81,36 @@ def gate_check_create(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
 
 
 @require_POST
+def gate_evidence_save(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The gate form: every filled row recorded at once, or none and each row's errors."""
+    release = queries.release_detail(pk, request.user)
+    criteria = gate_criteria(release, evaluate(release, policy_for(release.system)))
+    formset = gate_evidence_formset(criteria, request.POST)
+    errors: list[str] = []
+    if formset.is_valid():
+        filled = formset.filled()
+        try:
+            checks = services.record_gate_evidence(
+                actor=request.user, release=release, checks=[row.check() for _, row in filled]
+            )
+        except services.GateEvidenceErrors as error:
+            for number, row_error in error.by_row.items():
+                apply_service_errors(filled[number][1], row_error)
+        except ValidationError as error:
+            errors = error.messages
+        else:
+            passed = sum(check.passed for check in checks)
+            messages.success(
+                request,
+                f"{len(checks)} gate check{'s' if len(checks) != 1 else ''} recorded: "
+                f"{passed} passed, {len(checks) - passed} failed.",
+            )
+            return redirect(release.get_absolute_url() + "#gate")
+    context = page_context(request, release, errors=errors, gate_formset=formset)
+    return render(request, "releases/release_detail.html", context, status=400)
+
+
+@require_POST
 def approval_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     def decide(release: Release, data: dict) -> str:
         cited = data.pop("cites_rollback")
@@ -112,6 +144,8 @@ def promotion_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
         request,
         pk,
         "promotion_form",
-        lambda release: PromotionForm(request.POST, release=release),
+        lambda release: PromotionForm(
+            request.POST, release=release, in_flight=queries.rollouts_in_flight(release)
+        ),
         promote,
     )

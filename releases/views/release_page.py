@@ -18,13 +18,19 @@ from releases.forms import (
     PromotionForm,
     RollbackPlanForm,
 )
+from releases.forms.gate_evidence import gate_evidence_formset
+from releases.forms.plans import trigger_initial
 from releases.gate_policy import evaluate, policy_for
-from releases.models import Decision, Environment, Release, ReleaseStatus
+from releases.intake.prefill import first_environment
+from releases.models import Decision, Environment, GateCriterion, Release, ReleaseStatus
 from releases.notifications import link_for
 from releases.services.approvals import approval_conflicts, takedown_of, valid_approvals
 from releases.services.deploy_gate import PROMOTABLE
+from releases.services.drills import drill_possible
 from releases.services.plans import eligible_rollback_owners
 from releases.services.registration import submission_problems
+
+STARTED_FROM = "started-from"  # ?compare= for the release a draft started from
 
 
 def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: Any) -> dict:
@@ -36,6 +42,11 @@ def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: A
     actions = allowed_actions(user, release.system)
     environments = queries.environments_with_live(release.system_id)
     compare_to = _compare_environment(request, environments)
+    # The release it started from, unless the reader asked for an environment: its diff is
+    # what the author changed.
+    wanted = request.GET.get("compare", STARTED_FROM)
+    started_from = release.based_on if wanted == STARTED_FROM else None
+    base = started_from or (compare_to.live if compare_to else None)  # type: ignore[attr-defined]
     plan = getattr(release, "rollback_plan", None)
     approvals = list(release.approvals.all())
     takedown = takedown_of(release)
@@ -47,6 +58,12 @@ def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: A
     decided = any(a.approver_id == user.pk for a in this_round)
     refused = any(a.decision == Decision.REJECT for a in this_round)
     can_promote = Action.PROMOTE_RELEASE in actions and release.status in PROMOTABLE
+    records_evidence = release.status in (ReleaseStatus.DRAFT, ReleaseStatus.IN_REVIEW) and bool(
+        {Action.REGISTER_RELEASE, Action.APPROVE_RELEASE} & set(actions)
+    )
+    gate_formset = forms.get("gate_formset") or (
+        gate_evidence_formset(gate_criteria(release, evaluation)) if records_evidence else None
+    )
     steps = list(release.rollout_steps.all())
     # The analysis panel loads itself (and polls): the page only says whether there is one.
     analysed = any(hasattr(step, "analysis") for step in steps) or (
@@ -55,6 +72,7 @@ def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: A
     return {
         "release": release,
         "actions": actions,
+        "can_edit": Action.REGISTER_RELEASE in actions,
         "policy": policy,
         "gate": evaluation,
         "checks": sorted(checks, key=lambda c: (c.recorded_at, c.pk), reverse=True),
@@ -72,8 +90,10 @@ def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: A
         "can_promote": can_promote,
         "plan": plan,
         "environments": environments,
-        "compare_to": compare_to,
-        "diff": diff(release, compare_to.live if compare_to else None),  # type: ignore[attr-defined]
+        "compare_to": None if started_from else compare_to,
+        "started_from": started_from,
+        "started_from_key": STARTED_FROM,
+        "diff": diff(release, base),
         "registered_from": queries.registered_from(release),
         "steps": steps,
         "analysed": analysed,
@@ -83,15 +103,43 @@ def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: A
         if Action.VIEW_AUDIT in actions
         else [],
         "gate_form": forms.get("gate_form") or GateCheckForm(),
+        "records_evidence": records_evidence,
+        "gate_formset": gate_formset,
+        "gate_rows": _gate_rows(evaluation, gate_formset) if gate_formset is not None else [],
         "approval_form": forms.get("approval_form")
         or ApprovalForm(initial={"cites_rollback": takedown.pk if takedown else None}),
         # Forms only where the page shows them: each costs queries and rendering.
         "plan_form": forms.get("plan_form")
         or (plan_form(release, plan) if release.status == ReleaseStatus.DRAFT else None),
         "promotion_form": forms.get("promotion_form")
-        or (PromotionForm(release=release) if can_promote else None),
+        or (
+            PromotionForm(
+                release=release,
+                in_flight=queries.rollouts_in_flight(release),
+                initial=PromotionForm.initial_after(steps),
+            )
+            if can_promote
+            else None
+        ),
         "errors": forms.get("errors", []),
     }
+
+
+def gate_criteria(release: Release, evaluation: Any) -> list[str]:
+    """The criteria the gate form has a row for: all of them, in the gate table's order,
+    but the rollback path where a rollback drill must show it (the service refuses a word)."""
+    drill = drill_possible(release.system)
+    return [
+        s.criterion.value
+        for s in evaluation.states
+        if not (drill and s.criterion == GateCriterion.ROLLBACK_READY)
+    ]
+
+
+def _gate_rows(evaluation: Any, formset: Any) -> list[tuple[Any, Any]]:
+    """Each form row beside its criterion's state (the result so far)."""
+    states = {s.criterion.value: s for s in evaluation.states}
+    return [(states.get(row["criterion"].value()), row) for row in formset]
 
 
 def _compare_environment(
@@ -107,37 +155,30 @@ def _compare_environment(
     return candidates[0] if candidates else None
 
 
-def _trigger_line(trigger: Any) -> str:
-    """A trigger as the plan form's text box takes it: "p95_latency_ms > 300 5"."""
-    threshold = f"{trigger.threshold:f}".rstrip("0").rstrip(".")
-    return (
-        f"{trigger.metric} {trigger.get_comparison_display()} {threshold} {trigger.window_minutes}"
-    )
-
-
-def _promql_line(trigger: Any) -> str:
-    """A PromQL trigger as the plan form takes it: "name: query > 0.05 for 5"."""
-    threshold = f"{trigger.threshold:f}".rstrip("0").rstrip(".")
-    return (
-        f"{trigger.metric}: {trigger.query} {trigger.get_comparison_display()} {threshold} "
-        f"for {trigger.window_minutes}"
-    )
-
-
 def plan_form(release: Release, plan: Any, data: Any = None) -> RollbackPlanForm:
-    initial = {}
+    # A new plan opens on what a plan usually is: for the first (production) environment,
+    # owned by the system's rollback owner when there is only one.
+    owners = eligible_rollback_owners(release)
+    environment = first_environment(release.system)
+    initial: dict[str, Any] = {
+        "environment": environment.pk if environment else None,
+        "owners": list(owners) if len(owners) == 1 else [],
+    }
+    triggers: list[dict[str, Any]] = []
     if plan is not None:
-        triggers = list(plan.triggers.all())
+        triggers = [trigger_initial(t) for t in plan.triggers.all()]
         initial = {
             "environment": plan.environment_id,
             "target_release": plan.target_release_id,
             "owners": [o.pk for o in plan.owners.all()],
             "mode": plan.mode,
             "cooldown_minutes": plan.cooldown_minutes,
-            "triggers": "\n".join(_trigger_line(t) for t in triggers if not t.is_promql),
-            "promql_triggers": "\n".join(_promql_line(t) for t in triggers if t.is_promql),
             "advance_on_analysis": plan.advance_on_analysis,
         }
     return RollbackPlanForm(
-        data, release=release, owner_ids=eligible_rollback_owners(release), initial=initial
+        data,
+        release=release,
+        owner_ids=owners,
+        initial=initial,
+        triggers=triggers,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -23,6 +24,7 @@ from releases.forms import (
     ReleaseForm,
 )
 from releases.gate_policy import summarise
+from releases.intake.prefill import NoBase, base_release, starting_points
 from releases.models import Release
 from releases.views.release_page import page_context
 
@@ -49,14 +51,22 @@ def release_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     systems = visible_systems(request.user, Action.REGISTER_RELEASE).order_by("name")
     if not systems.exists():
         raise PermissionDenied("You are not a model owner of any AI system.")
-    initial = {"system": systems.filter(slug=request.GET.get("system", "")).first()}
+    start = _start_from(request, systems)
+    initial = (
+        ReleaseForm.initial_from_base(start)
+        if start is not None
+        else {"system": systems.filter(slug=request.GET.get("system", "")).first()}
+    )
     form = ReleaseForm(request.POST or None, systems=systems, initial=initial)
+    if _asks_for_suggestions(request):
+        return _categories(request, form, _suggestion_base(form, start))
     if request.method == "POST" and form.is_valid():
         try:
             release = services.create_release(
                 actor=request.user,
                 system=form.cleaned_data["system"],
                 version=form.cleaned_data["version"],
+                based_on=form.cleaned_data["based_on"],
                 **form.service_arguments(),
             )
         except ValidationError as error:
@@ -65,7 +75,64 @@ def release_create(request: AuthenticatedHttpRequest) -> HttpResponse:
             messages.success(request, f"Release {release.version} is registered as a draft.")
             return redirect(release)
     status = 400 if form.errors else 200
-    return render(request, "releases/release_form.html", {"form": form}, status=status)
+    live, earlier = starting_points(systems)
+    base = _suggestion_base(form, start)
+    context = {
+        "form": form,
+        "start": start,
+        "live_points": live,
+        "earlier_points": earlier,
+        "suggestion_base": base,
+        "suggested": form.suggested_categories(base),
+    }
+    return render(request, "releases/release_form.html", context, status=status)
+
+
+def _start_from(request: AuthenticatedHttpRequest, systems: QuerySet) -> Release | None:
+    """The release the new one starts from: ?from= on the page, the hidden field once posted;
+    only a release of a system the user registers releases for."""
+    wanted = request.POST.get("based_on") if request.method == "POST" else request.GET.get("from")
+    if not wanted or not str(wanted).isdigit():
+        return None
+    return (
+        Release.objects.filter(pk=int(wanted), system__in=systems)
+        .select_related("system")
+        .prefetch_related("components")
+        .first()
+    )
+
+
+def _suggestion_base(form: ReleaseForm, start: Release | None) -> Release | None:
+    """What the typed stack is compared with to suggest categories: the release it started
+    from, else what a new version replaces (releases.intake.prefill.base_release)."""
+    if start is not None:
+        return start
+    system = form.cleaned_data.get("system") if hasattr(form, "cleaned_data") else None
+    if system is None and form.is_bound and str(form.data.get("system", "")).isdigit():
+        systems = form.fields["system"].queryset  # type: ignore[attr-defined]
+        system = systems.filter(pk=int(form.data["system"])).first()
+    if system is None:
+        return None
+    try:
+        return base_release(system)[0]
+    except NoBase:
+        return None
+
+
+def _asks_for_suggestions(request: AuthenticatedHttpRequest) -> bool:
+    """htmx asks for the categories fieldset again as the stack is typed: nothing is saved."""
+    return (
+        request.method == "POST"
+        and bool(request.htmx)
+        and request.htmx.target == "change-categories"
+    )
+
+
+def _categories(
+    request: AuthenticatedHttpRequest, form: ReleaseForm, base: Release | None
+) -> HttpResponse:
+    context = {"form": form, "suggestion_base": base, "suggested": form.suggested_categories(base)}
+    return render(request, "releases/_change_categories.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -79,6 +146,9 @@ def release_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     form = ReleaseForm(
         data, systems=None, release=release, initial=ReleaseForm.initial_from(release)
     )
+    base = _edit_base(release)
+    if _asks_for_suggestions(request):
+        return _categories(request, form, base)
     if request.method == "POST" and form.is_valid():
         try:
             services.update_release(actor=request.user, release=release, **form.service_arguments())
@@ -88,9 +158,25 @@ def release_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             messages.success(request, "Draft saved.")
             return redirect(release)
     status = 400 if form.errors else 200
-    return render(
-        request, "releases/release_form.html", {"form": form, "release": release}, status=status
-    )
+    context = {
+        "form": form,
+        "release": release,
+        "suggestion_base": base,
+        "suggested": form.suggested_categories(base),
+    }
+    return render(request, "releases/release_form.html", context, status=status)
+
+
+def _edit_base(release: Release) -> Release | None:
+    """A draft's stack is compared with the release it started from, else with what it
+    would replace."""
+    if release.based_on_id is not None:
+        return Release.objects.prefetch_related("components").get(pk=release.based_on_id)
+    try:
+        base = base_release(release.system)[0]
+    except NoBase:
+        return None
+    return None if base.pk == release.pk else base
 
 
 @require_GET

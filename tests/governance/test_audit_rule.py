@@ -303,6 +303,17 @@ def _record_gate_check(w: World) -> Called:
     ), draft.system  # fmt: skip
 
 
+@case("releases.services.gates.record_gate_evidence")
+def _record_gate_evidence(w: World) -> Called:
+    draft, owner = w.draft, w.model_owner
+    return lambda: releases.record_gate_evidence(
+        actor=owner, release=draft, checks=[{
+            "criterion": GateCriterion.LATENCY, "comparison": "lte", "measured_value":
+            Decimal("240"), "target": Decimal("300"), "evidence_uri": "https://grafana/d/p95",
+        }],
+    ), draft.system  # fmt: skip
+
+
 @case("releases.services.gates.update_gate_policy")
 def _update_gate_policy(w: World) -> Called:
     owner, fraud = w.owner, w.fraud
@@ -983,6 +994,8 @@ EXEMPT: dict[str, str] = {
     "releases.services.drills.drill_possible": READS,
     "releases.services.drills.fresh_drill": READS,
     "releases.services.plans.eligible_rollback_owners": READS,
+    "releases.services.plans.rollback_targets": READS,
+    "releases.services.plans.is_rollback_target": READS,
     "releases.services.plans.plan_state": "a plan as a dict for an event: reads only",
     "releases.services.registration.submission_problems": READS,
     "releases.services.deploy_gate.deployment_verdict": READS,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from tests.fixtures.releases import CARD, stack
 from tests.matrix import EVERYONE, OWNERS, PRESSERS, SEERS, Route
+from tests.releases.plan_form import trigger_rows
 
 MODEL_OWNERS = frozenset({"model_owner"})
 APPROVERS = frozenset({"release_manager"})
@@ -40,7 +41,16 @@ PLAN_FORM = {
     "owners": ["@rollback_owner"],
     "mode": "manual",
     "cooldown_minutes": "5",
-    "triggers": "",
+    **trigger_rows(),
+}
+
+GATE_FORM = {
+    "gate-TOTAL_FORMS": "1",
+    "gate-INITIAL_FORMS": "1",
+    "gate-0-criterion": "calibration",
+    "gate-0-comparison": "attested",
+    "gate-0-attested_pass": "true",
+    "gate-0-evidence_uri": "https://e",
 }
 
 PAGES = [
@@ -69,6 +79,14 @@ PAGES = [
         EVIDENCE,
         ok=302,
         data={**CHECK, "attested_pass": "true"},
+    ),
+    Route(
+        "gate evidence by form",
+        "POST",
+        "/releases/{draft}/gate-evidence/",
+        EVIDENCE,
+        ok=302,
+        data=GATE_FORM,
     ),
     Route("plan by form", "POST", "/releases/{draft}/plan/", MODEL_OWNERS, ok=302, data=PLAN_FORM),
     Route("submit by form", "POST", "/releases/{ready}/submit/", MODEL_OWNERS, ok=302),

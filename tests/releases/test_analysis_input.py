@@ -16,6 +16,7 @@ from releases.models import (
     RolloutStep,
     StageAnalysis,
 )
+from tests.releases.plan_form import trigger_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -176,10 +177,13 @@ def test_the_plan_form_takes_promql_lines_and_refuses_what_it_cannot_read(
     client.force_login(model_owner)
     form = {
         "environment": watched.pk, "owners": [rollback_owner.pk], "mode": "automatic",
-        "cooldown_minutes": "30", "triggers": "review_rate > 2.5 15",
-        "promql_triggers": "error_ratio: sum(rate(errors_total[5m])) / sum(rate("
-        "requests_total[5m])) > 0.05 for 5\njob:latency:p95 >= 0.3 for 10",
-        "advance_on_analysis": "on",
+        "cooldown_minutes": "30", "advance_on_analysis": "on",
+        **trigger_rows(
+            ("review_rate", "gt", "2.5", "15"),
+            ("error_ratio", "sum(rate(errors_total[5m])) / sum(rate(requests_total[5m]))",
+             "gt", "0.05", "5"),
+            ("", "job:latency:p95", "gte", "0.3", "10"),
+        ),
     }  # fmt: skip
     response = client.post(f"/releases/{draft.pk}/plan/", form)
     assert response.status_code == 302
@@ -194,10 +198,10 @@ def test_the_plan_form_takes_promql_lines_and_refuses_what_it_cannot_read(
     assert "error_ratio: sum(rate(errors_total[5m]))" in page  # the form shows them back
 
     response = client.post(
-        f"/releases/{draft.pk}/plan/", {**form, "promql_triggers": "rate(x[5m]) is high"}
+        f"/releases/{draft.pk}/plan/", {**form, **trigger_rows(("", "", "gt", "0.05", "5"))}
     )
     assert response.status_code == 400
-    assert "Line 1: write" in response.content.decode()
+    assert "Give the PromQL query." in response.content.decode()
     assert RollbackTrigger.objects.filter(plan__release=draft).count() == 3  # unchanged
 
 
@@ -251,8 +255,8 @@ def test_a_threshold_beyond_its_column_is_a_clear_400_on_the_page(
 ):
     client.force_login(model_owner)
     form = {"environment": watched.pk, "owners": [rollback_owner.pk], "mode": "automatic",
-            "cooldown_minutes": "30", "triggers": "",
-            "promql_triggers": f"error_ratio: job:errors:ratio5m > {threshold} for 5"}  # fmt: skip
+            "cooldown_minutes": "30",
+            **trigger_rows(("ratio", "job:errors:ratio5m", "gt", threshold, "5"))}  # fmt: skip
     response = client.post(f"/releases/{draft.pk}/plan/", form)
     assert response.status_code == 400
     assert "14 digits" in response.content.decode()

@@ -6,6 +6,7 @@ import pytest
 
 from releases.models import Release, ReleaseStatus
 from tests.fixtures.releases import CARD, stack
+from tests.releases.plan_form import trigger_rows
 
 
 def release_form_data(version="7.0.0", system="fraud"):  # type: ignore[no-untyped-def]
@@ -106,7 +107,9 @@ def test_writing_the_plan_through_the_page(client, model_owner, draft, productio
             "owners": [rollback_owner.pk],
             "mode": "auto_propose",
             "cooldown_minutes": "30",
-            "triggers": "p95_latency_ms > 300 5\nreview_rate >= 0.025 15",
+            **trigger_rows(
+                ("p95_latency_ms", "gt", "300", "5"), ("review_rate", "gte", "0.025", "15")
+            ),
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -118,7 +121,7 @@ def test_writing_the_plan_through_the_page(client, model_owner, draft, productio
 
 
 @pytest.mark.django_db
-def test_a_malformed_trigger_line_is_explained(
+def test_an_incomplete_trigger_row_is_explained(
     client, model_owner, draft, production, rollback_owner
 ):
     client.force_login(model_owner)
@@ -129,11 +132,13 @@ def test_a_malformed_trigger_line_is_explained(
             "owners": [rollback_owner.pk],
             "mode": "manual",
             "cooldown_minutes": "30",
-            "triggers": "latency is bad",
+            **trigger_rows(("latency", "gt", "bad", "")),
         },
     )
     assert response.status_code == 400
-    assert "Line 1: write" in response.content.decode()
+    html = response.content.decode()
+    assert "Enter a number." in html and "Give the window in minutes." in html
+    assert not hasattr(draft, "rollback_plan")
 
 
 @pytest.mark.django_db
