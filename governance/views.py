@@ -25,7 +25,7 @@ from governance.permissions import (
     may_choose_people,
     visible_systems,
 )
-from governance.roles import ROLE_DESCRIPTIONS, Action, Role
+from governance.roles import ROLE_DESCRIPTIONS, Action, Role, roles_that_may
 
 AUDIT_PAGE_SIZE = 50
 
@@ -47,6 +47,7 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
         "tiles": contribution.tiles,
         "panels": contribution.panels,
         "system_count": visible_systems(request.user).count(),
+        "can_declare": visible_systems(request.user, Action.LEAD_INCIDENT).exists(),
     }
     template = "governance/_home.html" if request.htmx else "governance/home.html"
     return render(request, template, context)
@@ -98,7 +99,7 @@ def system_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         **_grants_context(system),
         "grant_form": RoleGrantForm(),
         "recent_events": recent,
-        "system_links": system_links(system),
+        "system_links": system_links(system, actions),
         "role_descriptions": [(role.label, ROLE_DESCRIPTIONS[role]) for role in Role],
     }
     return render(request, "governance/system_detail.html", context)
@@ -212,6 +213,9 @@ def audit_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     else:
         events = events.none()
         status = 400
+    readable = queries.systems_for(request.user).filter(
+        pk__in=queries.visible_audit_system_ids(request.user)
+    )
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -219,9 +223,10 @@ def audit_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         "filter": filterset,
         "page": page,
         "query": query.urlencode(),
-        "systems": queries.systems_for(request.user).filter(
-            pk__in=queries.visible_audit_system_ids(request.user)
-        ),
+        "systems": readable,
+        # Nothing to filter when no role the user holds reads a trail: the page says so.
+        "may_read": readable.exists(),
+        "readers": [role.label for role in roles_that_may(Action.VIEW_AUDIT)],
     }
     template = "governance/_audit_table.html" if request.htmx else "governance/audit_list.html"
     return render(request, template, context, status=status)
@@ -253,6 +258,7 @@ def _api_tokens(
         "active_count": sum(token.status_at(now) == ApiTokenStatus.ACTIVE for token in tokens),
         "form": form or ApiTokenForm(user=request.user),
         "api_url": request.build_absolute_uri("/api/systems/"),
+        "may_read_audit": visible_systems(request.user, Action.VIEW_AUDIT).exists(),
         "errors": [],
         **extra,
     }
