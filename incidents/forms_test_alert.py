@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from governance.models import AISystem
+from incidents.forms import environment_label
 from incidents.services.alerts.test_alert import triggers_to_try
 from releases.models import Environment, RollbackTrigger
 
@@ -19,8 +20,13 @@ class TriggerChoice(forms.ModelChoiceField):
         )
 
 
+class EnvironmentChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Environment) -> str:  # type: ignore[override]
+        return environment_label(obj)
+
+
 class TestAlertForm(forms.Form):
-    environment = forms.ModelChoiceField(
+    environment = EnvironmentChoice(
         queryset=Environment.objects.none(), label="Environment", empty_label=None
     )
     trigger = TriggerChoice(
