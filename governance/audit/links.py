@@ -63,7 +63,8 @@ def object_links(events: Iterable[AuditEvent]) -> dict[int, ObjectLink]:
         if model is None:
             kinds[object_type] = object_type
             continue
-        kinds[object_type] = str(model._meta.verbose_name).capitalize()
+        name = str(model._meta.verbose_name)
+        kinds[object_type] = name[:1].upper() + name[1:]
         objects = model._default_manager.filter(pk__in=ids)
         if not hasattr(model, "get_absolute_url") and any(
             f.name == "system" and f.many_to_one for f in model._meta.get_fields()
