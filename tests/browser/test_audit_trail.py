@@ -59,7 +59,9 @@ def test_the_author_is_told_the_rule_that_refuses_them(  # type: ignore[no-untyp
     )
     assert response.status == 403
     author.set_content(response.text())
-    expect(author.locator(".auth-sub")).to_contain_text("The author of a release never approves it.")
+    expect(author.locator(".refusal-rule")).to_have_text(
+        "The author of a release never approves it."
+    )
     screenshot(author, "refusal-self-approval.png")
 
 
