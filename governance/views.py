@@ -103,6 +103,13 @@ def system_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         "grant_form": RoleGrantForm(),
         "recent_events": recent,
         "system_links": system_links(system, actions),
+        # Said on the page, from the same answer the buttons above were drawn from.
+        "may_do": [action.label for action in Action if action in actions],
+        "may_not": [
+            (action.label, [role.label for role in roles_that_may(action)])
+            for action in Action
+            if action not in actions
+        ],
         "role_descriptions": [(role.label, ROLE_DESCRIPTIONS[role]) for role in Role],
     }
     return render(request, "governance/system_detail.html", context)
