@@ -32,6 +32,7 @@ from incidents.forms_postmortem import AlertTokenForm
 from incidents.forms_test_alert import TestAlertForm
 from incidents.services.alert_tokens import create_alert_token, revoke_alert_token
 from incidents.services.alerts.test_alert import send_test_alert
+from releases.models import RollbackRequest, RollbackStatus
 
 
 def _system(request: AuthenticatedHttpRequest, slug: str) -> AISystem:
@@ -117,9 +118,12 @@ def test_alert_send(request: AuthenticatedHttpRequest, slug: str) -> HttpRespons
             if alert.incident is None:
                 messages.success(request, "Test alert recorded; it opened no incident.")
                 return redirect("incidents:alert-tokens", slug=system.slug)
-            messages.success(
-                request,
-                f"Test alert sent: it is on INC-{alert.incident_id}'s timeline, marked as a test.",
-            )
+            proposed = RollbackRequest.objects.filter(
+                environment=alert.environment_id, status=RollbackStatus.PROPOSED
+            ).exists()
+            said = f"Test alert sent: on INC-{alert.incident_id}'s timeline, marked as a test."
+            if proposed:
+                said += " A rollback is proposed: a rollback owner confirms it here."
+            messages.success(request, said)
             return redirect(alert.incident)
     return _render_page(request, system, status=400, test_form=form)

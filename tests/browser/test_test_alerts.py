@@ -20,6 +20,7 @@ def test_the_owner_sends_a_test_alert_and_the_rollback_owner_sees_the_proposal( 
     screenshot(tokens, "test-alert-form.png")
     card.get_by_role("button", name="Send test alert").click()
     expect(tokens.locator(".flash")).to_contain_text("marked as a test")
+    expect(tokens.locator(".flash")).to_contain_text("A rollback is proposed")
     expect(tokens.locator("#incident-alerts .alert-test")).to_have_text("Test")
     expect(tokens.locator("#timeline-entries")).to_contain_text(
         f"Test alert from {owner.get_username()}."
