@@ -13,12 +13,13 @@ class GovernanceConfig(AppConfig):
         from governance.evidence import records
         from governance.evidence.pack import governance as pack_governance
         from governance.navigation import Section, register
+        from governance.roles import Action
 
         post_migrate.connect(_sync_role_permissions, sender=self)
         records.register()  # the evidence governance holds itself, for the control coverage
 
         register(Section("AI systems", "governance:system-list", "/systems/", order=10))
-        register(Section("Audit trail", "governance:audit-list", "/audit/", order=90))
+        register(Section("Audit trail", "governance:audit-list", "/audit/", 90, Action.VIEW_AUDIT))
         pack_governance.register()  # the evidence pack's inventory and role sections
 
 

@@ -51,7 +51,25 @@ class AuditEventFilter(django_filters.FilterSet):
     object_type = django_filters.CharFilter(label="Object type")
     since = UTCDateTimeFilter(field_name="occurred_at", lookup_expr="gte", label="From")
     until = UTCDateTimeFilter(field_name="occurred_at", lookup_expr="lt", label="Until")
+    # A column's header sorts by it; "-when" (newest first) when nothing is asked.
+    sort = django_filters.OrderingFilter(
+        fields=(
+            ("occurred_at", "when"),
+            ("system__name", "system"),
+            ("actor_name", "actor"),
+            ("action", "action"),
+            ("object_type", "object"),
+        ),
+        label="Sort by",
+    )
 
     class Meta:
         model = AuditEvent
         fields = ["system", "action", "actor", "object_type", "since", "until"]
+
+    def filter_queryset(self, queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+        """Ties (one transaction's events, one actor's) keep the order they happened in."""
+        ordered = super().filter_queryset(queryset)
+        if self.form.cleaned_data.get("sort"):
+            ordered = ordered.order_by(*ordered.query.order_by, "-occurred_at", "-id")
+        return ordered

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from django.http import HttpRequest
 from django.urls import reverse
 
+from governance.roles import Action
+
 if TYPE_CHECKING:
     from governance.models import AISystem
 
@@ -19,6 +21,8 @@ class Section:
     url_name: str
     prefix: str  # the path prefix that marks this section as current
     order: int
+    # Shown only to those who may take it on some system (None: to everyone signed in).
+    action: Action | None = None
 
 
 _sections: list[Section] = []
@@ -36,11 +40,23 @@ def navigation(request: HttpRequest) -> dict:
         return {"nav_sections": []}
     items = []
     for section in _sections:
+        if section.action is not None and not _anywhere(request, section.action):
+            continue
         url = reverse(section.url_name)
         items.append(
             {"label": section.label, "url": url, "current": request.path.startswith(section.prefix)}
         )
     return {"nav_sections": items}
+
+
+def _anywhere(request: HttpRequest, action: Action) -> bool:
+    """Whether the user may take `action` on some system; asked once per request and action."""
+    from governance.permissions import visible_systems
+
+    answers: dict[Action, bool] = request.__dict__.setdefault("_navigation_answers", {})
+    if action not in answers:
+        answers[action] = visible_systems(request.user, action).exists()
+    return answers[action]
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,7 @@ class SystemLink:
     label: str
     url: Callable[[AISystem], str]
     order: int
+    action: Action = Action.VIEW  # what the page asks: it is offered to those who may
 
 
 _system_links: list[SystemLink] = []
@@ -61,5 +78,6 @@ def register_system_link(link: SystemLink) -> None:
         _system_links.sort(key=lambda link: link.order)
 
 
-def system_links(system: AISystem) -> list[tuple[str, str]]:
-    return [(link.label, link.url(system)) for link in _system_links]
+def system_links(system: AISystem, allowed: frozenset[Action]) -> list[tuple[str, str]]:
+    """The pages about `system` that someone holding `allowed` there may open."""
+    return [(link.label, link.url(system)) for link in _system_links if link.action in allowed]

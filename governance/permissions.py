@@ -31,7 +31,7 @@ from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
 from governance.models import AISystem, RoleGrant
-from governance.roles import ROLE_ACTIONS, Action, Role
+from governance.roles import ROLE_ACTIONS, Action, Role, roles_that_may
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -166,7 +166,18 @@ def can(user: AnyUser, action: Action, system: AISystem) -> bool:
 def require(user: AnyUser, action: Action, system: AISystem) -> None:
     """Raise PermissionDenied unless `user` may perform `action` on `system`."""
     if not can(user, action, system):
-        raise PermissionDenied(f"You may not {action.label.lower()} on {system.name}.")
+        raise PermissionDenied(refusal(action, system))
+
+
+def refusal(action: Action, system: AISystem) -> str:
+    """The sentence a person refused `action` reads: what they may not do, and which roles
+    may (the rule, so they know whom to ask)."""
+    holders = [role.label for role in roles_that_may(action)]
+    if len(holders) == 1:
+        takes = f"the {holders[0]} role"
+    else:
+        takes = "one of the roles " + ", ".join(holders)
+    return f"You may not {action.label.lower()} on {system.name}: that takes {takes}."
 
 
 def get_system_or_404(user: AnyUser, slug: str, action: Action = Action.VIEW) -> AISystem:

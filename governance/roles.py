@@ -76,3 +76,8 @@ def actions_for(roles: set[str] | frozenset[str]) -> frozenset[Action]:
     for role in roles:
         granted |= ROLE_ACTIONS[Role(role)]
     return frozenset(granted)
+
+
+def roles_that_may(action: Action) -> list[Role]:
+    """The roles that grant `action`, in the table's order (to tell a person whom to ask)."""
+    return [role for role, actions in ROLE_ACTIONS.items() if action in actions]

@@ -36,6 +36,7 @@ urlpatterns = [
         name="evidence-question",
     ),
     path("audit/", views.audit_list, name="audit-list"),
+    path("audit/export.csv", views.audit_export, name="audit-export"),
     path("people/search/", views.people_search, name="people-search"),
     path("api-tokens/", views.api_token_list, name="api-tokens"),
     path("api-tokens/new/", views.api_token_create, name="api-token-create"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
@@ -13,6 +14,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from governance import dashboard, queries, services
+from governance.audit.export import csv_lines
+from governance.audit.links import object_links
 from governance.filters import AuditEventFilter, SystemFilter
 from governance.forms import ApiTokenForm, RoleGrantForm, SystemForm
 from governance.http import AuthenticatedHttpRequest
@@ -25,7 +28,7 @@ from governance.permissions import (
     may_choose_people,
     visible_systems,
 )
-from governance.roles import ROLE_DESCRIPTIONS, Action, Role
+from governance.roles import ROLE_DESCRIPTIONS, Action, Role, roles_that_may
 
 AUDIT_PAGE_SIZE = 50
 
@@ -47,6 +50,7 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
         "tiles": contribution.tiles,
         "panels": contribution.panels,
         "system_count": visible_systems(request.user).count(),
+        "can_declare": visible_systems(request.user, Action.LEAD_INCIDENT).exists(),
     }
     template = "governance/_home.html" if request.htmx else "governance/home.html"
     return render(request, template, context)
@@ -98,7 +102,14 @@ def system_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         **_grants_context(system),
         "grant_form": RoleGrantForm(),
         "recent_events": recent,
-        "system_links": system_links(system),
+        "system_links": system_links(system, actions),
+        # Said on the page, from the same answer the buttons above were drawn from.
+        "may_do": [action.label for action in Action if action in actions],
+        "may_not": [
+            (action.label, [role.label for role in roles_that_may(action)])
+            for action in Action
+            if action not in actions
+        ],
         "role_descriptions": [(role.label, ROLE_DESCRIPTIONS[role]) for role in Role],
     }
     return render(request, "governance/system_detail.html", context)
@@ -202,29 +213,82 @@ def people_search(request: AuthenticatedHttpRequest) -> HttpResponse:
     return response
 
 
-@require_GET
-def audit_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+# The audit trail's sortable columns: (the sort key the filter takes, the header).
+AUDIT_COLUMNS = [("when", "When"), ("system", "System"), ("actor", "Actor"),
+                 ("action", "Action"), ("object", "Object and change")]  # fmt: skip
+
+
+def _audit_filter(request: AuthenticatedHttpRequest) -> tuple[AuditEventFilter, QuerySet, int]:
+    """The events the user may read, as the query filters and sorts them (none if invalid)."""
     events = queries.audit_events_for(request.user)
     filterset = AuditEventFilter(request.GET, queryset=events)
-    status = 200
     if filterset.is_valid():
-        events = filterset.qs
-    else:
-        events = events.none()
-        status = 400
+        return filterset, filterset.qs, 200
+    return filterset, events.none(), 400
+
+
+def _audit_columns(request: AuthenticatedHttpRequest) -> list[dict[str, str]]:
+    """Each header's link: sorting by it, the other way round if it sorts the list now."""
+    current = request.GET.get("sort") or "-when"
+    columns = []
+    for key, label in AUDIT_COLUMNS:
+        query = request.GET.copy()
+        query.pop("page", None)
+        direction = ""
+        if current.lstrip("-") == key:
+            direction = "descending" if current.startswith("-") else "ascending"
+        query["sort"] = key if direction == "descending" else f"-{key}"
+        if not direction and key != "when":
+            query["sort"] = key  # a new column sorts A to Z first
+        columns.append(
+            {"label": label, "query": query.urlencode(), "direction": direction, "key": key}
+        )
+    return columns
+
+
+@require_GET
+def audit_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    filterset, events, status = _audit_filter(request)
+    readable = queries.systems_for(request.user).filter(
+        pk__in=queries.visible_audit_system_ids(request.user)
+    )
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {
         "filter": filterset,
         "page": page,
+        "links": object_links(page.object_list),
+        "columns": _audit_columns(request),
         "query": query.urlencode(),
-        "systems": queries.systems_for(request.user).filter(
-            pk__in=queries.visible_audit_system_ids(request.user)
-        ),
+        "sort": request.GET.get("sort", ""),
+        "systems": readable,
+        # Nothing to filter when no role the user holds reads a trail: the page says so.
+        "may_read": readable.exists(),
+        "readers": [role.label for role in roles_that_may(Action.VIEW_AUDIT)],
     }
     template = "governance/_audit_table.html" if request.htmx else "governance/audit_list.html"
     return render(request, template, context, status=status)
+
+
+@require_GET
+def audit_export(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The filtered events as CSV, for whoever may read a trail (only the systems they may)."""
+    if not visible_systems(request.user, Action.VIEW_AUDIT).exists():
+        readers = ", ".join(role.label for role in roles_that_may(Action.VIEW_AUDIT))
+        raise PermissionDenied(f"You may not read any audit trail: that takes one of {readers}.")
+    filterset, events, status = _audit_filter(request)
+    if status != 200:
+        problems = "; ".join(
+            f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items()
+        )
+        return HttpResponse(problems, status=400, content_type="text/plain; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response = StreamingHttpResponse(
+        csv_lines(events.iterator(chunk_size=500)), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="audit-trail-{stamp}.csv"'
+    return response
 
 
 # --- API tokens: a person's own, and those of a system for its owners ----------------------
@@ -253,6 +317,7 @@ def _api_tokens(
         "active_count": sum(token.status_at(now) == ApiTokenStatus.ACTIVE for token in tokens),
         "form": form or ApiTokenForm(user=request.user),
         "api_url": request.build_absolute_uri("/api/systems/"),
+        "may_read_audit": visible_systems(request.user, Action.VIEW_AUDIT).exists(),
         "errors": [],
         **extra,
     }

@@ -11,6 +11,7 @@ class IncidentsConfig(AppConfig):
 
         from governance import dashboard, demo, metrics
         from governance.navigation import Section, SystemLink, register, register_system_link
+        from governance.roles import Action
         from incidents import evidence, home, prometheus
         from incidents.change_freeze import change_freeze
         from incidents.demo import load_incident_demo
@@ -55,5 +56,6 @@ class IncidentsConfig(AppConfig):
                 "Alert tokens",
                 lambda system: reverse("incidents:alert-tokens", args=[system.slug]),
                 order=40,
+                action=Action.CHANGE,
             )
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from unittest import mock
@@ -18,7 +19,8 @@ from django.utils import timezone
 
 from governance.models import AISystem
 from incidents import services
-from incidents.models import ActionItem, Incident
+from incidents.models import ActionItem, AlertStatus, Incident
+from incidents.services.alerts import IncomingAlert, receive_alerts
 from releases.models import Environment
 
 
@@ -27,6 +29,19 @@ def _at(moment: datetime) -> Iterator[None]:
     """Run the services as if the clock said `moment`."""
     with mock.patch.object(timezone, "now", lambda: moment):
         yield
+
+
+REVIEW_RATE_ALERT = IncomingAlert(
+    source="alertmanager",
+    fingerprint="ReviewRateHigh:eu-web",
+    status=AlertStatus.FIRING,
+    name="ReviewRateHigh",
+    severity="page",
+    labels={"alertname": "ReviewRateHigh", "environment": "production", "metric": "review_rate"},
+    annotations={"summary": "Manual-review rate 2.9 % on EU web checkout.", "value": "0.029"},
+    starts_at=None,
+    ends_at=None,
+)
 
 
 def _production(system: AISystem) -> Environment | None:
@@ -56,6 +71,7 @@ def _ongoing(users: dict[str, Any], system: AISystem, now: datetime) -> None:
             category="drift",
             source="alert",
             summary="ReviewRateHigh fired at 2.9 % (budget 1.5 %) on EU web checkout.",
+            fingerprint=REVIEW_RATE_ALERT.fingerprint,
         )
     script: list[tuple[int, Any]] = [
         (2, lambda i: services.assign_role(actor=olga, incident=i, role="scribe", user=rhea)),
@@ -93,6 +109,10 @@ def _ongoing(users: dict[str, Any], system: AISystem, now: datetime) -> None:
             step(incident)
     with _at(start + timedelta(minutes=20)):
         services.pin_entry(actor=olga, entry=incident.timeline.latest("id"))
+    # Alertmanager repeats the alert now: through the real intake it joins the incident, and
+    # the plan's review-rate trigger (held for 40 of its 15 minutes) proposes the rollback a
+    # rollback owner confirms with one click.
+    receive_alerts(system=system, alerts=[replace(REVIEW_RATE_ALERT, starts_at=start)])
 
 
 def _serious(users: dict[str, Any], system: AISystem, now: datetime) -> None:

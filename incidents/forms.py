@@ -9,6 +9,7 @@ import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.urls import reverse
 from django.utils import timezone
 
 from governance.limits import COMMENT, NAME, NOTE, POST
@@ -36,12 +37,18 @@ from releases.models import Environment
 
 
 class DeclareForm(forms.Form):
+    """The system first; then only that system's environments, its production one chosen."""
+
     system = forms.ModelChoiceField(queryset=AISystem.objects.none(), empty_label=None)
     environment = forms.ModelChoiceField(
         queryset=Environment.objects.none(),
         required=False,
         empty_label="Not tied to one environment",
         help_text="The release live there now is captured into the incident.",
+        error_messages={
+            "invalid_choice": "Choose one of the chosen system's environments: "
+            "that one is not among them."
+        },
     )
     title = forms.CharField(max_length=NAME, help_text="What is wrong, in a few words.")
     severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.SEV2)
@@ -54,16 +61,47 @@ class DeclareForm(forms.Form):
         help_text="What you see, since when, who reported it.",
     )
 
-    def __init__(self, *args: Any, systems: QuerySet[AISystem], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, systems: QuerySet[AISystem], system: AISystem, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["system"].queryset = systems  # type: ignore[attr-defined]
-        environments = Environment.objects.filter(system__in=systems).select_related("system")
-        self.fields["environment"].queryset = environments.order_by(  # type: ignore[attr-defined]
-            "system__name", "-is_production", "name"
+        self.fields["system"].initial = system
+        # Choosing a system swaps in its environments (the view answers htmx with them).
+        self.fields["system"].widget.attrs.update(
+            {
+                "hx-get": reverse("incidents:declare"),
+                "hx-target": "#declare-environment",
+                "hx-swap": "outerHTML",
+                "hx-trigger": "change",
+            }
         )
-        self.fields["environment"].label_from_instance = (  # type: ignore[attr-defined]
-            lambda env: f"{env.system.name} · {env.name}"
+        environments = Environment.objects.filter(system=system).order_by("-is_production", "name")
+        self.fields["environment"].queryset = environments  # type: ignore[attr-defined]
+        self.fields["environment"].initial = next(
+            (env for env in environments if env.is_production), None
         )
+        self.fields["environment"].label_from_instance = environment_label  # type: ignore[attr-defined]
+
+
+def environment_label(environment: Environment) -> str:
+    """Its name, saying it is production unless the name already does."""
+    name = environment.name
+    if environment.is_production and "prod" not in name.lower():
+        return f"{name} (production)"
+    return name
+
+
+def chosen_system(systems: QuerySet[AISystem], value: str | None) -> AISystem:
+    """The system a declaration is about: named by id (the form) or slug (a link), else the
+    first one the person may declare on."""
+    value = (value or "").strip()
+    found = None
+    if value.isdigit():
+        found = systems.filter(pk=int(value)).first()
+    elif value:
+        found = systems.filter(slug=value).first()
+    return found or systems.first()  # type: ignore[return-value]
 
 
 class StageForm(forms.Form):

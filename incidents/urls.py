@@ -85,4 +85,9 @@ urlpatterns = [
         alert_tokens.token_revoke,
         name="alert-token-revoke",
     ),
+    path(
+        "systems/<slug:slug>/alert-tokens/test/",
+        alert_tokens.test_alert_send,
+        name="alert-test-send",
+    ),
 ]

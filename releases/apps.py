@@ -11,6 +11,7 @@ class ReleasesConfig(AppConfig):
 
         from governance import dashboard, demo, metrics
         from governance.navigation import Section, SystemLink, register, register_system_link
+        from governance.roles import Action
         from releases import backends, evidence, home, prometheus, rollback_hooks
         from releases.backends.argo import ArgoRolloutsBackend
         from releases.backends.local import LocalBackend
@@ -52,5 +53,6 @@ class ReleasesConfig(AppConfig):
                 "Registry intake",
                 lambda system: reverse("releases:intake", args=[system.slug]),
                 order=45,
+                action=Action.CHANGE,
             )
         )

@@ -19,7 +19,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from governance.http import api_actor
-from governance.permissions import can, visible_systems
+from governance.permissions import can, refusal, visible_systems
 from governance.roles import Action
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class AccessFirst:
         if self.detail:  # type: ignore[attr-defined]
             system = self.system_of(self.get_object())
             if not any(can(actor, action, system) for action in needed):
-                raise PermissionDenied(f"You may not {needed[0].label.lower()} on {system.name}.")
+                raise PermissionDenied(refusal(needed[0], system))
         elif not any(visible_systems(actor, action).exists() for action in needed):
             raise PermissionDenied(f"You may not {needed[0].label.lower()} on any system.")
 

@@ -4,6 +4,7 @@ operators), alerts with their tokens (alerts), and post-mortems with their actio
 (postmortem). Imported from here: `from incidents.models import Incident`."""
 
 from incidents.models.alerts import (
+    TEST_SOURCE,
     Alert,
     AlertStatus,
     AlertToken,
@@ -40,6 +41,7 @@ from incidents.models.response import (
 
 __all__ = [
     "POSTMORTEM_SECTIONS",
+    "TEST_SOURCE",
     "ActionItem",
     "ActionItemStatus",
     "Alert",

@@ -9,6 +9,8 @@ from governance.models import AISystem
 from incidents.models.incident import Incident
 from releases.models import Environment
 
+TEST_SOURCE = "test"  # an alert an owner sent to try the intake, not monitoring's
+
 
 class AlertStatus(models.TextChoices):
     FIRING = "firing", "Firing"
@@ -25,7 +27,7 @@ class Alert(models.Model):
     incident = models.ForeignKey(
         Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts"
     )
-    source = models.CharField(max_length=20)  # "alertmanager" or "generic"
+    source = models.CharField(max_length=20)  # "alertmanager", "generic", or TEST_SOURCE
     fingerprint = models.CharField(max_length=128)
     status = models.CharField(max_length=10, choices=AlertStatus.choices)
     name = models.CharField(max_length=200)
@@ -42,6 +44,11 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
+
+    @property
+    def is_test(self) -> bool:
+        """Sent from the alert-tokens page to try the intake (no payload can claim this)."""
+        return self.source == TEST_SOURCE
 
 
 class AlertToken(models.Model):

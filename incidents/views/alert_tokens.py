@@ -29,7 +29,10 @@ from governance.permissions import get_system_or_404
 from governance.roles import Action
 from governance.views import apply_service_errors
 from incidents.forms_postmortem import AlertTokenForm
+from incidents.forms_test_alert import TestAlertForm
 from incidents.services.alert_tokens import create_alert_token, revoke_alert_token
+from incidents.services.alerts.test_alert import send_test_alert
+from releases.models import RollbackRequest, RollbackStatus
 
 
 def _system(request: AuthenticatedHttpRequest, slug: str) -> AISystem:
@@ -42,6 +45,7 @@ def _render_page(
     *,
     status: int = 200,
     form: AlertTokenForm | None = None,
+    test_form: TestAlertForm | None = None,
     **extra: Any,
 ) -> HttpResponse:
     tokens = list(system.alert_tokens.select_related("created_by").order_by("-created_at", "-id"))
@@ -50,6 +54,7 @@ def _render_page(
         "tokens": tokens,
         "active_count": sum(token.revoked_at is None for token in tokens),
         "form": form or AlertTokenForm(),
+        "test_form": test_form or TestAlertForm(system=system),
         "alertmanager_url": request.build_absolute_uri(reverse("alertmanager-intake")),
         "generic_url": request.build_absolute_uri(reverse("alert-intake")),
         "errors": [],
@@ -97,3 +102,28 @@ def token_revoke(request: AuthenticatedHttpRequest, slug: str, token_id: int) ->
         request, f"{token.name} ({token.prefix}…) is revoked: alerts sent with it are refused."
     )
     return redirect("incidents:alert-tokens", slug=system.slug)
+
+
+@require_POST
+def test_alert_send(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    """Send a test alert through the intake; on to the incident it opened or joined."""
+    system = _system(request, slug)
+    form = TestAlertForm(request.POST, system=system)
+    if form.is_valid():
+        try:
+            alert = send_test_alert(actor=request.user, system=system, **form.cleaned_data)
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            if alert.incident is None:
+                messages.success(request, "Test alert recorded; it opened no incident.")
+                return redirect("incidents:alert-tokens", slug=system.slug)
+            proposed = RollbackRequest.objects.filter(
+                environment=alert.environment_id, status=RollbackStatus.PROPOSED
+            ).exists()
+            said = f"Test alert sent: on INC-{alert.incident_id}'s timeline, marked as a test."
+            if proposed:
+                said += " A rollback is proposed: a rollback owner confirms it here."
+            messages.success(request, said)
+            return redirect(alert.incident)
+    return _render_page(request, system, status=400, test_form=form)

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 from governance.http import AuthenticatedHttpRequest
 from governance.models import AISystem
 from governance.permissions import visible_systems
-from incidents.charts import weekly_chart
+from incidents.charts import weekly_chart, weekly_figures
 from incidents.models import Severity
 from incidents.response_times import (
     PERIOD_DAYS,
@@ -159,6 +159,7 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
         "metrics": metrics,
         "tiles": _tiles(metrics) if metrics else [],
         "chart": weekly_chart(metrics.weekly, subject=_subject(metrics)) if metrics else "",
+        "chart_figures": weekly_figures(metrics.weekly) if metrics else [],
         "presets": _presets(request, metrics.period if metrics else None),
         "query": request.GET.urlencode(),
     }

@@ -43,6 +43,7 @@ from incidents.change_freeze import FREEZING_SEVERITIES, FREEZING_STAGES
 from incidents.forms import (
     DeclareForm,
     IncidentListFilter,
+    chosen_system,
 )
 from incidents.models import (
     ContainmentKind,
@@ -90,12 +91,26 @@ def incident_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def declare(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Choosing the system offers its environments: htmx swaps them in; without JS the
+    "Show its environments" button posts the form back (nothing declared) to the same end."""
     systems = visible_systems(request.user, Action.LEAD_INCIDENT).order_by("name")
     if not systems.exists():
         raise PermissionDenied("You are not an on-call lead of any AI system.")
-    initial = {"system": systems.filter(slug=request.GET.get("system", "")).first()}
-    form = DeclareForm(request.POST or None, systems=systems, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    asked = request.POST if request.method == "POST" else request.GET
+    system = chosen_system(systems, asked.get("system"))
+    if request.method == "GET" and request.htmx:
+        form = DeclareForm(systems=systems, system=system)
+        return render(request, "incidents/_declare_environment.html", {"form": form})
+    choosing = "choose_system" in request.POST
+    if request.method == "POST" and choosing:
+        # The rest of what was typed stays; only the environments change with the system.
+        kept = {name: request.POST.get(name) for name in ("title", "severity", "category",
+                                                          "source", "summary")}  # fmt: skip
+        initial = {name: value for name, value in kept.items() if value is not None}
+        form = DeclareForm(systems=systems, system=system, initial=initial)
+    else:
+        form = DeclareForm(request.POST or None, systems=systems, system=system)
+    if request.method == "POST" and not choosing and form.is_valid():
         data = form.cleaned_data
         try:
             incident = services.declare_incident(actor=request.user, **data)

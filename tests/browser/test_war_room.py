@@ -24,7 +24,7 @@ def declare(lead: Page, fraud, production) -> Incident:  # type: ignore[no-untyp
     lead.goto("/incidents/")
     lead.get_by_role("link", name="Declare incident").click()
     lead.get_by_label("System").select_option(label=fraud.name)
-    lead.get_by_label("Environment").select_option(label=f"{fraud.name} · {production.name}")
+    lead.get_by_label("Environment").select_option(str(production.pk))
     lead.get_by_label("Title").fill("Review rate tripled after the 2.0.0 rollout")
     lead.get_by_label("Severity").select_option("sev1")
     lead.get_by_label("Category").select_option("drift")

@@ -584,6 +584,14 @@ def _revoke_alert_token(w: World) -> Called:
     return lambda: revoke_alert_token(actor=owner, token=token), fraud
 
 
+@case("incidents.services.alerts.test_alert.send_test_alert")
+def _send_test_alert(w: World) -> Called:
+    from incidents.services.alerts.test_alert import send_test_alert
+
+    owner, fraud, production = w.owner, w.fraud, w.production
+    return lambda: send_test_alert(actor=owner, system=fraud, environment=production), fraud
+
+
 @case("incidents.services.alerts.declare.declare_from_alert")
 def _declare_from_alert(w: World) -> Called:
     fraud, production = w.fraud, w.production
@@ -945,6 +953,8 @@ READS = "reads only"
 NOTICE = "a notice of a drift step (email, Slack): changes no state"
 HOOKS = "registers or calls the apps' drift listeners: the listeners write the events"
 EXEMPT: dict[str, str] = {
+    "incidents.services.alerts.test_alert.triggers_to_try": "reads the triggers a test "
+    "alert may speak for: no state",
     "releases.services.analysis.clean_analysis": "checks a promotion's analysis: no state",
     "releases.services.analysis.attach_analysis": "stores the analysis with its step; the "
     "caller (promote_release) records the event",

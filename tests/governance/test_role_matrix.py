@@ -45,6 +45,8 @@ ROUTES = [
     Route("evidence pack form", "GET", "/systems/fraud/evidence-pack/", EXPORTERS),
     Route("evidence pack download", "GET", "/systems/fraud/evidence-pack/" + PERIOD, EXPORTERS),
     Route("audit page of a system", "GET", "/audit/?system=fraud", EVERYONE),
+    # the outsider owns another system: they read its trail, so they may export (fraud's: none)
+    Route("audit export", "GET", "/audit/export.csv?system=fraud", AUDITORS, outsider=200),
     # the auditor's questions and the control coverage: whoever may read the audit trail
     Route("evidence hub", "GET", "/systems/fraud/evidence/", AUDITORS),
     *[Route(f"evidence question {key}", "GET", f"/systems/fraud/evidence/questions/{key}/",

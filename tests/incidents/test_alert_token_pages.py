@@ -146,9 +146,11 @@ def test_a_token_of_another_system_is_not_found_here(client, owner, fraud, other
 
 
 # The role matrix calls these in `alert_tokens_world` (tests/worlds/alert_tokens.py).
+TEST_ALERT = {"environment": "{production}"}
 ROUTES = [
     Route("token list", "GET", PAGE, OWNERS),
     Route("create a token", "POST", f"{PAGE}new/", OWNERS, ok=201, data={"name": "Prometheus"}),
     Route("confirm revoking", "GET", PAGE + "{token}/revoke/", OWNERS),
     Route("revoke a token", "POST", PAGE + "{token}/revoke/", OWNERS, ok=302),
+    Route("send a test alert", "POST", f"{PAGE}test/", OWNERS, ok=302, data=TEST_ALERT),
 ]

@@ -8,6 +8,7 @@ from governance.audit.chain import seal_all
 from governance.audit.verify_chain import verify_all
 from governance.demo import load_demo
 from incidents.models import Incident, Stage
+from releases.models import RollbackRequest, RollbackStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -30,5 +31,11 @@ def test_the_demo_holds_a_live_incident_a_serious_one_and_a_closed_history():
     fixed_forward = closed.filter(rolled_back_at__isnull=True)
     assert all(i.skipped_stages == ["rollback"] for i in fixed_forward)
     assert incidents.get(live_release__isnull=False, stage=Stage.CONTAINMENT).live_release
+    ongoing = incidents.get(stage=Stage.CONTAINMENT, severity="sev2")
+    # The ongoing incident's alert left a proposal for a rollback owner to confirm.
+    assert ongoing.alerts.exists()
+    assert RollbackRequest.objects.filter(
+        status=RollbackStatus.PROPOSED, environment=ongoing.environment
+    ).exists()
     seal_all()  # back-dated events seal like any others
     assert verify_all().ok

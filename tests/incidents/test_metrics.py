@@ -442,3 +442,12 @@ def test_a_stamp_before_detection_counts_as_zero_and_a_missing_one_not_at_all(
     assert summary["count"] == 2
     assert summary["acknowledge"] == timing(1, 0.0, 0.0, 0.0)
     assert summary["resolve"] == NO_TIMING
+
+
+@pytest.mark.django_db
+def test_the_page_lists_the_charts_figures_beside_it(client, owner, history):
+    client.force_login(owner)
+    page = client.get(PAGE).content.decode()
+    assert 'aria-label="Figures by week"' in page
+    assert "Hover a week" not in page
+    assert re.search(r'class="chart-figures-count">\d+ incidents?</span>', page)

@@ -118,17 +118,19 @@ def receive_alerts(
         )
         if incident is not None:
             summary = alert.annotations.get("summary", "")
+            heard = f"{alert.name} {alert.status}" + (f": {summary}" if summary else ".")
             record(
                 incident,
                 actor=None,
                 kind=EntryKind.ALERT,
                 action=f"alert.{alert.status}",
-                body=f"{alert.name} {alert.status}" + (f": {summary}" if summary else "."),
+                body=f"Test alert from {alert.test_by}. {heard}" if alert.test_by else heard,
                 data={
                     "alert": stored.pk,
                     "status": alert.status,
                     "fingerprint": alert.fingerprint,
                     "labels": alert.labels,
+                    **({"test": True, "sent_by": alert.test_by} if alert.test_by else {}),
                 },
             )
             if match.warning:

@@ -43,6 +43,7 @@ class IncomingAlert:
     ends_at: datetime | None
     group_key: str = ""  # SHA-256 of Alertmanager's groupKey; "" outside a group
     truncated: int = 0  # alerts of its group that Alertmanager left out (its max_alerts)
+    test_by: str = ""  # who sent it as a test, from the alert-tokens page; never from a payload
 
 
 class AlertPayloadError(ValueError):
