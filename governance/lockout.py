@@ -16,6 +16,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from governance.sso.views import sign_in_options
+
 LOCKED_OUT_STATUS = 429
 
 
@@ -46,6 +48,7 @@ def lockout_response(
             "lockout_message": lockout_message(cool_off),
             "username": (credentials or {}).get("username", ""),
             "next": request.POST.get("next", request.GET.get("next", "")),
+            **sign_in_options(),
         },
         status=LOCKED_OUT_STATUS,
     )
