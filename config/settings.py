@@ -277,6 +277,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", default=1
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "governance.lockout.lockout_response"
+AXES_WHITELIST_CALLABLE = "governance.lockout.password_attempts_only"
 # Behind reverse proxies, the address is the one they forwarded (governance/lockout.py).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "governance.lockout.client_address"

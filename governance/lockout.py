@@ -78,3 +78,11 @@ def client_address(request: HttpRequest) -> str | None:
         return str(ipaddress.ip_address(hops[-proxies]))
     except ValueError:
         return peer  # a proxy that appends no address is misconfigured: count it as one
+
+
+def password_attempts_only(request: HttpRequest, credentials: dict[str, Any] | None) -> bool:
+    """AXES_WHITELIST_CALLABLE: a sign-in without a username is the identity provider's
+    callback, whose passwords the provider checks and locks out itself. Counted here, its
+    failures (a provider misconfigured or down) would lock every single sign-on from an
+    address out."""
+    return not (credentials or {}).get("username")

@@ -122,3 +122,22 @@ def test_a_wrong_password_is_still_just_wrong_when_turned_off(db, client, settin
 def test_the_single_sign_on_routes_are_not_found_when_not_configured(db, client) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/login/sso/").status_code == 404
     assert client.get("/login/sso/callback/?code=x&state=y").status_code == 404
+
+
+def test_failed_provider_callbacks_neither_fail_with_500_nor_lock_anyone_out(db, client, settings):  # type: ignore[no-untyped-def]
+    from governance.sso.provider import forget_discovery
+    from tests.fixtures.mlflow_server import free_port
+
+    settings.OIDC_ENABLED = True
+    settings.OIDC_ISSUER = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    forget_discovery()
+    for attempt in range(settings.AXES_FAILURE_LIMIT + 2):
+        session = client.session
+        session["oidc_states"] = {f"state{attempt}": {"nonce": "n", "code_verifier": "v"}}
+        session.save()
+        response = client.get("/login/sso/callback/", {"code": "c", "state": f"state{attempt}"})
+        assert response.status_code == 502
+        assert "cannot be reached right now" in response.content.decode()
+    forget_discovery()
+    UserFactory(username="vic")
+    assert client.post("/login/", {"username": "vic", "password": PASSWORD}).status_code == 302
