@@ -4,6 +4,9 @@ provider."""
 
 from __future__ import annotations
 
+from unittest import mock
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -15,7 +18,9 @@ from governance.models import AuditEvent
 from governance.permissions import can
 from governance.roles import Action, Role
 from governance.services.sign_in import SignInRefused, sign_in_with_idp
+from governance.sso.provider import Provider, forget_discovery
 from tests.factories import PASSWORD, UserFactory
+from tests.fixtures.mlflow_server import free_port
 
 GROUP_MAP = {"sre-oncall": ("fraud-oncall",), "sre": ("fraud-responders",)}
 
@@ -125,9 +130,6 @@ def test_the_single_sign_on_routes_are_not_found_when_not_configured(db, client)
 
 
 def test_failed_provider_callbacks_neither_fail_with_500_nor_lock_anyone_out(db, client, settings):  # type: ignore[no-untyped-def]
-    from governance.sso.provider import forget_discovery
-    from tests.fixtures.mlflow_server import free_port
-
     settings.OIDC_ENABLED = True
     settings.OIDC_ISSUER = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     forget_discovery()
@@ -141,3 +143,45 @@ def test_failed_provider_callbacks_neither_fail_with_500_nor_lock_anyone_out(db,
     forget_discovery()
     UserFactory(username="vic")
     assert client.post("/login/", {"username": "vic", "password": PASSWORD}).status_code == 302
+
+
+def _signed_in_through_the_provider(client, settings):  # type: ignore[no-untyped-def]
+    settings.OIDC_ENABLED = True
+    settings.OIDC_ISSUER = "https://idp.test"
+    settings.OIDC_RP_CLIENT_ID = "failsafe"
+    client.force_login(UserFactory(username="olive"))
+    session = client.session
+    session["oidc_id_token"] = "the-id-token"
+    session.save()
+
+
+def provider(end_session_endpoint):  # type: ignore[no-untyped-def]
+    return Provider(
+        issuer="https://idp.test", authorization_endpoint="https://idp.test/auth",
+        token_endpoint="https://idp.test/token", userinfo_endpoint="https://idp.test/me",
+        jwks_uri="https://idp.test/jwks", end_session_endpoint=end_session_endpoint,
+    )  # fmt: skip
+
+
+def test_sign_out_ends_the_providers_session_where_it_can(db, client, settings):  # type: ignore[no-untyped-def]
+    _signed_in_through_the_provider(client, settings)
+    with mock.patch(
+        "governance.sso.views.discover", return_value=provider("https://idp.test/logout")
+    ):
+        response = client.post("/logout/")
+    target = urlsplit(response["Location"])
+    assert (target.netloc, target.path) == ("idp.test", "/logout")
+    assert parse_qs(target.query) == {
+        "id_token_hint": ["the-id-token"],
+        "client_id": ["failsafe"],
+        "post_logout_redirect_uri": ["http://testserver/login/"],
+    }
+    assert "_auth_user_id" not in client.session
+
+
+def test_sign_out_stays_local_where_the_provider_cannot_end_its_session(db, client, settings):  # type: ignore[no-untyped-def]
+    _signed_in_through_the_provider(client, settings)
+    with mock.patch("governance.sso.views.discover", return_value=provider(None)):
+        response = client.post("/logout/")
+    assert response["Location"] == "/login/"
+    assert "_auth_user_id" not in client.session
