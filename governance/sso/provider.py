@@ -35,11 +35,14 @@ _cache: dict[str, tuple[float, Provider]] = {}
 _lock = threading.Lock()
 
 
-def discover() -> Provider:
+def discover(*, fresh: bool = False) -> Provider:
+    """`fresh`: ask the provider now, as a sign-in's start does: it is the last page Failsafe
+    serves before the browser goes to the provider, so a provider that went down since is
+    explained there, not by the browser's connection error."""
     issuer = settings.OIDC_ISSUER
     with _lock:
         cached = _cache.get(issuer)
-    if cached is not None and time.monotonic() - cached[0] < DISCOVERY_CACHE_SECONDS:
+    if not fresh and cached is not None and time.monotonic() - cached[0] < DISCOVERY_CACHE_SECONDS:
         return cached[1]
     provider = _fetch(issuer)
     with _lock:

@@ -63,7 +63,7 @@ class ProviderSignInView(OIDCAuthenticationRequestView):
         if not settings.OIDC_ENABLED:
             raise Http404("Single sign-on is not configured.")
         try:
-            self.OIDC_OP_AUTH_ENDPOINT = discover().authorization_endpoint
+            self.OIDC_OP_AUTH_ENDPOINT = discover(fresh=True).authorization_endpoint
         except ProviderError as error:
             return failure_page(request, str(error))
         self.OIDC_RP_CLIENT_ID = settings.OIDC_RP_CLIENT_ID

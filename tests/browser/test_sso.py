@@ -162,7 +162,19 @@ def test_a_wrong_client_secret_gets_a_page_that_says_so(  # type: ignore[no-unty
     screenshot(visitor, "sso-wrong-secret.png")
 
 
-def test_an_idp_that_is_down_gets_a_page_that_says_so(page, identity_provider, settings):  # type: ignore[no-untyped-def]
+def test_an_idp_that_is_down_gets_a_page_that_says_so(page, screenshot, identity_provider):  # type: ignore[no-untyped-def]
+    identity_provider.add("olive", groups=["sre-oncall"])
+    visitor = page(None)
+    sign_in_at_provider(visitor, "olive")  # it was up, and Failsafe read its endpoints
+    visitor.context.clear_cookies()
+    identity_provider.stop()
+    visitor.goto("/login/")
+    visitor.get_by_role("link", name=f"Sign in with {PROVIDER_NAME}").click()
+    expect(visitor.get_by_test_id("sign-in-failed")).to_contain_text("cannot be reached right now")
+    screenshot(visitor, "sso-idp-down.png")
+
+
+def test_an_idp_never_reached_gets_a_page_that_says_so(page, identity_provider, settings):  # type: ignore[no-untyped-def]
     settings.OIDC_ISSUER = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     visitor = page(None)
     visitor.goto("/login/")
