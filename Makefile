@@ -42,11 +42,23 @@ $(MLFLOW):
 .PHONY: mlflow-deps
 mlflow-deps: $(MLFLOW)  ## a virtualenv with the MLflow server the backend tests start
 
+# The single sign-on tests run a real OpenID provider (npm's oidc-provider, pinned by its own
+# package-lock.json) on loopback, on the machine's Node.js.
+OIDC_PROVIDER := tests/oidc_provider/node_modules/oidc-provider/package.json
+
+$(OIDC_PROVIDER): tests/oidc_provider/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	cd tests/oidc_provider && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: oidc-deps
+oidc-deps: $(OIDC_PROVIDER)  ## the OpenID provider the single sign-on tests start (npm ci)
+
 .PHONY: test
 # The suite runs on TEST_WORKERS pytest-xdist workers (0: in this process), a file to a
 # worker: a file's session servers (MLflow, Chromium) start once (tests/services.py).
 TEST_WORKERS ?= 2
-test: $(STAMP) $(MLFLOW) system-deps axe-deps lint  ## lint, then the whole suite on real PostgreSQL, Redis, Celery, MLflow
+test: $(STAMP) $(MLFLOW) oidc-deps system-deps axe-deps lint  ## lint, then the whole suite on real PostgreSQL, Redis, Celery, MLflow
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # `make test` fuzzes every API operation as every role, an outsider and nobody (no credentials)

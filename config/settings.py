@@ -197,6 +197,7 @@ CELERY_BEAT_SCHEDULE = {
 
 # Failsafe's own: the rollback engine, drift, metric analysis, intakes, evidence, notices.
 from config.failsafe_settings import *  # noqa: E402, F403
+from config.sso_settings import *  # noqa: E402, F403
 
 # --- authentication and permissions --------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -204,6 +205,8 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
+    # Answers only the identity provider's callback (a code and a state), never a password.
+    "governance.sso.backend.IdentityProviderBackend",
 ]
 ANONYMOUS_USER_NAME = None  # guardian: nobody unauthenticated holds object permissions
 GUARDIAN_RAISE_403 = False
@@ -254,6 +257,10 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     },
 }
+if OIDC_ENABLED:  # noqa: F405
+    # Sign-out posts to /logout/, which redirects to the provider's end_session_endpoint, and
+    # form-action also governs where a form submission's redirects may go.
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(origin(OIDC_ISSUER))  # noqa: F405
 # Probes and scrapes come over the internal network, by HTTP (see governance/metrics.py).
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^statusz$", r"^metrics$"]
 if env_bool("BEHIND_TLS_PROXY", default=False):
@@ -270,6 +277,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", default=1
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "governance.lockout.lockout_response"
+AXES_WHITELIST_CALLABLE = "governance.lockout.password_attempts_only"
 # Behind reverse proxies, the address is the one they forwarded (governance/lockout.py).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "governance.lockout.client_address"

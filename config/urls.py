@@ -1,21 +1,37 @@
 from csp.constants import SELF, UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from governance import views as governance_views
 from governance.api.views import unmatched_api_path
 from governance.metrics import metrics
+from governance.sso import views as sso_views
+from governance.sso.forms import AdminPasswordSignInForm
+
+# The admin's sign-in obeys PASSWORD_LOGIN like the login page's.
+admin.site.login_form = AdminPasswordSignInForm
 
 urlpatterns = [
     path("", include("config.health")),  # /healthz and /readyz: probes, open to anonymous callers
     # Prometheus scrapes: allowed networks or a bearer token (governance/metrics.py).
     path("metrics", metrics, name="metrics"),
     path("", governance_views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", sso_views.SignInView.as_view(), name="login"),
+    # The provider's round trip happens before anyone is signed in.
+    path(
+        "login/sso/",
+        login_not_required(sso_views.ProviderSignInView.as_view()),
+        name="oidc-authenticate",
+    ),
+    path(
+        "login/sso/callback/",
+        login_not_required(sso_views.ProviderCallbackView.as_view()),
+        name="oidc-callback",
+    ),
+    path("logout/", sso_views.SignOutView.as_view(), name="logout"),
     path("", include("governance.urls")),
     path("", include("releases.urls")),
     path("", include("incidents.urls")),

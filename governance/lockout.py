@@ -16,6 +16,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from governance.sso.views import sign_in_options
+
 LOCKED_OUT_STATUS = 429
 
 
@@ -46,6 +48,7 @@ def lockout_response(
             "lockout_message": lockout_message(cool_off),
             "username": (credentials or {}).get("username", ""),
             "next": request.POST.get("next", request.GET.get("next", "")),
+            **sign_in_options(),
         },
         status=LOCKED_OUT_STATUS,
     )
@@ -75,3 +78,11 @@ def client_address(request: HttpRequest) -> str | None:
         return str(ipaddress.ip_address(hops[-proxies]))
     except ValueError:
         return peer  # a proxy that appends no address is misconfigured: count it as one
+
+
+def password_attempts_only(request: HttpRequest, credentials: dict[str, Any] | None) -> bool:
+    """AXES_WHITELIST_CALLABLE: a sign-in without a username is the identity provider's
+    callback, whose passwords the provider checks and locks out itself. Counted here, its
+    failures (a provider misconfigured or down) would lock every single sign-on from an
+    address out."""
+    return not (credentials or {}).get("username")

@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.fixtures.incidents",
     "tests.fixtures.webhook_server",
     "tests.fixtures.mlflow_server",
+    "tests.fixtures.oidc_provider",
     # The worlds of the role matrix and of the API sweeps (tests/worlds/__init__.py).
     "tests.worlds.action_items",
     "tests.worlds.alert_tokens",

@@ -163,6 +163,11 @@ SITE_ROUTES = [
     Open("sign in with a wrong password", "POST", "/login/", EVERYONE, ok=302,
          data={"username": "vic", "password": "wrong"}),
     Route("log out", "POST", "/logout/", EVERYONE, ok=302),
+    # Single sign-on answers only where OIDC_ISSUER is set (tests/browser/test_sso.py).
+    Open("sign in with the identity provider, not configured", "GET", "/login/sso/", EVERYONE,
+         ok=404, anonymous=404),
+    Open("identity provider callback, not configured", "GET", "/login/sso/callback/", EVERYONE,
+         ok=404, anonymous=404),
     Route("home page", "GET", "/", EVERYONE),
     Route("incident dashboard", "GET", "/incidents/dashboard/", EVERYONE),
     # Monitoring's door: a bearer alert token, never a person's session (CALLERS).

@@ -995,6 +995,9 @@ EXEMPT: dict[str, str] = {
     "releases.drift.hooks.link_for": READS,
     "incidents.services.drift.drift_link": READS,
     "governance.services.systems.check_may_register_system": "a permission check: reads only",
+    "governance.services.sign_in.sign_in_with_idp": "a person's account and groups belong to "
+    "no system: the event goes to the global chain, and the page cache keys on the viewer's "
+    "groups (tests/governance/test_sign_in.py)",
     "governance.services.api_tokens.authenticate_api_token": "authenticates a request: stamps the "
     "token's last use (at most once a minute), shown only on the token pages, which the "
     "page cache does not serve",
