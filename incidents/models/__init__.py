@@ -8,6 +8,7 @@ from incidents.models.alerts import (
     AlertStatus,
     AlertToken,
 )
+from incidents.models.chat import SlackDelivery, SlackMessage
 from incidents.models.incident import (
     Category,
     EntryKind,
@@ -63,6 +64,8 @@ __all__ = [
     "PostMortem",
     "SentNotice",
     "Severity",
+    "SlackDelivery",
+    "SlackMessage",
     "Source",
     "Stage",
     "TimelineEntry",
