@@ -372,3 +372,31 @@ def test_a_wrong_token_or_channel_is_refused_by_field(client, fraud, owner, toke
     assert response.status_code == 400 and field in response.context["form"].errors
     fraud.refresh_from_db()
     assert not fraud.slack_bot_token and not fraud.slack_channel_id
+
+
+@pytest.fixture
+def eager() -> Iterator[None]:
+    """Tasks run in this process when sent: the rollback, then the message's updates."""
+    from config.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+def test_the_press_runs_the_rollback_and_the_tasks_bring_the_message_to_verified(
+    client, slack, posted, incident, rollback_owner, earlier, eager,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    signed(client, press(posted, ROB, "rollback_now", str(incident.pk)))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed(client, submit(opened_view(slack), ROB, "Review rate 3x"))
+    assert response.json() == {"response_action": "clear"}
+    request = RollbackRequest.objects.get()
+    assert request.status == RollbackStatus.SUCCEEDED
+    said = [json.dumps(call["blocks"], ensure_ascii=False) for call in slack.called("chat.update")]
+    # Each step's task reads the incident as it is then: here the rollback ran at once.
+    assert "Rollback verified: 2.0.0 → *1.9.0*" in said[-1]
+    assert all(call["ts"] == posted.ts for call in slack.called("chat.update"))
+    assert len(slack.called("chat.postMessage")) == 1
