@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 
 from governance.permissions import can
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PRESSERS = "rollback owners and on-call leads"
+SLACK_FAILED = (
+    "Slack did not answer Failsafe in time: nothing was done. Press again, or use the war room."
+)
 
 
 class Refusal(Exception):
@@ -90,12 +94,12 @@ def _first_delivery(signature: str) -> bool:
 
 
 def _on_button(payload: dict[str, Any]) -> None:
-    actions = payload.get("actions") or [{}]
-    action = actions[0] if isinstance(actions[0], dict) else {}
+    actions = payload.get("actions")
+    action = _mapping(actions[0] if isinstance(actions, list) and actions else None)
     action_id, value = action.get("action_id"), str(action.get("value") or "")
     if action_id not in (messages.ROLL_BACK_NOW, messages.CONFIRM, messages.DISMISS):
         return  # Open war room is a link: Slack tells the app, there is nothing to do
-    container = payload.get("container") or {}
+    container = _mapping(payload.get("container"))
     channel, ts = str(container.get("channel_id") or ""), str(container.get("message_ts") or "")
     user_id = str(payload["user"].get("id") or "")
     # The button must be on the incident's own message: the message names what it acts on.
@@ -125,10 +129,26 @@ def _on_button(payload: dict[str, Any]) -> None:
         _tell(incident, channel, user_id, " ".join(error.messages) + " Nothing was done.")
     except Refusal as refusal:
         _tell(incident, channel, user_id, str(refusal))
+    except (SlackApiError, OSError) as error:  # a dialog not opened: the trigger_id expired
+        logger.warning("Slack refused a dialog: %s", error)
+        _tell(incident, channel, user_id, SLACK_FAILED)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _person(incident: Incident, slack_user_id: str) -> User:
-    person = failsafe_user(incident.system, slack_user_id)
+    try:
+        person = failsafe_user(incident.system, slack_user_id)
+    except SlackApiError as error:
+        if error.response.get("error") != "user_not_found":
+            logger.warning("Slack did not say who pressed: %s", error)
+            raise Refusal(SLACK_FAILED) from error
+        person = None
+    except OSError as error:  # the network's (urllib, sockets)
+        logger.warning("Slack did not say who pressed: %s", error)
+        raise Refusal(SLACK_FAILED) from error
     if person is None:
         raise Refusal(HOW_TO_LINK)
     return person
@@ -186,16 +206,16 @@ def _tell(incident: Incident, channel: str, user_id: str, text: str) -> None:
 
 
 def _on_dialog(payload: dict[str, Any]) -> HttpResponse:
-    view = payload.get("view") if isinstance(payload.get("view"), dict) else {}
-    assert isinstance(view, dict)
+    view = _mapping(payload.get("view"))
     callback = view.get("callback_id")
     if callback not in (dialogs.ROLL_BACK_DIALOG, dialogs.DISMISS_DIALOG):
         return HttpResponse(status=200)
     try:
-        metadata = json.loads(view.get("private_metadata") or "")
+        metadata = _mapping(json.loads(view.get("private_metadata") or ""))
         incident = Incident.objects.select_related("system", "environment").get(
             pk=int(metadata["incident"])
         )
+        proposal_id = int(metadata.get("request") or 0)
     except (ValueError, KeyError, TypeError, Incident.DoesNotExist):
         return _dialog_error("This dialog is out of date: press the button again.")
     reason = dialogs.reason_of(view)
@@ -213,7 +233,7 @@ def _on_dialog(payload: dict[str, Any]) -> HttpResponse:
                 idempotency_key=f"slack-{view.get('id')}",
             )  # fmt: skip
         else:
-            link = _proposal(incident, int(metadata.get("request") or 0))
+            link = _proposal(incident, proposal_id)
             if link.request.status != RollbackStatus.PROPOSED:
                 raise ValidationError("The proposal was decided already.")
             rollbacks.dismiss_rollback(actor=person, request=link.request, reason=reason)

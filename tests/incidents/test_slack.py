@@ -20,6 +20,7 @@ from governance.models import AuditEvent
 from incidents import services
 from incidents.models import SlackMessage
 from incidents.slack import messages
+from incidents.slack.interactivity import SLACK_FAILED
 from incidents.slack.people import HOW_TO_LINK
 from releases import rollbacks
 from releases.models import RollbackRequest, RollbackStatus
@@ -326,6 +327,30 @@ def test_a_button_on_a_message_failsafe_did_not_post_does_nothing(
     posted.ts = "1111111111.000001"
     assert signed(client, press(posted, ROB, "rollback_now", str(incident.pk))).status_code == 200
     assert not slack.calls[1:]  # no users.info, no dialog, after the first post
+
+
+def test_a_dialog_slack_would_not_open_is_said_and_nothing_is_done(
+    client, slack, posted, incident, rollback_owner, earlier
+):
+    payload = press(posted, ROB, "rollback_now", str(incident.pk))
+    payload["trigger_id"] = "expired"
+    assert signed(client, payload).status_code == 200
+    (told,) = slack.called("chat.postEphemeral")
+    assert told["user"] == ROB and told["text"] == SLACK_FAILED
+    assert not RollbackRequest.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"actions": {"action_id": "rollback_now"}}, {"actions": []}, {"container": "C1"},
+     {"type": "shortcut"}, {"type": "view_submission", "view": "V1"}],
+)  # fmt: skip
+def test_a_signed_payload_of_an_odd_shape_does_nothing(  # type: ignore[no-untyped-def]
+    client, slack, posted, incident, change
+):
+    payload = {**press(posted, ROB, "rollback_now", str(incident.pk)), **change}
+    assert signed(client, payload).status_code == 200
+    assert not slack.calls[1:] and not RollbackRequest.objects.exists()
 
 
 def test_a_payload_that_is_not_slacks_is_a_400(client, slack):
