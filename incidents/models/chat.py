@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from governance.limits import ERROR
+from governance.limits import ERROR, length_checks
 
 
 class SlackMessage(models.Model):
@@ -20,6 +20,9 @@ class SlackMessage(models.Model):
     updated_at = models.DateTimeField()
     # What Slack last answered that was not an acceptance (the task retries meanwhile).
     error = models.TextField(max_length=ERROR, blank=True)
+
+    class Meta:
+        constraints = length_checks("slackmessage", {"error": ERROR})
 
     def __str__(self) -> str:
         return f"slack message {self.channel}/{self.ts}"

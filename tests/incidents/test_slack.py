@@ -20,6 +20,7 @@ from governance.models import AuditEvent
 from incidents import services
 from incidents.models import SlackMessage
 from incidents.slack import messages
+from incidents.slack.client import SlackError
 from incidents.slack.interactivity import SLACK_FAILED
 from incidents.slack.people import HOW_TO_LINK
 from releases import rollbacks
@@ -164,6 +165,18 @@ def test_a_proposal_offers_confirm_and_dismiss(slack, posted, incident, earlier)
     assert "1.9.0 goes live" in offered["rollback_confirm"]["confirm"]["text"]["text"]
     assert "rollback_dismiss" in offered and "rollback_now" not in offered
     assert "Rollback proposed" in json.dumps(update["blocks"])
+
+
+def test_slack_down_or_refusing_fails_the_message_not_the_incident(slack, posted, incident):
+    slack.token = "xoxb-another-app"  # the system's token revoked: invalid_auth
+    with pytest.raises(SlackError) as refused:
+        messages.sync_message(incident_id=incident.pk)
+    assert refused.value.transient is False and "invalid_auth" in str(refused.value)
+    assert "invalid_auth" in SlackMessage.objects.get(incident=incident).error
+    slack.stop()  # down: retried by the task
+    with pytest.raises(SlackError) as down:
+        messages.sync_message(incident_id=incident.pk)
+    assert down.value.transient is True
 
 
 def test_a_system_without_slack_schedules_nothing(
