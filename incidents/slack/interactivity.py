@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from slack_sdk.errors import SlackApiError
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PRESSERS = "rollback owners and on-call leads"
+# Slack's timestamps are taken five minutes either side of now: twice that, and a margin.
+REPLAY_WINDOW = timedelta(minutes=15)
 SLACK_FAILED = (
     "Slack did not answer Failsafe in time: nothing was done. Press again, or use the war room."
 )
@@ -87,6 +91,8 @@ def _first_delivery(signature: str) -> bool:
             SlackDelivery.objects.create(signature=signature[:80])
     except IntegrityError:
         return False
+    # A signature older than this has a timestamp the verifier refuses: nothing to guard.
+    SlackDelivery.objects.filter(received_at__lt=timezone.now() - REPLAY_WINDOW).delete()
     return True
 
 

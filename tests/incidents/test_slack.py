@@ -10,15 +10,17 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.utils import timezone
 
 from governance import services as governance
 from governance.models import AuditEvent
 from incidents import services
-from incidents.models import SlackMessage
+from incidents.models import SlackDelivery, SlackMessage
 from incidents.slack import messages
 from incidents.slack.client import SlackError
 from incidents.slack.interactivity import SLACK_FAILED
@@ -237,6 +239,16 @@ def test_a_replayed_request_is_taken_once(client, slack, posted, incident, rollb
     assert client.post(ENDPOINT, data=body, content_type=kind, **headers).status_code == 200
     assert client.post(ENDPOINT, data=body, content_type=kind, **headers).status_code == 200
     assert len(slack.called("views.open")) == 1  # the replay opened nothing
+
+
+def test_signatures_past_their_window_are_not_kept(client, slack, posted, incident, earlier):
+    old = SlackDelivery.objects.create(signature="v0=old")
+    SlackDelivery.objects.filter(pk=old.pk).update(
+        received_at=timezone.now() - timedelta(minutes=16)
+    )
+    signed(client, press(posted, ROB, "open_war_room", ""))
+    assert not SlackDelivery.objects.filter(pk=old.pk).exists()
+    assert SlackDelivery.objects.count() == 1  # the press's own, kept for its window
 
 
 @pytest.mark.parametrize(
