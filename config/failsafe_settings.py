@@ -110,3 +110,13 @@ PAGE_SEVERITIES = frozenset(
 )
 if not {"sev1", "sev2", "sev3", "sev4"} >= PAGE_SEVERITIES:
     raise ImproperlyConfigured("PAGE_SEVERITIES lists severities among sev1, sev2, sev3, sev4")
+
+# --- chat: incident messages in Slack, with their buttons (incidents/slack/) ---------------
+# Slack's Web API (slack_sdk's WebClient base_url); each system's bot token and channel are
+# set on its form. The signing secret of the Slack app proves an interactive request came
+# from Slack (SLACK_SIGNING_SECRET_FILE); empty: the interactivity endpoint refuses all.
+SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
+if not SLACK_API_URL.startswith(_web) or not SLACK_API_URL.endswith("/"):
+    raise ImproperlyConfigured("SLACK_API_URL must be an http:// or https:// URL ending in /")
+SLACK_SIGNING_SECRET = env_secret("SLACK_SIGNING_SECRET", default="")
+SLACK_TIMEOUT_SECONDS = env_int("SLACK_TIMEOUT_SECONDS", default=5)

@@ -134,6 +134,25 @@ class SystemForm(forms.Form):
         "SEV1 or SEV2 incident. Left blank: kept as it is.",
     )
     stop_paging = forms.BooleanField(required=False, label="Stop paging PagerDuty")
+    # The Slack app's bot token: a secret as the key above. The channel is no secret.
+    slack_bot_token = forms.CharField(
+        required=False,
+        max_length=255,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        label="Slack bot token",
+        help_text="The Slack app's Bot User OAuth Token (xoxb-…): incidents are posted to the "
+        "channel below, with ROLL BACK NOW on them. Left blank: kept as it is.",
+    )
+    slack_channel_id = forms.CharField(
+        required=False,
+        max_length=32,
+        strip=True,
+        label="Slack channel id",
+        help_text="The channel's id (C…), shown at the bottom of its details in Slack; invite "
+        "the app to it.",
+    )
+    stop_slack = forms.BooleanField(required=False, label="Stop posting to Slack")
     # Only people who share a system with the one filling the form are listed (and the
     # current owners); anyone else is added by their exact username or email.
     owners = UserChoiceField(
@@ -180,6 +199,11 @@ class SystemForm(forms.Form):
             data["pagerduty_routing_key"] = ""
         elif key or self.system is None:
             data["pagerduty_routing_key"] = key
+        token, stop = data.pop("slack_bot_token", ""), data.pop("stop_slack", False)
+        if stop:
+            data["slack_bot_token"], data["slack_channel_id"] = "", ""
+        elif token or self.system is None:
+            data["slack_bot_token"] = token
         extra = data.pop("add_owner", None)
         if extra is not None:
             data["owners"] = [*data.get("owners", []), extra]
@@ -200,6 +224,7 @@ class SystemForm(forms.Form):
             "operator_role": system.operator_role,
             "reporting_regime": system.reporting_regime,
             "drift_severity": system.drift_severity,
+            "slack_channel_id": system.slack_channel_id,
             "owners": list(owners),
         }
         form = cls(data=data, initial=initial, actor=actor, system=system)

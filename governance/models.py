@@ -82,6 +82,10 @@ class AISystem(models.Model):
     # The integration key of the PagerDuty service its serious incidents page (Events API v2):
     # a secret, never shown again once set; blank, no paging.
     pagerduty_routing_key = EncryptedCharField(max_length=100, blank=True, null=True, default="")
+    # The Slack app's bot token (xoxb-…) and the channel its incidents are posted to, with
+    # ROLL BACK NOW on them (incidents.slack): the token a secret, never shown again.
+    slack_bot_token = EncryptedCharField(max_length=255, blank=True, null=True, default="")
+    slack_channel_id = models.CharField(max_length=32, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(

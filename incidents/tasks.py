@@ -89,3 +89,30 @@ def page_incident(self, incident_id: int) -> str:  # type: ignore[no-untyped-def
             asked=error.retry_after,
         )  # fmt: skip
         raise self.retry(exc=error, countdown=countdown, max_retries=None) from error
+
+
+SLACK_MAX_RETRIES = 10  # with backoff capped at a minute: about eight minutes in all
+SLACK_BACKOFF_MOST_SECONDS = 60.0
+
+
+@shared_task(bind=True, name="incidents.tasks.post_to_slack", ignore_result=True)
+def post_to_slack(self, incident_id: int) -> str:  # type: ignore[no-untyped-def]
+    """Bring the incident's Slack message in line with it (incidents.slack.messages):
+    transient failures retry with backoff and full jitter, never sooner than Retry-After."""
+    from incidents.models import Incident
+    from incidents.slack import messages
+    from incidents.slack.client import SlackError
+    from releases.retry import retry_countdown
+
+    try:
+        return messages.sync_message(incident_id=incident_id)
+    except Incident.DoesNotExist:
+        return "missing"
+    except SlackError as error:
+        if not error.transient or self.request.retries >= SLACK_MAX_RETRIES:
+            return "failed"  # said in the log and on the message's record
+        countdown = retry_countdown(
+            retries=self.request.retries, factor=1.0, most=SLACK_BACKOFF_MOST_SECONDS,
+            asked=error.retry_after,
+        )  # fmt: skip
+        raise self.retry(exc=error, countdown=countdown, max_retries=None) from error

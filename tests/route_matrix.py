@@ -175,6 +175,10 @@ SITE_ROUTES = [
           data=ALERT),
     Route("alertmanager intake", "POST", "/api/alerts/alertmanager/", NOBODY, refused=401,
           outsider=401, api=True, data=ALERTMANAGER),
+    # Slack's door: its request signature, never a person's session (tests/incidents/
+    # test_slack.py signs requests as Slack does).
+    Route("slack interactivity", "POST", "/api/slack/interactivity/", NOBODY, refused=401,
+          outsider=401, api=True, data={"payload": "{}"}),
 ]  # fmt: skip
 
 # ---- paths under the API that match no route ------------------------------------------------

@@ -69,13 +69,32 @@ class SystemSerializer(api_types.ModelSerializer):
     pages_pagerduty = serializers.SerializerMethodField(
         help_text="Whether its serious incidents page PagerDuty."
     )
+    slack_bot_token = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        max_length=255,
+        help_text="The Slack app's bot token (xoxb-…) that posts its incidents, with ROLL BACK "
+        "NOW, to slack_channel_id; never returned. Blank with a blank channel turns Slack off; "
+        "left out, it stays.",
+    )
+    slack_channel_id = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=32,
+        help_text="The id (C…) of the Slack channel its incidents are posted to.",
+    )
+    posts_to_slack = serializers.SerializerMethodField(
+        help_text="Whether its incidents are posted to Slack."
+    )
 
     class Meta:
         model = AISystem
         fields = [
             "id", "name", "slug", "intended_purpose", "risk_category", "operator_role",
             "reporting_regime", "drift_severity", "pagerduty_routing_key", "pages_pagerduty",
-            "owners", "created_at", "updated_at",
+            "slack_bot_token", "slack_channel_id", "posts_to_slack", "owners", "created_at",
+            "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
         # Uniqueness is the service's rule: it answers with the same field errors.
@@ -83,6 +102,9 @@ class SystemSerializer(api_types.ModelSerializer):
 
     def get_pages_pagerduty(self, instance: AISystem) -> bool:
         return bool(instance.pagerduty_routing_key)
+
+    def get_posts_to_slack(self, instance: AISystem) -> bool:
+        return bool(instance.slack_bot_token)
 
     def to_representation(self, instance: AISystem) -> dict:
         data = super().to_representation(instance)

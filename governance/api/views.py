@@ -81,6 +81,8 @@ class SystemViewSet(
             reporting_regime=data.get("reporting_regime"),
             drift_severity=data.get("drift_severity"),
             pagerduty_routing_key=data.get("pagerduty_routing_key"),
+            slack_bot_token=data.get("slack_bot_token"),
+            slack_channel_id=data.get("slack_channel_id"),
             owners=data.get("owners"),
         )
 

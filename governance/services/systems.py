@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,8 @@ SYSTEM_FIELDS = (
 def _system_state(system: AISystem) -> dict:
     state = audit.snapshot(system, SYSTEM_FIELDS)
     state["pages_pagerduty"] = bool(system.pagerduty_routing_key)  # whether, never the key
+    state["posts_to_slack"] = bool(system.slack_bot_token)  # whether, never the token
+    state["slack_channel_id"] = system.slack_channel_id
     state["owners"] = sorted(
         system.role_grants.filter(role=Role.OWNER, user__isnull=False).values_list(
             "user__username", flat=True
@@ -53,6 +56,28 @@ def _routing_key(key: str) -> str:
         )
         raise ValidationError({"pagerduty_routing_key": said})
     return key
+
+
+def _slack(token: str, channel: str) -> tuple[str, str]:
+    """A Slack bot token (xoxb-…) and the channel id it posts to (C…, G…): both, or neither."""
+    token, channel = token.strip(), channel.strip().upper()
+    errors = {}
+    if token and (not token.startswith("xoxb-") or not token.isascii() or " " in token):
+        errors["slack_bot_token"] = (
+            "A Slack bot token starts with xoxb-: copy the Bot User OAuth Token from the "
+            "Slack app's OAuth & Permissions page."
+        )
+    if channel and not re.fullmatch(r"[CG][A-Z0-9]{6,30}", channel):
+        errors["slack_channel_id"] = (
+            "A channel id is a C or G and letters and digits (the channel's details in Slack "
+            "show it), not its #name."
+        )
+    if bool(token) != bool(channel) and not errors:
+        field = "slack_channel_id" if token else "slack_bot_token"
+        errors[field] = "Slack needs both the bot token and the channel id."
+    if errors:
+        raise ValidationError(errors)
+    return token, channel
 
 
 def _check_unique(*, name: str, slug: str, exclude_pk: int | None = None) -> None:
@@ -111,6 +136,8 @@ def create_system(
     reporting_regime: str = ReportingRegime.AI_ACT,
     drift_severity: str = DriftSeverity.BY_RISK,
     pagerduty_routing_key: str = "",
+    slack_bot_token: str = "",
+    slack_channel_id: str = "",
 ) -> AISystem:
     """Register an AI system; the creator and the named owners hold the owner role on it."""
     check_may_register_system(actor)
@@ -123,6 +150,7 @@ def create_system(
         reporting_regime=reporting_regime, drift_severity=drift_severity,
     )  # fmt: skip
     _check_unique(name=name, slug=slug)
+    slack_bot_token, slack_channel_id = _slack(slack_bot_token, slack_channel_id)
 
     system = AISystem.objects.create(
         name=name,
@@ -133,6 +161,8 @@ def create_system(
         reporting_regime=reporting_regime,
         drift_severity=drift_severity,
         pagerduty_routing_key=_routing_key(pagerduty_routing_key),
+        slack_bot_token=slack_bot_token,
+        slack_channel_id=slack_channel_id,
         created_by=actor,
     )
     for owner in {actor, *owners}:
@@ -157,10 +187,13 @@ def update_system(
     reporting_regime: str | None = None,
     drift_severity: str | None = None,
     pagerduty_routing_key: str | None = None,
+    slack_bot_token: str | None = None,
+    slack_channel_id: str | None = None,
 ) -> AISystem:
     """Edit the inventory entry. Owners, if given, replace the current owner grants; the role,
-    the reporting regime, the ungoverned change's severity and the PagerDuty routing key, if
-    not given, stay as they are (a blank key turns paging off)."""
+    the reporting regime, the ungoverned change's severity, the PagerDuty routing key and
+    the Slack token and channel, if not given, stay as they are (a blank key turns paging
+    off; a blank token and channel, Slack)."""
     system = AISystem.objects.select_for_update(no_key=True, of=("self",)).get(pk=system.pk)
     require(actor, Action.CHANGE, system)
     _check_text(name=name, intended_purpose=intended_purpose)
@@ -180,6 +213,10 @@ def update_system(
     system.drift_severity = drift_severity
     if pagerduty_routing_key is not None:
         system.pagerduty_routing_key = _routing_key(pagerduty_routing_key)
+    if slack_bot_token is not None or slack_channel_id is not None:
+        token = system.slack_bot_token if slack_bot_token is None else slack_bot_token
+        channel = system.slack_channel_id if slack_channel_id is None else slack_channel_id
+        system.slack_bot_token, system.slack_channel_id = _slack(token or "", channel)
     system.save()
     if owners is not None:
         _replace_owners(system=system, owners=set(owners), actor=actor)

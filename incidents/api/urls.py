@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 from incidents.api.alerts import AlertIntakeView, AlertmanagerIntakeView
 from incidents.api.response_times import IncidentMetricsView
 from incidents.api.views import IncidentViewSet
+from incidents.slack.interactivity import interactivity
 
 router = SimpleRouter()
 router.register("incidents", IncidentViewSet, basename="incident")
@@ -13,4 +14,6 @@ urlpatterns = [
     *router.urls,
     path("alerts/", AlertIntakeView.as_view(), name="alert-intake"),
     path("alerts/alertmanager/", AlertmanagerIntakeView.as_view(), name="alertmanager-intake"),
+    # Slack's door: its signature, never a person's session (incidents/slack/interactivity.py).
+    path("slack/interactivity/", interactivity, name="slack-interactivity"),
 ]

@@ -9,6 +9,7 @@ from incidents.models.alerts import (
     AlertStatus,
     AlertToken,
 )
+from incidents.models.chat import SlackDelivery, SlackMessage
 from incidents.models.incident import (
     Category,
     EntryKind,
@@ -65,6 +66,8 @@ __all__ = [
     "PostMortem",
     "SentNotice",
     "Severity",
+    "SlackDelivery",
+    "SlackMessage",
     "Source",
     "Stage",
     "TimelineEntry",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from governance.limits import ERROR
+from governance.limits import ERROR, length_checks
 
 
 class PageStatus(models.TextChoices):
@@ -24,6 +24,9 @@ class Page(models.Model):
     sent_at = models.DateTimeField()  # the last event PagerDuty accepted
     # What PagerDuty last answered that was not an acceptance (the task retries meanwhile).
     error = models.TextField(max_length=ERROR, blank=True)
+
+    class Meta:
+        constraints = length_checks("page", {"error": ERROR})
 
     def __str__(self) -> str:
         return f"page {self.dedup_key} ({self.status})"

@@ -26,6 +26,7 @@ from incidents.models import (
 )
 from incidents.queries import incident_row
 from incidents.services.timeline import record
+from incidents.slack import messages as slack_messages
 from releases.content import release_content
 from releases.models import Environment, RollbackPlan
 from releases.queries import live_release_at
@@ -173,6 +174,7 @@ def declare_incident(
         if actor is not None:
             _assign(incident, actor=actor, role=IncidentRoleKind.COMMANDER, user=actor)
         paging.page_soon(incident)
+        slack_messages.post_soon(incident)
     return incident
 
 
@@ -361,6 +363,7 @@ def _enter(
         actor_name=machine,
     )
     paging.page_soon(incident)  # recovered or closed: resolved; reopened: paged again
+    slack_messages.post_soon(incident)
     return incident
 
 
@@ -397,6 +400,7 @@ def change_severity(*, actor: User, incident: Incident, severity: str, reason: s
         after={"severity": severity},
     )
     paging.page_soon(incident)
+    slack_messages.post_soon(incident)
     return incident
 
 

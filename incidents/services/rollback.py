@@ -23,6 +23,7 @@ from incidents.models import (
 )
 from incidents.services.lifecycle import lock_incident, reach_rollback_stage
 from incidents.services.timeline import record
+from incidents.slack import messages as slack_messages
 from releases import rollbacks
 from releases.models import Environment, RollbackRequest
 from releases.notifications import Link
@@ -148,6 +149,7 @@ def record_rollback_step(request: RollbackRequest, event: str, message: str) -> 
         reach_rollback_stage(incident, version=request.to_release.version)
     if event in PAGED_EVENTS:
         paging.page_soon(incident)  # the page carries the proposal, then how it went
+    slack_messages.post_soon(incident)  # every step, running too: the message moves with it
 
 
 # The incident's evidence as PostgreSQL assembles it: one statement instead of three ORM
