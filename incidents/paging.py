@@ -19,16 +19,14 @@ wait; the event is one documented POST, and the task does the retrying.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from config import handoff
 from governance.limits import ERROR, shorten
+from incidents.integrations import ChannelError, sync_after_commit
 from incidents.models import Incident, IncidentRollback, Page, PageStatus, Stage
 from releases.models import RollbackStatus
 
@@ -40,14 +38,8 @@ PAGER_SEVERITY = {"sev1": "critical", "sev2": "error", "sev3": "warning", "sev4"
 SUMMARY = 1024  # PagerDuty cuts a longer summary; cut here, where it reads well
 
 
-@dataclass
-class PagingError(Exception):
-    message: str
-    transient: bool
-    retry_after: float | None = None
-
-    def __str__(self) -> str:
-        return self.message
+class PagingError(ChannelError):
+    """PagerDuty did not accept the event."""
 
 
 def page_soon(incident: Incident) -> None:
@@ -57,19 +49,7 @@ def page_soon(incident: Incident) -> None:
         return
     from incidents.tasks import page_incident
 
-    incident_id = incident.pk
-
-    # With the notices, and as late as they: a rollback's first moments keep the workers.
-    def send() -> None:
-        handoff.send(
-            page_incident,
-            (incident_id,),
-            label=f"page for incident {incident_id}",
-            queue=settings.ROLLBACK_NOTIFY_QUEUE,
-            countdown=settings.ROLLBACK_NOTICE_DELAY_SECONDS,
-        )
-
-    transaction.on_commit(send)
+    sync_after_commit(page_incident, incident.pk, "page")
 
 
 def dedup_key(incident: Incident) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from celery import shared_task
 
 # The rollback notices' bounded retries (about five minutes in all): an email, as theirs.
@@ -65,54 +68,43 @@ def email_alert_storm(incident_id: int) -> str:
     return f"sent to {sent}" if sent else "nobody to tell"
 
 
-PAGE_MAX_RETRIES = 10  # with backoff capped at a minute: about eight minutes in all
-PAGE_BACKOFF_MOST_SECONDS = 60.0
+CHANNEL_MAX_RETRIES = 10  # with backoff capped at a minute: about eight minutes in all
+CHANNEL_BACKOFF_MOST_SECONDS = 60.0
+
+
+def _sync_channel(task: Any, sync: Callable[..., str], incident_id: int) -> str:
+    """Run a channel's sync for the incident: a transient failure retries with backoff and
+    full jitter, never sooner than the channel's Retry-After; a lasting one, or the last
+    retry, gives up (said in the log and on the channel's record)."""
+    from incidents.integrations import ChannelError
+    from incidents.models import Incident
+    from releases.retry import retry_countdown
+
+    try:
+        return sync(incident_id=incident_id)
+    except Incident.DoesNotExist:
+        return "missing"
+    except ChannelError as error:
+        if not error.transient or task.request.retries >= CHANNEL_MAX_RETRIES:
+            return "failed"
+        countdown = retry_countdown(
+            retries=task.request.retries, factor=1.0, most=CHANNEL_BACKOFF_MOST_SECONDS,
+            asked=error.retry_after,
+        )  # fmt: skip
+        raise task.retry(exc=error, countdown=countdown, max_retries=None) from error
 
 
 @shared_task(bind=True, name="incidents.tasks.page_incident", ignore_result=True)
 def page_incident(self, incident_id: int) -> str:  # type: ignore[no-untyped-def]
-    """Bring the incident's PagerDuty page in line with it (incidents.paging): transient
-    failures retry with backoff and full jitter, never sooner than PagerDuty's Retry-After."""
+    """Bring the incident's PagerDuty page in line with it (incidents.paging)."""
     from incidents import paging
-    from incidents.models import Incident
-    from releases.retry import retry_countdown
 
-    try:
-        return paging.sync_page(incident_id=incident_id)
-    except Incident.DoesNotExist:
-        return "missing"
-    except paging.PagingError as error:
-        if not error.transient or self.request.retries >= PAGE_MAX_RETRIES:
-            return "failed"  # said in the log and on the page's record
-        countdown = retry_countdown(
-            retries=self.request.retries, factor=1.0, most=PAGE_BACKOFF_MOST_SECONDS,
-            asked=error.retry_after,
-        )  # fmt: skip
-        raise self.retry(exc=error, countdown=countdown, max_retries=None) from error
-
-
-SLACK_MAX_RETRIES = 10  # with backoff capped at a minute: about eight minutes in all
-SLACK_BACKOFF_MOST_SECONDS = 60.0
+    return _sync_channel(self, paging.sync_page, incident_id)
 
 
 @shared_task(bind=True, name="incidents.tasks.post_to_slack", ignore_result=True)
 def post_to_slack(self, incident_id: int) -> str:  # type: ignore[no-untyped-def]
-    """Bring the incident's Slack message in line with it (incidents.slack.messages):
-    transient failures retry with backoff and full jitter, never sooner than Retry-After."""
-    from incidents.models import Incident
+    """Bring the incident's Slack message in line with it (incidents.slack.messages)."""
     from incidents.slack import messages
-    from incidents.slack.client import SlackError
-    from releases.retry import retry_countdown
 
-    try:
-        return messages.sync_message(incident_id=incident_id)
-    except Incident.DoesNotExist:
-        return "missing"
-    except SlackError as error:
-        if not error.transient or self.request.retries >= SLACK_MAX_RETRIES:
-            return "failed"  # said in the log and on the message's record
-        countdown = retry_countdown(
-            retries=self.request.retries, factor=1.0, most=SLACK_BACKOFF_MOST_SECONDS,
-            asked=error.retry_after,
-        )  # fmt: skip
-        raise self.retry(exc=error, countdown=countdown, max_retries=None) from error
+    return _sync_channel(self, messages.sync_message, incident_id)

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.conf import settings
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from governance.limits import shorten
 from governance.models import AISystem
+from incidents.integrations import ChannelError
 
 
-@dataclass
-class SlackError(Exception):
-    message: str
-    transient: bool
-    retry_after: float | None = None
-
-    def __str__(self) -> str:
-        return self.message
+class SlackError(ChannelError):
+    """Slack did not take the call."""
 
 
 def client_for(system: AISystem) -> WebClient:

@@ -16,8 +16,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config import handoff
 from governance.limits import ERROR, shorten
+from incidents.integrations import sync_after_commit
 from incidents.models import Incident, IncidentRollback, SlackMessage, Stage
 from incidents.slack.client import SlackError, client_for, explain
 from releases.models import RollbackRequest, RollbackStatus
@@ -54,20 +54,7 @@ def post_soon(incident: Incident) -> None:
         return
     from incidents.tasks import post_to_slack
 
-    incident_id = incident.pk
-
-    # With the notices and the page, and as late as they: a rollback's first moments keep
-    # the workers.
-    def send() -> None:
-        handoff.send(
-            post_to_slack,
-            (incident_id,),
-            label=f"Slack message for incident {incident_id}",
-            queue=settings.ROLLBACK_NOTIFY_QUEUE,
-            countdown=settings.ROLLBACK_NOTICE_DELAY_SECONDS,
-        )
-
-    transaction.on_commit(send)
+    sync_after_commit(post_to_slack, incident.pk, "Slack message")
 
 
 def latest_rollback(incident: Incident) -> RollbackRequest | None:
