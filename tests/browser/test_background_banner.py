@@ -4,6 +4,7 @@ requested and left unstarted (no worker takes it) brings up the banner without a
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.utils import timezone
@@ -12,6 +13,7 @@ from playwright.sync_api import expect
 from config import health
 from incidents import services
 from releases.models import RollbackRequest
+from releases.rollbacks import broker
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +27,12 @@ def test_the_war_room_shows_that_rollbacks_are_queued_not_running(  # type: igno
     expect(lead.get_by_test_id("rollback-now")).to_be_visible()
     expect(lead.get_by_test_id("background-trouble")).to_have_count(0)
 
-    request, _ = services.roll_back_incident(actor=rollback_owner, incident=incident, reason="x")
+    # Pressed, and no worker takes it (here: the hand-over never reaches one, so that a
+    # worker another test left running cannot take it either).
+    with mock.patch.object(broker, "enqueue"):
+        request, _ = services.roll_back_incident(
+            actor=rollback_owner, incident=incident, reason="x"
+        )
     RollbackRequest.objects.filter(pk=request.pk).update(
         enqueued_at=timezone.now() - timedelta(minutes=1)
     )
