@@ -11,7 +11,8 @@ The services call `page_soon` once their transaction committed: the page is a ta
 own, so a PagerDuty that is down, slow or hung never holds up a press, an alert or a
 rollback. The task retries with backoff and full jitter (never sooner than a Retry-After).
 
-Written with httpx, the project's HTTP client, rather than PagerDuty's Python client: that
+Sent with the project's HTTP client (releases.backends.http: one kept-alive client per
+process, redirects never followed) rather than PagerDuty's Python client: that
 client retries inside the call, sleeping (without end on a 429), where a worker must not
 wait; the event is one documented POST, and the task does the retrying.
 """
@@ -28,6 +29,7 @@ from django.utils import timezone
 from governance.limits import ERROR, shorten
 from incidents.integrations import ChannelError, sync_after_commit
 from incidents.models import Incident, IncidentRollback, Page, PageStatus, Stage
+from releases.backends.http import http_client
 from releases.models import RollbackStatus
 
 logger = logging.getLogger(__name__)
@@ -155,11 +157,8 @@ def send_event(event: dict[str, Any]) -> None:
     """POST the event; PagerDuty accepts it with 202. 429 and 5xx and a network failure are
     transient (retried), any other answer is not (an unknown routing key, a bad event)."""
     try:
-        response = httpx.post(
-            settings.PAGERDUTY_EVENTS_URL,
-            json=event,
-            timeout=settings.PAGERDUTY_TIMEOUT_SECONDS,
-            follow_redirects=False,
+        response = http_client().post(
+            settings.PAGERDUTY_EVENTS_URL, json=event, timeout=settings.PAGERDUTY_TIMEOUT_SECONDS
         )
     except httpx.HTTPError as error:
         raise PagingError(f"PagerDuty could not be reached: {error}", transient=True) from error
