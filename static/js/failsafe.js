@@ -84,4 +84,66 @@
       event.detail.isError = false;
     }
   });
+  // Any other refusal or failure of a request a person made in place (htmx swaps nothing on
+  // it) is said at the top of the page, with the server's own sentence where it gave one:
+  // a click must never seem to do nothing. Background polls stay quiet; their own banners
+  // speak for the server.
+  function isPoll(element) {
+    var trigger = (element && element.getAttribute("hx-trigger")) || "";
+    return /\bevery\b|\bload\b/.test(trigger);
+  }
+  function serverSentence(xhr) {
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    try {
+      if (type.indexOf("json") !== -1) {
+        var body = JSON.parse(xhr.responseText);
+        return body && typeof body.detail === "string" ? body.detail : "";
+      }
+      if (type.indexOf("html") !== -1) {
+        var page = new DOMParser().parseFromString(xhr.responseText, "text/html");
+        var rule = page.querySelector(".refusal-rule") || page.querySelector(".auth-sub");
+        return rule ? rule.textContent.replace(/\s+/g, " ").trim() : "";
+      }
+    } catch (ignored) { /* an unreadable body: the status says enough */ }
+    return "";
+  }
+  function failureText(xhr) {
+    var said = serverSentence(xhr);
+    var wait = xhr.getResponseHeader("Retry-After");
+    switch (xhr.status) {
+      case 403: return said || "Not allowed: your roles do not allow this. Nothing was changed.";
+      case 404: return "This is no longer here, or not yours to see. Reload the page.";
+      case 429: return "Too many requests" + (wait ? ": try again in " + wait + " s." : ". Try again shortly.");
+      case 503: return said || "Failsafe is unavailable for a moment. Try again shortly.";
+      default: return (said ? said + " " : "") + "The request failed (" + xhr.status + "). Reload the page to see what changed.";
+    }
+  }
+  function sayFailure(text) {
+    var main = document.getElementById("main");
+    if (!main) { return; }
+    var stack = main.querySelector(".flash-stack");
+    if (!stack) {
+      stack = document.createElement("div");
+      stack.className = "flash-stack";
+      var head = main.querySelector(".page-head");
+      main.insertBefore(stack, head ? head.nextSibling : main.firstChild);
+    }
+    var flash = stack.querySelector("[data-request-failure]");  // one at a time: the latest
+    if (!flash) {
+      flash = document.createElement("div");
+      flash.className = "flash flash-error";
+      flash.setAttribute("role", "alert");
+      flash.setAttribute("data-request-failure", "");
+      stack.appendChild(flash);
+    }
+    flash.textContent = text;
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    if (isPoll(event.detail.elt)) { return; }
+    sayFailure(failureText(event.detail.xhr));
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    if (isPoll(event.detail.elt)) { return; }
+    sayFailure("Failsafe could not be reached: check the connection and try again.");
+  });
 })();

@@ -101,10 +101,12 @@ def page(
     the real login form and returns its page; `page(None)` returns an anonymous page.
 
     A test fails at teardown if a script threw an error, the Content-Security-Policy blocked
-    something or a static asset did not load.
+    something or a static asset did not load; a request fails only where the test made it
+    fail on purpose (`page.allow_failure(path)`).
     """
     contexts: list[BrowserContext] = []
     problems: list[str] = []
+    failing_on_purpose: list[str] = []
 
     def check_asset(response) -> None:  # type: ignore[no-untyped-def]
         if "/static/" in response.url and response.status >= 400:
@@ -117,7 +119,8 @@ def page(
 
     def check_failed(request) -> None:  # type: ignore[no-untyped-def]
         # A request cut short because the page navigated away is not a failure.
-        if request.failure != "net::ERR_ABORTED":
+        on_purpose = any(path in request.url for path in failing_on_purpose)
+        if request.failure != "net::ERR_ABORTED" and not on_purpose:
             problems.append(f"{request.failure} {request.url}")
 
     def open_page(user=None) -> Page:  # type: ignore[no-untyped-def]
@@ -133,6 +136,7 @@ def page(
             login(new_page, user.get_username(), PASSWORD)
         return new_page
 
+    open_page.allow_failure = failing_on_purpose.append  # type: ignore[attr-defined]
     yield open_page
     for context in contexts:
         context.close()
