@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from governance import services
-from governance.models import AISystem, AuditCheckpoint, AuditEvent, RoleGrant
+from governance.models import AISystem, AuditCheckpoint, AuditEvent, IdentityLink, RoleGrant
 from governance.permissions import can, restrict, visible_systems
 from governance.roles import Action
 
@@ -138,6 +138,17 @@ class AuditEventAdmin(ReadOnlyAdmin):
 @admin.register(AuditCheckpoint)
 class AuditCheckpointAdmin(ReadOnlyAdmin):
     list_display = ["id", "created_at", "hash"]
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return request.user.is_superuser
+
+
+@admin.register(IdentityLink)
+class IdentityLinkAdmin(ReadOnlyAdmin):
+    """Made by sign-ins only (governance.services.sign_in), each with its audit event."""
+
+    list_display = ["user", "issuer", "subject", "linked_at"]
+    search_fields = ["user__username", "subject"]
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return request.user.is_superuser

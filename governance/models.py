@@ -239,6 +239,30 @@ class ApiToken(models.Model):
         }
 
 
+class IdentityLink(models.Model):
+    """The identity provider's own name for a person (issuer and `sub`), tied to their account.
+
+    A sign-in finds its account by this link, never by a username the provider may let people
+    change: someone renamed to another's username at the provider does not become them here.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identity_links"
+    )
+    issuer = models.CharField(max_length=500)
+    subject = models.CharField(max_length=255)
+    linked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="identity_link_unique"),
+            models.UniqueConstraint(fields=["user", "issuer"], name="identity_link_one_per_issuer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"
+
+
 class AuditEvent(models.Model):
     """One state-changing action, hash-chained to the event before it in the same chain.
 

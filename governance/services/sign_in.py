@@ -18,6 +18,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from governance import audit
+from governance.models import IdentityLink
 from governance.permissions import forget_permissions
 
 if TYPE_CHECKING:
@@ -30,20 +31,36 @@ class SignInRefused(Exception):
 
 @transaction.atomic
 def sign_in_with_idp(*, claims: Mapping[str, Any]) -> User:
-    """The Failsafe account for the person the provider's claims describe, brought up to date."""
+    """The Failsafe account for the person the provider's claims describe, brought up to date.
+
+    The account is the one linked to the provider's `sub` (IdentityLink). A person signing in
+    for the first time gets the account their username claim names, created if there is none;
+    an existing account is linked only if it has no password of its own (it was made for single
+    sign-on) and no other identity of this provider: otherwise whoever could rename themselves
+    at the provider would take over a Failsafe account."""
     username = claims.get(settings.OIDC_USERNAME_CLAIM) or claims.get("sub")
     if not isinstance(username, str) or not username.strip():
         raise SignInRefused(
             f"The identity provider sent no {settings.OIDC_USERNAME_CLAIM} for this person, "
             "so Failsafe cannot tell which account is theirs."
         )
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject.strip() or len(subject) > 255:
+        raise SignInRefused("The identity provider sent no usable subject (sub) for this person.")
+    issuer = settings.OIDC_ISSUER
     user_model = get_user_model()
-    # get_or_create: two first sign-ins of one person at once still make one account.
-    user, created = user_model.objects.get_or_create(
-        username=username.strip()[:150], defaults={"password": make_password(None)}
-    )
+    link = IdentityLink.objects.filter(issuer=issuer, subject=subject).first()
+    created = False
+    if link is not None:
+        user_id = link.user_id
+    else:
+        # get_or_create: two first sign-ins of one person at once still make one account.
+        found, created = user_model.objects.get_or_create(
+            username=username.strip()[:150], defaults={"password": make_password(None)}
+        )
+        user_id = found.pk
     # Lock it: a sign-in in another tab must not interleave its group changes with these.
-    user = user_model.objects.select_for_update().get(pk=user.pk)
+    user = user_model.objects.select_for_update().get(pk=user_id)
     if user.is_superuser:
         raise SignInRefused(
             f"{user.username} is a break-glass administrator account: it signs in with its "
@@ -51,6 +68,8 @@ def sign_in_with_idp(*, claims: Mapping[str, Any]) -> User:
         )
     if not user.is_active:
         raise SignInRefused("This account is deactivated in Failsafe. Ask an administrator.")
+    if link is None:
+        _link(user, issuer=issuer, subject=subject, created=created)
 
     before = _profile(user)
     _take_profile(user, claims)
@@ -66,6 +85,27 @@ def sign_in_with_idp(*, claims: Mapping[str, Any]) -> User:
             after=after,
         )
     return user
+
+
+def _link(user: User, *, issuer: str, subject: str, created: bool) -> None:
+    if IdentityLink.objects.filter(user=user, issuer=issuer).exists():
+        raise SignInRefused(
+            f"The account {user.username} belongs to another person at the identity provider. "
+            "Ask an administrator: usernames at the provider do not move Failsafe accounts."
+        )
+    if not created and user.has_usable_password():
+        raise SignInRefused(
+            f"An account named {user.username} already exists and signs in with a password, so "
+            "Failsafe will not give it to a single sign-on identity by its username. An "
+            "administrator who knows it is the same person turns its password sign-in off "
+            "(the admin's password form: disabled); the next sign-in here then links it."
+        )
+    IdentityLink.objects.create(user=user, issuer=issuer, subject=subject)
+    if not created:
+        audit.record_event(
+            actor=user, action="user.linked_at_sign_in", obj=user,
+            after={"issuer": issuer, "subject": subject},
+        )  # fmt: skip
 
 
 def _idp_groups(claim: Any) -> set[str]:

@@ -70,7 +70,11 @@ class IdentityProviderBackend(OIDCAuthenticationBackend):
         return True  # sign_in_with_idp says what is missing, in words
 
     def get_or_create_user(self, access_token: str, id_token: str, payload: dict[str, Any]) -> Any:
-        return sign_in_with_idp(claims=self.get_userinfo(access_token, id_token, payload))
+        claims = self.get_userinfo(access_token, id_token, payload)
+        # OpenID Connect Core 5.3.2: userinfo about someone else must not be used.
+        if claims.get("sub") != payload.get("sub"):
+            raise SuspiciousOperation("the userinfo describes another subject than the ID token")
+        return sign_in_with_idp(claims=claims)
 
 
 def _refusal(error: requests.HTTPError) -> str:

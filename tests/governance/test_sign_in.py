@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.sso_settings import parse_group_map
 from governance import services
-from governance.models import AuditEvent
+from governance.models import AuditEvent, IdentityLink
 from governance.permissions import can
 from governance.roles import Action, Role
 from governance.services.sign_in import SignInRefused, sign_in_with_idp
@@ -185,3 +185,39 @@ def test_sign_out_stays_local_where_the_provider_cannot_end_its_session(db, clie
         response = client.post("/logout/")
     assert response["Location"] == "/login/"
     assert "_auth_user_id" not in client.session
+
+
+def test_it_finds_the_account_by_subject_not_by_a_username_that_changed(mapped, settings) -> None:  # type: ignore[no-untyped-def]
+    user = sign_in_with_idp(claims=claims("olive"))
+    renamed = {**claims("olive"), "preferred_username": "olive.vanoncall"}
+    assert sign_in_with_idp(claims=renamed).pk == user.pk
+    assert IdentityLink.objects.get(user=user).subject == "sub-olive"
+
+
+def test_a_rename_at_the_provider_does_not_take_over_anothers_account(mapped) -> None:  # type: ignore[no-untyped-def]
+    victim = sign_in_with_idp(claims=claims("olive"))
+    impostor = {**claims("mallory"), "preferred_username": "olive"}
+    with pytest.raises(SignInRefused, match="belongs to another person"):
+        sign_in_with_idp(claims=impostor)
+    assert list(IdentityLink.objects.values_list("user", "subject")) == [(victim.pk, "sub-olive")]
+
+
+def test_a_password_account_is_linked_only_once_its_password_is_turned_off(db, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.OIDC_ISSUER = "https://idp.test"
+    local = UserFactory(username="olive")
+    with pytest.raises(SignInRefused, match="signs in with a password"):
+        sign_in_with_idp(claims=claims("olive"))
+    assert not IdentityLink.objects.exists()
+    assert local.check_password(PASSWORD)
+
+    local.set_unusable_password()
+    local.save()
+    assert sign_in_with_idp(claims=claims("olive")).pk == local.pk
+    event = AuditEvent.objects.get(action="user.linked_at_sign_in")
+    assert event.after == {"issuer": "https://idp.test", "subject": "sub-olive"}
+
+
+def test_it_refuses_claims_without_a_subject(db) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SignInRefused, match="subject"):
+        sign_in_with_idp(claims={"preferred_username": "olive"})
+    assert not get_user_model().objects.exists()
