@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
 from decimal import Decimal
 from unittest import mock
 
@@ -16,6 +15,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from releases.models import Release, ReleaseStatus
 from releases.services import rollouts
+from tests.browser.walk import Walk
 
 pytestmark = pytest.mark.browser
 
@@ -34,41 +34,6 @@ ATTESTED = [
     ("Rollback path ready", "https://runbooks.example.com/fraud/rollback"),
     ("Owners and approvers recorded", "https://wiki.example.com/fraud/owners"),
 ]
-
-
-@dataclass
-class Walk:
-    """What the model owner does, counted: clicks, and the pages the browser loads."""
-
-    page: Page
-    clicks: int = 0
-    loads: int = 0
-    typed: int = 0
-    urls: list[str] = field(default_factory=list)
-
-    def start(self) -> None:
-        def navigated(frame) -> None:  # type: ignore[no-untyped-def]
-            if frame == self.page.main_frame:
-                self.loads += 1
-                self.urls.append(frame.url)
-
-        self.page.on("framenavigated", navigated)
-
-    def click(self, target: Locator) -> None:
-        self.clicks += 1
-        target.click()
-
-    def check(self, target: Locator) -> None:
-        self.clicks += 1
-        target.check()
-
-    def choose(self, target: Locator, **option: str) -> None:
-        self.clicks += 1
-        target.select_option(**option)
-
-    def fill(self, target: Locator, text: str) -> None:
-        self.typed += 1
-        target.fill(text)
 
 
 def _row(page: Page, criterion: str) -> Locator:
