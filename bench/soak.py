@@ -2,13 +2,15 @@
 
     .venv/bin/python bench/soak.py [--clients 100] [--seconds 300] [--faults/--no-faults]
 
-Brings up, in a fresh data folder, the embedded PostgreSQL and Redis broker, a real Celery
-worker (prefork, concurrency 2, the production settings: late acknowledgement, prefetch 1),
-Celery beat (the sweep that re-sends rollback requests nobody picked up runs every 5 s, the
-audit sealer every second), gunicorn and one webhook receiver (tests/fixtures/webhook_server.py,
-in this process) behind every environment. gunicorn runs 2 workers of 8 threads (gthread):
-on 2 cores two processes use both, and threads let a process keep serving while its other
-requests wait on PostgreSQL or the broker; 16 database connections stay well inside
+Brings up, in a fresh data folder, the stack production runs, two of each: the embedded
+PostgreSQL and Redis broker; a general Celery worker and a rollback worker that consumes only
+the rollback queue (prefork, concurrency 2 each, the production settings: late
+acknowledgement, prefetch 1); two Celery beats, one holding the lock and its hot standby (the
+rollback sweep every 5 s, the audit sealer every second, a checkpoint every 2 s); two
+gunicorns behind a round-robin balancer (bench/balancer.py); and one webhook receiver
+(tests/fixtures/webhook_server.py, in this process) behind every environment. Each gunicorn
+runs 2 workers of 8 threads (gthread): threads let a process keep serving while its other
+requests wait on PostgreSQL or the broker; 32 database connections stay well inside
 PostgreSQL's 100.
 
 The data, built through the services: for each phase, 3 high-risk AI systems with their
@@ -33,23 +35,26 @@ browser) and starts again:
             about --press-rate per second, else a second press of a recent one (which must
             return the rollback already pending or just done)
 
-The fault phase does the same while it restarts the Redis broker twice, SIGKILLs the
-Celery worker (its whole process group, as the kernel's OOM killer or a node loss would) in
+The fault phase does the same while, one of each: it restarts the Redis broker; SIGKILLs the
+rollback worker (its whole process group, as the kernel's OOM killer or a node loss would) in
 the middle of a rollback (after the backend applied it, before the worker recorded it) and
-starts a new one as a supervisor would, and restarts PostgreSQL once (down for a few
-seconds each time). In both phases a worker that ends by itself is started again, as its
-supervisor would in production, and its exit is reported. While PostgreSQL is down a request
-that needs it gets a 503 with Retry-After (a JSON body under /api/, the error page
-elsewhere); that is the correct answer during the outage window (from the stop to a few
+starts a new one as a supervisor would; SIGKILLs the beat holding the lock, so the standby
+takes over (the first checkpoint after the kill says when); SIGKILLs a web server, whose
+in-flight requests get no answer while the balancer sends the rest to the other; and restarts
+PostgreSQL (down for a few seconds). In both phases a worker that ends by itself is started
+again, as its supervisor would in production, and its exit is reported. While PostgreSQL is
+down a request that needs it gets a 503 with Retry-After (a JSON body under /api/, the error
+page elsewhere); that is the correct answer during the outage window (from the stop to a few
 seconds after the start), a 500 never is.
 
 After each phase, bounded: every rollback request settles (none left requested or running;
 each succeeded, or failed with its reason), every environment whose press was answered as
 recorded has its request (none lost), the receiver applied exactly one rollback per
 succeeded request and no environment twice (none doubled), the audit chains verify
-(governance/audit/verify_chain.py, every chain and the checkpoints), and no 5xx (steady) or only
-503s in the outage window (faults). The last line of each phase is key=value pairs; the
-exit status is non-zero when any check failed.
+(governance/audit/verify_chain.py, every chain and the checkpoints), the standby beat wrote a
+checkpoint after the kill, no request went unanswered but those the killed web server held,
+and no 5xx (steady) or only 503s in the outage window (faults). The last line of each phase
+is key=value pairs; the exit status is non-zero when any check failed.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -93,6 +99,11 @@ KEEP_ALIVE_SECONDS = 10
 CLIENT_TIMEOUT = 60.0  # seconds for one request: longer is a hang, counted as an error
 HOLD_SECONDS = 3.0  # the receiver's answers to rollbacks, while the worker is killed
 OUTAGE_GRACE = 5.0  # seconds after PostgreSQL is back during which a 503 is still fine
+WEB_KILL_GRACE = CLIENT_TIMEOUT  # a request the killed web server held may fail until then
+WEB_SERVERS = 2
+BEATS = 2  # the active one and its standby (the lock in Redis: config/celery.py)
+ROLLBACK_QUEUE = "rollbacks"  # a queue of its own, consumed by the rollback worker only
+CHECKPOINT_SECONDS = 2  # often enough to see when the standby beat took over
 REPRESS_WITHIN = 240.0  # seconds: a second press comes this soon (ROLLBACK_REPRESS_SECONDS)
 OK_STATUSES = {200, 201, 202, 204, 302}  # every request the clients send is valid: no 4xx
 _TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
@@ -245,56 +256,91 @@ def build_scene(
 # --- processes -------------------------------------------------------------------------------
 
 
+@dataclass
+class Worker:
+    """One Celery worker of the stack: which queues it consumes, its process, its logs."""
+
+    name: str
+    queues: str
+    process: subprocess.Popen | None = None
+    started: int = 0
+
+    def log(self, data_dir: Path) -> Path:
+        return data_dir / f"worker-{self.name}-{self.started}.log"
+
+
 class Stack:
-    """The servers of one run, and the faults done to them (with their times)."""
+    """The servers of one run (two of each web server, worker and beat, as production runs
+    them), and the faults done to them (with their times)."""
 
     def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
         self.data_dir, self.env = data_dir, env
         self.postgres: EmbeddedPostgres | None = None
         self.broker: EmbeddedRedis | None = None
-        self.worker: subprocess.Popen | None = None
-        self.beat: subprocess.Popen | None = None
-        self.server: subprocess.Popen | None = None
+        # The general worker takes every queue but the rollbacks'; the rollback worker takes
+        # only that one, so no backlog of other work ever stands before a rollback.
+        self.workers = [Worker("general", "celery"), Worker("rollback", ROLLBACK_QUEUE)]
+        self.beats: list[subprocess.Popen | None] = [None] * BEATS
+        self.webs: dict[int, subprocess.Popen | None] = {}  # port: gunicorn
+        self.balancer: subprocess.Popen | None = None
+        self.port = 0  # the balancer's: where the clients go
         self.receiver: WebhookReceiver | None = None
-        self.workers_started = 0
         self.worker_exits: list[tuple[float, str]] = []  # ended by itself: when, what
-        self.worker_lock = threading.Lock()  # the supervisor and kill_worker take turns
+        self.worker_lock = threading.Lock()  # the supervisor and the faults take turns
         self.faults: list[tuple[float, float, str]] = []  # (start, end) monotonic, what
         self.outages: list[tuple[float, float]] = []  # PostgreSQL down: 503s are fine here
+        self.web_kills: list[tuple[float, float]] = []  # a dropped connection is fine here
+        self.beat_kills: list[float] = []  # wall clock: the checkpoints show the takeover
 
     @property
-    def worker_log(self) -> Path:
-        return self.data_dir / f"worker-{self.workers_started}.log"
+    def logs(self) -> list[Path]:
+        workers = [w.log(self.data_dir) for w in self.workers if w.started]
+        beats = [self.data_dir / f"beat-{n}.log" for n in range(BEATS)]
+        webs = [self.data_dir / f"gunicorn-{port}.log" for port in self.webs]
+        return [*webs, *beats, *workers]
 
-    def start_worker(self) -> None:
-        from django.conf import settings
+    def start_workers(self) -> None:
+        for worker in self.workers:
+            self.start_worker(worker)
 
-        self.workers_started += 1
-        self.worker = start_worker(self.env, settings.ROLLBACK_QUEUE, self.worker_log)
+    def start_worker(self, worker: Worker) -> None:
+        worker.started += 1
+        worker.process = start_worker(self.env, worker.queues, worker.log(self.data_dir))
 
-    def supervise_worker(self) -> None:
+    def supervise_workers(self) -> None:
         """A worker that ended by itself is started again, as its supervisor would in
         production (docker compose's restart policy); the exit is reported with the faults."""
         with self.worker_lock:
-            if self.worker is None or self.worker.poll() is None:
-                return
-            code, log = self.worker.returncode, self.worker_log.name
-            what = f"worker exited by itself (code {code}, see {log})"
-            self.worker_exits.append((time.monotonic(), what))
-            self.start_worker()
-        print(f"  {what}; started a new one", flush=True)
+            for worker in self.workers:
+                if worker.process is None or worker.process.poll() is None:
+                    continue
+                code, log = worker.process.returncode, worker.log(self.data_dir).name
+                what = f"{worker.name} worker exited by itself (code {code}, see {log})"
+                self.worker_exits.append((time.monotonic(), what))
+                self.start_worker(worker)
+                print(f"  {what}; started a new one", flush=True)
 
-    def start_beat(self) -> None:
-        args = [
-            sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO",
-            f"--schedule={self.data_dir / 'celerybeat-schedule'}",
-        ]  # fmt: skip
+    def start_beat(self, n: int) -> None:
+        args = [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO"]
         env = dict(self.env, LOG_LEVEL="INFO", LOG_FORMAT="text")
-        with (self.data_dir / "beat.log").open("ab") as out:
-            self.beat = subprocess.Popen(
+        with (self.data_dir / f"beat-{n}.log").open("ab") as out:
+            self.beats[n] = subprocess.Popen(
                 args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )  # fmt: skip
+
+    def start_beats(self) -> None:
+        """The first beat takes the lock before the standby starts: the fault kills the one
+        that holds it."""
+        self.start_beat(0)
+        deadline = time.monotonic() + 60
+        log = self.data_dir / "beat-0.log"
+        while "Sending due task" not in log.read_text(errors="replace"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"beat sent no task within 60 s:\n{_tail(log)}")
+            time.sleep(0.2)
+        for n in range(1, BEATS):
+            self.start_beat(n)
 
     def start_web(self, port: int) -> None:
         # gunicorn turns the sync worker class into gthread when given threads. Keep-alive
@@ -302,8 +348,27 @@ class Stack:
         # client reuses it would fail the request (in production the proxy's idle timeout,
         # shorter than this, decides).
         args = f"--threads {WEB_THREADS} --timeout 30 --keep-alive {KEEP_ALIVE_SECONDS}"
-        env = dict(self.env, GUNICORN_CMD_ARGS=args)
-        self.server = start_gunicorn(env, port, self.data_dir / "gunicorn.log")
+        metrics = self.data_dir / f"prometheus-{port}"  # each server sums its own processes
+        shutil.rmtree(metrics, ignore_errors=True)
+        metrics.mkdir(parents=True)
+        env = dict(self.env, GUNICORN_CMD_ARGS=args, PROMETHEUS_MULTIPROC_DIR=str(metrics))
+        self.webs[port] = start_gunicorn(env, port, self.data_dir / f"gunicorn-{port}.log")
+
+    def start_front(self) -> None:
+        """WEB_SERVERS gunicorns behind the round-robin balancer (bench/balancer.py)."""
+        for _ in range(WEB_SERVERS):
+            self.start_web(_free_port())
+        self.port = _free_port()
+        args = [sys.executable, str(ROOT / "bench" / "balancer.py"), "--listen", str(self.port)]
+        for port in self.webs:
+            args += ["--backend", str(port)]
+        self.balancer = subprocess.Popen(
+            args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True, text=True,
+        )  # fmt: skip
+        assert self.balancer.stdout is not None
+        if self.balancer.stdout.readline().strip() != "listening":
+            raise RuntimeError("the balancer did not start")
 
     # Faults (blocking: run in a thread while the clients go on)
 
@@ -316,10 +381,12 @@ class Stack:
         self.faults.append((started, time.monotonic(), f"broker restarted ({down:g} s down)"))
 
     def kill_worker(self, down: float) -> None:
-        """SIGKILL in the middle of a rollback: the receiver holds its answers a while, so the
-        kill lands after the backend applied a rollback and before the worker recorded it
-        (the case the idempotency key is for; the sweep takes the run over after its lease)."""
-        assert self.worker is not None and self.receiver is not None
+        """SIGKILL the rollback worker in the middle of a rollback: the receiver holds its
+        answers a while, so the kill lands after the backend applied a rollback and before the
+        worker recorded it (the case the idempotency key is for; the sweep takes the run over
+        after its lease)."""
+        worker = self.workers[1]
+        assert worker.process is not None and self.receiver is not None
         self.receiver.delay(HOLD_SECONDS)
         deadline = time.monotonic() + 20
         while not self.receiver.in_flight and time.monotonic() < deadline:
@@ -328,14 +395,46 @@ class Stack:
         started = time.monotonic()
         with self.worker_lock:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.worker.pid, signal.SIGKILL)  # the worker and its pool, mid-task
-            self.worker.wait()
+                os.killpg(worker.process.pid, signal.SIGKILL)  # the worker and its pool
+            worker.process.wait()
             self.receiver.delay(0)
             time.sleep(down)  # the supervisor notices, then starts a new one
-            self.start_worker()
-        self.faults.append(
-            (started, time.monotonic(), f"worker SIGKILLed {held}, a new one up ({down:g} s down)")
-        )
+            self.start_worker(worker)
+        what = f"rollback worker SIGKILLed {held}, a new one up ({down:g} s down)"
+        self.faults.append((started, time.monotonic(), what))
+
+    def kill_web(self, down: float) -> None:
+        """SIGKILL one web server (its master and workers, as a node loss would): the requests
+        it was answering get no answer; the balancer sends the rest to the other one. Its
+        supervisor starts it again after `down`."""
+        port = next(iter(self.webs))
+        process = self.webs[port]
+        assert process is not None
+        started = time.monotonic()
+        self.web_kills.append((started, math.inf))
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        time.sleep(down)
+        self.start_web(port)
+        ended = time.monotonic()
+        self.web_kills[-1] = (started, started + WEB_KILL_GRACE)
+        self.faults.append((started, ended, f"web server :{port} SIGKILLed, back after {down:g} s"))
+
+    def kill_beat(self, down: float) -> None:
+        """SIGKILL the beat holding the lock; the standby takes over within the lock's
+        timeout. Its supervisor starts it again after `down`: it becomes the standby."""
+        process = self.beats[0]
+        assert process is not None
+        started = time.monotonic()
+        self.beat_kills.append(time.time())
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        time.sleep(down)
+        self.start_beat(0)
+        what = f"active beat SIGKILLed, started again after {down:g} s"
+        self.faults.append((started, time.monotonic(), what))
 
     def restart_database(self, down: float) -> None:
         assert self.postgres is not None
@@ -352,10 +451,17 @@ class Stack:
     def in_outage(self, start: float, end: float) -> bool:
         return any(start <= until and end >= since for since, until in self.outages)
 
+    def in_web_kill(self, start: float, end: float) -> bool:
+        return any(start <= until and end >= since for since, until in self.web_kills)
+
     def stop(self) -> None:
-        if self.server is not None:
-            stop_gunicorn(self.server)
-        for process in (self.beat, self.worker):
+        if self.balancer is not None and self.balancer.poll() is None:
+            self.balancer.terminate()
+            self.balancer.wait(timeout=10)
+        for server in self.webs.values():
+            if server is not None:
+                stop_gunicorn(server)
+        for process in [*self.beats, *(w.process for w in self.workers)]:
             if process is not None:
                 stop_worker(process)  # its own session: SIGTERM the group, then SIGKILL
         if self.broker is not None:
@@ -379,6 +485,7 @@ class Tally:
     statuses: Counter = field(default_factory=Counter)  # (kind, status)
     server_errors: list[tuple[float, float, str, int, str]] = field(default_factory=list)
     transport: Counter = field(default_factory=Counter)  # (kind, exception class)
+    unanswered: list[tuple[float, float]] = field(default_factory=list)  # (start, end)
     pressed: set[int] = field(default_factory=set)  # environments whose press was recorded
     api_requests: set[int] = field(default_factory=set)  # rollback ids the API answered with
     presses: int = 0
@@ -464,6 +571,7 @@ class Client:
             response = await self.http.request(method, path, **kwargs)
         except httpx.HTTPError as error:
             self.tally.transport[(kind, type(error).__name__)] += 1
+            self.tally.unanswered.append((started, time.monotonic()))
             return None
         ended = time.monotonic()
         self.tally.add(kind, response.status_code, ended - started)
@@ -564,11 +672,12 @@ class Client:
 # --- a phase ---------------------------------------------------------------------------------
 
 
-FAULTS = [  # (share of the phase, what, seconds down)
-    (0.15, "restart_broker", 3.0),
-    (0.35, "kill_worker", 2.0),
-    (0.55, "restart_broker", 3.0),
-    (0.75, "restart_database", 5.0),
+FAULTS = [  # (share of the phase, what, seconds down): one of each
+    (0.12, "restart_broker", 3.0),
+    (0.26, "kill_worker", 2.0),
+    (0.38, "kill_beat", 5.0),
+    (0.58, "kill_web", 3.0),
+    (0.76, "restart_database", 5.0),
 ]
 
 
@@ -599,7 +708,7 @@ async def run_phase(
     async def supervise() -> None:
         while time.monotonic() < until:
             await asyncio.sleep(min(0.5, max(0.0, until - time.monotonic())))
-            await asyncio.to_thread(stack.supervise_worker)
+            await asyncio.to_thread(stack.supervise_workers)
 
     cpu = time.process_time()
     tasks = [asyncio.create_task(c.run(until)) for c in clients]
@@ -647,14 +756,16 @@ class Outcome:
     attempts_over_one: int = 0
     chain: str = "ok"
     events: int = 0
+    beat_takeovers: list[float] = field(default_factory=list)  # seconds, one per beat kill
     problems: list[str] = field(default_factory=list)
 
 
-def check(scene: Scene, tally: Tally, receiver: WebhookReceiver) -> Outcome:
+def check(scene: Scene, tally: Tally, receiver: WebhookReceiver, stack: Stack) -> Outcome:
     from django.db import connections
 
     from governance.audit.chain import seal_all
     from governance.audit.verify_chain import verify_all
+    from governance.models import AuditCheckpoint
     from releases.models import RollbackRequest, RollbackStatus
 
     connections.close_all()  # PostgreSQL may have been restarted since this process asked
@@ -703,6 +814,19 @@ def check(scene: Scene, tally: Tally, receiver: WebhookReceiver) -> Outcome:
         if verification.pending:
             out.problems.append(f"{verification.pending} audit events unsealed after sealing")
     del sealed
+    # The standby beat took over when the checkpoints (every CHECKPOINT_SECONDS) went on.
+    for killed in stack.beat_kills:
+        when = datetime.fromtimestamp(killed, tz=UTC)
+        first = (
+            AuditCheckpoint.objects.filter(created_at__gt=when)
+            .order_by("created_at")
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        if first is None:
+            out.problems.append("no checkpoint was written after the active beat was killed")
+        else:
+            out.beat_takeovers.append((first - when).total_seconds())
     if receiver.errors:
         out.problems.append(f"the receiver crashed handling requests: {receiver.errors[:3]!r}")
     return out
@@ -777,8 +901,17 @@ def report(
     refused -= sum(n for (_, status), n in tally.statuses.items() if status in OK_STATUSES)
     if refused:
         problems.append(f"{refused} answers 4xx to valid requests")
-    if sum(tally.transport.values()):
-        problems.append(f"{sum(tally.transport.values())} requests got no answer")
+    # A request the killed web server held gets no answer (a load balancer cannot replay a
+    # POST); any other unanswered request is a failure.
+    dropped = sum(1 for since, until in tally.unanswered if stack.in_web_kill(since, until))
+    unanswered = len(tally.unanswered) - dropped
+    if dropped:
+        print(f"{dropped} requests held by the killed web server got no answer (expected)")
+    if unanswered:
+        problems.append(f"{unanswered} requests got no answer")
+    takeovers = ", ".join(f"{t:.1f} s" for t in out.beat_takeovers)
+    if out.beat_takeovers:
+        print(f"beat: the standby wrote the next checkpoint {takeovers} after the kill")
     for name, n in (("stuck", out.stuck), ("lost", out.lost), ("doubled", out.doubled),
                     ("failed without a reason", out.failed_without_reason),
                     ("succeeded without an effect", out.missing_effect)):  # fmt: skip
@@ -797,12 +930,13 @@ def report(
         f"rps={tally.requests / elapsed:.1f} p50_page_ms={percentile(page, 0.5):.1f} "
         f"p95_page_ms={percentile(page, 0.95):.1f} p99_page_ms={percentile(page, 0.99):.1f} "
         f"p95_api_ms={percentile(api, 0.95):.1f} errors_5xx={errors_5xx} errors_503={errors_503} "
-        f"errors_bad_5xx={bad_5xx} no_answer={sum(tally.transport.values())} "
+        f"errors_bad_5xx={bad_5xx} no_answer={unanswered} dropped_at_web_kill={dropped} "
         f"presses={tally.presses} rollbacks={out.rollbacks} succeeded={out.succeeded} "
         f"failed={out.failed} retried={out.attempts_over_one} replays={out.replays} "
         f"lost={out.lost} doubled={out.doubled} stuck={out.stuck} "
         f"faults={sum(1 for f in stack.faults if f[0] >= started)} "
         f"worker_exits={len(exits)} chain={out.chain} "
+        f"beat_takeover_s={max(out.beat_takeovers, default=0):.1f} "
         f"ok={int(not problems)}",
         flush=True,
     )
@@ -879,6 +1013,11 @@ def main() -> int:
             PYTHONUNBUFFERED="1",
             DATABASE_URL=stack.postgres.url(),
             CELERY_BROKER_URL=stack.broker.url(),
+            ROLLBACK_QUEUE=ROLLBACK_QUEUE,
+            AUDIT_CHECKPOINT_SECONDS=str(CHECKPOINT_SECONDS),
+            # The receiver keeps one state for every environment, so a reconcile would take
+            # each rollback for drift everywhere else: drift has its own bench (drift.py).
+            RECONCILE_SECONDS="86400",
             SECRET_KEY="soak-only-secret-key-not-for-production-use-0123456789",
             DEBUG="false",
             SECURE_SSL_REDIRECT="false",  # plain HTTP on loopback: no secure-only cookies
@@ -920,13 +1059,16 @@ def main() -> int:
             f"phase, on the receiver at {receiver.base_url}",
             flush=True,
         )
-        stack.start_worker()
-        stack.start_beat()
-        port = _free_port()
-        stack.start_web(port)
+        stack.start_workers()
+        stack.start_beats()
+        stack.start_front()
+        port = stack.port
+        webs = ", ".join(f":{p}" for p in stack.webs)
         print(
-            f"gunicorn on http://{HOST}:{port}/ ({WEB_WORKERS} workers x {WEB_THREADS} threads), "
-            f"a Celery worker (concurrency 2) on {settings.ROLLBACK_QUEUE!r}, Celery beat",
+            f"a balancer on http://{HOST}:{port}/ in front of {WEB_SERVERS} gunicorns ({webs}; "
+            f"{WEB_WORKERS} workers x {WEB_THREADS} threads each); a general Celery worker and "
+            f"a rollback worker on {settings.ROLLBACK_QUEUE!r} (concurrency 2 each); {BEATS} "
+            "Celery beats, one holding the lock",
             flush=True,
         )
         for name in phases:
@@ -938,11 +1080,10 @@ def main() -> int:
             tally, window = asyncio.run(soak(args, port, scene, stack))
             settle_timeout = settings.ROLLBACK_LEASE_SECONDS + 60
             settled = settle(scene, settle_timeout)
-            outcome = check(scene, tally, receiver)
+            outcome = check(scene, tally, receiver, stack)
             results.append(report(name, args, tally, outcome, stack, window, settled))
     except BaseException:
-        logs = [data_dir / "gunicorn.log", data_dir / "beat.log", stack.worker_log]
-        for log in logs:
+        for log in stack.logs:
             if log.exists():
                 print(f"--- the end of {log.name}:\n{_tail(log)}", file=sys.stderr)
         raise
