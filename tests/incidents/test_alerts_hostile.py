@@ -113,14 +113,16 @@ REFUSED = [
 def test_alertmanager_input_that_cannot_be_kept_is_a_400_naming_the_field(
     client, token, production, payload, field
 ):
-    started = time.monotonic()
+    # CPU time, not the wall clock: the handling runs in this process, and the machine's load
+    # must not fail (or pass) the bound.
+    started = time.process_time()
     response = send(client, AM, payload, token)
 
     assert response.status_code == 400, response.content
     answer = response.json()
     assert answer["field"] == field, answer
     assert answer["detail"].startswith(field)
-    assert time.monotonic() - started < 2  # a lone surrogate once took 18 s
+    assert time.process_time() - started < 2  # a lone surrogate once took 18 s of CPU
     assert not Alert.objects.exists() and not Incident.objects.exists()  # not even alerts[0]
     assert not TimelineEntry.objects.exists()
 
