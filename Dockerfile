@@ -12,14 +12,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# The exact pins of pyproject.toml, in a layer of their own: editing the source does not
-# reinstall them. The project itself runs from /app (on PYTHONPATH) rather than from an
-# installed wheel, because templates/ and static/ live beside the packages, not in them.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install --requirement /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# requirements-production.lock (`make lock`): the runtime dependencies of pyproject.toml and
+# everything they pull in, each pinned with its hashes, in a layer of their own: editing the
+# source does not reinstall them. The project itself runs from /app (on PYTHONPATH) rather
+# than from an installed wheel, because templates/ and static/ live beside the packages.
+COPY requirements-production.lock ./
+RUN pip install --require-hashes --requirement requirements-production.lock
 
 COPY . .
 

@@ -2,28 +2,46 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# The embedded PostgreSQL ships wheels for CPython 3.11 and 3.12 only: pick one of those.
-PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
-	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))' 2>/dev/null && { echo $$p; break; }; \
+# Failsafe supports CPython 3.11 to 3.13 (requires-python): the newest of those on PATH.
+PYTHONS := python3.13 python3.12 python3.11
+PYTHON ?= $(shell for p in $(PYTHONS) python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null && { echo $$p; break; }; \
 	done)
+NO_PYTHON := Failsafe needs Python 3.13, 3.12 or 3.11, and none is on PATH ($(PYTHONS), python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
+# Every package, transitive ones too, pinned with its hashes (`make lock` writes it).
+LOCK := requirements.lock
+STAMP := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
 
 .PHONY: help
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	@test -n "$(PYTHON)" || { echo "Failsafe needs Python 3.11 or 3.12 (found none on PATH)"; exit 1; }
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
+# A .venv whose creation stopped half-way (no ensurepip: Debian's pythonX.Y-venv missing)
+# has a python but no pip: it is made anew rather than reused.
+$(STAMP): $(LOCK) pyproject.toml
+	@test -n "$(PYTHON)" || { echo "$(NO_PYTHON)"; exit 1; }
+	@if [ -e $(BIN)/python ] && ! $(BIN)/python -m pip --version >/dev/null 2>&1; then \
+		echo "$(VENV) is half-made (no pip): making it anew"; rm -rf $(VENV); fi
+	@test -x $(BIN)/python || { PYTHON=$(PYTHON) scripts/system-deps.sh venv && $(PYTHON) -m venv $(VENV); } \
+		|| { rm -rf $(VENV); exit 1; }
+	$(BIN)/python -m pip install --quiet --require-hashes --requirement $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --editable .
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
 .PHONY: install
-install: $(STAMP)  ## create .venv and install the pinned dependencies
+install: $(STAMP)  ## create .venv and install requirements.lock (hashes checked), then the project
+
+# uv resolves for every platform and Python the project supports (--universal) from PyPI (uv
+# reads no pip.conf), keeping the pins it already has unless pyproject.toml moves them.
+# The production lock is the runtime subset, held to the same versions.
+LOCK_ARGS := --universal --python-version 3.11 --generate-hashes --custom-compile-command "make lock" --quiet
+.PHONY: lock
+lock: $(STAMP)  ## resolve requirements.lock (and requirements-production.lock) from pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra embedded $(LOCK_ARGS) --output-file $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --constraint $(LOCK) $(LOCK_ARGS) --output-file requirements-production.lock
 
 .PHONY: run
 run: $(STAMP)  ## serve on http://127.0.0.1:8000: gunicorn, a worker and beat (supervised), embedded PostgreSQL and Redis
@@ -35,7 +53,7 @@ MLFLOW_VERSION := 3.17.2
 MLFLOW := .data/mlflow-venv/bin/mlflow
 
 $(MLFLOW):
-	@test -n "$(PYTHON)" || { echo "Failsafe needs Python 3.11 or 3.12 (found none on PATH)"; exit 1; }
+	@test -n "$(PYTHON)" || { echo "$(NO_PYTHON)"; exit 1; }
 	$(PYTHON) -m venv .data/mlflow-venv
 	.data/mlflow-venv/bin/python -m pip install --quiet mlflow==$(MLFLOW_VERSION)
 
@@ -47,7 +65,7 @@ mlflow-deps: $(MLFLOW)  ## a virtualenv with the MLflow server the backend tests
 OIDC_PROVIDER := tests/oidc_provider/node_modules/oidc-provider/package.json
 
 $(OIDC_PROVIDER): tests/oidc_provider/package-lock.json
-	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	@scripts/system-deps.sh node
 	cd tests/oidc_provider && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
@@ -58,7 +76,8 @@ oidc-deps: $(OIDC_PROVIDER)  ## the OpenID provider the single sign-on tests sta
 # The suite runs on TEST_WORKERS pytest-xdist workers (0: in this process), a file to a
 # worker: a file's session servers (MLflow, Chromium) start once (tests/services.py).
 TEST_WORKERS ?= 2
-test: $(STAMP) $(MLFLOW) oidc-deps system-deps axe-deps lint  ## lint, then the whole suite on real PostgreSQL, Redis, Celery, MLflow
+# system-deps comes first: a machine without them stops here, before any install or test.
+test: system-deps $(STAMP) $(MLFLOW) oidc-deps axe-deps lint  ## lint, then the whole suite on real PostgreSQL, Redis, Celery, MLflow
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # `make test` fuzzes every API operation as every role, an outsider and nobody (no credentials)
@@ -81,43 +100,23 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# What the suite runs beside Python: Chromium, Alertmanager, Prometheus and poppler, from Debian's packages
-# (each target installs only what is missing; apt-get needs root).
+# What the suite runs beside Python, from Debian's packages: Chromium, Alertmanager, Prometheus,
+# poppler (pdftoppm, pdftotext), Node.js and npm. As root apt-get installs what is missing;
+# anyone else is told the one command to run, and make stops there (scripts/system-deps.sh).
 .PHONY: system-deps
-system-deps: browser-deps alertmanager-deps prometheus-deps pdf-deps  ## install the Debian packages the suite needs
+system-deps:  ## install the Debian packages the suite needs (root), or name the command that does
+	@PYTHON=$(PYTHON) scripts/system-deps.sh suite $(if $(PYTHON),$(if $(wildcard $(BIN)/python),,venv))
 
-.PHONY: browser-deps
-browser-deps:  ## install Debian's chromium for the browser tests (needs root and apt)
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
-
-# Debian's postinst starts the packaged service (port 9093) unless policy-rc.d forbids it:
-# the test runs its own Alertmanager, so a service started by the install is stopped again.
-.PHONY: alertmanager-deps
-alertmanager-deps:  ## install Debian's prometheus-alertmanager for the live alert test (root, apt)
-	@test -x /usr/bin/prometheus-alertmanager || { \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager >/dev/null \
-		&& if [ -x /etc/init.d/prometheus-alertmanager ] && /etc/init.d/prometheus-alertmanager status >/dev/null 2>&1; then \
-			/etc/init.d/prometheus-alertmanager stop >/dev/null; fi; }
-
-# The analysis tests run their own Prometheus on loopback; Debian's postinst may start the
-# packaged service (port 9090) and its node exporter: both are stopped again.
-.PHONY: prometheus-deps
-prometheus-deps:  ## install Debian's prometheus for the metric-analysis tests (root, apt)
-	@test -x /usr/bin/prometheus || { \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
-		&& if [ -x /etc/init.d/prometheus ] && /etc/init.d/prometheus status >/dev/null 2>&1; then \
-			/etc/init.d/prometheus stop >/dev/null; fi; }
-
-.PHONY: pdf-deps
-pdf-deps:  ## install Debian's poppler-utils: the evidence-report test renders the PDF with pdftoppm
-	@command -v pdftoppm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; }
+# The names the tests' messages give for each component: all of them, as above.
+.PHONY: browser-deps alertmanager-deps prometheus-deps pdf-deps
+browser-deps alertmanager-deps prometheus-deps pdf-deps: system-deps
 
 # The accessibility tests inject axe-core into each page: npm installs the version
 # package-lock.json pins into node_modules/, with Debian's nodejs and npm where they are missing.
 AXE := node_modules/axe-core/axe.min.js
 
 $(AXE): package.json package-lock.json
-	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	@scripts/system-deps.sh node
 	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	@touch $@
 

@@ -206,7 +206,7 @@ def benchmark(postgres: EmbeddedPostgres, small: int, large: int, rounds: int) -
     print(f"Writing {small + large:,} audit events …", flush=True)
     prepare(small, large)
     systems = {s.slug: s.pk for s in AISystem.objects.filter(slug__startswith="bench-")}
-    psql = str(Path(__import__("pgserver").__file__).parent / "pginstall" / "bin" / "psql")
+    psql = str(postgres.bin_dir / "psql")
     url = postgres.url()
     work = postgres.data_dir.parent
     sizes = {"bench-small": small, "bench-large": large}

@@ -46,7 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from config.embedded import EmbeddedPostgres, project_data_dir  # noqa: E402
+from config.embedded import EmbeddedPostgres, EmbeddedRedis, project_data_dir  # noqa: E402
 
 HOST = "127.0.0.1"
 OLD, NEW = "2.0.0", "2.1.0"  # every rollback puts OLD back in place of NEW
@@ -154,11 +154,11 @@ def _tail(log: Path, chars: int = 3000) -> str:
 
 def use_database_of(data_dir: Path) -> str:
     """Set up Django in this process on make run's database; return that database's URL."""
-    url = EmbeddedPostgres(data_dir=data_dir / "postgres", server=None).url()
+    url = EmbeddedPostgres.running(data_dir / "postgres").url()
     os.environ.update(
         DJANGO_SETTINGS_MODULE="config.settings",
         DATABASE_URL=f"{url}&application_name={APP}",
-        CELERY_BROKER_URL=f"redis+socket://{data_dir / 'redis' / 'redis.sock'}",
+        CELERY_BROKER_URL=f"redis+socket://{EmbeddedRedis.socket_for(data_dir / 'redis')}",
         SECRET_KEY=(data_dir / "secret_key").read_text().strip(),
         STATIC_ROOT=str(data_dir / "static"),
         LOG_LEVEL="WARNING",

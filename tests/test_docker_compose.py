@@ -527,9 +527,10 @@ def test_the_image_runs_a_python_the_project_supports():
 
 
 def test_the_image_installs_the_pinned_dependencies_and_its_executables():
+    # The lock matches pyproject.toml's runtime pins: tests/test_makefile_lock.py.
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     runs = " ".join(rest for keyword, rest in dockerfile() if keyword == "RUN")
-    assert "pyproject.toml" in runs and "['dependencies']" in runs
+    assert "pip install --require-hashes --requirement requirements-production.lock" in runs
     pinned = {Requirement(r).name.lower() for r in project["dependencies"]}
     for name, spec in app_services().items():
         executable = argv(spec["command"])[0]

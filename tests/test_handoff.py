@@ -66,8 +66,7 @@ def test_the_sender_waits_out_a_broker_that_never_answers_then_delivers_in_order
 ):
     # A listener on the broker's socket that accepts and never answers; then a real Redis.
     monkeypatch.delenv("CELERY_BROKER_URL")  # Celery prefers it to the app's own broker
-    path = tmp_path / "broker" / "redis.sock"
-    path.parent.mkdir()
+    path = EmbeddedRedis.socket_for(tmp_path / "broker")
     silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     silent.bind(str(path))
     silent.listen(16)
@@ -83,7 +82,7 @@ def test_the_sender_waits_out_a_broker_that_never_answers_then_delivers_in_order
 
     silent.close()
     path.unlink()
-    broker = EmbeddedRedis.start(path.parent, persist=False)
+    broker = EmbeddedRedis.start(tmp_path / "broker", persist=False)
     try:
         assert sender.drained(10)
         client = redis.Redis(unix_socket_path=str(path))

