@@ -213,6 +213,13 @@ def test_each_checkpoint_is_published_as_one_line(sink, trail):
     assert "3 match the sink" in out
 
 
+def test_a_checkpoint_that_cannot_be_published_is_not_written(fraud, settings, tmp_path):
+    settings.AUDIT_CHECKPOINT_SINK = str(tmp_path / "no such folder" / "checkpoints.jsonl")
+    with pytest.raises(FileNotFoundError):
+        write_checkpoint()
+    assert not AuditCheckpoint.objects.exists()
+
+
 def test_a_removed_last_checkpoint_is_found_only_by_the_sink(sink, trail):
     _, (_, _, third) = trail
     with triggers_off():
