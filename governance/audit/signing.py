@@ -9,7 +9,6 @@ checkpoints are written unsigned and `verify_audit` counts them.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,8 +21,6 @@ if TYPE_CHECKING:
         Ed25519PrivateKey,
         Ed25519PublicKey,
     )
-
-logger = logging.getLogger(__name__)
 
 
 def checkpoint_signing_key() -> Ed25519PrivateKey | None:

@@ -162,7 +162,7 @@ def _check_chain(archive: zipfile.ZipFile, result: PackVerification, wanted: set
         result.fail(AUDIT_FILE, "the chain does not end at the manifest's last hash")
         return
     carried = result.manifest.get("audit_checkpoints")
-    if not carried or carried.get("tail_first_seq") is None:
+    if not isinstance(carried, dict) or carried.get("tail_first_seq") is None:
         return
     first, last = carried["tail_first_seq"], carried.get("tail_last_seq")
     if first != (segment.get("last_seq") or 0) + 1 or not isinstance(last, int):
@@ -219,6 +219,9 @@ def _signed_heads(
     carried = result.manifest.get("audit_checkpoints")
     if not carried:
         return {}  # a pack of format /1
+    if not isinstance(carried, dict):
+        result.fail(MANIFEST, "its audit_checkpoints is not an object")
+        return {}
     data = _read(archive, CHECKPOINTS_FILE, result)
     try:
         document = json.loads(data) if data is not None else {}
