@@ -71,6 +71,12 @@ if INTAKE_PAYLOAD_MAX_BYTES < 1:
 # evidence pack's manifest; EVIDENCE_SIGNING_KEY_FILE for Docker and Kubernetes secrets.
 # Unset: packs are not exported (they cannot be signed). `make run` keeps one under .data/.
 EVIDENCE_SIGNING_KEY = env_secret("EVIDENCE_SIGNING_KEY", default="")
+# Audit checkpoints are signed with this Ed25519 key (same form), else with the evidence key;
+# with neither they are written unsigned and `verify_audit` says so (governance/audit/signing.py).
+AUDIT_CHECKPOINT_KEY = env_secret("AUDIT_CHECKPOINT_KEY", default="")
+# A file each signed checkpoint is also appended to, one JSON line, fsync'd: put it on
+# append-only storage, out of the database's reach. Empty: none.
+AUDIT_CHECKPOINT_SINK = os.environ.get("AUDIT_CHECKPOINT_SINK", "")
 # A model-version import still pending this long after its last change is sent again (its
 # task retries for about five minutes before that).
 IMPORT_REQUEUE_SECONDS = env_int("IMPORT_REQUEUE_SECONDS", default=360)

@@ -337,16 +337,21 @@ class AuditChainHead(models.Model):
 
 
 class AuditCheckpoint(models.Model):
-    """A periodic, append-only record of every chain's head, itself hash-chained.
+    """A periodic, append-only record of every chain's head, itself hash-chained and signed.
 
     A checkpoint proves which events existed at that moment, so truncating the tail of
-    a chain (which leaves the rest of it consistent) is still detected.
+    a chain (which leaves the rest of it consistent) is still detected; its signature, by a
+    key the database does not hold, proves it was not recomputed after a rewrite.
     """
 
     created_at = models.DateTimeField()
     heads = models.JSONField()  # {chain: [seq, hash]}
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # Ed25519 over governance.audit.hashing.checkpoint_message, base64, by the key whose id
+    # (sha256 of the raw public key, hex) is beside it; both empty on an unsigned checkpoint.
+    signature = models.CharField(max_length=100, blank=True, default="")
+    key_id = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-id"]

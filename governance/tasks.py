@@ -16,6 +16,7 @@ def seal_audit_chains() -> int:
 
 @shared_task(name="governance.tasks.checkpoint_audit_chains")
 def checkpoint_audit_chains() -> int:
-    """Record every audit chain's head, so a truncated tail is detectable later."""
+    """Record every audit chain's head, signed (and published to AUDIT_CHECKPOINT_SINK), so a
+    truncated tail or a rewritten trail is detectable later."""
     seal_all()
     return write_checkpoint().pk

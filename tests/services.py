@@ -38,6 +38,21 @@ def _bring_up_services() -> None:
     os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
     # The test client speaks plain HTTP; production redirects to HTTPS (tested separately).
     os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+    # Audit checkpoints are signed (governance/audit/signing.py): with a key made for the run,
+    # which the Celery workers the tests start inherit.
+    if not os.environ.get("AUDIT_CHECKPOINT_KEY"):
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        os.environ["AUDIT_CHECKPOINT_KEY"] = (
+            Ed25519PrivateKey.generate()
+            .private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            .decode()
+        )
 
 
 def _own_broker(worker: str) -> str:

@@ -63,3 +63,23 @@ def event_hash(fields: dict[str, Any]) -> str:
 def checkpoint_hash(*, created_at: datetime, heads: dict[str, Any], prev_hash: str) -> str:
     body = {"created_at": _timestamp(created_at), "heads": heads, "prev_hash": prev_hash}
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+CHECKPOINT_MESSAGE_FORMAT = "failsafe-audit-checkpoint/1"
+
+
+def checkpoint_message(
+    *, checkpoint_id: int, created_at: datetime, heads: dict[str, Any], prev_hash: str
+) -> bytes:
+    """The bytes a checkpoint's Ed25519 signature covers: canonical JSON (sorted keys, no
+    spaces, UTF-8) of the format name, the checkpoint's id, its time (UTC, microseconds), every
+    chain's head as {chain: [seq, hash]} and the hash of the checkpoint before it. The id and
+    the link make a signature good for one place in the checkpoints' chain only."""
+    body = {
+        "format": CHECKPOINT_MESSAGE_FORMAT,
+        "id": checkpoint_id,
+        "created_at": _timestamp(created_at),
+        "heads": heads,
+        "prev_hash": prev_hash,
+    }
+    return canonical_json(body).encode()

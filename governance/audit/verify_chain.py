@@ -5,20 +5,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from governance.audit.breaks import Break
 from governance.audit.chain import GENESIS_HASH
-from governance.audit.hashing import HASH_INPUTS, checkpoint_hash, event_hash
-from governance.models import AuditChainHead, AuditCheckpoint, AuditEvent
+from governance.audit.hashing import HASH_INPUTS, event_hash
+from governance.audit.signing import verification_keys
+from governance.audit.verify_checkpoints import CheckpointVerification, verify_checkpoints
+from governance.models import AuditChainHead, AuditEvent
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-@dataclass(frozen=True)
-class Break:
-    chain: str
-    seq: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"chain {self.chain} is broken at seq {self.seq}: {self.reason}"
+__all__ = ["Break", "Verification", "combined_head", "verify_all", "verify_chain"]
 
 
 @dataclass
@@ -27,6 +26,7 @@ class Verification:
     pending: int = 0  # written, committed, not sealed yet (sealing follows commit)
     heads: dict[str, tuple[int, str]] = field(default_factory=dict)
     breaks: list[Break] = field(default_factory=list)
+    checkpoints: CheckpointVerification | None = None  # None: only some chains were verified
 
     @property
     def ok(self) -> bool:
@@ -78,30 +78,14 @@ def verify_chain(chain: str) -> tuple[int, tuple[int, str], Break | None]:
     return count, last, None
 
 
-def verify_checkpoints() -> Break | None:
-    """Every checkpoint must link to the one before and name heads that still exist."""
-    prev = GENESIS_HASH
-    for checkpoint in AuditCheckpoint.objects.order_by("id").iterator():
-        recomputed = checkpoint_hash(
-            created_at=checkpoint.created_at, heads=checkpoint.heads, prev_hash=checkpoint.prev_hash
-        )
-        if checkpoint.prev_hash != prev or recomputed != checkpoint.hash:
-            return Break("checkpoints", checkpoint.pk, "checkpoint altered")
-        for chain, (seq, head) in checkpoint.heads.items():
-            if seq == 0:
-                continue
-            held = (
-                AuditEvent.objects.filter(chain=chain, seq=seq)
-                .values_list("hash", flat=True)
-                .first()
-            )
-            if held != head:
-                return Break(chain, seq, f"differs from checkpoint {checkpoint.pk}")
-        prev = checkpoint.hash
-    return None
-
-
-def verify_all(chains: list[str] | None = None) -> Verification:
+def verify_all(
+    chains: list[str] | None = None,
+    *,
+    keys: dict[str, Ed25519PublicKey] | None = None,
+    require_signatures: bool = False,
+) -> Verification:
+    """Every chain (or those named), then, for the whole trail, the checkpoints: checked
+    against `keys` by key id, by default the configured signing key's public half."""
     result = Verification()
     if chains is None:
         chains = sorted(
@@ -119,7 +103,10 @@ def verify_all(chains: list[str] | None = None) -> Verification:
             result.breaks.append(broken)
     result.pending = AuditEvent.objects.filter(chain__in=chains, seq__isnull=True).count()
     if check_points and result.ok:
-        broken_checkpoint = verify_checkpoints()
-        if broken_checkpoint:
-            result.breaks.append(broken_checkpoint)
+        result.checkpoints = verify_checkpoints(
+            keys=verification_keys() if keys is None else keys,
+            require_signatures=require_signatures,
+        )
+        if result.checkpoints.broken:
+            result.breaks.append(result.checkpoints.broken)
     return result

@@ -30,16 +30,16 @@ def generate_private_pem() -> bytes:
     )
 
 
-def load_private_key(pem: bytes | str) -> Ed25519PrivateKey:
+def load_private_key(
+    pem: bytes | str, *, name: str = "the evidence signing key"
+) -> Ed25519PrivateKey:
     data = pem.encode() if isinstance(pem, str) else pem
     try:
         key = serialization.load_pem_private_key(data.strip() + b"\n", password=None)
     except (ValueError, TypeError) as error:
-        raise SigningKeyMissing(
-            f"the evidence signing key is not a PEM private key: {error}"
-        ) from None
+        raise SigningKeyMissing(f"{name} is not a PEM private key: {error}") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise SigningKeyMissing("the evidence signing key must be an Ed25519 key")
+        raise SigningKeyMissing(f"{name} must be an Ed25519 key")
     return key
 
 

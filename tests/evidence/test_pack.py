@@ -52,7 +52,8 @@ def rows(archive: zipfile.ZipFile, section: str) -> list[dict]:
 def test_it_holds_every_section_as_json_and_csv(evidence_history, compliance, signing_key):
     archive, _ = build(evidence_history.system, compliance)
 
-    expected = {"README.txt", "audit_events.jsonl", "controls.json", "questions.json",
+    expected = {"README.txt", "audit_events.jsonl", "audit_events_after.jsonl",
+                "audit_checkpoints.json", "controls.json", "questions.json",
                 "report.html", "report.pdf", "manifest.json", "manifest.sig"}  # fmt: skip
     for section in pack_sections.sections():
         expected |= {f"{section.name}.json", f"{section.name}.csv"}
@@ -61,7 +62,8 @@ def test_it_holds_every_section_as_json_and_csv(evidence_history, compliance, si
     assert archive.namelist()[-2:] == ["manifest.json", "manifest.sig"]  # written last
     # Every section of the brief is there, each declaring its evidence kind.
     kinds = {json.loads(archive.read(name))["kind"] for name in expected if name.endswith(".json")
-             and name not in {"controls.json", "questions.json", "manifest.json"}}  # fmt: skip
+             and name not in {"controls.json", "questions.json", "manifest.json",
+                              "audit_checkpoints.json"}}  # fmt: skip
     assert kinds == set(EvidenceKind.values) - {EvidenceKind.AUDIT_EVENT}
 
 
@@ -73,7 +75,7 @@ def test_the_manifest_lists_every_file_with_its_digest_and_the_chain(
     archive, pack = build(system, compliance)
     manifest = json.loads(archive.read("manifest.json"))
 
-    assert manifest["format"] == "failsafe-evidence-pack/1"
+    assert manifest["format"] == "failsafe-evidence-pack/2"
     assert manifest["generator"] == {"name": "failsafe", "version": "0.1.0"}
     assert manifest["system"]["slug"] == "fraud"
     assert manifest["exported_by"] == "carl"

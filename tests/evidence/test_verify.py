@@ -7,10 +7,11 @@ import hashlib
 import io
 import json
 import zipfile
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from governance.audit import record_event
 from governance.audit.chain import chain_name, seal_pending
+from governance.audit.checkpoint import write_checkpoint
 from governance.audit.context import current_credential
 from governance.evidence import sign
 from governance.evidence.pack import sections as pack_sections
@@ -33,7 +35,8 @@ OTHER_KEY = sign.load_private_key(sign.generate_private_pem())
 PACK_FILES = [
     "README.txt",
     *[f"{s.name}.{ext}" for s in pack_sections.sections() for ext in ("json", "csv")],
-    "audit_events.jsonl", "controls.json", "questions.json",
+    "audit_events.jsonl", "audit_events_after.jsonl", "audit_checkpoints.json",
+    "controls.json", "questions.json",
     *[f"{d.name}.json" for d in pack_sections.documents()],
     "report.html", "report.pdf", "manifest.json", "manifest.sig",
 ]  # fmt: skip
@@ -45,9 +48,19 @@ _built: dict[str, bytes] = {}
 def fresh_pack(request, settings) -> bytes:  # type: ignore[no-untyped-def]
     """One pack of the October history, built once for the module (it takes a second)."""
     settings.EVIDENCE_SIGNING_KEY = KEY_PEM.decode()
+    settings.AUDIT_CHECKPOINT_KEY = ""  # the evidence key signs the checkpoints too (the default)
     if "pack" not in _built:
         history = request.getfixturevalue("evidence_history")
         compliance = request.getfixturevalue("compliance")
+        # Two events in November, then a checkpoint: the pack carries it, with the two events
+        # that lead from October's last to the head it signed.
+        with time_machine.travel(datetime(2026, 11, 2, 9, tzinfo=UTC), tick=False):
+            for n in range(2):
+                with transaction.atomic():
+                    record_event(actor=None, action="test.november", system=history.system,
+                                 after={"n": n})  # fmt: skip
+        seal_pending(chain_name(history.system.pk))
+        write_checkpoint()
         pack = export_evidence_pack(actor=compliance, system=history.system, period=OCTOBER)
         _built["pack"] = b"".join(pack)
     return _built["pack"]
@@ -86,6 +99,11 @@ def test_a_fresh_pack_verifies(fresh_pack, tmp_path):
     assert output.startswith("OK:")
     manifest = json.loads(zipfile.ZipFile(io.BytesIO(fresh_pack)).read("manifest.json"))
     assert f"{manifest['audit_chain']['events']} audit events" in output
+    last = manifest["audit_chain"]["last_seq"]
+    assert manifest["audit_checkpoints"]["tail_first_seq"] == last + 1
+    assert manifest["audit_checkpoints"]["tail_last_seq"] == last + 2
+    checkpoint = manifest["audit_checkpoints"]["ids"][0]
+    assert f"signed checkpoint heads at seq {last + 2} (checkpoint {checkpoint})" in output
     assert len(manifest["files"]) == len(PACK_FILES) - 2
 
 

@@ -229,6 +229,10 @@ def test_beat_task_writes_a_checkpoint_through_a_real_worker(celery_worker, frau
     """The checkpoint seals what is pending first, then records every head."""
     import time
 
+    from django.conf import settings
+
+    from governance.audit.verify_checkpoints import signature_valid
+    from governance.evidence import sign
     from governance.models import AuditCheckpoint
     from governance.tasks import checkpoint_audit_chains
 
@@ -239,6 +243,10 @@ def test_beat_task_writes_a_checkpoint_through_a_real_worker(celery_worker, frau
         time.sleep(0.1)
     checkpoint = AuditCheckpoint.objects.get()
     assert checkpoint.heads[chain_name(fraud.pk)][0] == 1
+    # Signed in the worker with the key of its environment (the suite's, tests/services.py).
+    public = sign.load_private_key(settings.AUDIT_CHECKPOINT_KEY).public_key()
+    assert checkpoint.key_id == sign.key_id(public)
+    assert signature_valid(checkpoint, public)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -101,13 +101,18 @@ def chain_segment(system: AISystem, period: PackPeriod) -> ChainSegment:
 
 def event_lines(segment: ChainSegment) -> Iterator[bytes]:
     """The segment's events as JSON Lines, in chain order, in blocks of about BUFFER_BYTES."""
-    if segment.first_seq is None:
+    if segment.first_seq is None or segment.last_seq is None:
         return
+    yield from events_between(segment.chain, segment.first_seq, segment.last_seq)
+
+
+def events_between(chain: str, first: int, last: int) -> Iterator[bytes]:
+    """Events `first` to `last` of the chain as JSON Lines, in blocks of about BUFFER_BYTES."""
     # COPY takes no bind parameters: the values are quoted as literals by psycopg.
     query = sql.SQL(COPY_SQL.format(query=LINE_SQL)).format(
-        chain=sql.Literal(segment.chain),
-        first=sql.Literal(segment.first_seq),
-        last=sql.Literal(segment.last_seq),
+        chain=sql.Literal(chain),
+        first=sql.Literal(first),
+        last=sql.Literal(last),
     )
     buffer = bytearray()
     with connection.cursor() as cursor:

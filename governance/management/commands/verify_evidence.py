@@ -1,4 +1,5 @@
-"""`manage.py verify_evidence pack.zip`: every digest, the signature and the audit chain segment."""
+"""`manage.py verify_evidence pack.zip`: every digest, the signature, the audit chain segment and
+the signed audit checkpoints it reaches."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from governance.audit.signing import verification_keys
 from governance.evidence import sign
 from governance.evidence.verify_pack import verify_pack
 
@@ -13,7 +15,8 @@ from governance.evidence.verify_pack import verify_pack
 class Command(BaseCommand):
     help = (
         "Verify an evidence pack: each file against the manifest's sha256, the manifest's "
-        "Ed25519 signature, and the hash chain of its audit events. Exits non-zero on failure."
+        "Ed25519 signature, the hash chain of its audit events and the signed audit checkpoints "
+        "they reach. Exits non-zero on failure."
     )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
@@ -21,6 +24,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--public-key", dest="public_key",
             help="the signer's Ed25519 public key (PEM); default: the configured signing key's",
+        )  # fmt: skip
+        parser.add_argument(
+            "--checkpoint-public-key", dest="checkpoint_keys", action="append", metavar="FILE",
+            help="the audit checkpoints' Ed25519 public key (PEM), when they have a key of their "
+            "own (AUDIT_CHECKPOINT_KEY); default: the pack's signer's, and the configured one's",
         )  # fmt: skip
 
     def handle(self, *args, pack: str, public_key: str | None = None, **options) -> None:  # type: ignore[no-untyped-def]
@@ -31,9 +39,17 @@ class Command(BaseCommand):
                 key = sign.signing_key().public_key()
         except (OSError, ValueError, sign.SigningKeyMissing) as error:
             raise CommandError(f"no public key to verify with: {error}") from None
+        try:
+            checkpoint_keys = {sign.key_id(key): key}
+            if options["checkpoint_keys"]:
+                checkpoint_keys.update(verification_keys(options["checkpoint_keys"]))
+            elif not public_key:
+                checkpoint_keys.update(verification_keys())
+        except (OSError, ValueError, sign.SigningKeyMissing) as error:
+            raise CommandError(f"no public key to verify checkpoints with: {error}") from None
         if not Path(pack).is_file():
             raise CommandError(f"{pack}: no such file")
-        result = verify_pack(pack, public_key=key)
+        result = verify_pack(pack, public_key=key, checkpoint_keys=checkpoint_keys)
         for problem in result.problems:
             self.stderr.write(f"FAILED {problem}")
         if not result.ok:
@@ -48,3 +64,13 @@ class Command(BaseCommand):
             f"{manifest.get('system', {}).get('slug')} {manifest.get('period', {}).get('from')}"
             f" to {manifest.get('period', {}).get('to')}"
         )
+        if result.checkpoints:
+            reached = ", ".join(f"{seq} (checkpoint {cp})" for cp, seq in result.checkpoints)
+            self.stdout.write(
+                f"OK: the events hash up to the signed checkpoint heads at seq {reached}"
+            )
+        elif manifest.get("audit_checkpoints") is not None and result.events:
+            self.stdout.write(
+                "NOTE: no signed audit checkpoint covers these events yet (one is written every "
+                "AUDIT_CHECKPOINT_SECONDS); verify_audit checks them in the database"
+            )
