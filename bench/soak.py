@@ -85,7 +85,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.pages import HOST, _free_port, start_gunicorn, stop_gunicorn  # noqa: E402
 from bench.rollback_latency import _tail, start_worker, stop_worker  # noqa: E402
-from config.embedded import EmbeddedPostgres, EmbeddedRedis, project_data_dir  # noqa: E402
+from config.embedded import (  # noqa: E402
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    evidence_signing_key_file,
+    project_data_dir,
+)
 
 if TYPE_CHECKING:
     from tests.fixtures.webhook_server import WebhookReceiver
@@ -755,6 +760,7 @@ class Outcome:
     attempts_over_one: int = 0
     chain: str = "ok"
     events: int = 0
+    checkpoints: int = 0  # signed, every signature verified
     beat_takeovers: list[float] = field(default_factory=list)  # seconds, one per beat kill
     problems: list[str] = field(default_factory=list)
 
@@ -805,8 +811,10 @@ def check(scene: Scene, tally: Tally, receiver: WebhookReceiver, stack: Stack) -
     )
 
     sealed = seal_all()  # what the sealer had not reached yet
-    verification = verify_all()
+    verification = verify_all(require_signatures=True)
     out.events = verification.events
+    if verification.checkpoints is not None:
+        out.checkpoints = verification.checkpoints.signed
     if not verification.ok or verification.pending:
         out.chain = "broken"
         out.problems += [str(b) for b in verification.breaks]
@@ -882,7 +890,10 @@ def report(
         f"answered as replays; lost {out.lost}, doubled {out.doubled}, "
         f"succeeded without an effect {out.missing_effect}"
     )
-    print(f"audit: {out.events} events in every chain, chain {out.chain}")
+    print(
+        f"audit: {out.events} events in every chain and {out.checkpoints} signed checkpoints, "
+        f"chain {out.chain} (every hash and signature checked)"
+    )
     errors_5xx = sum(n for (_, status), n in tally.statuses.items() if status >= 500)
     errors_503 = sum(n for (_, status), n in tally.statuses.items() if status == 503)
     # A 503 is the right answer while PostgreSQL is down (and just after); nothing else is.
@@ -934,7 +945,7 @@ def report(
         f"failed={out.failed} retried={out.attempts_over_one} replays={out.replays} "
         f"lost={out.lost} doubled={out.doubled} stuck={out.stuck} "
         f"faults={sum(1 for f in stack.faults if f[0] >= started)} "
-        f"worker_exits={len(exits)} chain={out.chain} "
+        f"worker_exits={len(exits)} chain={out.chain} signed_checkpoints={out.checkpoints} "
         f"beat_takeover_s={max(out.beat_takeovers, default=0):.1f} "
         f"ok={int(not problems)}",
         flush=True,
@@ -1017,6 +1028,8 @@ def main() -> int:
             # The receiver keeps one state for every environment, so a reconcile would take
             # each rollback for drift everywhere else: drift has its own bench (drift.py).
             RECONCILE_SECONDS="86400",
+            # Checkpoints are signed with it: the check verifies every signature.
+            EVIDENCE_SIGNING_KEY_FILE=str(evidence_signing_key_file(data_dir)),
             SECRET_KEY="soak-only-secret-key-not-for-production-use-0123456789",
             DEBUG="false",
             SECURE_SSL_REDIRECT="false",  # plain HTTP on loopback: no secure-only cookies
