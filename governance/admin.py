@@ -137,7 +137,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditCheckpoint)
 class AuditCheckpointAdmin(ReadOnlyAdmin):
-    list_display = ["id", "created_at", "hash"]
+    list_display = ["id", "created_at", "hash", "key_id"]
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return request.user.is_superuser
