@@ -194,6 +194,44 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 120},
     },
 }
+# Beat in pairs (celery-redbeat): the schedule above is loaded into Redis at start, and only
+# the beat holding the lock sends it; the others wait as hot standbys. The holder renews the
+# lock on every tick (at least every BEAT_MAX_INTERVAL seconds); a standby tries to take it
+# every BEAT_MAX_INTERVAL seconds, so one takes over within REDBEAT_LOCK_TIMEOUT +
+# BEAT_MAX_INTERVAL (30 s by default) of the holder's death, and at once after a clean stop.
+CELERY_BEAT_SCHEDULER = "config.beat:FailsafeScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = env_int("BEAT_MAX_INTERVAL", default=5)
+CELERY_REDBEAT_LOCK_TIMEOUT = env_int("REDBEAT_LOCK_TIMEOUT", default=25)
+if CELERY_BEAT_MAX_LOOP_INTERVAL < 1:
+    raise ImproperlyConfigured("BEAT_MAX_INTERVAL must be at least 1 second")
+if CELERY_REDBEAT_LOCK_TIMEOUT < 2 * CELERY_BEAT_MAX_LOOP_INTERVAL:
+    # The holder must renew it at least twice per timeout, or a slow tick hands it over.
+    raise ImproperlyConfigured("REDBEAT_LOCK_TIMEOUT must be at least twice BEAT_MAX_INTERVAL")
+
+
+def _redis_url_of(broker_url: str) -> str:
+    """The broker's Redis, in redis-py's words (kombu's redis+socket:// is unix://); "" if the
+    broker is not Redis."""
+    if broker_url.startswith(("redis://", "rediss://")):
+        return broker_url
+    if broker_url.startswith("redis+socket://"):
+        return "unix://" + broker_url.removeprefix("redis+socket://")
+    return ""
+
+
+CELERY_REDBEAT_REDIS_URL = env_secret("REDBEAT_REDIS_URL", default="") or _redis_url_of(
+    CELERY_BROKER_URL
+)
+if not CELERY_REDBEAT_REDIS_URL:
+    raise ImproperlyConfigured(
+        "REDBEAT_REDIS_URL must be set when the broker is not Redis: beat keeps its schedule "
+        "and its lock in Redis"
+    )
+CELERY_REDBEAT_REDIS_OPTIONS = {  # as the broker's: a hung Redis fails a tick, never holds it
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+    "health_check_interval": 5,
+}
 
 # Failsafe's own: the rollback engine, drift, metric analysis, intakes, evidence, notices.
 from config.failsafe_settings import *  # noqa: E402, F403
