@@ -28,6 +28,7 @@ from config.embedded import (
     evidence_signing_key_file,
     project_data_dir,
 )
+from config.redis_urls import redis_url_of_broker
 from config.supervisor import Supervisor
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -75,7 +76,7 @@ def _environment(
     defaults = {
         "DATABASE_URL": postgres.url(),
         "CELERY_BROKER_URL": redis.url(),
-        "REDBEAT_REDIS_URL": redis.url().replace("redis+socket://", "unix://"),  # beat's lock
+        "REDBEAT_REDIS_URL": redis_url_of_broker(redis.url()),  # beat's schedule and lock
         "SECRET_KEY": _secret_key(data_dir),
         "DEBUG": "false",
         "ALLOWED_HOSTS": ",".join(dict.fromkeys(["localhost", "127.0.0.1", HOST])),

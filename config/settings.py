@@ -15,6 +15,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_secret
+from config.redis_urls import redis_url_of_broker
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -208,18 +209,7 @@ if CELERY_REDBEAT_LOCK_TIMEOUT < 2 * CELERY_BEAT_MAX_LOOP_INTERVAL:
     # The holder must renew it at least twice per timeout, or a slow tick hands it over.
     raise ImproperlyConfigured("REDBEAT_LOCK_TIMEOUT must be at least twice BEAT_MAX_INTERVAL")
 
-
-def _redis_url_of(broker_url: str) -> str:
-    """The broker's Redis, in redis-py's words (kombu's redis+socket:// is unix://); "" if the
-    broker is not Redis."""
-    if broker_url.startswith(("redis://", "rediss://")):
-        return broker_url
-    if broker_url.startswith("redis+socket://"):
-        return "unix://" + broker_url.removeprefix("redis+socket://")
-    return ""
-
-
-CELERY_REDBEAT_REDIS_URL = env_secret("REDBEAT_REDIS_URL", default="") or _redis_url_of(
+CELERY_REDBEAT_REDIS_URL = env_secret("REDBEAT_REDIS_URL", default="") or redis_url_of_broker(
     CELERY_BROKER_URL
 )
 if not CELERY_REDBEAT_REDIS_URL:

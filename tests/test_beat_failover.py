@@ -98,13 +98,13 @@ def lost_rollback(settings, successor, production, rollback_owner):
 
 
 def test_the_standby_beat_takes_over_when_the_active_one_is_killed(
-    private_redis, artifacts_dir, lost_rollback
+    client, private_redis, artifacts_dir, lost_rollback
 ):
     broker = private_redis.url()
-    client = Redis(unix_socket_path=str(private_redis.socket), decode_responses=True)
+    store = Redis(unix_socket_path=str(private_redis.socket), decode_responses=True)
 
     def holder_pid() -> int | None:
-        holder = client.hget(TICKER, "holder")
+        holder = store.hget(TICKER, "holder")
         return int(holder.rsplit(" ", 1)[1]) if holder else None
 
     def checkpoints() -> int:
@@ -114,7 +114,7 @@ def test_the_standby_beat_takes_over_when_the_active_one_is_killed(
         return RollbackRequest.objects.get(pk=lost_rollback.pk).enqueued_at
 
     def resent() -> int:  # the sweep's messages for the lost rollback, waiting in its queue
-        return int(client.llen(LOST_QUEUE))
+        return int(store.llen(LOST_QUEUE))
 
     worker = start_worker(
         artifacts_dir / "beat-failover-worker.log", queues="celery", CELERY_BROKER_URL=broker,
@@ -132,10 +132,18 @@ def test_the_standby_beat_takes_over_when_the_active_one_is_killed(
         wait_for("the lost rollback is swept", lambda: resent() >= 2, timeout=20)
         assert swept_at() > timezone.now() - timedelta(seconds=10)
         wait_for("the audit trail is sealed", lambda: not unsealed(), timeout=10)
-        with override_settings(CELERY_REDBEAT_REDIS_URL=f"unix://{private_redis.socket}"):
+        private = {
+            "CELERY_BROKER_URL": broker,
+            "CELERY_REDBEAT_REDIS_URL": f"unix://{private_redis.socket}",
+        }
+        with override_settings(**private):
             tick = beat.last_tick()
+            status = client.get("/statusz")
         assert tick is not None and tick.holder == f"{socket.gethostname()} pid {active_pid}"
         assert tick.seconds_ago < 2 * MAX_INTERVAL
+        checks = status.json()["checks"]
+        assert checks["beat"] == checks["sealer"] == checks["rollback_queue"] == "ok", checks
+        assert status.json()["beat"]["holder"] == tick.holder
 
         window = 6.0  # each tick sent once while both run: about one checkpoint a second
         before, sweeps_before = checkpoints(), resent()
@@ -161,13 +169,19 @@ def test_the_standby_beat_takes_over_when_the_active_one_is_killed(
         )
         assert takeover <= LOCK_TIMEOUT + MAX_INTERVAL + MARGIN
         assert "beat: Acquired lock" in logs[standby].read_text()
+        with override_settings(**private):
+            assert (
+                client.get("/statusz")
+                .json()["beat"]["holder"]
+                .endswith(f" pid {beats[standby].pid}")
+            )
         assert swept_at() > timezone.now() - timedelta(seconds=TICK + MARGIN)
         assert RollbackRequest.objects.get(pk=lost_rollback.pk).status == RollbackStatus.REQUESTED
     finally:
         for process in beats.values():
             stop(process)
         stop_worker(worker)
-        client.close()
+        store.close()
 
 
 def unsealed() -> int:
