@@ -450,6 +450,8 @@ LOGGING = {
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
 METRICS_TOKEN = env_secret("METRICS_TOKEN", default="")
 PROMETHEUS_METRIC_NAMESPACE = "failsafe"  # django-prometheus's request metrics: failsafe_django_*
+# The commit this deployment runs, for /metrics' failsafe_build_info (default: the checkout's).
+FAILSAFE_COMMIT = os.environ.get("FAILSAFE_COMMIT", "")
 
 # --- email (the rollback notices; releases/notifications.py) ---------------------------
 
