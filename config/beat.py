@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from redbeat import RedBeatScheduler
 from redbeat.schedulers import ensure_conf, get_redis
 from redis import Redis
@@ -43,10 +44,22 @@ def stall_limit() -> float:
 class FailsafeScheduler(RedBeatScheduler):
     """redbeat's scheduler, which also says on each tick that it holds the lock."""
 
+    def __init__(self, app: Any, *args: Any, **kwargs: Any) -> None:
+        _require_a_redis()
+        super().__init__(app, *args, **kwargs)
+
     def tick(self, *args: Any, **kwargs: Any) -> float:
         delay = super().tick(*args, **kwargs)  # renews the lock first: only the holder gets here
         record_tick(get_redis(self.app), ticker_key(self.app))
         return delay
+
+
+def _require_a_redis() -> None:
+    if not settings.CELERY_REDBEAT_REDIS_URL:
+        raise ImproperlyConfigured(
+            "REDBEAT_REDIS_URL must be set when the broker is not Redis: beat keeps its "
+            "schedule and its lock in Redis"
+        )
 
 
 def holder_name() -> str:
@@ -68,6 +81,7 @@ def last_tick() -> LastTick | None:
     redis' errors when Redis does not answer within PROBE_TIMEOUT."""
     from config.celery import app
 
+    _require_a_redis()
     client = Redis.from_url(
         settings.CELERY_REDBEAT_REDIS_URL,
         socket_timeout=PROBE_TIMEOUT,

@@ -172,7 +172,7 @@ REQUIRES = {"worker": "broker", "sealer": "database", "rollback_queue": "databas
 def _requirement(name: str) -> str | None:
     if name == "beat":  # on the broker's own Redis, a broker that hangs would hang it too
         broker_redis = redis_url_of_broker(settings.CELERY_BROKER_URL)
-        shared = broker_redis == settings.CELERY_REDBEAT_REDIS_URL
+        shared = bool(broker_redis) and broker_redis == settings.CELERY_REDBEAT_REDIS_URL
         return "broker" if shared else None
     return REQUIRES.get(name)
 

@@ -212,11 +212,8 @@ if CELERY_REDBEAT_LOCK_TIMEOUT < 2 * CELERY_BEAT_MAX_LOOP_INTERVAL:
 CELERY_REDBEAT_REDIS_URL = env_secret("REDBEAT_REDIS_URL", default="") or redis_url_of_broker(
     CELERY_BROKER_URL
 )
-if not CELERY_REDBEAT_REDIS_URL:
-    raise ImproperlyConfigured(
-        "REDBEAT_REDIS_URL must be set when the broker is not Redis: beat keeps its schedule "
-        "and its lock in Redis"
-    )
+# Empty with another broker (RabbitMQ) and no REDBEAT_REDIS_URL: beat refuses to start
+# (config/beat.py), and /statusz says so; the web and the workers need no Redis of their own.
 CELERY_REDBEAT_REDIS_OPTIONS = {  # as the broker's: a hung Redis fails a tick, never holds it
     "socket_timeout": 10,
     "socket_connect_timeout": 5,

@@ -325,3 +325,14 @@ def test_no_banner_when_the_work_gets_done(client, incident, viewer, fresh_troub
     seal_all()
     client.force_login(viewer)
     assert client.get("/incidents/background/").content.decode().strip() == ""
+
+
+@pytest.mark.django_db
+def test_the_beat_check_says_when_beat_has_no_redis(client, settings):
+    # RabbitMQ as the broker and no REDBEAT_REDIS_URL: beat cannot run, and the probe says so.
+    settings.CELERY_BROKER_URL = "amqp://guest:guest@127.0.0.1:1//"
+    settings.CELERY_REDBEAT_REDIS_URL = ""
+    body = client.get("/statusz").json()
+
+    assert body["checks"]["beat"] == "error: ImproperlyConfigured"
+    assert "beat" in body["failing"]
