@@ -199,7 +199,8 @@ CELERY_BEAT_SCHEDULE = {
 # the beat holding the lock sends it; the others wait as hot standbys. The holder renews the
 # lock on every tick (at least every BEAT_MAX_INTERVAL seconds); a standby tries to take it
 # every BEAT_MAX_INTERVAL seconds, so one takes over within REDBEAT_LOCK_TIMEOUT +
-# BEAT_MAX_INTERVAL (30 s by default) of the holder's death, and at once after a clean stop.
+# BEAT_MAX_INTERVAL (30 s by default) of the holder's death, within BEAT_MAX_INTERVAL of a
+# clean stop (the holder releases the lock).
 CELERY_BEAT_SCHEDULER = "config.beat:FailsafeScheduler"
 CELERY_BEAT_MAX_LOOP_INTERVAL = env_int("BEAT_MAX_INTERVAL", default=5)
 CELERY_REDBEAT_LOCK_TIMEOUT = env_int("REDBEAT_LOCK_TIMEOUT", default=25)
