@@ -22,6 +22,21 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+def _redbeat_settings() -> dict[str, Any]:
+    # celery-redbeat looks its settings up by their bare names (redbeat_redis_url…), which
+    # the CELERY_ namespace does not give it: passed on when the configuration is first read.
+    from django.conf import settings
+
+    return {
+        "redbeat_redis_url": settings.CELERY_REDBEAT_REDIS_URL,
+        "redbeat_redis_options": settings.CELERY_REDBEAT_REDIS_OPTIONS,
+        "redbeat_lock_timeout": settings.CELERY_REDBEAT_LOCK_TIMEOUT,
+    }
+
+
+app.add_defaults(_redbeat_settings)
+
+
 @task_prerun.connect
 @task_postrun.connect
 def _close_old_connections(task: Any = None, **kwargs: Any) -> None:

@@ -7,16 +7,18 @@
   out of rotation in the middle of an incident, when the war room is needed most.
 - `/statusz`, for monitoring, says whether the work behind the pages gets done: the
   database, the broker accepts a connection, a Celery worker answers a ping, the audit
-  sealer keeps up (beat and a worker both run it), and no rollback waits in the queue
-  unstarted. 503 when any of them fails.
+  sealer keeps up (beat and a worker both run it), no rollback waits in the queue
+  unstarted, and a beat ticks (the active one of the pair, config/beat.py: its name and the
+  age of its last tick come with the answer). 503 when any of them fails.
 
 All three are open to anonymous callers and exempt from the HTTPS redirect
 (SECURE_REDIRECT_EXEMPT), and say nothing about a failure beyond the name of the check and
 a class or a figure; the details go to the log.
 
 The status probe is bounded: the broker gets BROKER_TIMEOUT, the workers WORKER_TIMEOUT,
-and the worker check is skipped when the broker is down or hung (it could only time out),
-so /statusz answers within 2 s whatever the broker does, plus the database's
+beat's Redis config.beat.PROBE_TIMEOUT, and the worker check (and the beat check, when beat
+shares the broker's Redis) is skipped when the broker is down or hung (it could only time
+out), so /statusz answers within 2 s whatever the broker does, plus the database's
 connect_timeout if the database hangs.
 
 `background_trouble` is what the war room's banner says when rollbacks would be queued and
@@ -41,6 +43,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from config import handoff
+from config.redis_urls import redis_url_of_broker
 from releases.models import RollbackStatus
 
 if TYPE_CHECKING:
@@ -136,16 +139,42 @@ def _check_queue() -> None:
         raise Behind(f"a rollback waits {queue_lag.total_seconds():.0f} s")
 
 
-READINESS: dict[str, Callable[[], None]] = {"database": _check_database}
-STATUS: dict[str, Callable[[], None]] = {
+class NoBeat(Exception):
+    """No beat has ever ticked on this Redis."""
+
+
+def _check_beat() -> dict[str, object]:
+    from config import beat
+
+    tick = beat.last_tick()
+    if tick is None:
+        raise NoBeat
+    if tick.seconds_ago > beat.stall_limit():
+        raise Behind(f"no tick for {tick.seconds_ago:.0f} s")
+    return {"holder": tick.holder, "last_tick_seconds_ago": round(tick.seconds_ago, 1)}
+
+
+# A check returns None, or what it found for the body (under its own name) when it passes.
+Check = Callable[[], dict[str, object] | None]
+READINESS: dict[str, Check] = {"database": _check_database}
+STATUS: dict[str, Check] = {
     "database": _check_database,
     "broker": _check_broker,
     "worker": _check_worker,
     "sealer": _check_sealer,
     "rollback_queue": _check_queue,
+    "beat": _check_beat,
 }
 # A check that cannot pass while another fails is skipped, not waited for.
 REQUIRES = {"worker": "broker", "sealer": "database", "rollback_queue": "database"}
+
+
+def _requirement(name: str) -> str | None:
+    if name == "beat":  # on the broker's own Redis, a broker that hangs would hang it too
+        broker_redis = redis_url_of_broker(settings.CELERY_BROKER_URL)
+        shared = bool(broker_redis) and broker_redis == settings.CELERY_REDBEAT_REDIS_URL
+        return "broker" if shared else None
+    return REQUIRES.get(name)
 
 
 @login_not_required
@@ -169,15 +198,16 @@ def statusz(request: HttpRequest) -> JsonResponse:
     return _probe(STATUS)
 
 
-def _probe(checks_to_run: dict[str, Callable[[], None]]) -> JsonResponse:
+def _probe(checks_to_run: dict[str, Check]) -> JsonResponse:
     checks: dict[str, str] = {}
+    found: dict[str, object] = {}
     for name, check in checks_to_run.items():
-        required = REQUIRES.get(name)
+        required = _requirement(name)
         if required is not None and checks.get(required) != "ok":
             checks[name] = f"skipped: {required} unavailable"
             continue
         try:
-            check()
+            details = check()
         except Behind as behind:
             logger.warning("status check %r: %s", name, behind)
             checks[name] = f"behind: {behind}"
@@ -186,9 +216,12 @@ def _probe(checks_to_run: dict[str, Callable[[], None]]) -> JsonResponse:
             checks[name] = f"error: {type(exc).__name__}"
         else:
             checks[name] = "ok"
+            if details is not None:
+                found[name] = details
     failing = [name for name, result in checks.items() if not result.startswith(("ok", "skip"))]
     unavailable = any(result != "ok" for result in checks.values())
     body: dict[str, object] = {"status": "unavailable" if unavailable else "ok", "checks": checks}
+    body.update(found)
     if unavailable:
         body["failing"] = failing
     return JsonResponse(body, status=503 if unavailable else 200)

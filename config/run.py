@@ -2,9 +2,10 @@
 
 Starts the embedded PostgreSQL and Redis under .data/, migrates, loads the demo data
 (idempotently), collects the static files, then runs the production web server (gunicorn,
-DEBUG off, static files by whitenoise), a Celery worker and Celery beat under a supervisor
-(config/supervisor.py) that starts any of them again if it dies, until Ctrl-C, when it stops
-all of them. The data survives to the next run.
+DEBUG off, static files by whitenoise), a Celery worker and two Celery beats (the active one
+and its hot standby, config/beat.py) under a supervisor (config/supervisor.py) that starts
+any of them again if it dies, until Ctrl-C, when it stops all of them. The data survives to
+the next run.
 
 What differs from production is said here, each as the setting that production reads: plain
 HTTP on loopback (no HTTPS redirect, cookies without Secure), emails printed on the console,
@@ -27,6 +28,7 @@ from config.embedded import (
     evidence_signing_key_file,
     project_data_dir,
 )
+from config.redis_urls import redis_url_of_broker
 from config.supervisor import Supervisor
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -74,6 +76,7 @@ def _environment(
     defaults = {
         "DATABASE_URL": postgres.url(),
         "CELERY_BROKER_URL": redis.url(),
+        "REDBEAT_REDIS_URL": redis_url_of_broker(redis.url()),  # beat's schedule and lock
         "SECRET_KEY": _secret_key(data_dir),
         "DEBUG": "false",
         "ALLOWED_HOSTS": ",".join(dict.fromkeys(["localhost", "127.0.0.1", HOST])),
@@ -102,6 +105,7 @@ def _commands(data_dir: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
     metrics_dir = data_dir / "prometheus"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir()
+    beat = [python, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO"]
     return {
         "web server": ([
             python, "-m", "gunicorn", "config.wsgi:application", f"--bind={HOST}:{PORT}",
@@ -113,10 +117,10 @@ def _commands(data_dir: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
             "--concurrency=2", "--without-gossip", "--without-mingle",
             "--hostname=failsafe@%h",
         ], {}),
-        "beat": ([
-            python, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO",
-            f"--schedule={data_dir / 'celerybeat-schedule'}",
-        ], {}),
+        # Two beats on the schedule and lock in Redis (config/beat.py): the one with the lock
+        # sends the due tasks, the standby takes over within 30 s if it dies.
+        "beat": (beat, {}),
+        "beat standby": (beat, {}),
     }  # fmt: skip
 
 

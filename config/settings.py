@@ -15,6 +15,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_secret
+from config.redis_urls import redis_url_of_broker
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -193,6 +194,31 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60,
         "options": {"expires": 120},
     },
+}
+# Beat in pairs (celery-redbeat): the schedule above is loaded into Redis at start, and only
+# the beat holding the lock sends it; the others wait as hot standbys. The holder renews the
+# lock on every tick (at least every BEAT_MAX_INTERVAL seconds); a standby tries to take it
+# every BEAT_MAX_INTERVAL seconds, so one takes over within REDBEAT_LOCK_TIMEOUT +
+# BEAT_MAX_INTERVAL (30 s by default) of the holder's death, within BEAT_MAX_INTERVAL of a
+# clean stop (the holder releases the lock).
+CELERY_BEAT_SCHEDULER = "config.beat:FailsafeScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = env_int("BEAT_MAX_INTERVAL", default=5)
+CELERY_REDBEAT_LOCK_TIMEOUT = env_int("REDBEAT_LOCK_TIMEOUT", default=25)
+if CELERY_BEAT_MAX_LOOP_INTERVAL < 1:
+    raise ImproperlyConfigured("BEAT_MAX_INTERVAL must be at least 1 second")
+if CELERY_REDBEAT_LOCK_TIMEOUT < 2 * CELERY_BEAT_MAX_LOOP_INTERVAL:
+    # The holder must renew it at least twice per timeout, or a slow tick hands it over.
+    raise ImproperlyConfigured("REDBEAT_LOCK_TIMEOUT must be at least twice BEAT_MAX_INTERVAL")
+
+CELERY_REDBEAT_REDIS_URL = env_secret("REDBEAT_REDIS_URL", default="") or redis_url_of_broker(
+    CELERY_BROKER_URL
+)
+# Empty with another broker (RabbitMQ) and no REDBEAT_REDIS_URL: beat refuses to start
+# (config/beat.py), and /statusz says so; the web and the workers need no Redis of their own.
+CELERY_REDBEAT_REDIS_OPTIONS = {  # as the broker's: a hung Redis fails a tick, never holds it
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+    "health_check_interval": 5,
 }
 
 # Failsafe's own: the rollback engine, drift, metric analysis, intakes, evidence, notices.
@@ -422,6 +448,8 @@ LOGGING = {
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
 METRICS_TOKEN = env_secret("METRICS_TOKEN", default="")
 PROMETHEUS_METRIC_NAMESPACE = "failsafe"  # django-prometheus's request metrics: failsafe_django_*
+# The commit this deployment runs, for /metrics' failsafe_build_info (default: the checkout's).
+FAILSAFE_COMMIT = os.environ.get("FAILSAFE_COMMIT", "")
 
 # --- email (the rollback notices; releases/notifications.py) ---------------------------
 

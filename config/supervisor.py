@@ -1,4 +1,4 @@
-"""Keeps `make run`'s processes running: the web server, the Celery worker and Celery beat.
+"""Keeps `make run`'s processes running: the web server, the Celery worker and the two beats.
 
 A process that ends by itself (a crash, an out-of-memory kill, kombu ending the worker when
 the broker goes away) is started again after a pause that doubles with each exit in a row

@@ -15,6 +15,7 @@ proxy on the same host does not open the metrics to the internet.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import os
@@ -24,10 +25,12 @@ from functools import cache
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Sum
+from django.db.models import Count, Min, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from django_prometheus import migrations as django_migrations
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -35,7 +38,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from governance.models import AuditChainHead, AuditEvent
 
@@ -66,21 +69,37 @@ class DatabaseCollector:
 COLLECTOR = DatabaseCollector()
 REGISTRY.register(COLLECTOR)  # once per process: a module is imported once
 
+# django-prometheus registers its migration gauges whether or not it fills them (only with
+# PROMETHEUS_EXPORT_MIGRATIONS, off here): empty, and gauges named like counters (_total).
+for _gauge in (django_migrations.applied_migrations, django_migrations.unapplied_migrations):
+    with contextlib.suppress(KeyError):
+        REGISTRY.unregister(_gauge)
+
 
 def audit_metrics() -> Iterable[Metric]:
-    """The audit chains' length (sealed events) and the events still waiting to be sealed."""
+    """The audit events sealed into the hash chains so far, those still waiting to be sealed,
+    and how long the oldest of them has waited (the sealer's lag)."""
     sealed = AuditChainHead.objects.aggregate(total=Sum("seq"))["total"] or 0
     # Served by the partial index on unsealed events: it holds the last second or so.
-    unsealed = AuditEvent.objects.filter(seq__isnull=True).count()
-    yield GaugeMetricFamily(
-        "failsafe_audit_chain_length",
+    waiting = AuditEvent.objects.filter(seq__isnull=True).aggregate(
+        n=Count("pk"), oldest=Min("occurred_at")
+    )
+    lag = (timezone.now() - waiting["oldest"]).total_seconds() if waiting["oldest"] else 0.0
+    # Events are never deleted and a chain's head only moves on: a counter.
+    yield CounterMetricFamily(
+        "failsafe_audit_events_sealed",
         "Audit events sealed into the hash chains (all chains together).",
         value=sealed,
     )
     yield GaugeMetricFamily(
         "failsafe_audit_events_unsealed",
         "Audit events written but not yet sealed into their chain.",
-        value=unsealed,
+        value=waiting["n"],
+    )
+    yield GaugeMetricFamily(
+        "failsafe_audit_seal_lag_seconds",
+        "How long the oldest unsealed audit event has waited (0 when none waits).",
+        value=max(0.0, lag),
     )
 
 

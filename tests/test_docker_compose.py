@@ -45,8 +45,13 @@ OPERATOR_VARIABLES = {
     "FAILSAFE_HOSTNAME": "failsafe.example.com",
 }
 ONE_SHOT = {"migrate"}
+# Read by a library, not by the project's settings: prometheus-client's multiprocess mode.
+LIBRARY_VARIABLES = {"PROMETHEUS_MULTIPROC_DIR"}
 # The modules a production process imports before it reads anything from the environment.
-ENVIRONMENT_READERS = ["config/settings.py", "config/wsgi.py", "config/celery.py", "manage.py"]
+ENVIRONMENT_READERS = [
+    "config/settings.py", "config/failsafe_settings.py", "config/wsgi.py", "config/celery.py",
+    "manage.py",
+]  # fmt: skip
 
 
 # --- reading the files ------------------------------------------------------------------------
@@ -223,12 +228,28 @@ def container_env(spec: dict, tmp_path: Path) -> dict[str, str]:
     for key, value in list(env.items()):
         if value.startswith("/run/secrets/"):
             secret = tmp_path / Path(value).name
-            secret.write_text("compose-test-" + "k" * 50 + "\n")
+            secret.write_text(_secret_content(Path(value).name))
             env[key] = str(secret)
+    for mount in spec.get("tmpfs") or []:  # an empty folder in its place
+        target = mount.split(":", 1)[0]
+        local = tmp_path / "tmpfs" / target.strip("/").replace("/", "-")
+        local.mkdir(parents=True, exist_ok=True)
+        env = {key: str(local) if value == target else value for key, value in env.items()}
     static = tmp_path / "staticfiles"
     static.mkdir(exist_ok=True)
     env.setdefault("STATIC_ROOT", str(static))  # the image has /app/staticfiles; this run does not
     return env
+
+
+def _secret_content(name: str) -> str:
+    """What the operator puts in each secret (the header of docker-compose.yml says how)."""
+    if name == "evidence_signing_key":
+        from governance.evidence.sign import generate_private_pem
+
+        return generate_private_pem().decode()  # what `openssl genpkey -algorithm ed25519` writes
+    if name == "email_url":
+        return "smtp+tls://failsafe:mail-password@smtp.example.com:587\n"
+    return "compose-test-" + "k" * 50 + "\n"
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -245,7 +266,7 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 # --- the services ------------------------------------------------------------------------------
 def test_the_expected_services_exist():
     assert {"postgres", "redis", "migrate", "web", "worker", "beat"} <= set(services())
-    assert set(app_services()) == {"migrate", "web", "worker", "beat"}
+    assert set(app_services()) == {"migrate", "web", "worker", "rollback-worker", "beat"}
     assert services()["postgres"]["image"].startswith("postgres:16")
     assert services()["redis"]["image"].startswith("redis:7")
 
@@ -263,7 +284,7 @@ def test_every_variable_without_a_default_is_one_the_operator_sets():
 def test_app_services_set_only_variables_the_project_reads(name):
     names, required = environment_reads()
     env = environment_of(app_services()[name])
-    unknown = set(env) - names
+    unknown = set(env) - names - LIBRARY_VARIABLES
     assert not unknown, f"{name} sets {sorted(unknown)}, which config/settings.py never reads"
     for variable in required:
         assert variable in env or f"{variable}_FILE" in env, f"{name} lacks {variable}"
@@ -320,7 +341,7 @@ def test_dependencies_exist_and_wait_for_the_right_condition():
                 assert target in ONE_SHOT
             else:
                 raise AssertionError(f"{name} → {target}: wait for health, not {condition}")
-    for name in ("web", "worker"):
+    for name in ("web", "worker", "rollback-worker"):
         assert services()[name]["depends_on"]["migrate"]["condition"] == (
             "service_completed_successfully"
         )
@@ -345,9 +366,69 @@ def test_named_volumes_are_declared():
                 assert source in declared, f"{name} mounts undeclared volume {source}"
 
 
-def test_beat_runs_once():
+def test_beat_runs_as_a_pair_on_the_redis_it_shares_with_the_broker():
+    from django.conf import settings
+
     beat = services()["beat"]
-    assert "deploy" not in beat or beat["deploy"].get("replicas", 1) == 1
+    assert beat["deploy"]["replicas"] == 2  # the lock holder and a hot standby
+    assert not any(a.startswith("--schedule") for a in argv(beat["command"]))  # no local file
+    assert settings.CELERY_BEAT_SCHEDULER == "config.beat:FailsafeScheduler"
+    env = environment_of(beat)
+    assert urlsplit(env["REDBEAT_REDIS_URL"]).hostname in services()
+    assert env["REDBEAT_REDIS_URL"] == env["CELERY_BROKER_URL"]
+    assert beat["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_a_worker_of_its_own_takes_only_the_rollback_queue():
+    queues = {}
+    for name in ("worker", "rollback-worker"):
+        args = argv(services()[name]["command"])
+        (option,) = [a for a in args if a.startswith("--queues=")]
+        queues[name] = set(option.split("=", 1)[1].split(","))
+    rollbacks = environment_of(services()["web"])["ROLLBACK_QUEUE"]
+    assert rollbacks != "celery"  # the default queue holds everything else
+    assert queues["rollback-worker"] == {rollbacks}
+    assert queues["worker"] == {"celery", rollbacks}  # and helps when rollback-worker is down
+    # Every process sends rollbacks to the same queue.
+    assert {environment_of(spec)["ROLLBACK_QUEUE"] for spec in app_services().values()} == {
+        rollbacks
+    }
+    assert services()["rollback-worker"]["healthcheck"] == services()["worker"]["healthcheck"]
+
+
+def test_the_web_sums_its_processes_metrics_from_a_folder_empty_at_start():
+    web = services()["web"]
+    folder = environment_of(web)["PROMETHEUS_MULTIPROC_DIR"]
+    (mount,) = [t for t in web.get("tmpfs") or [] if t.split(":", 1)[0] == folder]
+    options = dict(o.split("=", 1) for o in mount.split(":", 1)[1].split(","))
+    users = [rest for keyword, rest in dockerfile() if keyword == "USER"]
+    assert options["uid"] == users[-1].split(":")[0]  # writable by the image's user
+    for name in ("worker", "rollback-worker", "beat"):  # Celery's processes write none
+        assert "PROMETHEUS_MULTIPROC_DIR" not in environment_of(services()[name])
+
+
+def test_mail_links_and_evidence_signing_are_configured():
+    for name, spec in app_services().items():
+        env = environment_of(spec)
+        assert env["SITE_URL"] == "https://" + OPERATOR_VARIABLES["FAILSAFE_HOSTNAME"], name
+        assert env["EMAIL_URL_FILE"] == "/run/secrets/email_url", name
+        assert env["EVIDENCE_SIGNING_KEY_FILE"] == "/run/secrets/evidence_signing_key", name
+    header = COMPOSE.read_text().split("\nname:", 1)[0]
+    assert "secrets/evidence_signing_key" in header and "secrets/email_url" in header
+
+
+@pytest.mark.django_db
+def test_the_compose_environment_signs_evidence_and_mails_through_smtp(tmp_path):
+    """The settings of a container, loaded from the compose environment and its secrets."""
+    env = container_env(app_services()["worker"], tmp_path)
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "from governance.evidence import sign; "
+        "print(s.EMAIL_HOST, s.SITE_URL, sign.signing_key() is not None)"
+    )
+    result = run(["python", "-c", code], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["smtp.example.com", "https://failsafe.example.com", "True"]
 
 
 # --- the commands ------------------------------------------------------------------------------
@@ -371,9 +452,9 @@ def test_celery_services_load_the_project_app():
 
     from config.celery import app as project_app
 
-    for name in ("worker", "beat"):
+    for name in ("worker", "rollback-worker", "beat"):
         app_name, subcommand, _ = _split_celery(argv(services()[name]["command"]))
-        assert subcommand == name
+        assert subcommand == name.removeprefix("rollback-")
         assert find_app(app_name) is project_app
 
 
@@ -417,7 +498,7 @@ def test_the_dockerfile_default_command_is_the_web_server():
     assert default[:2] == web[:2]
 
 
-@pytest.mark.parametrize("name", ["web", "worker", "beat", "migrate"])
+@pytest.mark.parametrize("name", ["web", "worker", "rollback-worker", "beat", "migrate"])
 def test_each_command_starts_with_the_compose_environment(name, tmp_path):
     """The real executables, the container's environment, nothing served or migrated."""
     spec = app_services()[name]
@@ -492,28 +573,34 @@ def test_the_worker_health_check_pings_this_worker(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_the_beat_health_check_watches_the_schedule_file_beat_writes(tmp_path):
-    code = _python_snippet(healthcheck_argv(services()["beat"]))
-    beat = argv(services()["beat"]["command"])
-    (schedule,) = [a.split("=", 1)[1] for a in beat if a.startswith("--schedule=")]
-    assert f"'{schedule}*'" in code
-    writable = [rest for keyword, rest in dockerfile() if keyword == "RUN" and "install" in rest]
-    assert any(str(Path(schedule).parent) in rest for rest in writable), (
-        "the schedule's directory must be writable by the image's user"
-    )
+def test_the_beat_health_check_says_whether_the_pair_schedules(tmp_path):
+    """`python -m config.beat` in the container's environment, on a Redis of its own: unhealthy
+    before any tick and after a stale one, healthy after a fresh one, whichever beat asks."""
+    from redis import Redis
 
-    local = code.replace(schedule, str(tmp_path / "celerybeat-schedule"))
+    from config import beat
+    from config.celery import app
+    from config.embedded import EmbeddedRedis
 
-    def probe() -> int:
-        return subprocess.run([sys.executable, "-c", local], capture_output=True).returncode
+    args = healthcheck_argv(services()["beat"])
+    assert args == ["python", "-m", "config.beat"]
+    redis = EmbeddedRedis.start(tmp_path / "redis", persist=False)
+    try:
+        env = container_env(services()["beat"], tmp_path)
+        env["REDBEAT_REDIS_URL"] = f"unix://{redis.socket}"
+        store = Redis(unix_socket_path=str(redis.socket))
+        key = beat.ticker_key(app)
 
-    assert probe() != 0  # no schedule yet
-    written = tmp_path / "celerybeat-schedule.db"
-    written.write_bytes(b"")
-    assert probe() == 0
-    stale = time.time() - 3600
-    os.utime(written, (stale, stale))
-    assert probe() != 0
+        assert run(args, env).returncode == 1  # no beat ticked yet
+        store.hset(key, mapping={"holder": "beat-1 pid 7", "ticked_at": time.time() - 3600})
+        assert run(args, env).returncode == 1  # the holder stopped ticking an hour ago
+        beat.record_tick(store, key)
+        healthy = run(args, env)
+        assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+        assert "active beat:" in healthy.stdout
+        store.close()
+    finally:
+        redis.stop()
 
 
 # --- the Dockerfile ------------------------------------------------------------------------------

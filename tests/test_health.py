@@ -1,9 +1,14 @@
 """The probes: /healthz (the process is up), /readyz (this web process can serve: the
 database answers) and /statusz (the work behind it gets done: the broker, a worker, the
-sealer and the rollback queue); and the war room's banner when rollbacks would queue."""
+sealer, the rollback queue and beat); and the war room's banner when rollbacks would queue.
+
+No beat runs here (its tasks would work on other tests' data): `beat_ticked` records a tick
+in the suite's Redis the way the active beat does on each of its ticks (config/beat.py);
+tests/test_beat_failover.py reads /statusz against real beats."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -23,17 +28,108 @@ def test_healthz_answers_anonymous_callers_without_the_database(client):
     assert "no-cache" in response["Cache-Control"]
 
 
-HEALTHY = {"database": "ok", "broker": "ok", "worker": "ok", "sealer": "ok", "rollback_queue": "ok"}
+HEALTHY = {
+    "database": "ok", "broker": "ok", "worker": "ok", "sealer": "ok", "rollback_queue": "ok",
+    "beat": "ok",
+}  # fmt: skip
+
+
+def _record_tick(settings) -> str:  # type: ignore[no-untyped-def]
+    from redis import Redis
+
+    from config import beat
+    from config.celery import app
+
+    with Redis.from_url(settings.CELERY_REDBEAT_REDIS_URL) as store:
+        beat.record_tick(store, beat.ticker_key(app))
+    return beat.holder_name()
+
+
+@pytest.fixture
+def no_beat(settings):
+    from redis import Redis
+
+    from config import beat
+    from config.celery import app
+
+    with Redis.from_url(settings.CELERY_REDBEAT_REDIS_URL) as store:
+        store.delete(beat.ticker_key(app))
+        yield
+        store.delete(beat.ticker_key(app))
+
+
+@pytest.fixture
+def beat_ticked(settings, no_beat):
+    """The active beat's name, as it recorded its tick just now."""
+    return _record_tick(settings)
 
 
 @pytest.mark.django_db
-def test_statusz_is_ok_when_everything_behind_the_pages_answers(client, celery_worker):
+def test_statusz_is_ok_when_everything_behind_the_pages_answers(client, celery_worker, beat_ticked):
     started = time.monotonic()
     response = client.get("/statusz")
 
     assert response.status_code == 200, response.content
-    assert response.json() == {"status": "ok", "checks": HEALTHY}
+    body = response.json()
+    found = body.pop("beat")
+    assert found["holder"] == beat_ticked  # who holds the lock: "<host> pid <pid>"
+    assert 0 <= found["last_tick_seconds_ago"] < 10
+    assert body == {"status": "ok", "checks": HEALTHY}
     assert time.monotonic() - started < 1  # the first pong ends the wait
+
+
+@pytest.mark.django_db
+def test_statusz_says_when_no_beat_ever_ticked(client, celery_worker, no_beat):
+    body = client.get("/statusz").json()
+
+    assert body["checks"]["beat"] == "error: NoBeat"
+    assert body["failing"] == ["beat"]
+
+
+@pytest.mark.django_db
+def test_statusz_says_when_beat_stopped_ticking(client, celery_worker, settings, no_beat):
+    import time_machine
+
+    from config import beat
+
+    with time_machine.travel(time.time() - beat.stall_limit() - 5):
+        _record_tick(settings)
+    fresh = client.get("/statusz")
+    assert fresh.status_code == 503
+    assert fresh.json()["checks"]["beat"] == f"behind: no tick for {beat.stall_limit() + 5:.0f} s"
+    assert fresh.json()["failing"] == ["beat"]
+    assert "beat" not in fresh.json() or "holder" not in fresh.json()["beat"]
+
+    _record_tick(settings)  # a standby took over
+    assert client.get("/statusz").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_beat_check_waits_for_the_broker_when_they_share_a_redis(client, tmp_path, settings):
+    dead = tmp_path / "dead.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(dead))
+    settings.CELERY_REDBEAT_REDIS_URL = f"unix://{dead}"
+    try:
+        with override_settings(CELERY_BROKER_URL=f"redis+socket://{dead}"):
+            body = client.get("/statusz").json()
+    finally:
+        listener.close()
+
+    assert body["checks"]["beat"] == "skipped: broker unavailable"
+    assert body["failing"] == ["broker"]
+
+
+@pytest.mark.django_db
+def test_the_beat_check_names_its_own_redis_when_it_is_down(
+    client, celery_worker, tmp_path, settings
+):
+    settings.CELERY_REDBEAT_REDIS_URL = f"unix://{tmp_path / 'none.sock'}"
+    body = client.get("/statusz").json()
+
+    assert body["checks"]["beat"].startswith("error: ")
+    assert body["failing"] == ["beat"]
+    assert "none.sock" not in json.dumps(body)
 
 
 @pytest.mark.django_db
@@ -58,14 +154,16 @@ def empty_broker(tmp_path):
 
 
 @pytest.mark.django_db
-def test_statusz_names_the_worker_when_none_answers(client, empty_broker):
+def test_statusz_names_the_worker_when_none_answers(client, empty_broker, beat_ticked):
     started = time.monotonic()
     with override_settings(CELERY_BROKER_URL=empty_broker):
         response = client.get("/statusz")
     elapsed = time.monotonic() - started
 
     assert response.status_code == 503
-    assert response.json() == {
+    assert response.json()["beat"]["holder"] == beat_ticked
+    assert {**response.json(), "beat": None} == {
+        "beat": None,
         "status": "unavailable",
         "checks": {**HEALTHY, "worker": "error: NoWorkerAnswered"},
         "failing": ["worker"],
@@ -74,7 +172,7 @@ def test_statusz_names_the_worker_when_none_answers(client, empty_broker):
 
 
 @pytest.mark.django_db
-def test_statusz_names_the_broker_when_it_is_down(client, tmp_path):
+def test_statusz_names_the_broker_when_it_is_down(client, tmp_path, beat_ticked):
     dead = tmp_path / "dead.sock"
     # A socket file nobody listens on: connecting is refused at once.
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -115,7 +213,7 @@ def unanswering_broker(request, empty_broker, tmp_path):
 
 @pytest.mark.django_db
 def test_statusz_answers_within_two_seconds_when_the_broker_never_answers(
-    client, unanswering_broker
+    client, unanswering_broker, beat_ticked
 ):
     started = time.monotonic()
     with override_settings(CELERY_BROKER_URL=unanswering_broker):
@@ -130,7 +228,9 @@ def test_statusz_answers_within_two_seconds_when_the_broker_never_answers(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/readyz", "/statusz"])
-def test_both_probes_name_the_database_when_it_fails(client, monkeypatch, celery_worker, path):
+def test_both_probes_name_the_database_when_it_fails(
+    client, monkeypatch, celery_worker, path, beat_ticked
+):
     def broken_cursor(*args, **kwargs):
         raise OperationalError("connection refused")
 
@@ -147,7 +247,7 @@ def test_both_probes_name_the_database_when_it_fails(client, monkeypatch, celery
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/statusz"])
-def test_probes_are_exempt_from_the_https_redirect(client, path, celery_worker):
+def test_probes_are_exempt_from_the_https_redirect(client, path, celery_worker, beat_ticked):
     with override_settings(SECURE_SSL_REDIRECT=True):
         assert client.get("/systems/").status_code == 301  # the redirect is on
         response = client.get(path)
@@ -175,7 +275,7 @@ def fresh_trouble(monkeypatch):  # type: ignore[no-untyped-def]
 
 @pytest.mark.django_db
 def test_a_rollback_nobody_takes_shows_on_the_status_and_in_the_war_room(
-    client, celery_worker, incident, earlier, rollback_owner, fresh_trouble
+    client, celery_worker, incident, earlier, rollback_owner, fresh_trouble, beat_ticked
 ):
     from datetime import timedelta
 
@@ -225,3 +325,14 @@ def test_no_banner_when_the_work_gets_done(client, incident, viewer, fresh_troub
     seal_all()
     client.force_login(viewer)
     assert client.get("/incidents/background/").content.decode().strip() == ""
+
+
+@pytest.mark.django_db
+def test_the_beat_check_says_when_beat_has_no_redis(client, settings):
+    # RabbitMQ as the broker and no REDBEAT_REDIS_URL: beat cannot run, and the probe says so.
+    settings.CELERY_BROKER_URL = "amqp://guest:guest@127.0.0.1:1//"
+    settings.CELERY_REDBEAT_REDIS_URL = ""
+    body = client.get("/statusz").json()
+
+    assert body["checks"]["beat"] == "error: ImproperlyConfigured"
+    assert "beat" in body["failing"]

@@ -90,17 +90,113 @@ def test_it_exposes_the_apps_own_metrics_from_the_database(client, activity):
 
 
 @pytest.mark.django_db
-def test_the_audit_chain_length_counts_sealed_events(client, activity):
+def test_the_sealed_events_counter_counts_what_the_sealer_sealed(client, activity):
     written = AuditEvent.objects.count()
     before = scrape(client)
     assert value(before, "failsafe_audit_events_unsealed") == written  # no commit in this test
-    assert value(before, "failsafe_audit_chain_length") == 0
+    assert value(before, "failsafe_audit_events_sealed_total") == 0
+    assert value(before, "failsafe_audit_seal_lag_seconds") > 0
 
     seal_all()
     after = scrape(client)
 
-    assert value(after, "failsafe_audit_chain_length") == written
+    assert value(after, "failsafe_audit_events_sealed_total") == written
     assert value(after, "failsafe_audit_events_unsealed") == 0
+    assert value(after, "failsafe_audit_seal_lag_seconds") == 0
+
+
+@pytest.mark.django_db
+def test_the_seal_lag_is_the_age_of_the_oldest_unsealed_event(client, fraud):
+    from django.db import transaction
+
+    from governance import audit
+
+    seal_all()
+    with time_machine.travel(timezone.now() - timedelta(minutes=10)), transaction.atomic():
+        audit.record_event(actor=None, action="system.checked", system=fraud)
+    audit.record_event(actor=None, action="system.checked", system=fraud)
+
+    samples = scrape(client)
+    assert 600 <= value(samples, "failsafe_audit_seal_lag_seconds") < 660
+    assert value(samples, "failsafe_audit_events_unsealed") == 2
+
+
+@pytest.mark.django_db
+def test_build_info_names_the_version_and_the_commit(client, settings):
+    import tomllib
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    version = tomllib.loads(pyproject.read_text())["project"]["version"]
+    samples = scrape(client)
+
+    ((labels, one),) = samples["failsafe_build_info"].items()
+    assert one == 1
+    assert dict(labels)["version"] == version
+    assert dict(labels)["commit"]  # the deployment's FAILSAFE_COMMIT, else the checkout's
+
+
+@pytest.fixture
+def waiting_tasks(settings):
+    """Three tasks in a queue no worker of the suite takes, on the suite's Redis broker."""
+    from redis import Redis
+
+    from config.celery import app
+    from config.redis_urls import redis_url_of_broker
+
+    settings.ROLLBACK_QUEUE = "metrics-depth-test"
+    for _ in range(3):
+        app.send_task("governance.tasks.seal_audit_chains", queue="metrics-depth-test")
+    with Redis.from_url(redis_url_of_broker(settings.CELERY_BROKER_URL)) as broker:
+        yield 3
+        broker.delete("metrics-depth-test")
+
+
+@pytest.mark.django_db
+def test_queue_depth_is_read_from_the_redis_broker(client, waiting_tasks):
+    samples = scrape(client)
+
+    assert value(samples, "failsafe_broker_queue_messages", queue="metrics-depth-test") == 3
+    assert ("queue", "celery") in {
+        label for labels in samples["failsafe_broker_queue_messages"] for label in labels
+    }
+
+
+@pytest.mark.django_db
+def test_other_brokers_leave_the_queue_depth_out_without_an_error(client, settings, tmp_path):
+    settings.CELERY_BROKER_URL = "amqp://guest:guest@127.0.0.1:1//"
+    assert "failsafe_broker_queue_messages" not in scrape(client)
+
+    settings.CELERY_BROKER_URL = f"redis+socket://{tmp_path / 'gone.sock'}"  # a Redis that is down
+    samples = scrape(client)
+    assert "failsafe_broker_queue_messages" not in samples
+    assert "failsafe_pending_approvals" in samples  # the rest is served
+
+
+# The client library's own families, exposed without the application's prefix.
+CLIENT_DEFAULTS = ("process_", "python_")
+
+
+@pytest.mark.django_db
+def test_every_exposed_family_follows_prometheus_naming(client, activity):
+    client.get("/healthz")  # the request metrics have samples
+    response = client.get("/metrics")
+    families = list(text_string_to_metric_families(response.content.decode()))
+    assert len(families) > 10
+
+    for family in families:
+        names = {sample.name for sample in family.samples}
+        assert family.name.startswith(("failsafe_", *CLIENT_DEFAULTS)), family.name
+        if family.type == "counter":
+            # The parser gives a counter's family name without its _total; the samples have it.
+            assert all(n.endswith(("_total", "_created")) for n in names), (family.name, names)
+        else:
+            assert not family.name.endswith("_total"), f"{family.type} {family.name} ends in _total"
+        if family.type == "info" or family.name.endswith("_info"):
+            assert family.type in ("gauge", "info") and all(s.value == 1 for s in family.samples)
+        own = family.name.startswith("failsafe_") and not family.name.startswith("failsafe_django_")
+        if own and family.type in ("histogram", "summary"):
+            assert family.name.endswith(("_seconds", "_bytes")), f"{family.name} has no unit"
 
 
 @pytest.mark.django_db
@@ -126,7 +222,7 @@ def test_a_scrape_costs_the_same_queries_whatever_the_data(client, fraud, oncall
         samples = scrape(client)
 
     assert value(samples, "failsafe_open_incidents", severity="sev3") == 12
-    assert len(large) == len(small) == 6  # audit 2, rollbacks 3, incidents 1
+    assert len(large) == len(small) == 6  # audit 2, rollbacks 3, incidents 1 (none: build, queues)
 
 
 # --- who may scrape ------------------------------------------------------------------------------

@@ -1,9 +1,14 @@
-"""The site's world: the probes, sign-in and home need no rows, only the personas and a
-worker for /readyz."""
+"""The site's world: the probes, sign-in and home need no rows, only the personas, a worker
+for /statusz, and a beat's tick (recorded as the active beat records it: no beat runs here)."""
 
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
+from redis import Redis
+
+from config import beat
+from config.celery import app
 
 
 @pytest.fixture
@@ -15,4 +20,7 @@ def site_world(people, celery_worker, monkeypatch):
     from config import health
 
     monkeypatch.setattr(health, "WORKER_TIMEOUT", 5.0)
-    return people, {}
+    with Redis.from_url(settings.CELERY_REDBEAT_REDIS_URL) as store:
+        beat.record_tick(store, beat.ticker_key(app))
+        yield people, {}
+        store.delete(beat.ticker_key(app))
