@@ -28,12 +28,12 @@ RUN DATABASE_URL=postgres://collectstatic@localhost/unused \
     SECRET_KEY=collectstatic-only-not-a-secret \
     python manage.py collectstatic --noinput --verbosity 0
 
-# Run as an unprivileged user. The code and static files stay root-owned and read-only to it;
-# /var/lib/failsafe is its one writable directory (Celery beat's schedule).
+# Run as an unprivileged user. The code and static files stay root-owned and read-only to it:
+# nothing is written in the image (beat keeps its schedule and lock in Redis, /metrics its
+# files in a tmpfs the compose file mounts).
 RUN groupadd --system --gid 10001 failsafe \
     && useradd --system --uid 10001 --gid failsafe --no-create-home \
-        --home-dir /nonexistent --shell /usr/sbin/nologin failsafe \
-    && install --directory --owner=failsafe --group=failsafe /var/lib/failsafe
+        --home-dir /nonexistent --shell /usr/sbin/nologin failsafe
 USER 10001:10001
 
 EXPOSE 8000
