@@ -80,6 +80,7 @@ sys.path.insert(0, str(ROOT))
 from bench.pages import HOST, _free_port, start_gunicorn, stop_gunicorn  # noqa: E402
 from bench.rollback_latency import _tail, start_worker, stop_worker  # noqa: E402
 from config.embedded import EmbeddedPostgres, EmbeddedRedis, project_data_dir  # noqa: E402
+from governance.egress import LOOPBACK_NETWORKS  # noqa: E402
 
 if TYPE_CHECKING:
     from tests.fixtures.webhook_server import WebhookReceiver
@@ -882,6 +883,7 @@ def main() -> int:
             SECRET_KEY="soak-only-secret-key-not-for-production-use-0123456789",
             DEBUG="false",
             SECURE_SSL_REDIRECT="false",  # plain HTTP on loopback: no secure-only cookies
+            BACKEND_ALLOWED_NETWORKS=LOOPBACK_NETWORKS,  # the peers listen on loopback
             SESSION_COOKIE_SECURE="false",
             CSRF_COOKIE_SECURE="false",
             ALLOWED_HOSTS=HOST,
