@@ -20,11 +20,13 @@ from cryptography.x509.oid import NameOID
 
 from governance import egress
 from governance.validators import validate_web_url
+from incidents import services as incidents
 from incidents.slack.client import client_for, explain
+from releases import tasks
 from releases.analysis import prometheus
 from releases.backends import http
 from releases.backends.http import http_client
-from releases.models import BackendType, StepStatus
+from releases.models import BackendType, RollbackStatus, StepStatus
 from tests.factories.releases import go_live
 
 PEER = "peer.failsafe.test"  # a name only the tests' resolver knows
@@ -222,19 +224,46 @@ def test_a_webhook_deploy_to_a_refused_address_fails_the_step_without_retry(
 ):
     """Through the real rollout path: the name passes every save-time check, resolves to
     loopback when the step is applied, and the step fails with the rule, once."""
-    webhook_receiver.configure(production)
-    production.backend_config = {
-        key: value.replace("127.0.0.1", PEER) if isinstance(value, str) else value
-        for key, value in production.backend_config.items()
-    }
-    production.full_clean()
-    production.save(update_fields=["backend_config"])
+    _on_peer(webhook_receiver, production)
     assert production.backend_type == BackendType.WEBHOOK
     dns(PEER, "127.0.0.1")
     step = go_live(approved, release_manager, production)
     assert step.status == StepStatus.FAILED
     assert step.error.startswith(f"Webhook deploy was not sent: {PEER} (127.0.0.1) points at")
     assert "BACKEND_ALLOWED_NETWORKS" in step.error
+    assert webhook_receiver.calls == []
+
+
+def _on_peer(receiver, environment):  # type: ignore[no-untyped-def]
+    """Point `environment` at the receiver by PEER, a name that passes every save-time check."""
+    receiver.configure(environment)
+    environment.backend_config = {
+        key: value.replace("127.0.0.1", PEER) if isinstance(value, str) else value
+        for key, value in environment.backend_config.items()
+    }
+    environment.full_clean()
+    environment.save(update_fields=["backend_config"])
+
+
+@pytest.mark.django_db
+def test_a_rollback_to_a_refused_address_fails_at_once_with_the_rule(
+    nothing_allowed, dns, webhook_receiver, successor, live_release, production, fraud,
+    oncall_lead, rollback_owner,
+):  # fmt: skip
+    _on_peer(webhook_receiver, production)
+    dns(PEER, "10.0.0.7")
+    incident = incidents.declare_incident(
+        actor=oncall_lead, system=fraud, environment=production, title="Review rate tripled",
+        severity="sev1", category="drift",
+    )  # fmt: skip
+    request, _ = incidents.roll_back_incident(
+        actor=rollback_owner, incident=incident, reason="Review rate 3x since 2.1.0 went out."
+    )
+    assert tasks.execute_rollback.apply(args=[request.pk]).get() == RollbackStatus.FAILED
+    request.refresh_from_db()
+    assert request.status == RollbackStatus.FAILED
+    assert f"{PEER} (10.0.0.7) points at a private address" in request.error
+    assert request.attempts <= 1  # not retried
     assert webhook_receiver.calls == []
 
 
