@@ -127,10 +127,12 @@ def rule_broken(address: IPAddress) -> str | None:
         return "a shared (carrier-grade NAT) address"
     if isinstance(address, ipaddress.IPv6Address) and address.is_site_local:
         return "a site-local address"
+    if address.is_reserved:
+        return "a reserved address"
     if address.is_private:
         return "a private address"
-    if address.is_reserved or not address.is_global:
-        return "a reserved address"
+    if not address.is_global:
+        return "a reserved address"  # e.g. 192.0.0.0/24, kept for protocol assignments
     return None
 
 

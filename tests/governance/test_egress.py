@@ -44,8 +44,10 @@ REFUSED = [
     ("::", "the unspecified address"),
     ("224.0.0.1", "a multicast address"),
     ("ff02::1", "a multicast address"),
-    ("240.0.0.1", "a private address"),  # reserved (class E); Python counts it private
-    ("255.255.255.255", "a private address"),
+    ("240.0.0.1", "a reserved address"),
+    ("255.255.255.255", "a reserved address"),
+    ("192.0.2.1", "a private address"),  # documentation: Python counts it private
+    ("::127.0.0.1", "a reserved address"),  # IPv4-compatible IPv6, deprecated
     ("fec0::1", "a site-local address"),
     ("::ffff:127.0.0.1", "a loopback address carried in IPv6"),
     ("::ffff:169.254.169.254", "a link-local address (such as cloud metadata) carried in IPv6"),

@@ -300,3 +300,14 @@ def test_slack_web_api_calls_go_through_the_policy(nothing_allowed, settings, fr
     assert error.transient is False
     assert str(error).startswith("Slack was not called: 127.0.0.1 points at a loopback address")
     assert peer.requests == []
+
+
+def test_pagerduty_on_a_refused_address_is_a_failure_not_retried(nothing_allowed, settings, peer):
+    from incidents.paging import PagingError, send_event
+
+    settings.PAGERDUTY_EVENTS_URL = f"http://127.0.0.1:{peer.port}/v2/enqueue"
+    with pytest.raises(PagingError) as raised:
+        send_event({"event_action": "trigger"})
+    assert raised.value.transient is False
+    assert str(raised.value).startswith("PagerDuty was not called: 127.0.0.1 points at a loopback")
+    assert peer.requests == []
