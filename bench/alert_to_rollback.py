@@ -70,6 +70,7 @@ from bench.rollback_latency import (  # noqa: E402  (the same worker, log reader
     stop_worker,
 )
 from config.embedded import EmbeddedPostgres, EmbeddedRedis, project_data_dir  # noqa: E402
+from governance.egress import LOOPBACK_NETWORKS  # noqa: E402
 
 if TYPE_CHECKING:
     from tests.fixtures.webhook_server import WebhookReceiver
@@ -361,6 +362,7 @@ def main() -> int:
             SECRET_KEY="bench-only-secret-key-not-for-production-use-0123456789",
             DEBUG="false",
             SECURE_SSL_REDIRECT="false",  # plain HTTP on loopback
+            BACKEND_ALLOWED_NETWORKS=LOOPBACK_NETWORKS,  # the peers listen on loopback
             ALLOWED_HOSTS=HOST,
             STATIC_ROOT=str(data_dir / "static"),
             LOG_LEVEL="WARNING",

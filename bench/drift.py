@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from bench.pages import HOST, _free_port, _pairs, exchange, start_gunicorn, stop_gunicorn  # noqa: E402
 from bench.rollback_latency import start_worker, stop_worker  # noqa: E402
 from config.embedded import EmbeddedPostgres, EmbeddedRedis, project_data_dir  # noqa: E402
+from governance.egress import LOOPBACK_NETWORKS  # noqa: E402
 
 TARGET_P50_MS = 250.0
 WAIT_SECONDS = 30
@@ -204,6 +205,7 @@ def main() -> int:
             SECRET_KEY="bench-only-secret-key-not-for-production-use-0123456789",
             DEBUG="false",
             SECURE_SSL_REDIRECT="false",
+            BACKEND_ALLOWED_NETWORKS=LOOPBACK_NETWORKS,  # the peers listen on loopback
             ALLOWED_HOSTS=HOST,
             STATIC_ROOT=str(data_dir / "static"),
             LOG_LEVEL="WARNING",

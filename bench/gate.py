@@ -51,6 +51,7 @@ from bench.pages import (  # noqa: E402
     stop_gunicorn,
 )
 from config.embedded import EmbeddedPostgres, project_data_dir  # noqa: E402
+from governance.egress import LOOPBACK_NETWORKS  # noqa: E402
 
 TARGET_RATIO = 0.5
 GATE = "/api/systems/fraud/gate/?environment=production&release=2.1.0&stage=general_release"
@@ -192,6 +193,7 @@ def main() -> int:
             SECRET_KEY="bench-only-secret-key-not-for-production-use-0123456789",
             DEBUG="false",
             SECURE_SSL_REDIRECT="false",
+            BACKEND_ALLOWED_NETWORKS=LOOPBACK_NETWORKS,  # the peers listen on loopback
             ALLOWED_HOSTS=HOST,
             STATIC_ROOT=str(data_dir / "static"),
             LOG_LEVEL="WARNING",

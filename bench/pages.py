@@ -57,6 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from config.embedded import EmbeddedPostgres, project_data_dir  # noqa: E402
+from governance.egress import LOOPBACK_NETWORKS  # noqa: E402
 
 SETTINGS = "bench.pages_settings"
 HOST = "127.0.0.1"
@@ -839,6 +840,7 @@ def main() -> int:
             SECRET_KEY="bench-only-secret-key-not-for-production-use-0123456789",
             DEBUG="false",
             SECURE_SSL_REDIRECT="false",  # plain HTTP on loopback
+            BACKEND_ALLOWED_NETWORKS=LOOPBACK_NETWORKS,  # the peers listen on loopback
             ALLOWED_HOSTS=HOST,
             STATIC_ROOT=str(data_dir / "static"),
             LOG_LEVEL="WARNING",

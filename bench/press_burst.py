@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from config.embedded import EmbeddedPostgres, EmbeddedRedis, project_data_dir  # noqa: E402
+from governance.egress import LOOPBACK_NETWORKS  # noqa: E402
 
 HOST = "127.0.0.1"
 OLD, NEW = "2.0.0", "2.1.0"  # every rollback puts OLD back in place of NEW
@@ -162,6 +163,7 @@ def use_database_of(data_dir: Path) -> str:
         SECRET_KEY=(data_dir / "secret_key").read_text().strip(),
         STATIC_ROOT=str(data_dir / "static"),
         LOG_LEVEL="WARNING",
+        BACKEND_ALLOWED_NETWORKS=LOOPBACK_NETWORKS,  # its receiver listens on loopback
     )
     import django
 

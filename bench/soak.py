@@ -91,6 +91,7 @@ from config.embedded import (  # noqa: E402
     evidence_signing_key_file,
     project_data_dir,
 )
+from governance.egress import LOOPBACK_NETWORKS  # noqa: E402
 
 if TYPE_CHECKING:
     from tests.fixtures.webhook_server import WebhookReceiver
@@ -1033,6 +1034,7 @@ def main() -> int:
             SECRET_KEY="soak-only-secret-key-not-for-production-use-0123456789",
             DEBUG="false",
             SECURE_SSL_REDIRECT="false",  # plain HTTP on loopback: no secure-only cookies
+            BACKEND_ALLOWED_NETWORKS=LOOPBACK_NETWORKS,  # the peers listen on loopback
             SESSION_COOKIE_SECURE="false",
             CSRF_COOKIE_SECURE="false",
             ALLOWED_HOSTS=HOST,

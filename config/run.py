@@ -30,6 +30,7 @@ from config.embedded import (
 )
 from config.redis_urls import redis_url_of_broker
 from config.supervisor import Supervisor
+from governance.egress import LOOPBACK_NETWORKS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 HOST = os.environ.get("FAILSAFE_HOST", "127.0.0.1")
@@ -88,6 +89,8 @@ def _environment(
         "STATIC_ROOT": str(data_dir / "static"),
         "SITE_URL": f"http://{HOST}:{PORT}",
         "EMAIL_URL": "consolemail://",  # rollback emails on the console, not to localhost:25
+        # Backends the demo's owners point at this machine may be called.
+        "BACKEND_ALLOWED_NETWORKS": LOOPBACK_NETWORKS,
         "LOG_FORMAT": "text",
     }
     if not (os.environ.get("EVIDENCE_SIGNING_KEY") or os.environ.get("EVIDENCE_SIGNING_KEY_FILE")):

@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_secret
 from config.redis_urls import redis_url_of_broker
+from governance.egress import parse_networks  # the standard library only
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -291,6 +292,15 @@ if OIDC_ENABLED:  # noqa: F405
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^statusz$", r"^metrics$"]
 if env_bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- outbound calls to URLs system owners set (governance/egress.py) -------------------
+# Backends, MLflow, Prometheus and Slack are never called on a non-public address (loopback,
+# link-local, private, CGNAT, …) unless its network is listed here: comma-separated CIDRs,
+# e.g. 10.20.0.0/16,fd00:1::/64. Empty by default.
+try:
+    BACKEND_ALLOWED_NETWORKS = parse_networks(os.environ.get("BACKEND_ALLOWED_NETWORKS", ""))
+except ValueError as error:
+    raise ImproperlyConfigured(f"BACKEND_ALLOWED_NETWORKS: {error}") from None
 
 # --- sign-in lockout (django-axes) ----------------------------------------------------
 # LOGIN_FAILURE_LIMIT wrong passwords for one username from one address lock that pair out

@@ -4,6 +4,11 @@ Every URL-ish field names its kind here and gets the validator as a model field 
 so `full_clean`, the forms built from the model and DRF's ModelSerializers all refuse the
 same values; the hand-written forms and serializers add the same validator. A page links
 only what `is_linkable` allows (the `web_link` filter); anything else stays text.
+
+A URL Failsafe itself calls (`validate_web_url`, every URL of `validate_backend_config`) is
+also refused when its host is an internal address the egress policy refuses
+(governance/egress.py): an IP literal or a name such as localhost. Other names are judged
+when the call connects, on what they resolve to then.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.utils.deconstruct import deconstructible
+
+from governance.egress import explanation, host_refusal
 
 WEB = ("http", "https")
 # Evidence lives on web pages (dashboards, reports, notebooks) or in object stores.
@@ -46,11 +53,15 @@ def _is_site_path(value: str) -> bool:
 @deconstructible
 class UriValidator:
     """Accepts a URI whose scheme is one of `schemes` (and, if `site_paths`, a path of this
-    site). http(s) URIs need a host; every other scheme needs something after it."""
+    site). http(s) URIs need a host; every other scheme needs something after it. With
+    `outbound` (a URL Failsafe calls), a host the egress policy refuses is refused."""
 
-    def __init__(self, schemes: Iterable[str], *, site_paths: bool = False) -> None:
+    def __init__(
+        self, schemes: Iterable[str], *, site_paths: bool = False, outbound: bool = False
+    ) -> None:
         self.schemes = tuple(schemes)
         self.site_paths = site_paths
+        self.outbound = outbound
 
     def __call__(self, value: Any) -> None:
         text = str(value)
@@ -66,10 +77,18 @@ class UriValidator:
                 params={"allowed": self.describe()},
             )
         rest = text[len(scheme) + 1 :]
-        if scheme in WEB and not urlsplit(text).hostname:
+        host = urlsplit(text).hostname if scheme in WEB else None
+        if scheme in WEB and not host:
             raise ValidationError("A web link needs a host: https://host/….", code="invalid")
         if not rest.strip("/"):
             raise ValidationError("The link names nothing after its scheme.", code="invalid")
+        rule = host_refusal(host) if self.outbound and host else None
+        if rule is not None:
+            raise ValidationError(
+                "%(host)s %(explanation)s.",
+                code="internal_address",
+                params={"host": host, "explanation": explanation(rule)},
+            )
 
     def describe(self) -> str:
         starts = [f"{s}://" if s not in ("models", "runs") else f"{s}:/" for s in self.schemes]
@@ -82,19 +101,22 @@ class UriValidator:
             isinstance(other, UriValidator)
             and self.schemes == other.schemes
             and self.site_paths == other.site_paths
+            and self.outbound == other.outbound
         )
 
     def __hash__(self) -> int:
-        return hash((self.schemes, self.site_paths))
+        return hash((self.schemes, self.site_paths, self.outbound))
 
 
-validate_web_url = UriValidator(WEB)
+# The URL of a peer Failsafe calls (a Prometheus, an MLflow tracking server).
+validate_web_url = UriValidator(WEB, outbound=True)
 validate_evidence_uri = UriValidator(EVIDENCE, site_paths=True)
 validate_artefact_uri = UriValidator(ARTEFACT)
 
 
 def validate_backend_config(value: Any) -> None:
-    """Every `…url` / `…uri` key of an environment's backend_config is an http(s) URL."""
+    """Every `…url` / `…uri` key of an environment's backend_config is an http(s) URL on a
+    host the egress policy allows (the backend calls it)."""
     if not isinstance(value, Mapping):
         return  # the field's own type check answers
     errors = []

@@ -26,6 +26,7 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 
+from governance.egress import EgressRefused
 from governance.limits import ERROR, shorten
 from incidents.integrations import ChannelError, sync_after_commit
 from incidents.models import Incident, IncidentRollback, Page, PageStatus, Stage
@@ -157,11 +158,15 @@ def send_event(event: dict[str, Any]) -> None:
     """POST the event; PagerDuty accepts it with 202. 429 and 5xx and a network failure are
     transient (retried), any other answer is not (an unknown routing key, a bad event)."""
     try:
+        # The operator's URL, on the guarded client all the same: a relay on an internal
+        # network needs its network in BACKEND_ALLOWED_NETWORKS.
         response = http_client().post(
             settings.PAGERDUTY_EVENTS_URL, json=event, timeout=settings.PAGERDUTY_TIMEOUT_SECONDS
         )
     except httpx.HTTPError as error:
         raise PagingError(f"PagerDuty could not be reached: {error}", transient=True) from error
+    except EgressRefused as error:  # PAGERDUTY_EVENTS_URL on an internal network not allowed
+        raise PagingError(f"PagerDuty was not called: {error}.", transient=False) from error
     if response.status_code == 202:
         return
     said = shorten(response.text, 500)

@@ -29,6 +29,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from config import handoff
+from governance.egress import EgressRefused
 from governance.people import person_label
 from governance.permissions import people_of
 from governance.roles import Action
@@ -324,12 +325,16 @@ def post_to_slack(*, request_id: int, event: str, message: str) -> str:
     if not url:
         return "off"
     payload = slack_payload(load(request_id), event, message)
-    # The URL is the secret that lets anyone post: it is never logged.
+    # The URL is the secret that lets anyone post: it is never logged. The operator sets it;
+    # it goes through the guarded client all the same (an internal relay must be allowed).
     try:
         # This process's kept-alive client: one TLS handshake, not one per notice.
         response = http_client().post(url, json=payload, timeout=SLACK_TIMEOUT_SECONDS)
     except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as error:
         logger.error("rollback %s: the Slack webhook URL is unusable: %s", request_id, error)
+        return "refused"
+    except EgressRefused as error:  # the rule and the address, never the URL's secret path
+        logger.error("rollback %s: the Slack webhook was not called: %s", request_id, error)
         return "refused"
     except httpx.TransportError as error:
         # Chained errors would carry the request, and so the URL, into the logs.

@@ -17,6 +17,7 @@ import os
 from urllib.parse import urlsplit, urlunsplit
 
 from config.embedded import EmbeddedPostgres, EmbeddedRedis, project_data_dir
+from governance.egress import LOOPBACK_NETWORKS
 
 _started: list[EmbeddedPostgres | EmbeddedRedis] = []
 EMBEDDED_BROKER = "FAILSAFE_TEST_EMBEDDED_BROKER"  # set when the broker is the suite's own
@@ -78,6 +79,10 @@ def _become_worker(worker: str) -> None:
     os.environ["STATIC_ROOT"] = str(data_dir / "test-static")
     os.environ["CELERY_BROKER_URL"] = _own_broker(worker)
 
+
+# The suite's peers (webhook receivers, MLflow, Prometheus, Slack's stand-in) listen on
+# loopback; the tests of the refusal take this allowance away with `settings`.
+os.environ.setdefault("BACKEND_ALLOWED_NETWORKS", LOOPBACK_NETWORKS)
 
 _worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1"… in an xdist worker
 if _worker:

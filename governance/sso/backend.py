@@ -39,6 +39,8 @@ class IdentityProviderBackend(OIDCAuthenticationBackend):
         if request is None or not settings.OIDC_ENABLED or "code_verifier" not in kwargs:
             return None
         try:
+            # The provider's endpoints come from the operator's OIDC_ISSUER, not a system
+            # owner's field: mozilla-django-oidc calls them unguarded by governance/egress.py.
             provider = discover()
             self.OIDC_OP_TOKEN_ENDPOINT = provider.token_endpoint
             self.OIDC_OP_USER_ENDPOINT = provider.userinfo_endpoint

@@ -58,6 +58,8 @@ def forget_discovery() -> None:
 def _fetch(issuer: str) -> Provider:
     url = f"{issuer}/.well-known/openid-configuration"
     try:
+        # Not through the egress policy (governance/egress.py): the operator sets OIDC_ISSUER,
+        # and an organisation's provider often lives on its internal network.
         response = httpx.get(url, timeout=settings.OIDC_TIMEOUT)
         response.raise_for_status()
         document = response.json()

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 
+from governance.egress import EgressRefused
 from governance.permissions import can
 from governance.roles import Action
 from incidents import services
@@ -135,7 +136,7 @@ def _on_button(payload: dict[str, Any]) -> None:
         _tell(incident, channel, user_id, " ".join(error.messages) + " Nothing was done.")
     except Refusal as refusal:
         _tell(incident, channel, user_id, str(refusal))
-    except (SlackApiError, OSError) as error:  # a dialog not opened: the trigger_id expired
+    except (SlackApiError, OSError, EgressRefused) as error:  # e.g. the trigger_id expired
         logger.warning("Slack refused a dialog: %s", error)
         _tell(incident, channel, user_id, SLACK_FAILED)
 
@@ -152,7 +153,7 @@ def _person(incident: Incident, slack_user_id: str) -> User:
             logger.warning("Slack did not say who pressed: %s", error)
             raise Refusal(SLACK_FAILED) from error
         person = None
-    except OSError as error:  # the network's (urllib, sockets)
+    except (OSError, EgressRefused) as error:  # the network's, or SLACK_API_URL refused
         logger.warning("Slack did not say who pressed: %s", error)
         raise Refusal(SLACK_FAILED) from error
     if person is None:

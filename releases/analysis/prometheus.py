@@ -10,8 +10,9 @@ cut off there), and reads at most MAX_ANSWER_BYTES. Its answer is a
     no_data   nothing to judge: an empty vector, NaN, a dead, hung or slow Prometheus, a 5xx,
               408, 425 or 429 (what a retry may answer); never a pass
     error     Prometheus refused the query (400 bad_data, 422 execution: e.g. invalid PromQL),
-              another 4xx or a redirect, an answer that is not Prometheus' JSON, or a query
-              that returns several series or a range: what no retry will change
+              another 4xx or a redirect, an address the egress policy refuses, an answer that
+              is not Prometheus' JSON, or a query that returns several series or a range:
+              what no retry will change
 
 Uses the process's kept-alive HTTP client of the deployment backends (`http_client`).
 """
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from django.conf import settings
 
+from governance.egress import EgressRefused
 from releases.backends.http import MAX_MESSAGE_CHARS, http_client, is_transient
 
 if TYPE_CHECKING:
@@ -86,6 +88,8 @@ def read(environment: Environment, query: str, *, timeout: float | None = None) 
         return done(NO_DATA, f"Prometheus did not answer within {timeout:g} s.")
     except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as error:
         return done(ERROR, f"The query could not be sent to Prometheus: {error}.")
+    except EgressRefused as error:
+        return done(ERROR, f"Prometheus was not queried: {error}.")
     except httpx.TransportError as error:
         return done(NO_DATA, f"Prometheus is unreachable: {error or type(error).__name__}.")
     payload = _json(body)

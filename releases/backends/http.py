@@ -11,6 +11,8 @@ classification of failures:
                                 flight, a Kubernetes write conflict)
     3xx                         permanent: redirects are not followed; configure the final URL
     other 4xx                   permanent, with the peer's message
+    an internal address         permanent: the client connects only where the egress
+                                policy allows (governance/egress.py, guarded_transport.py)
 
 A transient error carries the answer's `Retry-After` (seconds, or an HTTP-date) as
 `BackendError.retry_after`, in seconds, for the caller that retries it.
@@ -34,7 +36,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from governance.egress import EgressRefused, explanation, host_refusal
 from releases.backends.base import BackendError
+from releases.backends.guarded_transport import GuardedTransport
 
 if TYPE_CHECKING:
     from releases.models import Environment
@@ -129,23 +133,28 @@ def http_client(verify: Verify = True) -> httpx.Client:
     httpx.Client is thread-safe: the rollback worker's threads share it. Keyed by process, so
     a forked worker never shares a parent's connection. Redirects are never followed (a
     signed or authorized request is not re-sent somewhere else); each request gives its own
-    timeout."""
+    timeout. It connects only to addresses the egress policy allows, never through a proxy
+    (GuardedTransport); a refused address raises governance.egress.EgressRefused."""
     key = (os.getpid(), verify)
     client = _clients.get(key)
     if client is None:
         with _clients_lock:
             client = _clients.get(key)
             if client is None:
-                client = httpx.Client(follow_redirects=False, verify=_tls(verify))
+                client = httpx.Client(
+                    follow_redirects=False,
+                    transport=GuardedTransport(ssl_context=_tls(verify)),
+                    trust_env=False,
+                )
                 _clients[key] = client
     return client
 
 
-def _tls(verify: Verify) -> ssl.SSLContext | bool:
+def _tls(verify: Verify) -> ssl.SSLContext:
     if verify is True:
         return _default_tls()
     if verify is False:
-        return False
+        return httpx.create_ssl_context(verify=False)
     return ca_context(verify)
 
 
@@ -208,6 +217,10 @@ class HttpBackend:
         parts = urlsplit(value.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise self._misconfigured(f"backend_config.{key} must be {must_be}, not {value!r}")
+        # Saved before the validators refused it, or allowed then: said before any call.
+        rule = host_refusal(parts.hostname)
+        if rule is not None:
+            raise self._misconfigured(f"backend_config.{key} {explanation(rule)}")
         return value.strip()
 
     def _seconds(self, key: str, default: float) -> float:
@@ -260,6 +273,8 @@ class HttpBackend:
             ) from error
         except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as error:
             raise BackendError(f"{self.name} {what} could not be sent: {error}.") from error
+        except EgressRefused as error:
+            raise BackendError(f"{self.name} {what} was not sent: {error}.") from error
         except httpx.TransportError as error:
             raise BackendError(
                 f"{self.peer_at} is unreachable for the {what}: {error or type(error).__name__}.",

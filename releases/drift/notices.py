@@ -16,6 +16,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from config import handoff
+from governance.egress import EgressRefused
 from governance.permissions import people_of
 from governance.roles import Action
 from releases.backends.http import http_client, is_transient, retry_after
@@ -150,6 +151,9 @@ def post_to_slack(*, drift_id: int, event: str, message: str) -> str:
         response = http_client().post(url, json=payload, timeout=SLACK_TIMEOUT_SECONDS)
     except httpx.TransportError as error:
         raise SlackUnavailable(f"Slack did not answer: {type(error).__name__}") from None
+    except EgressRefused as error:
+        logger.error("drift %s: the Slack webhook was not called: %s", drift_id, error)
+        return "refused"
     if is_transient(response.status_code):
         raise SlackUnavailable(
             f"Slack answered {response.status_code}", retry_after=retry_after(response)
