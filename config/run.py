@@ -74,6 +74,8 @@ def _environment(
     defaults = {
         "DATABASE_URL": postgres.url(),
         "CELERY_BROKER_URL": redis.url(),
+        # The rate limits, shared by gunicorn's processes: the embedded Redis, whatever broker.
+        "CACHE_URL": redis.cache_url(),
         "SECRET_KEY": _secret_key(data_dir),
         "DEBUG": "false",
         "ALLOWED_HOSTS": ",".join(dict.fromkeys(["localhost", "127.0.0.1", HOST])),
