@@ -103,7 +103,8 @@ class RateThrottle(BaseThrottle):
         scope, whose = self.bucket(request, view)
         rate = str(api_settings.DEFAULT_THROTTLE_RATES[scope])
         limit, period = parse_rate(f"DEFAULT_THROTTLE_RATES[{scope!r}]", rate)
-        counted = count_request(f"{scope}:{whose}", period)
+        # The period in the key: a rate changed from 100/day to 100/min starts a new window.
+        counted = count_request(f"{scope}:{period}:{whose}", period)
         if counted is None or counted[0] <= limit:
             return True
         every = PERIOD_WORDS.get(period, f"every {period} seconds")

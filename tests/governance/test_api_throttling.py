@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
+from config.embedded import EmbeddedRedis
 from governance import services
 from governance.api.throttling import CallerRateThrottle
 from incidents import services as incidents
@@ -187,3 +188,33 @@ def test_a_redis_that_never_answers_costs_a_request_a_quarter_second_once(
     assert 0.2 <= first < 2.0, first  # the socket timeout, then served
     assert second < first / 2, (first, second)  # not waited for again
     assert any("Rate limits lifted" in r.getMessage() for r in caplog.records)
+
+
+def test_a_check_is_one_transaction_and_reads_nothing_back(settings, client, owner, tmp_path):
+    """SET NX, INCR and TTL in one MULTI/EXEC, sent together: one round trip a request,
+    and never the GET and SET of a list of times (DRF's SimpleRateThrottle). On a Redis of
+    its own: a Celery worker on the suite's would add its commands to the count."""
+    from django.core.cache import caches
+
+    own = EmbeddedRedis.start(tmp_path / "redis", persist=False)
+    try:
+        settings.CACHES = {
+            **settings.CACHES,
+            "throttle": {**settings.CACHES["throttle"], "LOCATION": own.cache_url()},
+        }
+        redis = caches["throttle"]._cache.get_client(write=True)
+        client.force_login(owner)
+        client.get(SYSTEMS)
+        before = redis.info("commandstats")
+        client.get(SYSTEMS)
+        after = redis.info("commandstats")
+    finally:
+        own.stop()
+    calls = {
+        name.removeprefix("cmdstat_"): stats["calls"] - before.get(name, {"calls": 0})["calls"]
+        for name, stats in after.items()
+    }
+    calls.pop("info", None)
+    assert {name: n for name, n in calls.items() if n} == {
+        "multi": 1, "set": 1, "incrby": 1, "ttl": 1, "exec": 1,  # redis-py INCRs by INCRBY 1
+    }  # fmt: skip
