@@ -34,6 +34,13 @@ logger = logging.getLogger("failsafe.throttle")
 CACHE_ALIAS = "throttle"
 PAUSE_SECONDS = 10.0
 PERIOD_WORDS = {1: "a second", 60: "a minute", 3600: "an hour", 86400: "a day"}
+WHOSE_WORDS = {  # "Too many requests …" by scope
+    "user": "from your account",
+    "token": "with this API token",
+    "anon": "from your address",
+    "rollback": "to roll back or confirm a rollback from you",
+    "alert": "with this alert token",
+}
 
 # Until when (time.monotonic()) this process skips the limits, by the cache's location.
 _paused_until: dict[str, float] = {}
@@ -87,14 +94,6 @@ class RateThrottle(BaseThrottle):
     (REST_FRAMEWORK's DEFAULT_THROTTLE_RATES, read at each request so that tests may change
     them); past it, 429 in the API's error shape with `Retry-After`."""
 
-    who = {
-        "user": "from your account",
-        "token": "with this API token",
-        "anon": "from your address",
-        "rollback": "to roll back or confirm a rollback from you",
-        "alert": "with this alert token",
-    }
-
     def bucket(self, request: Request, view: Any) -> tuple[str, str]:
         """(scope, whose requests count together)."""
         raise NotImplementedError
@@ -108,9 +107,11 @@ class RateThrottle(BaseThrottle):
         if counted is None or counted[0] <= limit:
             return True
         every = PERIOD_WORDS.get(period, f"every {period} seconds")
+        who = WHOSE_WORDS[scope]
+        if scope == "token" and not whose.startswith("api-token:"):
+            who = "with this credential"  # an MLflow webhook secret
         raise RateLimited(
-            wait=max(counted[1], 1),
-            detail=f"Too many requests {self.who[scope]}: at most {limit} {every}.",
+            wait=max(counted[1], 1), detail=f"Too many requests {who}: at most {limit} {every}."
         )
 
 

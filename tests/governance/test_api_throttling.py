@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.test import APIRequestFactory
+from rest_framework.test import APIRequestFactory, force_authenticate
 from rest_framework.views import APIView
 
 from config.embedded import EmbeddedRedis
@@ -218,3 +218,25 @@ def test_a_check_is_one_transaction_and_reads_nothing_back(settings, client, own
     assert {name: n for name, n in calls.items() if n} == {
         "multi": 1, "set": 1, "incrby": 1, "ttl": 1, "exec": 1,  # redis-py INCRs by INCRBY 1
     }  # fmt: skip
+
+
+def test_a_machine_credential_without_a_user_counts_as_a_token(settings, owner, fraud):
+    """An MLflow webhook secret speaks for its system, not for a person: its deliveries
+    count against a token's rate, in a bucket of their own."""
+    from releases.services import intake
+
+    rates(settings, token="1/min", anon="100/min")
+    secret, _ = intake.create_webhook_secret(actor=owner, system=fraud, name="MLflow")
+    other, _ = intake.create_webhook_secret(actor=owner, system=fraud, name="MLflow staging")
+    factory = APIRequestFactory()
+    view = Open.as_view()
+
+    def deliver(credential: Any) -> Any:
+        request = factory.get("/open/")
+        force_authenticate(request, user=None, token=credential)
+        return view(request)
+
+    assert deliver(secret).status_code == 200
+    refused = deliver(secret)
+    assert refused.status_code == 429 and "with this credential" in refused.data["detail"]
+    assert deliver(other).status_code == 200
