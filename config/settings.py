@@ -315,6 +315,9 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 # --- caches --------------------------------------------------------------------------------
+# Pages are cached under a version of what they show (governance/pagecache.py): entries are
+# never stale, so each process keeping its own is correct and costs no network round trip.
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", default=600)
 _cache_url = env_secret("CACHE_URL", default="") or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis", "unix")) else ""
 )
@@ -323,9 +326,6 @@ if not _cache_url:
         "CACHE_URL (or CACHE_URL_FILE) must be set to a Redis URL: the API's rate limits are "
         "kept in Redis, and CELERY_BROKER_URL is not a Redis one"
     )
-# Pages are cached under a version of what they show (governance/pagecache.py): entries are
-# never stale, so each process keeping its own is correct and costs no network round trip.
-PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", default=600)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "pages": {
