@@ -215,6 +215,10 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"redis+socket://{self.socket}"
 
+    def cache_url(self) -> str:
+        """The same server as redis-py (Django's Redis cache) names it: the rate limits."""
+        return f"unix://{self.socket}"
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from config.env import redis_url
+
 
 def redis_url_of_broker(broker_url: str) -> str:
-    """kombu's redis:// and rediss:// as they are, its redis+socket:// as unix://; "" when the
-    broker is not Redis."""
-    if broker_url.startswith(("redis://", "rediss://")):
-        return broker_url
-    if broker_url.startswith("redis+socket://"):
-        return "unix://" + broker_url.removeprefix("redis+socket://")
-    return ""
+    """kombu's redis:// and rediss:// as they are, its redis+socket:// as unix:// (with its
+    database); "" when the broker is not Redis."""
+    if not broker_url.startswith(("redis://", "rediss://", "redis+socket://")):
+        return ""
+    return redis_url("CELERY_BROKER_URL", broker_url)

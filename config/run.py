@@ -78,6 +78,8 @@ def _environment(
         "DATABASE_URL": postgres.url(),
         "CELERY_BROKER_URL": redis.url(),
         "REDBEAT_REDIS_URL": redis_url_of_broker(redis.url()),  # beat's schedule and lock
+        # The rate limits, shared by gunicorn's processes: the embedded Redis, whatever broker.
+        "CACHE_URL": redis.cache_url(),
         "SECRET_KEY": _secret_key(data_dir),
         "DEBUG": "false",
         "ALLOWED_HOSTS": ",".join(dict.fromkeys(["localhost", "127.0.0.1", HOST])),

@@ -14,7 +14,7 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_secret
+from config.env import env_bool, env_int, env_list, env_rate, env_secret, redis_url
 from config.redis_urls import redis_url_of_broker
 from governance.egress import parse_networks  # the standard library only
 
@@ -354,12 +354,33 @@ WHITENOISE_USE_FINDERS = DEBUG
 # Pages are cached under a version of what they show (governance/pagecache.py): entries are
 # never stale, so each process keeping its own is correct and costs no network round trip.
 PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", default=600)
+_cache_url = env_secret("CACHE_URL", default="") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis", "unix")) else ""
+)
+if not _cache_url:
+    raise ImproperlyConfigured(
+        "CACHE_URL (or CACHE_URL_FILE) must be set to a Redis URL: the API's rate limits are "
+        "kept in Redis, and CELERY_BROKER_URL is not a Redis one"
+    )
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "pages": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "pages",
         "OPTIONS": {"MAX_ENTRIES": env_int("PAGE_CACHE_ENTRIES", default=500)},
+    },
+    # Rate limits are counted across every web process and replica, so in Redis: CACHE_URL
+    # (or CACHE_URL_FILE: it may hold a password), by default the broker's Redis when the
+    # broker is one. Keys are prefixed and expire by themselves; never clear() this cache,
+    # which may share a database with the broker's queues. A Redis that is down or slow
+    # lifts the limits, never refuses a request (governance/api/throttling.py).
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": redis_url("CACHE_URL", _cache_url),
+        "KEY_PREFIX": "failsafe-throttle",
+        # A hung Redis costs a request at most this long; the limits are then lifted for a
+        # while (governance/api/throttling.py) rather than waited for on every request.
+        "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
     },
 }
 
@@ -390,6 +411,17 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "governance.api.errors.exception_handler",
+    # Rate limits, counted in the `throttle` cache (governance/api/throttling.py): per API
+    # token (a CI job's token never spends its owner's), per signed-in user, per address
+    # without credentials, ROLL BACK NOW and confirm on their own, and per alert token.
+    "DEFAULT_THROTTLE_CLASSES": ["governance.api.throttling.CallerRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_rate("API_RATE_USER", default="1200/min"),
+        "token": env_rate("API_RATE_TOKEN", default="600/min"),
+        "anon": env_rate("API_RATE_ANON", default="60/min"),
+        "rollback": env_rate("API_RATE_ROLLBACK", default="120/min"),
+        "alert": env_rate("ALERT_RATE_TOKEN", default="600/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Failsafe API",

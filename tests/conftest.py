@@ -104,6 +104,20 @@ def empty_page_cache() -> None:
     caches["pages"].clear()
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> None:
+    # Each test starts with no request counted against the rate limits (production's rates):
+    # the counters live in Redis, which outlives a test. Only the limits' keys are deleted
+    # (the cache shares the broker's database), and a test that left Redis down is no error.
+    from redis.exceptions import RedisError
+
+    from governance.api import throttling
+
+    throttling._paused_until.clear()
+    with contextlib.suppress(RedisError, OSError):
+        throttling.forget_counts()
+
+
 @pytest.fixture
 def registrar(db):
     """May register AI systems (the global add permission); owns what they register."""

@@ -34,6 +34,11 @@ def _bring_up_services() -> None:
         _started.append(redis)
         os.environ["CELERY_BROKER_URL"] = redis.url()
         os.environ[EMBEDDED_BROKER] = "1"
+    if not os.environ.get("CACHE_URL") and not os.environ["CELERY_BROKER_URL"].startswith("redis"):
+        # A RabbitMQ broker: the rate limits still need a Redis (config/settings.py, CACHES).
+        cache = EmbeddedRedis.start(data_dir / "test-cache", persist=False)
+        _started.append(cache)
+        os.environ["CACHE_URL"] = cache.cache_url()
     # Tests serve static files the production way (manifest storage), collected once per run.
     os.environ.setdefault("STATIC_ROOT", str(data_dir / "test-static"))
     os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")

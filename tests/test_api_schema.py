@@ -39,10 +39,10 @@ def test_every_operation_documents_its_errors_and_their_shape(tmp_path):
     assert "Input the question cannot use" in asked["description"]
 
 
-def test_the_lockout_and_the_body_limit_are_documented_where_they_answer(tmp_path):
-    """429 wherever HTTP Basic is a way in (the sign-in lockout answers it, with Retry-After);
-    413 wherever there is a body; neither where they cannot happen (the alert intake takes
-    no Basic; a GET has no body)."""
+def test_the_limits_the_lockout_and_the_body_limit_are_documented_where_they_answer(tmp_path):
+    """429 everywhere (the rate limits, with Retry-After), naming the sign-in lockout too
+    wherever HTTP Basic is a way in; 413 wherever there is a body; neither the lockout nor
+    413 where they cannot happen (the alert intake takes no Basic; a GET has no body)."""
     target = tmp_path / "schema.json"
     call_command("spectacular", "--format", "openapi-json", "--file", str(target))
     schema = json.loads(target.read_text())
@@ -53,12 +53,11 @@ def test_the_lockout_and_the_body_limit_are_documented_where_they_answer(tmp_pat
                 continue
             responses = operation["responses"]
             basic = any("basicAuth" in way for way in operation.get("security", []))
-            assert ("429" in responses) == basic, f"{method} {path}"
             assert ("413" in responses) == ("requestBody" in operation), f"{method} {path}"
-            if basic:
-                locked = responses["429"]
-                assert locked["content"]["application/json"]["schema"] == error
-                assert "Retry-After" in locked["headers"], f"{method} {path}"
-    assert "429" in schema["paths"]["/api/systems/"]["get"]["responses"]
-    assert "429" not in schema["paths"]["/api/alerts/"]["post"]["responses"]
+            throttled = responses["429"]
+            assert throttled["content"]["application/json"]["schema"] == error
+            assert "Retry-After" in throttled["headers"], f"{method} {path}"
+            assert ("sign-in lockout" in throttled["description"]) == basic, f"{method} {path}"
+    intake = schema["paths"]["/api/alerts/"]["post"]["responses"]
+    assert "rate limit" in intake["429"]["description"]
     assert "413" in schema["paths"]["/api/alerts/"]["post"]["responses"]

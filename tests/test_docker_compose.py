@@ -317,6 +317,9 @@ def test_the_application_reaches_the_postgres_and_redis_services():
         broker = urlsplit(env["CELERY_BROKER_URL"])
         assert broker.scheme == "redis"
         assert broker.hostname in services(), name
+        cache = urlsplit(env["CACHE_URL"])  # the rate limits: one Redis for every web process
+        assert cache.scheme == "redis"
+        assert cache.hostname in services(), name
 
 
 @pytest.mark.django_db

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_secret
+from config.env import env_bool, env_rate, env_secret, parse_rate, redis_url
 from tests.production_env import manage, production_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,3 +175,69 @@ def test_threads_share_the_pooled_connection_and_its_prepared_statements():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1", "1"]  # one session; the query prepared on it
+
+
+# --- the rate limits' cache and rates --------------------------------------------------------
+SHOW_THROTTLE = (
+    "from django.conf import settings; "
+    "print(settings.CACHES['throttle']['LOCATION']); "
+    "print(settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'])"
+)
+
+
+def test_the_rate_limits_count_in_the_brokers_redis_unless_told_otherwise():
+    broker = production_env(CELERY_BROKER_URL="redis://redis.internal:6379/0")
+    assert manage("shell", "-c", SHOW_THROTTLE, env=broker).stdout.splitlines()[-2] == (
+        "redis://redis.internal:6379/0"
+    )
+    own = production_env(CACHE_URL="rediss://:pw@cache.internal:6380/2")
+    assert manage("shell", "-c", SHOW_THROTTLE, env=own).stdout.splitlines()[-2] == (
+        "rediss://:pw@cache.internal:6380/2"
+    )
+
+
+def test_with_a_rabbitmq_broker_the_cache_url_must_be_set():
+    env = production_env(CELERY_BROKER_URL="amqp://guest:guest@rabbit:5672//")
+    env.pop("CACHE_URL", None)
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "CACHE_URL (or CACHE_URL_FILE) must be set to a Redis URL" in result.stderr
+    env["CACHE_URL"] = "redis://redis.internal:6379/0"
+    assert manage("check", env=env).returncode == 0
+
+
+def test_a_cache_url_that_is_not_redis_stops_start_up():
+    result = manage("check", env=production_env(CACHE_URL="memcached://cache:11211"))
+    assert result.returncode != 0
+    assert (
+        "CACHE_URL must be a redis://, rediss:// or unix:// URL, not 'memcached://cache:11211'"
+        in result.stderr
+    )
+
+
+def test_the_embedded_brokers_socket_url_is_read_as_redis_py_names_it():
+    assert redis_url("X", "redis+socket:///data/redis.sock") == "unix:///data/redis.sock"
+    assert redis_url("X", "redis+socket:///r.sock?virtual_host=3") == "unix:///r.sock?db=3"
+    assert redis_url("X", "unix:///r.sock?db=1") == "unix:///r.sock?db=1"
+    with pytest.raises(ImproperlyConfigured, match="X must be a redis://"):
+        redis_url("X", "redis:")
+
+
+def test_rates_have_production_defaults_and_are_read_strictly(monkeypatch):
+    shown = manage("shell", "-c", SHOW_THROTTLE, env=production_env()).stdout.splitlines()[-1]
+    assert shown == (
+        "{'user': '1200/min', 'token': '600/min', 'anon': '60/min', 'rollback': '120/min', "
+        "'alert': '600/min'}"
+    )
+    assert parse_rate("R", "600/min") == (600, 60)
+    assert parse_rate("R", "10/s") == (10, 1)
+    assert parse_rate("R", "5000/hour") == (5000, 3600)
+    for wrong in ["fast", "0/min", "-1/min", "10/fortnight", "10", "1.5/s", "\u0661\u0660/min"]:
+        with pytest.raises(ImproperlyConfigured, match=r"R must be a rate such as 600/min"):
+            parse_rate("R", wrong)
+    result = manage("check", env=production_env(ALERT_RATE_TOKEN="lots"))
+    assert result.returncode != 0
+    assert "ALERT_RATE_TOKEN must be a rate such as 600/min" in result.stderr
+    assert "not 'lots'" in result.stderr
+    monkeypatch.setenv("API_RATE_USER", " 30/min ")
+    assert env_rate("API_RATE_USER", default="1200/min") == "30/min"

@@ -1,7 +1,8 @@
 """The OpenAPI schema documents the errors every operation may answer, as they are shaped:
 401, 403, 404 and 400 everywhere (any operation refuses a query parameter it does not take);
 413 and 415 where there is a body;
-429 where HTTP Basic is a way in (the sign-in lockout's answer).
+429 everywhere (the rate limits, governance/api/throttling.py), and where HTTP Basic is a way
+in, the sign-in lockout's answer too.
 
 Operations that document an error themselves (the evidence questions say which input they
 refuse) keep their own words; the rest get the common ones, so a client generated from the
@@ -42,13 +43,21 @@ UNREADABLE = (
     "A body the operation cannot read: a Content-Type other than those of its request body "
     "(or none)."
 )
+THROTTLED = (
+    "Too many requests: past the rate limit of your API token, your account, your address "
+    "or the alert token (`detail` says which, and the limit). `Retry-After` says in how "
+    "many seconds to try again."
+)
 LOCKED_OUT = (
-    "Too many failed HTTP Basic sign-ins for this username from your address (the sign-in "
-    "lockout): `Retry-After` says in how many seconds to try again."
+    " Or too many failed HTTP Basic sign-ins for this username from your address (the "
+    "sign-in lockout), until it ends."
 )
 TOO_LARGE = "A body larger than the {limit} bytes the API reads (DATA_UPLOAD_MAX_MEMORY_SIZE)."
 RETRY_AFTER = {
-    "Retry-After": {"description": "Seconds until the lockout ends", "schema": {"type": "integer"}}
+    "Retry-After": {
+        "description": "Seconds until the limit, or the lockout, lets a request through",
+        "schema": {"type": "integer"},
+    }
 }
 BASIC_AUTH = "basicAuth"  # LockoutBasicScheme's name: the way in the lockout guards
 HTTP_METHODS = ("get", "put", "patch", "post", "delete")
@@ -74,14 +83,14 @@ def _document(method: str, operation: dict[str, Any], reference: dict[str, str])
     if "requestBody" in operation:  # DRF answers 415 before any parser reads the body
         errors["415"] = UNREADABLE
         errors["413"] = TOO_LARGE.format(limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    errors["429"] = THROTTLED  # every operation counts against a rate limit
     if any(BASIC_AUTH in requirement for requirement in operation.get("security", [])):
-        errors["429"] = LOCKED_OUT
+        errors["429"] += LOCKED_OUT
     responses = operation.setdefault("responses", {})
     for status, description in errors.items():
         documented = responses.setdefault(status, {"description": description})
         documented.setdefault("content", {"application/json": {"schema": reference}})
-    if "429" in errors:
-        responses["429"].setdefault("headers", RETRY_AFTER)
+    responses["429"].setdefault("headers", RETRY_AFTER)
 
 
 def request_bodies(

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from governance.api.authentication import bearer_secret
 from governance.api.parsers import MAX_DEPTH, refuse_unstorable
 from governance.api.query import DocumentedQueryOnly
+from governance.api.throttling import AlertTokenRateThrottle
 from governance.tokens import act_with
 from incidents.api.serializers import (
     AlertPayloadRefusedSerializer,
@@ -79,6 +80,7 @@ class AlertJSONParser(parsers.JSONParser):
 class AlertIntakeView(APIView):
     authentication_classes = [AlertTokenAuthentication]
     permission_classes = [HasAlertToken, DocumentedQueryOnly]
+    throttle_classes = [AlertTokenRateThrottle]  # per token: 429 with Retry-After past it
     parser_classes = [AlertJSONParser]
     parse = staticmethod(parse_generic)
 

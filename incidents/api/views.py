@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from governance.api.access import AccessFirst
+from governance.api.throttling import ROLLBACK_THROTTLES
 from governance.api.validation import object_id, validated
 from governance.http import api_actor
 from governance.permissions import get_system_or_404
@@ -207,7 +208,7 @@ class IncidentViewSet(
         request=IncidentRollbackAskSerializer,
         responses={202: RollbackRequestSerializer, 200: RollbackRequestSerializer},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], throttle_classes=ROLLBACK_THROTTLES)
     def rollback(self, request: Request, pk: str) -> Response:
         """ROLL BACK NOW: the incident's environment back to the plan's target. 202 with the
         new request; 200 with the one already active (a second press changes nothing).

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from governance.api.access import AccessFirst
+from governance.api.throttling import ROLLBACK_THROTTLES
 from governance.api.validation import validated
 from governance.http import api_actor
 from governance.permissions import get_system_or_404, restrict
@@ -106,7 +107,7 @@ class EnvironmentViewSet(
         request=RollbackAskSerializer,
         responses={202: RollbackRequestSerializer, 200: RollbackRequestSerializer},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], throttle_classes=ROLLBACK_THROTTLES)
     def rollback(self, request: Request, pk: str) -> Response:
         """ROLL BACK NOW for this environment (or a drill, outside production). 202 with the
         new request; 200 with the one already active (a second press changes nothing).

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from governance.api.access import AccessFirst
+from governance.api.throttling import ROLLBACK_THROTTLES
 from governance.api.validation import validated
 from governance.http import api_actor
 from governance.models import AISystem
@@ -50,7 +51,7 @@ class RollbackRequestViewSet(
         return restrict(requests, api_actor(self.request), via="environment__system")
 
     @extend_schema(request=None, responses=RollbackRequestSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], throttle_classes=ROLLBACK_THROTTLES)
     def confirm(self, request: Request, pk: str) -> Response:
         """Run a proposed rollback now (rollback owners, on-call leads)."""
         rollback = rollbacks.confirm_rollback(actor=api_actor(request), request=self.get_object())
