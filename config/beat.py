@@ -57,8 +57,8 @@ class FailsafeScheduler(RedBeatScheduler):
 def _require_a_redis() -> None:
     if not settings.CELERY_REDBEAT_REDIS_URL:
         raise ImproperlyConfigured(
-            "REDBEAT_REDIS_URL must be set when the broker is not Redis: beat keeps its "
-            "schedule and its lock in Redis"
+            "REDBEAT_REDIS_URL (or CACHE_URL) must name a Redis when the broker is not Redis: "
+            "beat keeps its schedule and its lock in Redis"
         )
 
 

@@ -211,11 +211,14 @@ if CELERY_REDBEAT_LOCK_TIMEOUT < 2 * CELERY_BEAT_MAX_LOOP_INTERVAL:
     # The holder must renew it at least twice per timeout, or a slow tick hands it over.
     raise ImproperlyConfigured("REDBEAT_LOCK_TIMEOUT must be at least twice BEAT_MAX_INTERVAL")
 
-CELERY_REDBEAT_REDIS_URL = env_secret("REDBEAT_REDIS_URL", default="") or redis_url_of_broker(
-    CELERY_BROKER_URL
+# Beat's schedule and lock, like the rate limits (CACHE_URL below), live in the broker's Redis
+# by default; with another broker (RabbitMQ) either setting names the Redis both use.
+_explicit_cache_url = env_secret("CACHE_URL", default="")
+CELERY_REDBEAT_REDIS_URL = (
+    env_secret("REDBEAT_REDIS_URL", default="")
+    or redis_url_of_broker(CELERY_BROKER_URL)
+    or (redis_url("CACHE_URL", _explicit_cache_url) if _explicit_cache_url else "")
 )
-# Empty with another broker (RabbitMQ) and no REDBEAT_REDIS_URL: beat refuses to start
-# (config/beat.py), and /statusz says so; the web and the workers need no Redis of their own.
 CELERY_REDBEAT_REDIS_OPTIONS = {  # as the broker's: a hung Redis fails a tick, never holds it
     "socket_timeout": 10,
     "socket_connect_timeout": 5,
@@ -354,13 +357,11 @@ WHITENOISE_USE_FINDERS = DEBUG
 # Pages are cached under a version of what they show (governance/pagecache.py): entries are
 # never stale, so each process keeping its own is correct and costs no network round trip.
 PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", default=600)
-_cache_url = env_secret("CACHE_URL", default="") or (
-    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis", "unix")) else ""
-)
+_cache_url = _explicit_cache_url or CELERY_REDBEAT_REDIS_URL
 if not _cache_url:
     raise ImproperlyConfigured(
-        "CACHE_URL (or CACHE_URL_FILE) must be set to a Redis URL: the API's rate limits are "
-        "kept in Redis, and CELERY_BROKER_URL is not a Redis one"
+        "CACHE_URL (or CACHE_URL_FILE) must be set to a Redis URL: the API's rate limits and "
+        "beat's lock are kept in Redis, and CELERY_BROKER_URL is not a Redis one"
     )
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
