@@ -85,10 +85,6 @@ def _no_rollback_plan(w: pytest.FixtureRequest) -> Ask:
     return Ask(approved, w.getfixturevalue("production"))
 
 
-def _stage_backwards(w: pytest.FixtureRequest) -> Ask:
-    return Ask(w.getfixturevalue("live_release"), w.getfixturevalue("production"), "shadow")
-
-
 def _stage_skipped(w: pytest.FixtureRequest) -> Ask:
     fraud, owner = w.getfixturevalue("fraud"), w.getfixturevalue("owner")
     services.update_gate_policy(
@@ -128,7 +124,6 @@ REASONS: dict[str, Callable[[pytest.FixtureRequest], Ask]] = {
     "not_approved": _not_approved,
     "rolled_back": _rolled_back,
     "no_rollback_plan": _no_rollback_plan,
-    "stage_backwards": _stage_backwards,
     "stage_skipped": _stage_skipped,
     "step_in_flight": _step_in_flight,
     "rollback_in_flight": _rollback_in_flight,
