@@ -104,6 +104,37 @@ def _step_in_flight(w: pytest.FixtureRequest) -> Ask:
     return Ask(approved, production, "segment_monitoring")
 
 
+def _applied_shadow(w: pytest.FixtureRequest) -> tuple[Release, Any]:
+    approved, production = w.getfixturevalue("approved"), w.getfixturevalue("production")
+    step = services.promote_release(
+        actor=w.getfixturevalue("model_owner"), release=approved, environment=production,
+        stage="shadow", traffic_percent=5,
+    )  # fmt: skip
+    services.apply_rollout_step(step_id=step.pk)
+    return approved, production
+
+
+def _stage_order(w: pytest.FixtureRequest) -> Ask:
+    return Ask(*_applied_shadow(w), "general_release")
+
+
+def _soak_time(w: pytest.FixtureRequest) -> Ask:
+    services.update_gate_policy(
+        actor=w.getfixturevalue("owner"), system=w.getfixturevalue("fraud"),
+        required_criteria=[], approvals_required=2, soak_minutes={"shadow": 60},
+    )  # fmt: skip
+    return Ask(*_applied_shadow(w), "segment_monitoring")
+
+
+def _rollout_paused(w: pytest.FixtureRequest) -> Ask:
+    approved, production = _applied_shadow(w)
+    pause = services.pause_rollout(
+        actor=w.getfixturevalue("model_owner"), release=approved, environment=production
+    )
+    services.apply_rollout_step(step_id=pause.pk)
+    return Ask(approved, production, "segment_monitoring")
+
+
 def _rollback_in_flight(w: pytest.FixtureRequest) -> Ask:
     successor, production = w.getfixturevalue("successor"), w.getfixturevalue("production")
     with rollbacks_held():  # requested, never run
@@ -126,6 +157,9 @@ REASONS: dict[str, Callable[[pytest.FixtureRequest], Ask]] = {
     "no_rollback_plan": _no_rollback_plan,
     "stage_skipped": _stage_skipped,
     "step_in_flight": _step_in_flight,
+    "stage_order": _stage_order,
+    "soak_time": _soak_time,
+    "rollout_paused": _rollout_paused,
     "rollback_in_flight": _rollback_in_flight,
     "change_freeze": _change_freeze,
 }
