@@ -58,7 +58,7 @@ class PromotionForm(forms.Form):
     skip_reason = forms.CharField(
         required=False,
         max_length=NOTE,
-        label="Reason to skip a stage or cut a soak short",
+        label="Reason for skipping ahead",
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Release managers only; recorded on the step and in the audit trail.",
     )

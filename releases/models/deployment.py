@@ -119,6 +119,11 @@ class RolloutStep(models.Model):
     def is_control(self) -> bool:
         return self.action != StepAction.PROMOTE
 
+    @property
+    def control_done(self) -> str:
+        """A control as what happened to the rollout: "Paused", "Resumed", "Aborted"."""
+        return {"pause": "Paused", "resume": "Resumed", "abort": "Aborted"}.get(self.action, "")
+
 
 class Deployment(models.Model):
     """A period during which a release was the one live (general release) in an environment.
