@@ -102,7 +102,7 @@ class GatePolicyForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         data["soak_minutes"] = {
-            stage.value: data.pop(name) or 0 for name, stage in self.SOAK_FIELDS.items()
+            stage.value: data.pop(name, None) or 0 for name, stage in self.SOAK_FIELDS.items()
         }
         return data
 

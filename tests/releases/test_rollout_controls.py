@@ -471,3 +471,18 @@ def test_the_api_promotes_with_a_skip_reason(client, approved, release_manager, 
     assert answer.json()["reason"] == "hotfix for a fraud ring"
     assert answer.json()["waived"][0].startswith("Segment monitoring comes before")
     assert RolloutStep.objects.filter(action=StepAction.PROMOTE).count() == 2
+
+
+@pytest.mark.django_db
+def test_the_soak_is_set_on_the_environments_page(client, owner, fraud):  # type: ignore[no-untyped-def]
+    client.force_login(owner)
+    form = {"approvals_required": "2", "soak_shadow": "30", "soak_segment_monitoring": "60"}
+    assert client.post("/systems/fraud/gate-policy/", form).status_code == 302
+    fraud.gate_policy.refresh_from_db()
+    assert fraud.gate_policy.soak_minutes == {"shadow": 30, "segment_monitoring": 60}
+    page = client.get("/systems/fraud/environments/").content.decode()
+    assert "shadow / guarded 30 min, segment monitoring 60 min" in page
+    too_long = client.post("/systems/fraud/gate-policy/", {**form, "soak_shadow": "10081"})
+    assert too_long.status_code == 400
+    fraud.gate_policy.refresh_from_db()
+    assert fraud.gate_policy.soak_minutes["shadow"] == 30
