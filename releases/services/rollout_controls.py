@@ -111,10 +111,27 @@ def abort_rollout(
         why="The rollout was aborted.",
     )  # fmt: skip
     step = _control(actor, release, environment, state, StepAction.ABORT, reason)
-    if release.status == ReleaseStatus.ROLLING_OUT:
-        release.status = ReleaseStatus.APPROVED
+    if release.status == ReleaseStatus.ROLLING_OUT and not _rolling_out_elsewhere(
+        release, environment
+    ):
+        release.status = ReleaseStatus.APPROVED  # as before its first step: it may start over
         release.save(update_fields=["status"])
+        audit.record_event(
+            actor=actor, action="release.rollout_aborted", obj=release, system=release.system,
+            before={"status": ReleaseStatus.ROLLING_OUT}, after={"status": release.status},
+        )  # fmt: skip
     return step
+
+
+def _rolling_out_elsewhere(release: Release, environment: Environment) -> bool:
+    """Whether the release's rollout is still under way in another environment."""
+    steps = list(
+        release.rollout_steps.exclude(environment=environment).order_by("requested_at", "id")
+    )
+    return any(
+        rollout_state(steps, environment_id).under_way
+        for environment_id in {s.environment_id for s in steps}
+    )
 
 
 def _locked(

@@ -486,3 +486,21 @@ def test_the_soak_is_set_on_the_environments_page(client, owner, fraud):  # type
     assert too_long.status_code == 400
     fraud.gate_policy.refresh_from_db()
     assert fraud.gate_policy.soak_minutes["shadow"] == 30
+
+
+@pytest.mark.django_db
+def test_an_abort_keeps_a_release_rolling_out_elsewhere_rolling_out(  # type: ignore[no-untyped-def]
+    approved, model_owner, production, staging
+):
+    applied(approved, model_owner, staging, "shadow")
+    applied(approved, model_owner, production, "shadow")
+    services.abort_rollout(actor=model_owner, release=approved, environment=production,
+                           reason="production only")  # fmt: skip
+    approved.refresh_from_db()
+    assert approved.status == ReleaseStatus.ROLLING_OUT
+    services.abort_rollout(actor=model_owner, release=approved, environment=staging,
+                           reason="and staging")  # fmt: skip
+    approved.refresh_from_db()
+    assert approved.status == ReleaseStatus.APPROVED
+    event = AuditEvent.objects.get(action="release.rollout_aborted")
+    assert (event.before, event.after) == ({"status": "rolling_out"}, {"status": "approved"})
