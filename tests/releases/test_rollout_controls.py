@@ -504,3 +504,20 @@ def test_an_abort_keeps_a_release_rolling_out_elsewhere_rolling_out(  # type: ig
     assert approved.status == ReleaseStatus.APPROVED
     event = AuditEvent.objects.get(action="release.rollout_aborted")
     assert (event.before, event.after) == ({"status": "rolling_out"}, {"status": "approved"})
+
+
+@pytest.mark.django_db
+def test_the_order_soak_and_pause_cost_the_verdict_no_statement(  # type: ignore[no-untyped-def]
+    django_assert_max_num_queries, approved, model_owner, production, owner, fraud
+):
+    soak(owner, fraud, shadow=60)
+    for _ in range(5):
+        applied(approved, model_owner, production, "shadow")
+    services.pause_rollout(actor=model_owner, release=approved, environment=production)
+    with django_assert_max_num_queries(2):  # the facts, and the freeze's rule
+        verdict = deployment_verdict(
+            release=approved, environment=production, stage="general_release"
+        )
+    assert [r.code for r in verdict.refusals] == [
+        "stage_order", "soak_time", "rollout_paused", "step_in_flight",
+    ]  # fmt: skip
