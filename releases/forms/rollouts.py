@@ -112,6 +112,11 @@ class PromotionForm(forms.Form):
     def initial_after(steps: list[RolloutStep]) -> dict[str, Any]:
         """Where the rollout goes next: the stage after the latest step, in its environment
         (the same stage again if that step failed). Nothing yet: the form's defaults."""
+        if not steps:
+            return {}
+        latest = max(steps, key=lambda s: (s.requested_at, s.pk))
+        if latest.action == StepAction.ABORT:  # that rollout is over: start again there
+            return {"environment": latest.environment_id}
         promotions = [s for s in steps if s.action == StepAction.PROMOTE]
         if not promotions:
             return {}

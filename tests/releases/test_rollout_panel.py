@@ -166,3 +166,16 @@ def test_the_promotion_form_takes_a_skip_reason(  # type: ignore[no-untyped-def]
     done = client.post(url, {**form, "skip_reason": "approved hotfix"})
     assert done.status_code == 302
     assert RolloutStep.objects.filter(reason="approved hotfix", stage="general_release").exists()
+
+
+@pytest.mark.django_db
+def test_after_an_abort_the_form_starts_the_rollout_over(  # type: ignore[no-untyped-def]
+    client, approved, model_owner, production
+):
+    step = promote(approved, model_owner, production, "shadow")
+    services.apply_rollout_step(step_id=step.pk)
+    services.abort_rollout(actor=model_owner, release=approved, environment=production,
+                           reason="bad canary")  # fmt: skip
+    client.force_login(model_owner)
+    form = client.get(f"/releases/{approved.pk}/").context["promotion_form"]
+    assert form.initial == {"environment": production.pk}
