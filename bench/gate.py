@@ -114,9 +114,11 @@ def build_scene() -> str:
 
     live = approved("2.0.0")
     _shadow(manager, live, production)
+    _shadow(manager, live, production, "segment_monitoring")
     _go_live(manager, live, production)
     successor = approved("2.1.0")
     _shadow(manager, successor, production)
+    _shadow(manager, successor, production, "segment_monitoring")  # the stages in order
     for n in range(12):  # two SEV1s freeze Production; 2.1.0 is the hotfix of both
         incident = incidents.declare_incident(
             actor=lead, system=system, environment=production if n < 2 or n >= 8 else staging,
@@ -130,8 +132,8 @@ def build_scene() -> str:
     return secret
 
 
-def _shadow(actor, release, environment) -> None:  # type: ignore[no-untyped-def]
-    """The shadow stage the policy requires, applied as the worker would."""
+def _shadow(actor, release, environment, stage="shadow") -> None:  # type: ignore[no-untyped-def]
+    """The shadow stage the policy requires (or `stage`), applied as the worker would."""
     from unittest import mock
 
     from releases import services
@@ -139,7 +141,7 @@ def _shadow(actor, release, environment) -> None:  # type: ignore[no-untyped-def
 
     with mock.patch.object(rollouts, "send_step"):
         step = services.promote_release(
-            actor=actor, release=release, environment=environment, stage="shadow",
+            actor=actor, release=release, environment=environment, stage=stage,
             traffic_percent=0,
         )  # fmt: skip
     services.apply_rollout_step(step_id=step.pk)

@@ -92,8 +92,10 @@ class GatePolicyAdmin(SystemScopedAdmin):
 @admin.register(RolloutStep)
 class RolloutStepAdmin(SystemScopedAdmin):
     system_path = "release__system"
-    list_display = ("release", "environment", "stage", "traffic_percent", "status", "requested_at")
-    list_filter = ("status", "stage")
+    list_display = (
+        "release", "environment", "action", "stage", "traffic_percent", "status", "requested_at",
+    )  # fmt: skip
+    list_filter = ("status", "action", "stage")
 
 
 class MeasurementInline(ReadOnlyInline):

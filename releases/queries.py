@@ -26,6 +26,7 @@ from releases.models import (
     RollbackTrigger,
     RolloutStage,
     RolloutStep,
+    StepAction,
     StepStatus,
 )
 
@@ -206,6 +207,33 @@ def release_analyses(
     return release, steps, triggers
 
 
+def release_rollout(
+    pk: int, user: User
+) -> tuple[Release, list[RolloutStep], dict[str, int], set[int]]:
+    """The rollout panel's reads: the release (404 unless the user may see it), its steps in
+    order with their environments, people and analyses, the policy's minimum soaks, and the
+    environments where it is live. Four queries, whatever the number of steps."""
+    release = get_object_or_404(
+        restrict(Release.objects.all(), user).select_related("system"), pk=pk
+    )
+    steps = list(
+        RolloutStep.objects.filter(release=release)
+        .select_related("environment", "requested_by", "analysis")
+        .order_by("requested_at", "id")
+    )
+    soak = (
+        GatePolicy.objects.filter(system=release.system_id)
+        .values_list("soak_minutes", flat=True)
+        .first()
+    )
+    live = set(
+        Deployment.objects.filter(release=release, ended_at__isnull=True).values_list(
+            "environment_id", flat=True
+        )
+    )
+    return release, steps, dict(soak or {}), live
+
+
 def release_rows(user: User) -> QuerySet[Release]:
     """The release list: each row with its gate checks, approvals count and where it is live."""
     live_periods = Prefetch(
@@ -284,6 +312,10 @@ def rollouts_in_flight(release: Release) -> dict[int, RolloutStep]:
         latest.setdefault((step.environment_id, step.release_id), step)
     in_flight: dict[int, RolloutStep] = {}
     for (environment_id, _), step in latest.items():
-        if step.stage != RolloutStage.GENERAL_RELEASE and step.status != StepStatus.FAILED:
+        if (
+            step.stage != RolloutStage.GENERAL_RELEASE
+            and step.status != StepStatus.FAILED
+            and step.action != StepAction.ABORT  # aborted: the rollout ended there
+        ):
             in_flight.setdefault(environment_id, step)
     return in_flight

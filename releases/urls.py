@@ -7,6 +7,7 @@ from releases.views import (
     release_actions,
     release_pages,
     rollback_decision,
+    rollout_panel,
 )
 
 app_name = "releases"
@@ -33,6 +34,10 @@ urlpatterns = [
     path(
         "releases/<int:pk>/promotions/", release_actions.promotion_create, name="promotion-create"
     ),
+    path("releases/<int:pk>/rollout/", rollout_panel.release_rollout, name="release-rollout"),
+    path("releases/<int:pk>/rollout/pause/", rollout_panel.rollout_pause, name="rollout-pause"),
+    path("releases/<int:pk>/rollout/resume/", rollout_panel.rollout_resume, name="rollout-resume"),
+    path("releases/<int:pk>/rollout/abort/", rollout_panel.rollout_abort, name="rollout-abort"),
     path("approvals/", release_pages.approval_queue, name="approval-queue"),
     path(
         "rollbacks/<int:pk>/decide/<str:token>/",

@@ -4,6 +4,10 @@ A backend makes a deployment change real somewhere else (a webhook receiver, MLf
 registry, Argo Rollouts, or the local stand-in). It must treat a repeated call with the
 same idempotency key as the same call: re-delivered tasks rely on that.
 
+A rollout's controls (`pause`, `resume`, `abort`) reach the backend the same way; where the
+platform has nothing to hold (MLflow's alias moves only at general release) they say so in
+their answer and change nothing.
+
 A rollback also carries its `RollbackContext`: why (the reason the presser typed, or the
 plan's trigger), on whose word, and for which incident. Every backend that keeps a record
 on its side writes it there (MLflow tags, Argo annotations, the webhook's body), so the
@@ -107,6 +111,15 @@ class DeploymentBackend(Protocol):
         idempotency_key: str,
         context: RollbackContext,
     ) -> BackendResult: ...
+
+    # A rollout's controls (releases.services.rollout_controls), with the release whose
+    # rollout they concern: hold it where it stands, let it go on, or send the candidate's
+    # traffic back to the stable release.
+    def pause(self, *, release: Release, idempotency_key: str) -> BackendResult: ...
+
+    def resume(self, *, release: Release, idempotency_key: str) -> BackendResult: ...
+
+    def abort(self, *, release: Release, idempotency_key: str, reason: str) -> BackendResult: ...
 
     def status(self) -> BackendStatus: ...
 

@@ -71,6 +71,18 @@ class LocalBackend:
             stage=RolloutStage.GENERAL_RELEASE, traffic_percent=100,
         )  # fmt: skip
 
+    def pause(self, *, release: Release, idempotency_key: str) -> BackendResult:
+        return self._apply(idempotency_key, paused=True)
+
+    def resume(self, *, release: Release, idempotency_key: str) -> BackendResult:
+        return self._apply(idempotency_key, paused=False)
+
+    def abort(self, *, release: Release, idempotency_key: str, reason: str) -> BackendResult:
+        # The candidate's traffic goes back to the live release; the live one stays.
+        return self._apply(
+            idempotency_key, candidate_version="", stage="", traffic_percent=0, paused=False
+        )
+
     def status(self) -> BackendStatus:
         state = LocalDeploymentState.objects.filter(environment=self.environment).first()
         if state is None:
@@ -80,4 +92,5 @@ class LocalBackend:
             candidate_version=state.candidate_version or None,
             stage=state.stage or None,
             traffic_percent=float(state.traffic_percent),
+            detail={"paused": state.paused},
         )

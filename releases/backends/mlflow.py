@@ -190,6 +190,32 @@ class MlflowBackend(HttpBackend):
             detail={"from_release": from_release.version if from_release else None},
         )  # fmt: skip
 
+    def pause(self, *, release: Release, idempotency_key: str) -> BackendResult:
+        return self._nothing_to_hold(release, "pause")
+
+    def resume(self, *, release: Release, idempotency_key: str) -> BackendResult:
+        return self._nothing_to_hold(release, "resume")
+
+    def abort(self, *, release: Release, idempotency_key: str, reason: str) -> BackendResult:
+        return self._nothing_to_hold(release, "abort")
+
+    def _nothing_to_hold(self, release: Release, action: str) -> BackendResult:
+        """Before general release a candidate never moved the alias: a registry has no
+        rollout to hold or undo, so a control is Failsafe's alone."""
+        return BackendResult(
+            accepted=True,
+            detail={
+                "applied": False,
+                "action": action,
+                "model_name": self.model_name,
+                "reason": (
+                    f"MLflow holds no rollout: alias {self.alias!r} moves only at general "
+                    f"release, so {release.version}'s candidate changed nothing there to "
+                    f"{action}; Failsafe's gate holds the rollout."
+                ),
+            },
+        )
+
     def status(self) -> BackendStatus:
         current = self._alias_target()
         detail: dict[str, Any] = {"model_name": self.model_name, "alias": self.alias}

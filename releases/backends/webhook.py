@@ -10,11 +10,15 @@ Configuration, per environment:
 Deploy and rollback POST a JSON body to `url`; status GETs `status_url`. A rollback's body
 also says why, on whose word and for which incident (`"rollback": {"reason",
 "requested_by", "confirmed_by", "incident", "incident_title", "incident_url", "request_id",
-"drill"}`); a deploy's has `"rollback": null`. Each request carries
-`X-Failsafe-Timestamp` (unix seconds) and `X-Failsafe-Signature: v1=<hex>`, the HMAC-SHA256
-of `f"{timestamp}.{raw body}"` with the signing secret (GETs sign an empty body). Deploy and
-rollback also carry `Idempotency-Key`: a retried task sends the same key, and the receiver
-must answer a key it has already applied with its original result instead of applying it again.
+"drill"}`); a deploy's has `"rollback": null`. A rollout's controls POST the same body with
+`"action": "pause" | "resume" | "abort"`, `"stage": null`, `"traffic_percent": null` (the
+receiver holds, resumes or aborts the release's rollout where it stands; an abort sends the
+candidate's traffic back to the stable release) and, for an abort, the typed `"reason"`.
+Each request carries `X-Failsafe-Timestamp` (unix seconds) and `X-Failsafe-Signature:
+v1=<hex>`, the HMAC-SHA256 of `f"{timestamp}.{raw body}"` with the signing secret (GETs
+sign an empty body). Deploy and rollback also carry `Idempotency-Key`: a retried task sends
+the same key, and the receiver must answer a key it has already applied with its original
+result instead of applying it again.
 
 How answers are read:
 
@@ -170,6 +174,25 @@ class WebhookBackend(HttpBackend):
             context=context,
         )  # fmt: skip
 
+    def pause(self, *, release: Release, idempotency_key: str) -> BackendResult:
+        return self._control("pause", release, idempotency_key)
+
+    def resume(self, *, release: Release, idempotency_key: str) -> BackendResult:
+        return self._control("resume", release, idempotency_key)
+
+    def abort(self, *, release: Release, idempotency_key: str, reason: str) -> BackendResult:
+        return self._control("abort", release, idempotency_key, reason)
+
+    def _control(
+        self, action: str, release: Release, idempotency_key: str, reason: str = ""
+    ) -> BackendResult:
+        # The receiver knows the rollout's stage and share; a control says only which.
+        return self._send(
+            action=action, release=release, from_release=None, stage=None,
+            traffic_percent=None, idempotency_key=idempotency_key, context=None,
+            reason=reason or None,
+        )  # fmt: skip
+
     def status(self) -> BackendStatus:
         response = self._signed("GET", self.status_url, b"", what="status read")
         self._raise_for_status(response, what="status read")
@@ -196,10 +219,11 @@ class WebhookBackend(HttpBackend):
         action: str,
         release: Release,
         from_release: Release | None,
-        stage: str,
-        traffic_percent: float,
+        stage: str | None,
+        traffic_percent: float | None,
         idempotency_key: str,
         context: RollbackContext | None,
+        reason: str | None = None,
     ) -> BackendResult:
         timestamp = int(time.time())
         body = json.dumps(
@@ -213,6 +237,7 @@ class WebhookBackend(HttpBackend):
                 "traffic_percent": traffic_percent,
                 "idempotency_key": idempotency_key,
                 "rollback": context.as_payload() if context is not None else None,
+                **({"reason": reason} if reason else {}),
                 "sent_at": datetime.fromtimestamp(timestamp, UTC).isoformat(),
             },
             sort_keys=True,

@@ -193,8 +193,11 @@ def _step_rows(system: AISystem, period: PackPeriod) -> Iterator[dict[str, Any]]
             "release_id": step.release_id,
             "release_version": step.release.version,
             "environment": step.environment.slug,
+            "action": step.action,  # promote, or a pause, resume or abort of the rollout
             "stage": step.stage,
             "traffic_percent": step.traffic_percent,
+            "reason": step.reason,  # why a stage or soak was skipped, or the rollout aborted
+            "waived": step.waived,  # the gate's refusals a release manager's reason waived
             "status": step.status,
             "requested_by": username_of(step.requested_by),
             "requested_at": step.requested_at,
@@ -282,10 +285,11 @@ SECTIONS = [
     ),
     Section(
         "rollout_steps", EvidenceKind.ROLLOUT_STEP, "Rollout steps", order=15, rows=_step_rows,
-        description="Staged rollout steps requested during the period.",
-        columns=("id", "release_id", "release_version", "environment", "stage",
-                 "traffic_percent", "status", "requested_by", "requested_at", "applied_at",
-                 "error", "idempotency_key"),
+        description="Staged rollout steps requested during the period: promotions (with any "
+        "stage or soak skipped, and why) and pauses, resumes and aborts.",
+        columns=("id", "release_id", "release_version", "environment", "action", "stage",
+                 "traffic_percent", "reason", "waived", "status", "requested_by",
+                 "requested_at", "applied_at", "error", "idempotency_key"),
     ),
     Section(
         "rollbacks", EvidenceKind.ROLLBACK_REQUEST, "Rollbacks", order=40, rows=_rollback_rows,

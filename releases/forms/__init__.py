@@ -29,6 +29,7 @@ from releases.forms.release import (
 )
 from releases.forms.rollouts import (
     PromotionForm,
+    RolloutControlForm,
 )
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "ReleaseChoiceField",
     "ReleaseForm",
     "RollbackPlanForm",
+    "RolloutControlForm",
     "WebhookSecretForm",
     "metric_lines",
 ]

@@ -12,6 +12,7 @@ from governance.validators import (
     validate_web_url,
 )
 from releases.models import (
+    SOAK_MAX_MINUTES,
     BackendType,
     GateCriterion,
     RolloutStage,
@@ -83,6 +84,34 @@ class GatePolicyForm(forms.Form):
         required=False,
         label="Stages to pass before a later one",
     )
+    # The minimum soak of each stage but the last, one field each (empty or 0: none).
+    SOAK_FIELDS = {f"soak_{stage.value}": stage for stage in list(RolloutStage)[:-1]}
+    soak_offline_validation = forms.IntegerField(
+        required=False, min_value=0, max_value=SOAK_MAX_MINUTES, label="Offline validation"
+    )
+    soak_internal_testing = forms.IntegerField(
+        required=False, min_value=0, max_value=SOAK_MAX_MINUTES, label="Internal testing"
+    )
+    soak_shadow = forms.IntegerField(
+        required=False, min_value=0, max_value=SOAK_MAX_MINUTES, label="Shadow / guarded"
+    )
+    soak_segment_monitoring = forms.IntegerField(
+        required=False, min_value=0, max_value=SOAK_MAX_MINUTES, label="Segment monitoring"
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        data["soak_minutes"] = {
+            stage.value: data.pop(name, None) or 0 for name, stage in self.SOAK_FIELDS.items()
+        }
+        return data
+
+    @classmethod
+    def initial_soak(cls, soak_minutes: dict[str, int]) -> dict[str, int | None]:
+        return {name: soak_minutes.get(stage.value) for name, stage in cls.SOAK_FIELDS.items()}
+
+    def soak_fields(self) -> list[Any]:
+        return [self[name] for name in self.SOAK_FIELDS]
 
 
 class EnvironmentRollbackForm(forms.Form):

@@ -1,4 +1,5 @@
-"""A promotion to a rollout stage, with the analysis it may carry."""
+"""A promotion to a rollout stage, with the analysis it may carry; a pause, resume or abort
+of a rollout."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any, cast
 
 from django import forms
 
-from governance.limits import NAME, QUERY
+from governance.limits import NAME, NOTE, QUERY
 from releases.analysis.condition import parse_condition
 from releases.forms.plans import EnvironmentChoiceField
 from releases.models import (
@@ -14,6 +15,7 @@ from releases.models import (
     Release,
     RolloutStage,
     RolloutStep,
+    StepAction,
     StepStatus,
 )
 
@@ -51,6 +53,14 @@ class PromotionForm(forms.Form):
     )
     inconclusive_limit = forms.IntegerField(
         required=False, min_value=0, max_value=99, initial=0, label="No-data allowed"
+    )
+    # Only a release manager's promotion past a stage or a soak uses it (the service says).
+    skip_reason = forms.CharField(
+        required=False,
+        max_length=NOTE,
+        label="Reason for skipping ahead",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Release managers only; recorded on the step and in the audit trail.",
     )
     ANALYSIS_FIELDS = (
         "analysis_query", "success_condition", "interval_seconds", "count", "failure_limit",
@@ -104,7 +114,13 @@ class PromotionForm(forms.Form):
         (the same stage again if that step failed). Nothing yet: the form's defaults."""
         if not steps:
             return {}
-        last = max(steps, key=lambda s: (s.requested_at, s.pk))
+        latest = max(steps, key=lambda s: (s.requested_at, s.pk))
+        if latest.action == StepAction.ABORT:  # that rollout is over: start again there
+            return {"environment": latest.environment_id}
+        promotions = [s for s in steps if s.action == StepAction.PROMOTE]
+        if not promotions:
+            return {}
+        last = max(promotions, key=lambda s: (s.requested_at, s.pk))
         stages = list(RolloutStage)
         stage = RolloutStage(last.stage)
         if last.status != StepStatus.FAILED and stage != RolloutStage.GENERAL_RELEASE:
@@ -131,3 +147,18 @@ class PromotionForm(forms.Form):
                 "check “Promote anyway” if both should roll out there."
             )
         return bool(self.cleaned_data["promote_anyway"])
+
+
+class RolloutControlForm(forms.Form):
+    """Pause, resume or abort the release's rollout in one environment."""
+
+    environment = EnvironmentChoiceField(queryset=Environment.objects.none())
+    reason = forms.CharField(
+        required=False, max_length=NOTE, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, release: Release, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        cast(
+            forms.ModelChoiceField, self.fields["environment"]
+        ).queryset = Environment.objects.filter(system=release.system_id)

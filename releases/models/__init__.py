@@ -15,6 +15,7 @@ from releases.models.deployment import (
     LocalDeploymentState,
     RolloutStage,
     RolloutStep,
+    StepAction,
     StepStatus,
 )
 from releases.models.drift import Drift, DriftResolution
@@ -35,6 +36,7 @@ from releases.models.release import (
     ReleaseStatus,
 )
 from releases.models.review import (
+    SOAK_MAX_MINUTES,
     Approval,
     Comparison,
     Decision,
@@ -54,6 +56,7 @@ from releases.models.rollback import (
 
 __all__ = [
     "MODEL_CARD_FIELDS",
+    "SOAK_MAX_MINUTES",
     "AnalysisStatus",
     "Approval",
     "BackendType",
@@ -87,6 +90,7 @@ __all__ = [
     "RolloutStage",
     "RolloutStep",
     "StageAnalysis",
+    "StepAction",
     "StepStatus",
     "TriggerOutcome",
     "WebhookDelivery",

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from encrypted_fields.fields import EncryptedJSONField
 
-from governance.limits import ERROR, length_checks
+from governance.limits import ERROR, NOTE, length_checks
 from governance.models import AISystem
 from governance.validators import validate_backend_config, validate_web_url
 from releases.models.release import Release
@@ -70,16 +70,30 @@ class StepStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class StepAction(models.TextChoices):
+    PROMOTE = "promote", "Promote"
+    PAUSE = "pause", "Pause"
+    RESUME = "resume", "Resume"
+    ABORT = "abort", "Abort"
+
+
 class RolloutStep(models.Model):
-    """A request to move a release to a stage in an environment, made real by the backend."""
+    """A request to move a release to a stage in an environment, or to pause, resume or abort
+    its rollout there, made real by the backend. A control step (pause, resume, abort) keeps
+    the stage and traffic share where the rollout stood."""
 
     release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="rollout_steps")
     environment = models.ForeignKey(
         Environment, on_delete=models.PROTECT, related_name="rollout_steps"
     )
+    action = models.CharField(max_length=10, choices=StepAction.choices, default=StepAction.PROMOTE)
     stage = models.CharField(max_length=24, choices=RolloutStage.choices)
     traffic_percent = models.DecimalField(max_digits=5, decimal_places=2)
     status = models.CharField(max_length=10, choices=StepStatus.choices, default=StepStatus.PENDING)
+    # Why, as the person typed it: for a promotion that skipped a stage or cut a soak short
+    # (what it waived in `waived`), for a pause or an abort.
+    reason = models.TextField(max_length=NOTE, blank=True)
+    waived = ArrayField(models.TextField(), default=list, blank=True)
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -94,10 +108,21 @@ class RolloutStep(models.Model):
 
     class Meta:
         ordering = ["requested_at", "id"]
-        constraints = length_checks("rolloutstep", {"error": ERROR})
+        constraints = length_checks("rolloutstep", {"error": ERROR, "reason": NOTE})
 
     def __str__(self) -> str:
+        if self.action != StepAction.PROMOTE:
+            return f"{self.release}: {self.get_action_display().lower()} in {self.environment.slug}"
         return f"{self.release} → {self.get_stage_display()} in {self.environment.slug}"
+
+    @property
+    def is_control(self) -> bool:
+        return self.action != StepAction.PROMOTE
+
+    @property
+    def control_done(self) -> str:
+        """A control as what happened to the rollout: "Paused", "Resumed", "Aborted"."""
+        return {"pause": "Paused", "resume": "Resumed", "abort": "Aborted"}.get(self.action, "")
 
 
 class Deployment(models.Model):
@@ -143,6 +168,7 @@ class LocalDeploymentState(models.Model):
     candidate_version = models.CharField(max_length=64, blank=True)
     stage = models.CharField(max_length=24, blank=True)
     traffic_percent = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    paused = models.BooleanField(default=False)  # the candidate's rollout is held
     applied_keys = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     updated_at = models.DateTimeField(null=True, blank=True)
 

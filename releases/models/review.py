@@ -29,6 +29,9 @@ class GateCriterion(models.TextChoices):
     OWNERS_RECORDED = "owners_recorded", "Owners and approvers recorded"
 
 
+SOAK_MAX_MINUTES = 7 * 24 * 60  # a stage's minimum soak: a week at most
+
+
 class GatePolicy(models.Model):
     """Which criteria a system's releases must pass, and how many approvals they need."""
 
@@ -42,6 +45,9 @@ class GatePolicy(models.Model):
     required_stages = ArrayField(
         models.CharField(max_length=24, choices=RolloutStage.choices), default=list, blank=True
     )
+    # Minutes a stage's step must have been applied before the rollout moves past it, by
+    # stage ({"segment_monitoring": 60}); a stage not named has no minimum.
+    soak_minutes = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -55,6 +61,14 @@ class GatePolicy(models.Model):
 
     def stage_labels(self) -> list[str]:
         return [RolloutStage(s).label for s in self.required_stages]
+
+    def soak_labels(self) -> list[tuple[str, int]]:
+        """The minimum soaks in stage order: (label, minutes)."""
+        return [
+            (s.label, self.soak_minutes[s.value])
+            for s in RolloutStage
+            if self.soak_minutes.get(s.value)
+        ]
 
 
 class Comparison(models.TextChoices):

@@ -24,6 +24,7 @@ from releases.services.registration import (
     submit_release,
     update_release,
 )
+from releases.services.rollout_controls import abort_rollout, pause_rollout, resume_rollout
 from releases.services.rollouts import (
     apply_rollout_step,
     fail_rollout_step,
@@ -34,18 +35,21 @@ from releases.services.rollouts import (
 __all__ = [
     "GateEvidenceErrors",
     "StackConflict",
+    "abort_rollout",
     "apply_rollout_step",
     "create_environment",
     "create_release",
     "create_webhook_secret",
     "fail_rollout_step",
     "follow_model",
+    "pause_rollout",
     "promote_release",
     "receive_delivery",
     "record_approval",
     "record_gate_check",
     "record_gate_evidence",
     "register_release",
+    "resume_rollout",
     "revoke_webhook_secret",
     "save_rollback_plan",
     "submit_release",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,6 +17,7 @@ from governance.roles import Action
 from governance.validators import check_value
 from releases.gate_policy import MINIMUM_APPROVALS, default_policy
 from releases.models import (
+    SOAK_MAX_MINUTES,
     Comparison,
     GateCheck,
     GateCriterion,
@@ -131,9 +132,11 @@ def update_gate_policy(
     required_criteria: Iterable[str],
     approvals_required: int,
     required_stages: Iterable[str] | None = None,
+    soak_minutes: Mapping[str, Any] | None = None,
 ) -> GatePolicy:
-    """Change which criteria a system's releases must pass, how many approvals they need and
-    (given) which rollout stages they must pass before a later one (None: kept as it is)."""
+    """Change which criteria a system's releases must pass, how many approvals they need,
+    (given) which rollout stages they must pass before a later one and (given) how many
+    minutes each stage must soak before the rollout moves past it (None: kept as it is)."""
     require(actor, Action.CHANGE, system)
     criteria = sorted(set(required_criteria))
     errors: dict[str, str] = {}
@@ -150,6 +153,11 @@ def update_gate_policy(
         elif RolloutStage.GENERAL_RELEASE in wanted:
             errors["required_stages"] = "General release is the last stage: nothing comes after it."
         stages = [s for s in RolloutStage.values if s in wanted]  # in rollout order
+    soak = None
+    if soak_minutes is not None:
+        soak, soak_error = clean_soak_minutes(soak_minutes)
+        if soak_error:
+            errors["soak_minutes"] = soak_error
     floor = MINIMUM_APPROVALS.get(system.risk_category, 1)
     if approvals_required < floor:
         errors["approvals_required"] = (
@@ -174,11 +182,13 @@ def update_gate_policy(
         .select_related("system")  # the audit trail names the policy by its system
         .get(system=system)
     )
-    fields = ["required_criteria", "approvals_required", "required_stages"]
+    fields = ["required_criteria", "approvals_required", "required_stages", "soak_minutes"]
     before = audit.snapshot(policy, fields)
     policy.required_criteria, policy.approvals_required = criteria, approvals_required
     if stages is not None:
         policy.required_stages = stages
+    if soak is not None:
+        policy.soak_minutes = soak
     policy.save()
     after = audit.snapshot(policy, fields)
     if after != before:
@@ -187,6 +197,31 @@ def update_gate_policy(
             before=before, after=after,
         )  # fmt: skip
     return policy
+
+
+def clean_soak_minutes(value: Any) -> tuple[dict[str, int], str]:
+    """A policy's minimum soaks as stored ({stage: minutes}, zeros left out, in stage
+    order), or the reason they are refused."""
+    if not isinstance(value, Mapping):
+        return {}, 'A mapping of stage to minutes, e.g. {"segment_monitoring": 60}.'
+    soakable = RolloutStage.values[:-1]  # general release has nothing after it to wait for
+    unknown = sorted(str(k) for k in value if k not in soakable)
+    if unknown:
+        return {}, f"Not a stage that soaks: {', '.join(unknown)}."
+    cleaned: dict[str, int] = {}
+    for stage in soakable:
+        minutes = value.get(stage)
+        if minutes is None:
+            continue
+        if isinstance(minutes, bool) or not isinstance(minutes, int):
+            return {}, f"{RolloutStage(stage).label}: whole minutes."
+        if not 0 <= minutes <= SOAK_MAX_MINUTES:
+            return {}, (
+                f"{RolloutStage(stage).label}: between 0 and {SOAK_MAX_MINUTES} minutes (a week)."
+            )
+        if minutes:
+            cleaned[stage] = minutes
+    return cleaned, ""
 
 
 class GateEvidenceErrors(ValidationError):

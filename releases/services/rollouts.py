@@ -1,4 +1,5 @@
-"""Staged rollout: a promotion is recorded, then made real by the backend in a Celery task."""
+"""Staged rollout: a promotion (or a pause, resume or abort of the rollout) is recorded as a
+step, then made real by the backend in a Celery task."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from config import handoff
-from governance import audit
-from governance.limits import ERROR, shorten
-from governance.permissions import require
+from governance import audit, permissions
+from governance.limits import ERROR, NOTE, shorten
+from governance.permissions import can, require
 from governance.roles import Action
 from releases.backends import BackendError, backend_for
 from releases.models import (
@@ -25,11 +26,16 @@ from releases.models import (
     ReleaseStatus,
     RolloutStage,
     RolloutStep,
+    StepAction,
     StepStatus,
 )
 from releases.services import analysis as analyses
 from releases.services.deploy_gate import Verdict, deployment_verdict
 from releases.tasks import apply_rollout_step as apply_rollout_step_task
+
+# Who may pass over a stage or cut a soak short (with a reason): who may approve the
+# system's releases, the release managers, since it waives a rule of the release's gate.
+SKIP_ROLLOUT_STAGE = Action.APPROVE_RELEASE
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -44,12 +50,17 @@ def promote_release(
     stage: str,
     traffic_percent: Decimal | float | int,
     analysis: dict[str, Any] | None = None,
+    skip_reason: str = "",
 ) -> RolloutStep:
     """Ask for the release to move to `stage` in `environment`; the backend applies it later.
 
     `analysis` (query, success_condition, interval_seconds, count, failure_limit,
     inconclusive_limit) is measured once the step is applied (releases.services.analysis);
-    a running analysis of an earlier stage stops: the rollout moved on."""
+    a running analysis of an earlier stage stops: the rollout moved on.
+
+    `skip_reason`: a person who may approve the system's releases passes over a stage or
+    cuts a soak short (the gate's waivable refusals) by saying why; the step keeps what it
+    waived and why."""
     release = (
         Release.objects.select_for_update(no_key=True, of=("self",))
         .select_related("system")
@@ -63,9 +74,11 @@ def promote_release(
         traffic = Decimal(100)
     elif not Decimal(0) <= traffic <= Decimal(100):
         raise ValidationError({"traffic_percent": "The traffic share is between 0 and 100 %."})
+    skip_reason = skip_reason.strip()
+    if len(skip_reason) > NOTE:
+        raise ValidationError({"skip_reason": f"At most {NOTE} characters."})
     verdict = deployment_verdict(release=release, environment=environment, stage=stage)
-    if not verdict.allowed:
-        raise refused(verdict)
+    waived = _waived(actor, release, verdict, skip_reason)
     cleaned = analyses.clean_analysis(analysis)
 
     analyses.cancel_analyses(
@@ -74,7 +87,8 @@ def promote_release(
     )  # fmt: skip
     step = RolloutStep.objects.create(
         release=release, environment=environment, stage=stage, traffic_percent=traffic,
-        requested_by=actor, enqueued_at=timezone.now(),
+        requested_by=actor, enqueued_at=timezone.now(), reason=skip_reason if waived else "",
+        waived=waived,
     )  # fmt: skip
     if cleaned is not None:
         analyses.attach_analysis(step=step, analysis=cleaned)
@@ -82,10 +96,35 @@ def promote_release(
         actor=actor, action="rollout.requested", obj=step, system=release.system,
         after={"release": release.version, "environment": environment.slug, "stage": stage,
                "traffic_percent": str(traffic), "idempotency_key": str(step.idempotency_key),
-               **({"analysis": cleaned} if cleaned else {})},
+               **({"analysis": cleaned} if cleaned else {}),
+               **({"waived": waived, "skip_reason": skip_reason} if waived else {})},
     )  # fmt: skip
     transaction.on_commit(lambda: send_step(step.pk))
     return step
+
+
+def _waived(actor: User, release: Release, verdict: Verdict, reason: str) -> list[str]:
+    """What the promotion waives (nothing if the gate allows it); raises when it may not."""
+    if verdict.allowed:
+        return []
+    if not verdict.waivable:
+        raise refused(verdict)
+    if not can(actor, SKIP_ROLLOUT_STAGE, release.system):
+        error = refused(verdict)
+        if reason:  # they asked to skip: say who may
+            extra = "Skipping a stage or a soak: " + permissions.refusal(
+                SKIP_ROLLOUT_STAGE, release.system
+            )
+            raise ValidationError({"skip_reason": [extra], **error.message_dict})
+        raise error
+    if not reason:
+        raise ValidationError(
+            {
+                "skip_reason": ["Say why the rollout skips ahead, or follow the stages."],
+                **refused(verdict).message_dict,
+            }
+        )
+    return [r.message for r in verdict.refusals]
 
 
 def refused(verdict: Verdict) -> ValidationError:
@@ -147,10 +186,18 @@ def apply_rollout_step(*, step_id: int) -> RolloutStep:
     if step.status != StepStatus.PENDING:
         return step  # already applied or failed: a re-delivered task does nothing
     try:
-        result = backend_for(step.environment).deploy(
-            release=step.release, stage=step.stage, traffic_percent=float(step.traffic_percent),
-            idempotency_key=str(step.idempotency_key),
-        )  # fmt: skip
+        backend, key = backend_for(step.environment), str(step.idempotency_key)
+        if step.action == StepAction.PAUSE:
+            result = backend.pause(release=step.release, idempotency_key=key)
+        elif step.action == StepAction.RESUME:
+            result = backend.resume(release=step.release, idempotency_key=key)
+        elif step.action == StepAction.ABORT:
+            result = backend.abort(release=step.release, idempotency_key=key, reason=step.reason)
+        else:
+            result = backend.deploy(
+                release=step.release, stage=step.stage,
+                traffic_percent=float(step.traffic_percent), idempotency_key=key,
+            )  # fmt: skip
     except BackendError as error:
         if error.transient:
             raise  # the task retries with backoff
@@ -175,6 +222,16 @@ def _finish(step_id: int, *, response: dict | None = None, error: str = "") -> R
         return step
     release, environment, now = step.release, step.environment, timezone.now()
     step.applied_at = now
+    if step.is_control:  # Failsafe's own hold or abort stood already; this is the backend's
+        step.status = StepStatus.FAILED if error else StepStatus.APPLIED
+        step.error, step.backend_response = shorten(error, ERROR), response or {}
+        step.save(update_fields=["status", "error", "backend_response", "applied_at"])
+        audit.record_event(
+            actor=None, action=f"rollout.{step.action}_{'failed' if error else 'applied'}",
+            obj=step, system=release.system,
+            after={"environment": environment.slug, **({"error": error} if error else {})},
+        )  # fmt: skip
+        return step
     if error:
         step.status, step.error = StepStatus.FAILED, shorten(error, ERROR)
         step.save(update_fields=["status", "error", "applied_at"])

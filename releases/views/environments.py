@@ -50,6 +50,7 @@ def _environments_page(
                 "required_criteria": policy.required_criteria,
                 "approvals_required": policy.approvals_required,
                 "required_stages": policy.required_stages,
+                **GatePolicyForm.initial_soak(policy.soak_minutes or {}),
             }
         ),
     }

@@ -29,6 +29,7 @@ from releases.services.deploy_gate import PROMOTABLE
 from releases.services.drills import drill_possible
 from releases.services.plans import eligible_rollback_owners
 from releases.services.registration import submission_problems
+from releases.views import rollout_panel
 
 STARTED_FROM = "started-from"  # ?compare= for the release a draft started from
 
@@ -65,6 +66,7 @@ def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: A
         gate_evidence_formset(gate_criteria(release, evaluation)) if records_evidence else None
     )
     steps = list(release.rollout_steps.all())
+    live_here = {e.pk for e in environments if getattr(e, "live", None) == release}
     # The analysis panel loads itself (and polls): the page only says whether there is one.
     analysed = any(hasattr(step, "analysis") for step in steps) or (
         plan is not None and any(t.is_promql for t in plan.triggers.all())
@@ -96,6 +98,13 @@ def page_context(request: AuthenticatedHttpRequest, release: Release, **forms: A
         "diff": diff(release, base),
         "registered_from": queries.registered_from(release),
         "steps": steps,
+        "rollout": rollout_panel.panel(
+            release,
+            steps,
+            actions=actions,
+            soak_minutes=policy.soak_minutes or {},
+            live_environment_ids=live_here,
+        ),
         "analysed": analysed,
         "problems": submission_problems(release) if release.status == ReleaseStatus.DRAFT else [],
         # The permission is already established by `actions`: no second permission subquery.

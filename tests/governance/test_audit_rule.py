@@ -394,6 +394,45 @@ def _fail_rollout_step(w: World) -> Called:
     ), step.release.system
 
 
+def at_shadow(w: World) -> RolloutStep:
+    """The approved release applied at shadow in production: a rollout under way."""
+    approved, manager, production = w.approved, w.release_manager, w.production
+    with mock.patch.object(rollouts, "send_step"):
+        step = releases.promote_release(
+            actor=manager, release=approved, environment=production, stage="shadow",
+            traffic_percent=5,
+        )  # fmt: skip
+    return releases.apply_rollout_step(step_id=step.pk)
+
+
+@case("releases.services.rollout_controls.pause_rollout")
+def _pause_rollout(w: World) -> Called:
+    step = at_shadow(w)
+    manager = w.release_manager
+    return lambda: releases.pause_rollout(
+        actor=manager, release=step.release, environment=step.environment
+    ), step.release.system
+
+
+@case("releases.services.rollout_controls.resume_rollout")
+def _resume_rollout(w: World) -> Called:
+    step = at_shadow(w)
+    manager = w.release_manager
+    releases.pause_rollout(actor=manager, release=step.release, environment=step.environment)
+    return lambda: releases.resume_rollout(
+        actor=manager, release=step.release, environment=step.environment
+    ), step.release.system
+
+
+@case("releases.services.rollout_controls.abort_rollout")
+def _abort_rollout(w: World) -> Called:
+    step = at_shadow(w)
+    manager = w.release_manager
+    return lambda: releases.abort_rollout(
+        actor=manager, release=step.release, environment=step.environment, reason="bad canary"
+    ), step.release.system
+
+
 # releases: registry intake
 
 
@@ -1012,6 +1051,9 @@ EXEMPT: dict[str, str] = {
     "releases.services.plans.plan_state": "a plan as a dict for an event: reads only",
     "releases.services.registration.submission_problems": READS,
     "releases.services.deploy_gate.deployment_verdict": READS,
+    "releases.services.deploy_gate.soak_clock": "a stage's soak from its step: reads only",
+    "releases.services.gates.clean_soak_minutes": "checks a mapping: no state",
+    "releases.services.rollout_controls.rollout_state": "a rollout from its steps: reads only",
     "releases.services.deploy_gate.register_gate_rule": "an app's rule, added at start-up: "
     "no state",
     "releases.services.rollouts.refused": "the gate's verdict as an error: reads only",

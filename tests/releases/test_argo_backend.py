@@ -422,3 +422,20 @@ def test_a_model_uri_that_is_not_an_image_needs_an_image_setting(argo, make_rele
 
     assert error.value.transient is False and "set backend_config.image" in str(error.value)
     assert server.position == 0  # refused before any request
+
+
+def test_argo_pauses_resumes_and_aborts_as_its_cli_does(argo, release_of):  # type: ignore[no-untyped-def]
+    backend, server = argo("rollout_controls.json")
+    release = release_of("2.0.0")
+
+    paused = backend.pause(release=release, idempotency_key="pause-1")
+    resumed = backend.resume(release=release, idempotency_key="resume-1")
+    aborted = backend.abort(release=release, idempotency_key="abort-1", reason="why")
+    again = backend.abort(release=release, idempotency_key="abort-1", reason="why")
+
+    server.assert_complete()
+    where = {"namespace": "fraud", "rollout": "fraud-model"}
+    assert paused.detail == {**where, "paused": True}
+    assert resumed.detail == {**where, "paused": False}
+    assert aborted.detail == {**where, "aborted": True, "release": "2.0.0"}
+    assert again.detail == {**where, "aborted": True, "release": "2.0.0"}

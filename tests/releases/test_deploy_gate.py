@@ -85,10 +85,6 @@ def _no_rollback_plan(w: pytest.FixtureRequest) -> Ask:
     return Ask(approved, w.getfixturevalue("production"))
 
 
-def _stage_backwards(w: pytest.FixtureRequest) -> Ask:
-    return Ask(w.getfixturevalue("live_release"), w.getfixturevalue("production"), "shadow")
-
-
 def _stage_skipped(w: pytest.FixtureRequest) -> Ask:
     fraud, owner = w.getfixturevalue("fraud"), w.getfixturevalue("owner")
     services.update_gate_policy(
@@ -105,6 +101,37 @@ def _step_in_flight(w: pytest.FixtureRequest) -> Ask:
             actor=w.getfixturevalue("release_manager"), release=approved,
             environment=production, stage="shadow", traffic_percent=0,
         )  # fmt: skip
+    return Ask(approved, production, "segment_monitoring")
+
+
+def _applied_shadow(w: pytest.FixtureRequest) -> tuple[Release, Any]:
+    approved, production = w.getfixturevalue("approved"), w.getfixturevalue("production")
+    step = services.promote_release(
+        actor=w.getfixturevalue("model_owner"), release=approved, environment=production,
+        stage="shadow", traffic_percent=5,
+    )  # fmt: skip
+    services.apply_rollout_step(step_id=step.pk)
+    return approved, production
+
+
+def _stage_order(w: pytest.FixtureRequest) -> Ask:
+    return Ask(*_applied_shadow(w), "general_release")
+
+
+def _soak_time(w: pytest.FixtureRequest) -> Ask:
+    services.update_gate_policy(
+        actor=w.getfixturevalue("owner"), system=w.getfixturevalue("fraud"),
+        required_criteria=[], approvals_required=2, soak_minutes={"shadow": 60},
+    )  # fmt: skip
+    return Ask(*_applied_shadow(w), "segment_monitoring")
+
+
+def _rollout_paused(w: pytest.FixtureRequest) -> Ask:
+    approved, production = _applied_shadow(w)
+    pause = services.pause_rollout(
+        actor=w.getfixturevalue("model_owner"), release=approved, environment=production
+    )
+    services.apply_rollout_step(step_id=pause.pk)
     return Ask(approved, production, "segment_monitoring")
 
 
@@ -128,9 +155,11 @@ REASONS: dict[str, Callable[[pytest.FixtureRequest], Ask]] = {
     "not_approved": _not_approved,
     "rolled_back": _rolled_back,
     "no_rollback_plan": _no_rollback_plan,
-    "stage_backwards": _stage_backwards,
     "stage_skipped": _stage_skipped,
     "step_in_flight": _step_in_flight,
+    "stage_order": _stage_order,
+    "soak_time": _soak_time,
+    "rollout_paused": _rollout_paused,
     "rollback_in_flight": _rollback_in_flight,
     "change_freeze": _change_freeze,
 }

@@ -1,11 +1,13 @@
 """The releases app's world (its routes: tests/releases/routes.py): a release in every state
-the routes act on (draft, ready, submitted, approved) and the production environment."""
+the routes act on (draft, ready, submitted, approved: at shadow in production, paused: held
+at shadow in staging) and the production and staging environments."""
 
 from __future__ import annotations
 
 import pytest
 
 from governance import services as governance
+from releases import services
 from tests.factories import ApprovedReleaseFactory, SubmittedReleaseFactory, UserFactory
 
 
@@ -19,7 +21,9 @@ def releases_world(
     make_release,
     ready,
     production,
+    staging,
     second_approver,
+    release_manager,
 ):
     def submit(version: str):  # type: ignore[no-untyped-def]
         return SubmittedReleaseFactory(
@@ -40,12 +44,31 @@ def releases_world(
     approved = ApprovedReleaseFactory(
         release=to_approve, approvers=[second_approver, third_approver]
     )
+
+    # Rollouts under way, for the controls' routes: 4.0.0 at shadow in production; 6.0.0
+    # paused at shadow in staging (elsewhere, so 4.0.0's promotions meet no other rollout).
+    def at_shadow(release, environment):  # type: ignore[no-untyped-def]
+        step = services.promote_release(
+            actor=release_manager, release=release, environment=environment, stage="shadow",
+            traffic_percent=5,
+        )  # fmt: skip
+        services.apply_rollout_step(step_id=step.pk)
+
+    at_shadow(approved, production)
+    paused = ApprovedReleaseFactory(
+        release=submit("6.0.0"), approvers=[second_approver, third_approver]
+    )
+    at_shadow(paused, staging)
+    pause = services.pause_rollout(actor=release_manager, release=paused, environment=staging)
+    services.apply_rollout_step(step_id=pause.pk)
     ids = {
         "draft": make_release("5.0.0").pk,
         "ready": ready.pk,
         "submitted": submitted.pk,
         "approved": approved.pk,
         "production": production.pk,
+        "paused": paused.pk,
+        "staging": staging.pk,
         "fraud": approved.system_id,
     }
     return people, ids

@@ -30,6 +30,7 @@ from releases.api.serializers.rollbacks import (
     TriggerSerializer,
 )
 from releases.api.serializers.rollouts import (
+    RolloutControlSerializer,
     RolloutStepSerializer,
     StageAnalysisSerializer,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "RollbackDismissSerializer",
     "RollbackPlanSerializer",
     "RollbackRequestSerializer",
+    "RolloutControlSerializer",
     "RolloutStepSerializer",
     "StackConflictSerializer",
     "StageAnalysisSerializer",

@@ -17,6 +17,7 @@ from releases.api.serializers.rollouts import RolloutStepSerializer
 from releases.gate_policy import evaluate, policy_for
 from releases.models import (
     MODEL_CARD_FIELDS,
+    SOAK_MAX_MINUTES,
     Approval,
     ChangeCategory,
     Comparison,
@@ -223,9 +224,19 @@ class GatePolicySerializer(api_types.ModelSerializer):
         "there (left out: kept as it is)",
     )
 
+    soak_minutes = serializers.DictField(
+        child=serializers.IntegerField(min_value=0, max_value=SOAK_MAX_MINUTES),
+        required=False,
+        help_text="Minutes each stage's step must have been applied before the rollout moves "
+        'past it, by stage: {"segment_monitoring": 60} (left out: kept as it is)',
+    )
+
     class Meta:
         model = GatePolicy
-        fields = ["required_criteria", "approvals_required", "required_stages", "updated_at"]
+        fields = [
+            "required_criteria", "approvals_required", "required_stages", "soak_minutes",
+            "updated_at",
+        ]  # fmt: skip
         read_only_fields = ["updated_at"]
         # PUT replaces the whole policy: an omitted count is a 400, not the model's default.
         extra_kwargs: ClassVar[dict[str, Any]] = {"approvals_required": {"required": True}}

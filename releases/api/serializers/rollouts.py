@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from governance.api import types as api_types
 from governance.api.serializers import SlugRelatedField
-from governance.limits import NAME, QUERY
+from governance.limits import NAME, NOTE, QUERY
 from releases.analysis.condition import parse_condition
 from releases.api.serializers.scoping import scope
 from releases.models import (
@@ -66,15 +66,24 @@ class RolloutStepSerializer(api_types.ModelSerializer):
         required=False, allow_null=True, default=None,
         help_text="Measure the stage with Prometheus once it is applied; null: no analysis",
     )  # fmt: skip
+    skip_reason = serializers.CharField(
+        max_length=NOTE, required=False, allow_blank=True, default="", write_only=True,
+        help_text="Why the rollout passes over a stage or cuts a soak short (release "
+        "managers only); without it the gate's stage order and soak hold",
+    )  # fmt: skip
 
     class Meta:
         model = RolloutStep
         fields = [
             "id",
+            "action",
             "environment",
             "stage",
             "traffic_percent",
             "analysis",
+            "skip_reason",
+            "reason",
+            "waived",
             "status",
             "idempotency_key",
             "requested_by",
@@ -84,6 +93,9 @@ class RolloutStepSerializer(api_types.ModelSerializer):
         ]
         read_only_fields = [
             "id",
+            "action",
+            "reason",
+            "waived",
             "status",
             "idempotency_key",
             "requested_by",
@@ -91,6 +103,23 @@ class RolloutStepSerializer(api_types.ModelSerializer):
             "applied_at",
             "error",
         ]
+
+    def __init__(self, *args: Any, release: Release | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if release is not None:
+            scope(self, "environment", Environment.objects.filter(system=release.system_id))
+
+
+class RolloutControlSerializer(serializers.Serializer):
+    """Pause, resume or abort the release's rollout in an environment."""
+
+    environment: serializers.SlugRelatedField = SlugRelatedField(
+        slug_field="slug", queryset=Environment.objects.all()
+    )
+    reason = serializers.CharField(
+        max_length=NOTE, required=False, allow_blank=True, default="",
+        help_text="Why (required to abort)",
+    )  # fmt: skip
 
     def __init__(self, *args: Any, release: Release | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -24,6 +24,7 @@ from releases.api.serializers import (
     ReleaseSerializer,
     ReleaseWriteSerializer,
     RollbackPlanSerializer,
+    RolloutControlSerializer,
     RolloutStepSerializer,
     StackConflictSerializer,
 )
@@ -54,6 +55,9 @@ class ReleaseViewSet(
         "approvals": Action.APPROVE_RELEASE,
         "rollback_plan": Action.REGISTER_RELEASE,
         "promotions": Action.PROMOTE_RELEASE,
+        "rollout_pause": Action.PROMOTE_RELEASE,
+        "rollout_resume": Action.PROMOTE_RELEASE,
+        "rollout_abort": Action.PROMOTE_RELEASE,
     }
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -218,8 +222,42 @@ class ReleaseViewSet(
             stage=data["stage"],
             traffic_percent=data["traffic_percent"],
             analysis=data.get("analysis"),
+            skip_reason=data.get("skip_reason", ""),
         )
         return Response(RolloutStepSerializer(step).data, status=status.HTTP_202_ACCEPTED)
+
+    def _control(self, request: Request, call) -> Response:  # type: ignore[no-untyped-def]
+        release = self.get_object()
+        data = validated(RolloutControlSerializer, request.data, release=release)
+        step = call(
+            actor=api_actor(request), release=release, environment=data["environment"],
+            reason=data["reason"],
+        )  # fmt: skip
+        return Response(RolloutStepSerializer(step).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=RolloutControlSerializer, responses={202: RolloutStepSerializer})
+    @action(detail=True, methods=["post"], url_path="rollout/pause")
+    def rollout_pause(self, request: Request, pk: str) -> Response:
+        """Hold the release's rollout in an environment: the gate refuses its promotions there
+        until it is resumed; the backend is told to hold too (Argo Rollouts: spec.paused)."""
+        return self._control(request, services.pause_rollout)
+
+    @extend_schema(request=RolloutControlSerializer, responses={202: RolloutStepSerializer})
+    @action(detail=True, methods=["post"], url_path="rollout/resume")
+    def rollout_resume(self, request: Request, pk: str) -> Response:
+        """Lift a pause of the release's rollout in an environment (`reason` is ignored)."""
+        return self._control(
+            request,
+            lambda *, reason, **kwargs: services.resume_rollout(**kwargs),
+        )
+
+    @extend_schema(request=RolloutControlSerializer, responses={202: RolloutStepSerializer})
+    @action(detail=True, methods=["post"], url_path="rollout/abort")
+    def rollout_abort(self, request: Request, pk: str) -> Response:
+        """Abort the release's rollout in an environment, with a reason: the candidate's
+        traffic goes back to the stable release, its analysis stops, and the release is
+        approved again, to start over."""
+        return self._control(request, services.abort_rollout)
 
     @extend_schema(responses=ReleaseSerializer(many=True))
     # Not the releases' filters: documented, they would be ignored.
@@ -252,5 +290,6 @@ class GatePolicyViewSet(viewsets.ViewSet):
             required_criteria=data["required_criteria"],
             approvals_required=data["approvals_required"],
             required_stages=data.get("required_stages"),
+            soak_minutes=data.get("soak_minutes"),
         )
         return Response(GatePolicySerializer(policy).data)

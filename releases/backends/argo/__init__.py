@@ -55,6 +55,10 @@ Rollback, as `kubectl argo rollouts abort` then `undo` do it:
    If the controller is slower, the call fails transiently and the retry (same key)
    finishes the promotion.
 
+Pause and resume set `spec.paused` (a merge patch of the Rollout, as `kubectl argo rollouts
+pause` does); abort sends `{"status":{"abort":true}}` to the status subresource while an
+update is in flight (as `kubectl argo rollouts abort`), and nothing otherwise.
+
 A call whose key is among the applied keys is a replay: it changes nothing except finishing
 that promotion (and nothing at all if the template has since moved on).
 

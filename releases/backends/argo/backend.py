@@ -218,6 +218,32 @@ class ArgoRolloutsBackend(HttpBackend):
             },
         )
 
+    def pause(self, *, release: Release, idempotency_key: str) -> BackendResult:
+        """`spec.paused: true`: the controller holds the Rollout at its current step."""
+        self._patch_merge(patches.PAUSE_PATCH, what=f"pause of {release.version}'s rollout")
+        return BackendResult(accepted=True, detail={**self._where(), "paused": True})
+
+    def resume(self, *, release: Release, idempotency_key: str) -> BackendResult:
+        self._patch_merge(patches.RESUME_PATCH, what=f"resume of {release.version}'s rollout")
+        return BackendResult(accepted=True, detail={**self._where(), "paused": False})
+
+    def abort(self, *, release: Release, idempotency_key: str, reason: str) -> BackendResult:
+        """`status.abort: true` while an update is in flight: the traffic goes back to the
+        stable ReplicaSet at once. Nothing in flight (already aborted, or never started):
+        nothing to do, so a repeated abort changes nothing."""
+        status = self._get_rollout().get("status") or {}
+        stable = stable_hash(status)
+        in_flight = bool(stable) and status.get("currentPodHash") != stable
+        if in_flight and not status.get("abort"):
+            self._patch_status(patches.ABORT_PATCH, what=f"abort of {release.version}")
+        return BackendResult(
+            accepted=True,
+            detail={**self._where(), "aborted": in_flight, "release": release.version},
+        )
+
+    def _where(self) -> dict[str, Any]:
+        return {"namespace": self.namespace, "rollout": self.rollout}
+
     def status(self) -> BackendStatus:
         return status_of(
             self._get_rollout(), detail={"namespace": self.namespace, "rollout": self.rollout},
@@ -339,6 +365,11 @@ class ArgoRolloutsBackend(HttpBackend):
             "PATCH", self.rollout_path + "/status", body=patch, content_type=patches.MERGE_PATCH,
             what=what,
         )  # fmt: skip
+
+    def _patch_merge(self, patch: dict[str, Any], *, what: str) -> dict[str, Any]:
+        return self._call(
+            "PATCH", self.rollout_path, body=patch, content_type=patches.MERGE_PATCH, what=what
+        )
 
     def _patch_json(self, operations: list[dict[str, Any]], *, what: str) -> dict[str, Any]:
         return self._call(

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 ABORT_PATCH = {"status": {"abort": True}}
+# `kubectl argo rollouts pause` / resume: the Rollout's spec.paused, a merge patch.
+PAUSE_PATCH = {"spec": {"paused": True}}
+RESUME_PATCH = {"spec": {"paused": False}}
 PROMOTE_FULL_PATCH = {"status": {"promoteFull": True}}
 KEYS_KEPT = 20
 MAX_ANNOTATION_CHARS = 2000  # a reason is prose; the Rollout's annotations share 256 KiB
