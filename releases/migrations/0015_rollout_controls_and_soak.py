@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('releases', '0013_release_based_on'),
+        ('releases', '0014_outbound_urls_refuse_internal_addresses'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
