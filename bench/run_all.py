@@ -29,6 +29,9 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.results_section import soak_section  # noqa: E402
 
 # Each script starts on a quiet machine, as far as it gets quiet: the one before it (or
 # anything else) leaves the CPUs busy for a while, which would fall on the next one's figures.
@@ -40,6 +43,8 @@ QUIET_WAIT_SECONDS = 90
 NOT_BENCHMARKS = {
     "run_all.py",
     "soak.py",
+    "balancer.py",
+    "results_section.py",
     "latency_tasks.py",
     "pages_settings.py",
     "pages_urls.py",
@@ -305,7 +310,9 @@ def write(outcomes: list[Outcome], facts: list[tuple[str, str]], started: str, p
         ]
         if outcome.figures:
             lines += ["```", " ".join(f"{k}={v}" for k, v in outcome.figures.items()), "```", ""]
-    path.write_text("\n".join(lines))
+    # The soak's figures come from `make soak`, which this run does not repeat: kept as they are.
+    kept = soak_section(path)
+    path.write_text("\n".join(lines) + ("\n" + kept if kept else ""))
 
 
 def main() -> int:

@@ -84,6 +84,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.pages import HOST, _free_port, start_gunicorn, stop_gunicorn  # noqa: E402
+from bench.results_section import write_soak_section  # noqa: E402
 from bench.rollback_latency import _tail, start_worker, stop_worker  # noqa: E402
 from config.embedded import (  # noqa: E402
     EmbeddedPostgres,
@@ -936,7 +937,7 @@ def report(
         print(f"FAILED: {problem}")
     page = tally.latencies.get("page", [])
     api = [*tally.latencies.get("api_read", []), *tally.latencies.get("api_write", [])]
-    print(
+    line = (
         f"phase={phase} clients={len(args.people)} seconds={elapsed:.0f} requests={tally.requests} "
         f"rps={tally.requests / elapsed:.1f} p50_page_ms={percentile(page, 0.5):.1f} "
         f"p95_page_ms={percentile(page, 0.95):.1f} p99_page_ms={percentile(page, 0.99):.1f} "
@@ -948,10 +949,36 @@ def report(
         f"faults={sum(1 for f in stack.faults if f[0] >= started)} "
         f"worker_exits={len(exits)} chain={out.chain} signed_checkpoints={out.checkpoints} "
         f"beat_takeover_s={max(out.beat_takeovers, default=0):.1f} "
-        f"ok={int(not problems)}",
-        flush=True,
+        f"ok={int(not problems)}"
     )
+    print(line, flush=True)
+    LINES.append(line)
     return not problems
+
+
+LINES: list[str] = []  # each phase's key=value line, for bench/RESULTS.md
+
+
+def record_results(args: argparse.Namespace, passed: bool) -> None:
+    """The run's figures in bench/RESULTS.md's soak section (`make bench` keeps it)."""
+    from django.conf import settings
+
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    body = [
+        f"Written by `make soak` (`bench/soak.py`), finished {started}, commit {commit or '?'}, "
+        f"on {os.cpu_count()} CPUs: {len(args.people)} clients for {args.seconds:g} s a phase, "
+        f"two web servers behind a balancer, a general and a rollback worker (queue "
+        f"{settings.ROLLBACK_QUEUE!r}), an active beat and its standby. "
+        + ("Every check passed." if passed else "**A check failed.**"),
+        "",
+        "```",
+        *LINES,
+        "```",
+    ]
+    write_soak_section(body)
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -1000,6 +1027,10 @@ def main() -> int:
     parser.add_argument(
         "--steady", action=argparse.BooleanOptionalAction, default=True,
         help="the phase without faults (--no-steady: only the fault phase)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--record", action=argparse.BooleanOptionalAction, default=True,
+        help="write the figures into bench/RESULTS.md's soak section",
     )  # fmt: skip
     parser.add_argument("--press-rate", type=float, default=0.5,
                         help="rollbacks of fresh environments per second")  # fmt: skip
@@ -1096,6 +1127,8 @@ def main() -> int:
             settled = settle(scene, settle_timeout)
             outcome = check(scene, tally, receiver, stack)
             results.append(report(name, args, tally, outcome, stack, window, settled))
+        if args.record:
+            record_results(args, all(results))
     except BaseException:
         for log in stack.logs:
             if log.exists():
