@@ -131,7 +131,7 @@ bench: $(STAMP)  ## run every benchmark in bench/ and write bench/RESULTS.md
 # all, on loopback); `timeout` bounds it, and the script stops every process it started.
 SOAK_ARGS ?=
 .PHONY: soak
-soak: $(STAMP)  ## soak: 100 clients x 5 min on gunicorn, PostgreSQL, Celery; then again with faults
+soak: $(STAMP)  ## soak: 100 clients x 5 min on two of each web server, worker and beat; then again with faults
 	timeout --signal=TERM --kill-after=60 30m $(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 .PHONY: clean
