@@ -49,7 +49,8 @@ ONE_SHOT = {"migrate"}
 LIBRARY_VARIABLES = {"PROMETHEUS_MULTIPROC_DIR"}
 # The modules a production process imports before it reads anything from the environment.
 ENVIRONMENT_READERS = [
-    "config/settings.py", "config/failsafe_settings.py", "config/wsgi.py", "config/celery.py",
+    "config/settings.py", "config/celery_settings.py", "config/failsafe_settings.py",
+    "config/wsgi.py", "config/celery.py",
     "manage.py",
 ]  # fmt: skip
 

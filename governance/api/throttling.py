@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from abc import ABC, abstractmethod
 from typing import Any, cast
 
 from django.core.cache import caches
@@ -89,14 +90,14 @@ class RateLimited(Throttled):
     extra_detail_plural = "Try again in {wait} seconds."
 
 
-class RateThrottle(BaseThrottle):
+class RateThrottle(BaseThrottle, ABC):
     """Counts a request against the bucket `bucket()` names, at its scope's rate
     (REST_FRAMEWORK's DEFAULT_THROTTLE_RATES, read at each request so that tests may change
     them); past it, 429 in the API's error shape with `Retry-After`."""
 
+    @abstractmethod
     def bucket(self, request: Request, view: Any) -> tuple[str, str]:
         """(scope, whose requests count together)."""
-        raise NotImplementedError
 
     def allow_request(self, request: Request, view: Any) -> bool:
         scope, whose = self.bucket(request, view)
