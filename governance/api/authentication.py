@@ -16,6 +16,7 @@ from rest_framework.authentication import (
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
 
+from governance.api.throttling import FailedSignInLimit
 from governance.audit.context import current_credential
 from governance.lockout import lockout_message
 from governance.models import ApiToken
@@ -39,6 +40,8 @@ class LockoutBasicAuthentication(BasicAuthentication):
             # lockout's own lookup raised DataError, a 500 to anyone. Wrong credentials, then,
             # answered before any query (nor counted: there is no username to count them by).
             raise AuthenticationFailed("Invalid username/password.")
+        failures = FailedSignInLimit(request)
+        failures.refuse_if_exceeded()  # before a password is hashed
         try:
             user, auth = super().authenticate_credentials(userid, password, request)
         except AuthenticationFailed:
@@ -46,6 +49,7 @@ class LockoutBasicAuthentication(BasicAuthentication):
                 cool_off = get_cool_off(request)
                 wait = cool_off.total_seconds() if cool_off is not None else None
                 raise Throttled(wait=wait, detail=lockout_message(cool_off)) from None
+            failures.count_failure()
             raise
         # The rows directly: axes' reset() logs at INFO, and this runs on every API call.
         if getattr(request, "axes_ip_address", None):

@@ -76,6 +76,33 @@ def count_request(key: str, period: int) -> tuple[int, int] | None:
     return int(hits), int(seconds_left)
 
 
+def counted_so_far(key: str) -> tuple[int, int] | None:
+    """(requests counted in the window, seconds left in it) without counting one; None when
+    there is no window open, or Redis could not be asked."""
+    cache = cast(Any, caches[CACHE_ALIAS])
+    location = str(cache._servers[0])
+    if time.monotonic() < _paused_until.get(location, 0.0):
+        return None
+    key = cache.make_and_validate_key(key)
+    try:
+        client = cache._cache.get_client(key, write=False)
+        with client.pipeline(transaction=False) as pipe:
+            pipe.get(key)
+            pipe.ttl(key)
+            hits, seconds_left = pipe.execute()
+    except (RedisError, OSError) as error:
+        _paused_until[location] = time.monotonic() + PAUSE_SECONDS
+        logger.warning(
+            "Rate limits lifted for %d seconds: the throttle cache (Redis) did not answer: %s",
+            PAUSE_SECONDS,
+            error,
+        )
+        return None
+    if hits is None or seconds_left < 0:
+        return None
+    return int(hits), int(seconds_left)
+
+
 def forget_counts() -> None:
     """Delete every counter (the cache may share a database with the broker: never clear())."""
     cache = cast(Any, caches[CACHE_ALIAS])
@@ -159,3 +186,30 @@ class AlertTokenRateThrottle(RateThrottle):
 
 
 ROLLBACK_THROTTLES = [RollbackRateThrottle]
+
+
+class FailedSignInLimit:
+    """HTTP Basic with wrong credentials, per address, at the anonymous rate: each failure is
+    counted in the address's anonymous bucket, and an address past it is refused before its
+    next password is even checked. The sign-in lockout counts per username and address, so
+    a caller trying many usernames would otherwise make the server hash a password for
+    every one of them."""
+
+    def __init__(self, request: Request) -> None:
+        limit, self.period = parse_rate(
+            "DEFAULT_THROTTLE_RATES['anon']", str(api_settings.DEFAULT_THROTTLE_RATES["anon"])
+        )
+        self.limit = limit
+        self.key = f"anon:{self.period}:address:{client_address(request)}"
+
+    def refuse_if_exceeded(self) -> None:
+        counted = counted_so_far(self.key)
+        if counted is not None and counted[0] >= self.limit:
+            every = PERIOD_WORDS.get(self.period, f"every {self.period} seconds")
+            raise RateLimited(
+                wait=max(counted[1], 1),
+                detail=f"Too many failed sign-ins from your address: at most {self.limit} {every}.",
+            )
+
+    def count_failure(self) -> None:
+        count_request(self.key, self.period)

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import pytest
+from axes.models import AccessAttempt
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory, force_authenticate
@@ -86,6 +87,51 @@ def test_a_basic_sign_in_counts_as_the_user(settings, client, owner):
     assert client.get(SYSTEMS, headers=basic).status_code == 200
     client.force_login(owner)  # the same account, another way in: the same limit
     assert_throttled(client.get(SYSTEMS), "from your account")
+
+
+def basic_header(username: str, password: str) -> dict[str, str]:
+    return {
+        "Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+    }
+
+
+def test_an_address_trying_many_usernames_is_refused_before_any_password_is_checked(
+    settings, client, owner
+):
+    rates(settings, anon="3/min")
+    owner.set_password("pw-for-basic")
+    owner.save()
+    # A different username each time: the lockout, per username and address, never trips.
+    for n in range(3):
+        assert client.get(SYSTEMS, headers=basic_header(f"guess{n}", "x")).status_code == 401
+    attempts = AccessAttempt.objects.count()
+
+    wait = assert_throttled(
+        client.get(SYSTEMS, headers=basic_header("guess3", "x")),
+        "Too many failed sign-ins from your address: at most 3 a minute",
+    )
+    assert 1 <= wait <= 60
+    # Refused before the credentials were checked: not even the lockout counted it, and the
+    # right password from this address waits too.
+    assert AccessAttempt.objects.count() == attempts
+    answer = client.get(SYSTEMS, headers=basic_header("registrar", "pw-for-basic"))
+    assert answer.status_code == 429
+    # Another address is not held by this one's failures.
+    other = client.get(
+        SYSTEMS, headers=basic_header("registrar", "pw-for-basic"), REMOTE_ADDR="10.9.8.7"
+    )
+    assert other.status_code == 200
+
+
+def test_successful_basic_sign_ins_are_not_counted_as_failures(settings, client, owner):
+    rates(settings, anon="2/min")
+    owner.set_password("pw-for-basic")
+    owner.save()
+    for _ in range(5):
+        assert (
+            client.get(SYSTEMS, headers=basic_header("registrar", "pw-for-basic")).status_code
+            == 200
+        )
 
 
 class Open(APIView):
