@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, cast
 
 from django.core.cache import caches
@@ -47,60 +48,56 @@ WHOSE_WORDS = {  # "Too many requests …" by scope
 _paused_until: dict[str, float] = {}
 
 
-def count_request(key: str, period: int) -> tuple[int, int] | None:
-    """(requests so far in the window, seconds left in it) after counting this one; None when
-    Redis could not be asked (the limits are lifted)."""
+def _ask_redis(key: str, ask: Callable[[Any, str], tuple[int, int] | None]) -> Any:
+    """`ask(client, full key)`'s answer; None, and the limits lifted for PAUSE_SECONDS with one
+    warning, when Redis refuses or does not answer (or was found so moments ago)."""
     cache = cast(Any, caches[CACHE_ALIAS])
     location = str(cache._servers[0])
     if time.monotonic() < _paused_until.get(location, 0.0):
         return None
     key = cache.make_and_validate_key(key)
     try:
-        client = cache._cache.get_client(key, write=True)
+        return ask(cache._cache.get_client(key, write=True), key)
+    except (RedisError, OSError) as error:
+        _paused_until[location] = time.monotonic() + PAUSE_SECONDS
+        logger.warning(
+            "Rate limits lifted for %d seconds: the throttle cache (Redis) did not answer: %s",
+            PAUSE_SECONDS,
+            error,
+        )
+        return None
+
+
+def count_request(key: str, period: int) -> tuple[int, int] | None:
+    """(requests so far in the window, seconds left in it) after counting this one; None when
+    Redis could not be asked (the limits are lifted)."""
+
+    def count(client: Any, key: str) -> tuple[int, int]:
         with client.pipeline(transaction=True) as pipe:
             pipe.set(key, 0, ex=period, nx=True)
             pipe.incr(key)
             pipe.ttl(key)
             _, hits, seconds_left = pipe.execute()
-            if seconds_left < 0:  # a counter without expiry (written by hand) would never end
-                client.expire(key, period)
-                seconds_left = period
-    except (RedisError, OSError) as error:
-        _paused_until[location] = time.monotonic() + PAUSE_SECONDS
-        logger.warning(
-            "Rate limits lifted for %d seconds: the throttle cache (Redis) did not answer: %s",
-            PAUSE_SECONDS,
-            error,
-        )
-        return None
-    return int(hits), int(seconds_left)
+        if seconds_left < 0:  # a counter without expiry (written by hand) would never end
+            client.expire(key, period)
+            seconds_left = period
+        return int(hits), int(seconds_left)
+
+    return _ask_redis(key, count)
 
 
 def counted_so_far(key: str) -> tuple[int, int] | None:
     """(requests counted in the window, seconds left in it) without counting one; None when
     there is no window open, or Redis could not be asked."""
-    cache = cast(Any, caches[CACHE_ALIAS])
-    location = str(cache._servers[0])
-    if time.monotonic() < _paused_until.get(location, 0.0):
-        return None
-    key = cache.make_and_validate_key(key)
-    try:
-        client = cache._cache.get_client(key, write=False)
+
+    def read(client: Any, key: str) -> tuple[int, int] | None:
         with client.pipeline(transaction=False) as pipe:
             pipe.get(key)
             pipe.ttl(key)
             hits, seconds_left = pipe.execute()
-    except (RedisError, OSError) as error:
-        _paused_until[location] = time.monotonic() + PAUSE_SECONDS
-        logger.warning(
-            "Rate limits lifted for %d seconds: the throttle cache (Redis) did not answer: %s",
-            PAUSE_SECONDS,
-            error,
-        )
-        return None
-    if hits is None or seconds_left < 0:
-        return None
-    return int(hits), int(seconds_left)
+        return None if hits is None or seconds_left < 0 else (int(hits), int(seconds_left))
+
+    return _ask_redis(key, read)
 
 
 def forget_counts() -> None:
