@@ -159,9 +159,11 @@ def evaluate_promql_trigger(trigger_id: int) -> str:
 
 @shared_task(name="releases.tasks.take_due_measurements", ignore_result=True)
 def take_due_measurements() -> int:
-    """Beat: claim the analyses whose measurement is due, one measurement task each."""
-    from releases.services.analysis import due_analyses
+    """Beat: claim the analyses whose measurement is due, one measurement task each; and
+    advance the rollouts whose passed analysis waited for its stage to soak."""
+    from releases.services.analysis import advance_soaked, due_analyses
 
+    advance_soaked()
     ids = due_analyses()
     for analysis_id in ids:
         handoff.send(

@@ -53,6 +53,9 @@ class StageAnalysis(models.Model):
     next_measurement_at = models.DateTimeField(null=True, blank=True)  # claimed by beat
     concluded_at = models.DateTimeField(null=True, blank=True)
     conclusion = models.TextField(max_length=ERROR, blank=True)  # why, in one sentence
+    # Passed while its stage had not yet soaked as the gate policy asks: beat advances the
+    # rollout then (releases.services.analysis.advance_soaked).
+    advance_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -67,6 +70,11 @@ class StageAnalysis(models.Model):
                 fields=["next_measurement_at"],
                 condition=Q(status="running", next_measurement_at__isnull=False),
                 name="stageanalysis_due",
+            ),
+            models.Index(
+                fields=["advance_at"],
+                condition=Q(advance_at__isnull=False),
+                name="stageanalysis_advance_due",
             ),
         ]
 

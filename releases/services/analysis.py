@@ -38,6 +38,7 @@ from releases.analysis import prometheus
 from releases.analysis.condition import parse_condition
 from releases.models import (
     AnalysisStatus,
+    GatePolicy,
     Measurement,
     MeasurementPhase,
     Release,
@@ -309,7 +310,14 @@ def _advance(step: RolloutStep, analysis: StageAnalysis, plan: RollbackPlan | No
     verdict = deployment_verdict(release=release, environment=step.environment, stage=stage)
     if not verdict.allowed:
         why = "; ".join(refusal.message for refusal in verdict.refusals)
-        return {"advanced": False, "why": why, "refused": [r.code for r in verdict.refusals]}
+        refused = [r.code for r in verdict.refusals]
+        soaked_at = _soaked_at(step, release) if set(refused) == {"soak_time"} else None
+        if soaked_at is not None:  # only the stage's soak holds it: beat advances it then
+            analysis.advance_at = soaked_at
+            analysis.save(update_fields=["advance_at"])
+            return {"advanced": False, "why": why, "refused": refused,
+                    "advance_at": soaked_at.isoformat()}  # fmt: skip
+        return {"advanced": False, "why": why, "refused": refused}
     traffic = max(STAGE_TRAFFIC[RolloutStage(stage)], step.traffic_percent)
     nxt = RolloutStep.objects.create(
         release=release, environment=step.environment, stage=stage, traffic_percent=traffic,
@@ -324,6 +332,57 @@ def _advance(step: RolloutStep, analysis: StageAnalysis, plan: RollbackPlan | No
     )  # fmt: skip
     transaction.on_commit(lambda: send_step(nxt.pk))
     return {"advanced": True, "next_step": nxt.pk, "next_stage": stage}
+
+
+def _soaked_at(step: RolloutStep, release: Release) -> datetime | None:
+    """When the step's stage will have soaked as the system's gate policy asks."""
+    minutes = (
+        GatePolicy.objects.filter(system_id=release.system_id)
+        .values_list("soak_minutes", flat=True)
+        .first()
+    )
+    required = int((minutes or {}).get(step.stage) or 0)
+    if not required or step.applied_at is None:
+        return None
+    return step.applied_at + timedelta(minutes=required)
+
+
+def advance_soaked(now: datetime | None = None) -> int:
+    """Beat: advance the rollouts whose stage analysis passed before the stage had soaked,
+    now that it has. Returns how many were looked at."""
+    now = now or timezone.now()
+    due = list(
+        StageAnalysis.objects.filter(status=AnalysisStatus.SUCCESSFUL, advance_at__lte=now)
+        .order_by("advance_at")
+        .values_list("pk", flat=True)[:DUE_AT_ONCE]
+    )
+    for analysis_id in due:
+        _advance_soaked(analysis_id, now)
+    return len(due)
+
+
+@transaction.atomic
+def _advance_soaked(analysis_id: int, now: datetime) -> None:
+    # SKIP LOCKED and the due time again: a second beat or a slow tick advances it once.
+    analysis = (
+        StageAnalysis.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("step__release__system", "step__environment")
+        .filter(pk=analysis_id, advance_at__lte=now)
+        .first()
+    )
+    if analysis is None:
+        return
+    analysis.advance_at = None
+    analysis.save(update_fields=["advance_at"])
+    step = analysis.step
+    plan = RollbackPlan.objects.filter(release=step.release).first()
+    outcome = _advance(step, analysis, plan)  # may set advance_at again: still soaking
+    audit.record_event(
+        actor=None, action="analysis.advance_after_soak", obj=analysis,
+        system=step.release.system,
+        after={"release": step.release.version, "environment": step.environment.slug,
+               "stage": step.stage, **outcome},
+    )  # fmt: skip
 
 
 def _abort(

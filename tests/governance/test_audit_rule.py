@@ -43,12 +43,14 @@ from releases import drift, rollbacks
 from releases import services as releases
 from releases.intake.registry import ModelVersionFacts, Registry
 from releases.models import (
+    AnalysisStatus,
     GateCriterion,
     RegistryVersion,
     Release,
     RollbackRequest,
     RollbackStatus,
     RolloutStep,
+    StageAnalysis,
 )
 from releases.rollbacks import outcome, plan_triggers, records
 from releases.services import analysis as analysis_services
@@ -936,6 +938,28 @@ def _take_measurement(w: World) -> Called:
     def call() -> Any:
         with _reading("0.01"):
             return analysis_services.take_measurement(analysis_id=analysis.pk)
+
+    return call, approved.system
+
+
+@case("releases.services.analysis.advance_soaked")
+def _advance_soaked(w: World) -> Called:
+    """A passed analysis whose stage has now soaked: the rollout advances, audited."""
+    approved, manager, production = w.approved, w.release_manager, w.production
+    with mock.patch.object(rollouts, "send_step"):
+        step = releases.promote_release(
+            actor=manager, release=approved, environment=production, stage="shadow",
+            traffic_percent=5, analysis={"query": "error_ratio",
+                                         "success_condition": "result < 0.05", "count": 1},
+        )  # fmt: skip
+        releases.apply_rollout_step(step_id=step.pk)
+    StageAnalysis.objects.filter(step=step).update(
+        status=AnalysisStatus.SUCCESSFUL, advance_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    def call() -> Any:
+        with mock.patch.object(rollouts, "send_step"):
+            return analysis_services.advance_soaked()
 
     return call, approved.system
 

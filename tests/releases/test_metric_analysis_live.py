@@ -146,6 +146,67 @@ def test_a_stage_whose_measurements_pass_advances_with_the_same_analysis(
     assert AuditEvent.objects.filter(action="rollout.advanced", object_id=str(nxt.pk)).exists()
 
 
+def test_a_stage_that_passes_before_it_has_soaked_advances_once_it_has(
+    candidate, release_manager, owner, fraud, watched, serve, measure_until_concluded,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    services.update_gate_policy(
+        actor=owner, system=fraud, required_criteria=[], approvals_required=2,
+        soak_minutes={"shadow": 30},
+    )  # fmt: skip
+    serve(0.01)
+    release = candidate()
+    step = promote_applied(release, release_manager, watched, "shadow", 5)
+    analysis = measure_until_concluded(StageAnalysis.objects.get(step=step))
+
+    # Passed within seconds, but shadow must soak 30 minutes: nothing moves yet.
+    assert analysis.status == AnalysisStatus.SUCCESSFUL
+    assert list(RolloutStep.objects.filter(release=release)) == [step]
+    assert analysis.advance_at == step.applied_at + timedelta(minutes=30)
+    concluded = AuditEvent.objects.get(action="analysis.concluded")
+    assert concluded.after["refused"] == ["soak_time"] and concluded.after["advance_at"]
+    assert analyses.advance_soaked() == 0  # not yet due
+
+    with (
+        time_machine.travel(analysis.advance_at + timedelta(seconds=1)),
+        mock.patch.object(rollouts, "send_step") as sent,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert analyses.advance_soaked() == 1
+        assert analyses.advance_soaked() == 0  # advanced once
+
+    nxt = RolloutStep.objects.get(release=release, stage="segment_monitoring")
+    assert nxt.status == StepStatus.PENDING and [c.args[0] for c in sent.call_args_list] == [nxt.pk]
+    analysis.refresh_from_db()
+    assert analysis.advance_at is None
+    event = AuditEvent.objects.get(action="analysis.advance_after_soak")
+    assert event.after["advanced"] is True and event.after["next_stage"] == "segment_monitoring"
+
+
+def test_a_soaked_stage_someone_moved_on_meanwhile_is_left_where_they_put_it(
+    candidate, release_manager, owner, fraud, watched, serve, measure_until_concluded
+):
+    services.update_gate_policy(
+        actor=owner, system=fraud, required_criteria=[], approvals_required=2,
+        soak_minutes={"shadow": 30},
+    )  # fmt: skip
+    serve(0.01)
+    release = candidate()
+    step = promote_applied(release, release_manager, watched, "shadow", 5)
+    analysis = measure_until_concluded(StageAnalysis.objects.get(step=step))
+    with time_machine.travel(analysis.advance_at + timedelta(minutes=5)):
+        # A person went back to internal testing meanwhile.
+        promote_applied(release, release_manager, watched, "internal_testing", 1, analysis=None)
+        assert analyses.advance_soaked() == 1
+    assert not RolloutStep.objects.filter(release=release, stage="segment_monitoring").exists()
+    event = AuditEvent.objects.get(action="analysis.advance_after_soak")
+    assert event.after == {
+        **event.after,
+        "advanced": False,
+        "why": "the rollout moved on meanwhile",
+    }
+
+
 def test_a_plan_that_does_not_advance_leaves_the_next_stage_to_people(
     candidate, release_manager, watched, serve, measure_until_concluded
 ):
