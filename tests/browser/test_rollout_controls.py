@@ -1,6 +1,6 @@
 """A release manager rolls a release out from its page with a real worker applying the steps:
 promotes, watches the step land without a reload, pauses, is refused a promotion while
-paused, resumes, and aborts."""
+paused, resumes, is refused a stage out of order, and aborts."""
 
 from __future__ import annotations
 
@@ -65,6 +65,17 @@ def test_a_release_manager_promotes_pauses_resumes_and_aborts(  # type: ignore[n
     expect(_latest_step(manager)).to_have_attribute(
         "data-status", "applied", timeout=APPLIED_WITHIN_MS
     )
+
+    # The stages go in order: general release before segment monitoring is refused, with
+    # the way round it (a release manager may skip a stage with a reason) said.
+    _promote(manager, "general_release", "100")
+    form = manager.locator(".promote-form")
+    expect(form).to_contain_text(
+        "Segment monitoring comes before General release: promote to it first, "
+        "or skip it with a reason."
+    )
+    screenshot(manager, "rollout-order-refused.png")
+    environment = manager.locator(".rollout-env[data-environment='production']")
 
     environment.locator(".abort-drawer summary").click()
     environment.get_by_label("Why abort?").fill("False positives doubled in the shadow segment.")
