@@ -26,7 +26,7 @@ class Verification:
     pending: int = 0  # written, committed, not sealed yet (sealing follows commit)
     heads: dict[str, tuple[int, str]] = field(default_factory=dict)
     breaks: list[Break] = field(default_factory=list)
-    checkpoints: CheckpointVerification | None = None  # None: only some chains were verified
+    checkpoints: CheckpointVerification | None = None  # None: a chain broke before them
 
     @property
     def ok(self) -> bool:
@@ -84,17 +84,16 @@ def verify_all(
     keys: dict[str, Ed25519PublicKey] | None = None,
     require_signatures: bool = False,
 ) -> Verification:
-    """Every chain (or those named), then, for the whole trail, the checkpoints: checked
-    against `keys` by key id, by default the configured signing key's public half."""
+    """Every chain (or those named), then the checkpoints: each one's link, hash and signature
+    (checked against `keys` by key id, by default the configured signing key's public half),
+    and the heads they signed of the chains verified."""
     result = Verification()
+    named = chains
     if chains is None:
         chains = sorted(
             set(AuditChainHead.objects.values_list("chain", flat=True))
             | set(AuditEvent.objects.order_by().values_list("chain", flat=True).distinct())
         )
-        check_points = True
-    else:
-        check_points = False
     for chain in chains:
         count, last, broken = verify_chain(chain)
         result.events += count
@@ -102,10 +101,11 @@ def verify_all(
         if broken:
             result.breaks.append(broken)
     result.pending = AuditEvent.objects.filter(chain__in=chains, seq__isnull=True).count()
-    if check_points and result.ok:
+    if result.ok:
         result.checkpoints = verify_checkpoints(
             keys=verification_keys() if keys is None else keys,
             require_signatures=require_signatures,
+            chains=named,
         )
         if result.checkpoints.broken:
             result.breaks.append(result.checkpoints.broken)

@@ -271,3 +271,22 @@ def test_chain_checks_alone_still_pass_a_trail_with_checkpoints(trail):
     chain, _ = trail
     assert verify_all([chain]).ok
     assert AuditEvent.objects.filter(chain=chain).count() == 8
+
+
+def test_verifying_one_system_checks_the_checkpoints_too(trail, fraud):
+    chain, (_, second, _) = trail
+    out, _ = verify("--system", fraud.slug)
+    assert "3 checkpoints chained, 3 signed" in out
+
+    rewrite_event(chain, 5, {"i": "forged"})
+    report = verify_fails("--system", fraud.slug)
+    assert report.startswith(f"audit chain broken: chain={chain} seq=6 (checkpoint {second.pk})")
+
+
+def test_a_rewritten_checkpoint_fails_whichever_system_is_verified(trail, other_system):
+    chain, (_, second, _) = trail
+    recompute_checkpoints(chain, rewrite_event(chain, 5, {"i": "forged"}))
+    # Its signature covers every chain's head: forged for one system is forged for all.
+    assert verify_fails("--system", other_system.slug).startswith(
+        f"audit checkpoint {second.pk} fails: "
+    )
