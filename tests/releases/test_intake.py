@@ -324,7 +324,9 @@ def test_a_delivery_not_signed_now_by_a_live_secret_is_refused(
     elif tamper == "stale":
         kwargs["timestamp"] = int(time.time()) - 301
     elif tamper == "future":
-        kwargs["timestamp"] = int(time.time()) + 301
+        # Well past the five minutes: a future stamp comes closer while a loaded machine
+        # takes its time to check it.
+        kwargs["timestamp"] = int(time.time()) + 330
     elif tamper == "revoked":
         services.revoke_webhook_secret(actor=owner, secret=stored)
     elif tamper == "other system":
