@@ -59,6 +59,20 @@ def test_past_a_tokens_limit_the_intake_answers_429_json_with_retry_after(
 
 
 @pytest.mark.django_db
+def test_a_refused_post_costs_the_database_no_more_than_its_tokens_lookup(
+    settings, client, owner, fraud, django_assert_max_num_queries
+):
+    # What keeps a flood from starving the rest: past its limit, a post is answered before
+    # any of the intake's work (16 statements for an alert that opens an incident).
+    rates(settings, alert="1/min")
+    runaway = create_alert_token(actor=owner, system=fraud, name="Runaway")[1]
+    info = alertmanager(severity="info")
+    assert post(client, INTAKE, info, runaway).status_code == 202
+    with django_assert_max_num_queries(2):  # the token and its system, nothing written
+        assert post(client, INTAKE, info, runaway).status_code == 429
+
+
+@pytest.mark.django_db
 def test_an_alert_token_counts_apart_from_the_api(settings, client, owner, fraud):
     rates(settings, alert="1/min", user="1/min")
     token = create_alert_token(actor=owner, system=fraud, name="Alertmanager")[1]
@@ -77,7 +91,11 @@ FLOOD_THREADS = 3
 FLOOD_RATE = 150
 SAMPLES = 40
 LIMIT = 2 * SAMPLES + 20  # a minute's worth for each token: the steady one never meets it
-MOST_SLOWER = 3.0  # the steady sender's p50 during the flood, at most this times its p50 before
+# The steady sender's p50 during the flood, at most this times its p50 before. Unthrottled,
+# the flood's posts each do the intake's whole work and the steady sender waits seconds; the
+# refused ones cost no query (the test above), and what remains is the flood's share of two
+# shared cores (1.1-3.3 times over many runs), so the bound leaves room for a loaded machine.
+MOST_SLOWER = 6.0
 
 
 @contextlib.contextmanager
