@@ -228,12 +228,11 @@ def test_a_redis_that_never_answers_costs_a_request_a_quarter_second_once(
             started = time.monotonic()
             assert client.get(SYSTEMS).status_code == 200
             first = time.monotonic() - started
-            started = time.monotonic()
             assert client.get(SYSTEMS).status_code == 200
-            second = time.monotonic() - started
     assert 0.2 <= first < 2.0, first  # the socket timeout, then served
-    assert second < first / 2, (first, second)  # not waited for again
-    assert any("Rate limits lifted" in r.getMessage() for r in caplog.records)
+    # Not asked (nor waited for) again: the second request found the limits lifted.
+    lifted = [r for r in caplog.records if "Rate limits lifted" in r.getMessage()]
+    assert len(lifted) == 1, lifted
 
 
 def test_a_check_is_one_transaction_and_reads_nothing_back(settings, client, owner, tmp_path):
