@@ -86,6 +86,18 @@ class PersonField(forms.CharField):
         return person
 
 
+def kept_secret(*, max_length: int, label: str, help_text: str) -> forms.CharField:
+    """A secret's input: never shown back, optional (left blank, the stored one stays)."""
+    return forms.CharField(
+        required=False,
+        max_length=max_length,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        label=label,
+        help_text=help_text,
+    )
+
+
 class SystemForm(forms.Form):
     name = forms.CharField(max_length=NAME)
     slug = forms.SlugField(
@@ -124,22 +136,16 @@ class SystemForm(forms.Form):
         "live. By risk tier: high or prohibited SEV1, limited SEV2, minimal SEV3.",
     )
     # A secret: never shown back. Left blank, the key set stays; "stop paging" clears it.
-    pagerduty_routing_key = forms.CharField(
-        required=False,
+    pagerduty_routing_key = kept_secret(
         max_length=100,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         label="PagerDuty integration key",
         help_text="The Events API v2 integration key of the PagerDuty service to page for a "
         "SEV1 or SEV2 incident. Left blank: kept as it is.",
     )
     stop_paging = forms.BooleanField(required=False, label="Stop paging PagerDuty")
     # The Slack app's bot token: a secret as the key above. The channel is no secret.
-    slack_bot_token = forms.CharField(
-        required=False,
+    slack_bot_token = kept_secret(
         max_length=255,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         label="Slack bot token",
         help_text="The Slack app's Bot User OAuth Token (xoxb-…): incidents are posted to the "
         "channel below, with ROLL BACK NOW on them. Left blank: kept as it is.",

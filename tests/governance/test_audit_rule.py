@@ -922,9 +922,8 @@ def _act_on_held_trigger(w: World) -> Called:
     ), production.system  # fmt: skip
 
 
-@case("releases.services.analysis.take_measurement")
-def _take_measurement(w: World) -> Called:
-    """The one measurement an analysis of count 1 needs: it concludes, audited."""
+def _shadow_under_analysis(w: World) -> RolloutStep:
+    """The approved release applied at shadow in production, with an analysis of count 1."""
     approved, manager, production = w.approved, w.release_manager, w.production
     with mock.patch.object(rollouts, "send_step"):
         step = releases.promote_release(
@@ -933,7 +932,13 @@ def _take_measurement(w: World) -> Called:
                                          "success_condition": "result < 0.05", "count": 1},
         )  # fmt: skip
         releases.apply_rollout_step(step_id=step.pk)
-    analysis = step.analysis
+    return step
+
+
+@case("releases.services.analysis.take_measurement")
+def _take_measurement(w: World) -> Called:
+    """The one measurement an analysis of count 1 needs: it concludes, audited."""
+    approved, analysis = w.approved, _shadow_under_analysis(w).analysis
 
     def call() -> Any:
         with _reading("0.01"):
@@ -945,14 +950,7 @@ def _take_measurement(w: World) -> Called:
 @case("releases.services.analysis.advance_soaked")
 def _advance_soaked(w: World) -> Called:
     """A passed analysis whose stage has now soaked: the rollout advances, audited."""
-    approved, manager, production = w.approved, w.release_manager, w.production
-    with mock.patch.object(rollouts, "send_step"):
-        step = releases.promote_release(
-            actor=manager, release=approved, environment=production, stage="shadow",
-            traffic_percent=5, analysis={"query": "error_ratio",
-                                         "success_condition": "result < 0.05", "count": 1},
-        )  # fmt: skip
-        releases.apply_rollout_step(step_id=step.pk)
+    approved, step = w.approved, _shadow_under_analysis(w)
     StageAnalysis.objects.filter(step=step).update(
         status=AnalysisStatus.SUCCESSFUL, advance_at=timezone.now() - timedelta(seconds=1)
     )

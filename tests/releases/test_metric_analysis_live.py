@@ -146,10 +146,12 @@ def test_a_stage_whose_measurements_pass_advances_with_the_same_analysis(
     assert AuditEvent.objects.filter(action="rollout.advanced", object_id=str(nxt.pk)).exists()
 
 
-def test_a_stage_that_passes_before_it_has_soaked_advances_once_it_has(
-    candidate, release_manager, owner, fraud, watched, serve, measure_until_concluded,
-    django_capture_on_commit_callbacks,
-):  # fmt: skip
+@pytest.fixture
+def passed_unsoaked(  # type: ignore[no-untyped-def]
+    candidate, release_manager, owner, fraud, watched, serve, measure_until_concluded
+):
+    """2.1.0 at shadow, which must soak 30 minutes, and its analysis passed already:
+    (release, step, analysis)."""
     services.update_gate_policy(
         actor=owner, system=fraud, required_criteria=[], approvals_required=2,
         soak_minutes={"shadow": 30},
@@ -158,6 +160,13 @@ def test_a_stage_that_passes_before_it_has_soaked_advances_once_it_has(
     release = candidate()
     step = promote_applied(release, release_manager, watched, "shadow", 5)
     analysis = measure_until_concluded(StageAnalysis.objects.get(step=step))
+    return release, step, analysis
+
+
+def test_a_stage_that_passes_before_it_has_soaked_advances_once_it_has(
+    passed_unsoaked, django_capture_on_commit_callbacks
+):
+    release, step, analysis = passed_unsoaked
 
     # Passed within seconds, but shadow must soak 30 minutes: nothing moves yet.
     assert analysis.status == AnalysisStatus.SUCCESSFUL
@@ -184,16 +193,9 @@ def test_a_stage_that_passes_before_it_has_soaked_advances_once_it_has(
 
 
 def test_a_soaked_stage_someone_moved_on_meanwhile_is_left_where_they_put_it(
-    candidate, release_manager, owner, fraud, watched, serve, measure_until_concluded
+    passed_unsoaked, release_manager, watched
 ):
-    services.update_gate_policy(
-        actor=owner, system=fraud, required_criteria=[], approvals_required=2,
-        soak_minutes={"shadow": 30},
-    )  # fmt: skip
-    serve(0.01)
-    release = candidate()
-    step = promote_applied(release, release_manager, watched, "shadow", 5)
-    analysis = measure_until_concluded(StageAnalysis.objects.get(step=step))
+    release, _, analysis = passed_unsoaked
     with time_machine.travel(analysis.advance_at + timedelta(minutes=5)):
         # A person went back to internal testing meanwhile.
         promote_applied(release, release_manager, watched, "internal_testing", 1, analysis=None)
